@@ -1,0 +1,201 @@
+"""Weight initializers under Keras's names and with Keras's definitions.
+
+An initializer is a callable `(shape, dtype) -> Tensor`. Fans follow Keras: for a 2-D kernel of
+shape `(fan_in, fan_out)`; for a larger shape the leading dimensions multiply into the receptive
+field. Random draws come from torch's global generator, so `torch.manual_seed` makes them
+repeatable.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence, Union
+
+import torch
+
+Initializer = Callable[[Sequence[int], torch.dtype], torch.Tensor]
+InitializerLike = Union[str, Initializer]
+
+# Standard deviation of a unit normal truncated to [-2, 2]; dividing by it keeps the variance
+# of a truncated draw at the one asked for (Keras's variance-scaling initializers do the same).
+_TRUNCATED_STD = 0.87962566103423978
+
+
+def _fans(shape: Sequence[int]) -> tuple[int, int]:
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+class Constant:
+    def __init__(self, value: float = 0.0) -> None:
+        self.value = float(value)
+
+    def __call__(self, shape: Sequence[int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        return torch.full(tuple(shape), self.value, dtype=dtype)
+
+
+class Zeros(Constant):
+    def __init__(self) -> None:
+        super().__init__(0.0)
+
+
+class Ones(Constant):
+    def __init__(self) -> None:
+        super().__init__(1.0)
+
+
+class RandomUniform:
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05) -> None:
+        if not minval < maxval:
+            raise ValueError(f"Expected minval < maxval, got minval={minval}, maxval={maxval}")
+        self.minval, self.maxval = float(minval), float(maxval)
+
+    def __call__(self, shape: Sequence[int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        return torch.empty(tuple(shape), dtype=dtype).uniform_(self.minval, self.maxval)
+
+
+class RandomNormal:
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05) -> None:
+        self.mean, self.stddev = float(mean), float(stddev)
+
+    def __call__(self, shape: Sequence[int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        return torch.empty(tuple(shape), dtype=dtype).normal_(self.mean, self.stddev)
+
+
+class TruncatedNormal:
+    """Normal draws, redrawn outside two standard deviations of the mean."""
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05) -> None:
+        self.mean, self.stddev = float(mean), float(stddev)
+
+    def __call__(self, shape: Sequence[int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        out = torch.empty(tuple(shape), dtype=dtype)
+        torch.nn.init.trunc_normal_(out, 0.0, 1.0, -2.0, 2.0)
+        return out * self.stddev + self.mean
+
+
+class VarianceScaling:
+    """Draws with variance `scale / n`, n the fan picked by `mode` (Keras's VarianceScaling)."""
+
+    def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal") -> None:
+        if mode not in ("fan_in", "fan_out", "fan_avg"):
+            raise ValueError(f"Expected mode in 'fan_in', 'fan_out', 'fan_avg', got mode={mode!r}")
+        if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
+            raise ValueError(
+                "Expected distribution in 'truncated_normal', 'untruncated_normal', 'uniform', "
+                f"got distribution={distribution!r}"
+            )
+        self.scale, self.mode, self.distribution = float(scale), mode, distribution
+
+    def __call__(self, shape: Sequence[int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        fan_in, fan_out = _fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
+        variance = self.scale / max(1.0, n)
+        if self.distribution == "uniform":
+            limit = math.sqrt(3.0 * variance)
+            return RandomUniform(-limit, limit)(shape, dtype)
+        if self.distribution == "untruncated_normal":
+            return RandomNormal(0.0, math.sqrt(variance))(shape, dtype)
+        return TruncatedNormal(0.0, math.sqrt(variance) / _TRUNCATED_STD)(shape, dtype)
+
+
+class Orthogonal:
+    """A (semi-)orthogonal matrix from the QR decomposition of a normal draw (Saxe et al. 2014).
+
+    For a shape `(rows, cols)` the rows are orthonormal when rows <= cols, else the columns;
+    higher-rank shapes are flattened to `(prod(shape[:-1]), shape[-1])` first.
+    """
+
+    def __init__(self, gain: float = 1.0) -> None:
+        self.gain = float(gain)
+
+    def __call__(self, shape: Sequence[int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal initializer needs a shape of rank >= 2, got shape={tuple(shape)}")
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        draw = torch.randn(max(rows, cols), min(rows, cols), dtype=torch.float64)
+        q, r = torch.linalg.qr(draw)
+        # Fixing the signs by diag(r) makes the result uniformly distributed over orthogonal matrices.
+        q = q * torch.sign(torch.diagonal(r)).unsqueeze(0)
+        if rows < cols:
+            q = q.T
+        return (self.gain * q).reshape(tuple(shape)).to(dtype)
+
+
+class Identity:
+    def __init__(self, gain: float = 1.0) -> None:
+        self.gain = float(gain)
+
+    def __call__(self, shape: Sequence[int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        if len(shape) != 2:
+            raise ValueError(f"Identity initializer needs a 2-D shape, got shape={tuple(shape)}")
+        return self.gain * torch.eye(shape[0], shape[1], dtype=dtype)
+
+
+_REGISTRY: dict[str, Callable[[], Initializer]] = {
+    "zeros": Zeros,
+    "ones": Ones,
+    "uniform": RandomUniform,
+    "random_uniform": RandomUniform,
+    "normal": RandomNormal,
+    "random_normal": RandomNormal,
+    "truncated_normal": TruncatedNormal,
+    "orthogonal": Orthogonal,
+    "identity": Identity,
+    "glorot_uniform": lambda: VarianceScaling(1.0, "fan_avg", "uniform"),
+    "glorot_normal": lambda: VarianceScaling(1.0, "fan_avg", "truncated_normal"),
+    "he_uniform": lambda: VarianceScaling(2.0, "fan_in", "uniform"),
+    "he_normal": lambda: VarianceScaling(2.0, "fan_in", "truncated_normal"),
+    "lecun_uniform": lambda: VarianceScaling(1.0, "fan_in", "uniform"),
+    "lecun_normal": lambda: VarianceScaling(1.0, "fan_in", "truncated_normal"),
+}
+
+
+def names() -> list[str]:
+    """The initializer names `get` understands, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get(identifier: InitializerLike) -> Initializer:
+    """Resolves an initializer name or callable.
+
+    Args:
+        identifier: A Keras name such as `"glorot_uniform"`, or a callable `(shape, dtype) -> Tensor`.
+
+    Returns:
+        A callable `(shape, dtype) -> Tensor`.
+
+    Raises:
+        ValueError: For an unknown name or a value that is neither a name nor callable.
+
+    >>> get("ones")((2, 3), torch.float32).sum().item()
+    6.0
+    """
+    if isinstance(identifier, str):
+        factory = _REGISTRY.get(identifier)
+        if factory is None:
+            raise ValueError(
+                f"Unknown initializer {identifier!r}. Known names: {', '.join(names())}; "
+                "or pass a callable (shape, dtype) -> Tensor."
+            )
+        return factory()
+    if callable(identifier):
+        return identifier
+    raise ValueError(
+        f"Expected an initializer name or a callable, got {identifier!r} "
+        f"of type {type(identifier).__name__}"
+    )
+
+
+def make(init: Initializer, shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
+    """Calls `init` and checks that it returned a tensor of the asked shape (numpy is accepted)."""
+    value = torch.as_tensor(init(tuple(shape), dtype), dtype=dtype)
+    if tuple(value.shape) != tuple(shape):
+        raise ValueError(
+            f"Initializer {init!r} returned shape {tuple(value.shape)}, expected {tuple(shape)}"
+        )
+    return value

@@ -1,0 +1,288 @@
+"""`Layer`: a `torch.nn.Module` with Keras's life cycle (build on first call, weights as arrays)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._checks import positive_int, shape_tuple
+
+Shape = tuple[Any, ...]  # a shape with the batch first; None marks an unknown size
+
+
+def snake_case(name: str) -> str:
+    """Keras's default layer names: `SimpleRNN` -> `simple_rnn`, `LSTM` -> `lstm`."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+class Layer(nn.Module):
+    """Base of every lstmkit layer.
+
+    A layer creates its weights in `build(input_shape)`, either when a model learns its input
+    shape or on the first call. Subclasses implement `build`, `call`, `compute_output_shape`
+    and, when they change the mask, `compute_mask`.
+
+    Calling a layer works both ways: Keras's `layer(x, mask=..., training=...)` and PyTorch's
+    `layer(x)`, where `training` defaults to the module's `self.training` flag.
+
+    Args (keyword-only, as in Keras):
+        name: The layer's name; by default the class name in snake case.
+        input_shape: For a first layer: the shape of one sample, without the batch.
+        batch_input_shape: Keras 2's form, with the batch size first.
+        batch_size: Fixed batch size to go with `input_shape` (needed by stateful layers).
+        input_dim: Keras 2's shorthand for `input_shape=(input_dim,)`; for a recurrent layer
+            `(None, input_dim)`.
+        trainable: False freezes the weights (`requires_grad=False`).
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        input_shape: Sequence[int | None] | None = None,
+        batch_input_shape: Sequence[int | None] | None = None,
+        batch_size: int | None = None,
+        input_dim: int | None = None,
+        trainable: bool = True,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"Expected a non-empty string for name, got name={name!r}")
+        self.name: str = name or snake_case(type(self).__name__)
+        self._given_name = name is not None
+        self.activity_regularizer: Any = None
+        self._trainable = bool(trainable)
+        if dtype not in (None, "float32", torch.float32):
+            raise ValueError(
+                f"Layers are created in float32; got dtype={dtype!r}. Use model.double() or "
+                "layer.to(torch.float64) for float64."
+            )
+        self.declared_input_shape = self._declared_shape(input_shape, batch_input_shape, batch_size, input_dim)
+        self.built = False
+        self.input_shape_built: Shape | None = None
+
+    def _declared_shape(
+        self,
+        input_shape: Sequence[int | None] | None,
+        batch_input_shape: Sequence[int | None] | None,
+        batch_size: int | None,
+        input_dim: int | None,
+    ) -> Shape | None:
+        given = [n for n, v in (("input_shape", input_shape), ("batch_input_shape", batch_input_shape),
+                                ("input_dim", input_dim)) if v is not None]
+        if len(given) > 1:
+            raise ValueError(f"Pass only one of input_shape, batch_input_shape, input_dim; got {', '.join(given)}")
+        if batch_size is not None:
+            batch_size = positive_int("batch_size", batch_size)
+        if batch_input_shape is not None:
+            shape = shape_tuple("batch_input_shape", batch_input_shape)
+            if len(shape) < 2:
+                raise ValueError(
+                    f"batch_input_shape needs the batch size and at least one more dimension, "
+                    f"got batch_input_shape={tuple(batch_input_shape)!r}"
+                )
+            return shape
+        if input_shape is not None:
+            return (batch_size, *shape_tuple("input_shape", input_shape))
+        if input_dim is not None:
+            return (batch_size, *self.shape_from_input_dim(positive_int("input_dim", input_dim)))
+        return None
+
+    def shape_from_input_dim(self, input_dim: int) -> Shape:
+        """The sample shape that Keras 2's `input_dim=` stands for on this layer."""
+        return (input_dim,)
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        self.requires_grad_(self._trainable)
+
+    # ---- the Keras life cycle -------------------------------------------------------------
+
+    def build(self, input_shape: Shape) -> None:
+        """Creates the weights for inputs of `input_shape` (batch first). Layers without weights keep this."""
+
+    def ensure_built(self, input_shape: Shape) -> None:
+        if not self.built:
+            self.check_input_shape(input_shape)
+            self.build(tuple(input_shape))
+            self.input_shape_built = tuple(input_shape)
+            self.built = True
+            self.requires_grad_(self.trainable)
+
+    def check_input_shape(self, input_shape: Shape) -> None:
+        """Raises ValueError when inputs of `input_shape` cannot go into this layer."""
+
+    def call(self, x: Any, *, mask: torch.Tensor | None = None, training: bool = False, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape: Shape) -> Any:
+        return tuple(input_shape)
+
+    def compute_mask(self, x: Any, mask: torch.Tensor | None) -> Any:
+        """The mask for this layer's output; by default the input's mask passes through."""
+        return mask
+
+    def forward(self, x: Any, mask: torch.Tensor | None = None, training: bool | None = None, **kwargs: Any) -> Any:
+        x = self.as_input(x)
+        if not self.built:
+            self.ensure_built(tuple(x.shape))
+            self.to(x.device)
+        else:
+            self.check_input_shape(tuple(x.shape))
+        if training is None:
+            training = self.training
+        return self.call(x, mask=mask, training=bool(training), **kwargs)
+
+    def as_input(self, x: Any) -> torch.Tensor:
+        """Turns numpy arrays and nested lists into tensors (floats as float32); tensors pass as they are."""
+        if isinstance(x, torch.Tensor):
+            return x
+        return to_tensor(x, "inputs")
+
+    # ---- weights as Keras exchanges them ----------------------------------------------------
+
+    @property
+    def weights(self) -> list[nn.Parameter]:
+        """Weights in Keras's order (creation order; a wrapper's inner layers in turn)."""
+        return list(self.parameters())
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(
+                f"Layer {self.name!r} is not built yet, so it has no weights to count: give the "
+                "model an input shape or call it on data first"
+            )
+        return sum(p.numel() for p in self.weights)
+
+    def get_weights(self) -> list[np.ndarray]:
+        """The weights as numpy arrays, in Keras's order and shapes."""
+        return [p.detach().cpu().numpy().copy() for p in self.weights]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Loads arrays in Keras's order and shapes (for example `keras_layer.get_weights()`).
+
+        Raises:
+            ValueError: When the layer is not built, or the count or a shape differs.
+        """
+        if not self.built:
+            raise ValueError(
+                f"Layer {self.name!r} is not built yet, so its weights cannot be set: give the "
+                "model an input shape (input_shape=... or Input(shape=...)) or call it on data first"
+            )
+        params = self.weights
+        weights = list(weights)
+        if len(weights) != len(params):
+            raise ValueError(
+                f"Layer {self.name!r} expects {len(params)} weight arrays with shapes "
+                f"{[tuple(p.shape) for p in params]}, got {len(weights)} arrays with shapes "
+                f"{[tuple(np.shape(w)) for w in weights]}"
+            )
+        arrays = []
+        for index, (param, value) in enumerate(zip(params, weights)):
+            value = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+            if tuple(value.shape) != tuple(param.shape):
+                raise ValueError(
+                    f"Layer {self.name!r}: weight {index} ({self.weight_name(param)}) expects shape "
+                    f"{tuple(param.shape)}, got {tuple(value.shape)}"
+                )
+            if value.dtype.kind not in "fiub":
+                raise TypeError(
+                    f"Layer {self.name!r}: weight {index} must be numeric, got dtype {value.dtype}"
+                )
+            arrays.append(value)
+        with torch.no_grad():
+            for param, value in zip(params, arrays):
+                param.copy_(torch.as_tensor(value, dtype=param.dtype))
+
+    def weight_name(self, param: nn.Parameter) -> str:
+        for name, p in self.named_parameters():
+            if p is param:
+                return name
+        return "?"
+
+    # ---- penalties and constraints ----------------------------------------------------------
+
+    def weight_regularizers(self) -> list[tuple[torch.Tensor, Any]]:
+        """(weight, regularizer) pairs of this layer; layers with regularizable weights override it."""
+        return []
+
+    def weight_constraints(self) -> list[tuple[torch.Tensor, Any]]:
+        """(weight, constraint) pairs of this layer; layers with constrainable weights override it."""
+        return []
+
+    def record_activity(self, output: torch.Tensor) -> None:
+        """Keeps the activity penalty of this call's output (Keras divides it by the batch size)."""
+        assert self.activity_regularizer is not None
+        self._activity_loss = self.activity_regularizer(output) / output.shape[0]
+
+    @property
+    def losses(self) -> list[torch.Tensor]:
+        """Penalties to add to the training loss: weight regularizers, and the last call's activity penalty."""
+        found = [reg(w) for w, reg in self.weight_regularizers()]
+        activity = self.__dict__.get("_activity_loss")
+        if activity is not None:
+            found.append(activity)
+        for child in self.children():
+            if isinstance(child, Layer):
+                found.extend(child.losses)
+        return found
+
+    def apply_constraints(self) -> None:
+        """Projects each constrained weight in place; a training loop calls this after each step."""
+        with torch.no_grad():
+            for w, constraint in self.weight_constraints():
+                w.copy_(constraint(w))
+        for child in self.children():
+            if isinstance(child, Layer):
+                child.apply_constraints()
+
+    # ---- configuration -----------------------------------------------------------------------
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments that rebuild this layer (without its weights)."""
+        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable}
+        if self.declared_input_shape is not None:
+            config["batch_input_shape"] = self.declared_input_shape
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Layer":
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})" if not self._modules else super().__repr__()
+
+
+def to_tensor(x: Any, argument: str, *, float_dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Converts user data to a tensor: floats to `float_dtype`, integers and booleans to int64.
+
+    Raises:
+        TypeError: For strings, objects and ragged lists, naming `argument`.
+    """
+    if isinstance(x, torch.Tensor):
+        return x.to(float_dtype) if x.is_floating_point() else x
+    try:
+        array = np.asarray(x)
+    except ValueError as err:  # numpy refuses ragged nested lists
+        raise TypeError(
+            f"Expected {argument} to be an array or tensor of numbers; could not make an array of it ({err})"
+        ) from None
+    if array.dtype.kind == "f":
+        return torch.as_tensor(array, dtype=float_dtype)
+    if array.dtype.kind in "iub":
+        return torch.as_tensor(array.astype(np.int64, copy=False))
+    raise TypeError(
+        f"Expected {argument} to be an array or tensor of numbers, got an array of dtype {array.dtype}"
+        + (" (ragged nested lists? pad them to one length first)" if array.dtype == object else "")
+    )

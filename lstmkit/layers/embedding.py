@@ -1,0 +1,123 @@
+"""`Embedding`: integer ids to dense vectors, optionally masking id 0."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import constraints, initializers, regularizers
+from .._checks import positive_int
+from .base import Layer, Shape
+
+
+class Embedding(Layer):
+    """Looks up row `i` of an (input_dim, output_dim) table for each id `i`.
+
+    Args:
+        input_dim: Vocabulary size; ids must lie in [0, input_dim).
+        output_dim: Size of each vector.
+        embeddings_initializer: Default `"uniform"`, Keras's U(-0.05, 0.05).
+        embeddings_regularizer, activity_regularizer: Penalties in `layer.losses`.
+        embeddings_constraint: Applied by `apply_constraints()`.
+        mask_zero: Treat id 0 as padding: the output mask is `ids != 0`, which recurrent layers
+            downstream honour. Id 0 then cannot stand for a word.
+        input_length: Keras 2's argument, the sequence length; the same as `input_shape=(input_length,)`.
+        **kwargs: `name`, `input_shape`, `batch_input_shape`, `trainable`.
+
+    >>> import torch
+    >>> layer = Embedding(10, 4, mask_zero=True)
+    >>> ids = torch.tensor([[3, 1, 0, 0]])
+    >>> tuple(layer(ids).shape), layer.compute_mask(ids, None).tolist()
+    ((1, 4, 4), [[True, True, False, False]])
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        *,
+        embeddings_initializer: initializers.InitializerLike = "uniform",
+        embeddings_regularizer: regularizers.RegularizerLike = None,
+        activity_regularizer: regularizers.RegularizerLike = None,
+        embeddings_constraint: constraints.ConstraintLike = None,
+        mask_zero: bool = False,
+        input_length: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if input_length is not None and "input_shape" not in kwargs and "batch_input_shape" not in kwargs:
+            kwargs["input_shape"] = (positive_int("input_length", input_length),)
+        super().__init__(**kwargs)
+        self.input_dim = positive_int("input_dim", input_dim)
+        self.output_dim = positive_int("output_dim", output_dim)
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.embeddings_constraint = constraints.get(embeddings_constraint)
+        self.mask_zero = bool(mask_zero)
+        self.embeddings: nn.Parameter | None = None
+
+    def build(self, input_shape: Shape) -> None:
+        self.embeddings = nn.Parameter(
+            initializers.make(self.embeddings_initializer, (self.input_dim, self.output_dim), torch.get_default_dtype())
+        )
+
+    def call(self, x: torch.Tensor, *, mask: torch.Tensor | None = None, training: bool = False, **kwargs: Any) -> torch.Tensor:
+        assert self.embeddings is not None
+        ids = self._ids(x)
+        y = self.embeddings[ids]  # (*ids.shape, output_dim)
+        if self.activity_regularizer is not None:
+            self.record_activity(y)
+        return y
+
+    def _ids(self, x: torch.Tensor) -> torch.Tensor:
+        if x.is_floating_point():
+            if not torch.equal(x, x.round()):
+                raise ValueError(f"Embedding layer {self.name!r} expects integer ids, got non-integer values")
+            x = x.long()
+        elif x.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
+            raise TypeError(f"Embedding layer {self.name!r} expects integer ids, got dtype {x.dtype}")
+        if x.numel():
+            low, high = int(x.min()), int(x.max())
+            if low < 0 or high >= self.input_dim:
+                bad = low if low < 0 else high
+                raise ValueError(
+                    f"Embedding layer {self.name!r} got id {bad}, outside [0, input_dim={self.input_dim}); "
+                    "raise input_dim to cover the vocabulary"
+                )
+        return x.long()
+
+    def compute_mask(self, x: Any, mask: torch.Tensor | None) -> torch.Tensor | None:
+        if not self.mask_zero:
+            return None
+        return torch.as_tensor(x) != 0
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return (*input_shape, self.output_dim)
+
+    def weight_regularizers(self) -> list[tuple[torch.Tensor, Any]]:
+        if self.embeddings is None or self.embeddings_regularizer is None:
+            return []
+        return [(self.embeddings, self.embeddings_regularizer)]
+
+    def weight_constraints(self) -> list[tuple[torch.Tensor, Any]]:
+        if self.embeddings is None or self.embeddings_constraint is None:
+            return []
+        return [(self.embeddings, self.embeddings_constraint)]
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            input_dim=self.input_dim,
+            output_dim=self.output_dim,
+            embeddings_initializer=self.embeddings_initializer,
+            embeddings_regularizer=self.embeddings_regularizer,
+            activity_regularizer=self.activity_regularizer,
+            embeddings_constraint=self.embeddings_constraint,
+            mask_zero=self.mask_zero,
+        )
+        return config
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, input_dim={self.input_dim}, output_dim={self.output_dim}, mask_zero={self.mask_zero}"

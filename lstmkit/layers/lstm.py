@@ -1,0 +1,207 @@
+"""The LSTM layers: `LSTM` with Keras 3's arguments, and Keras 2's `CuDNNLSTM`."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import activations, constraints, initializers, regularizers
+from ..cells import LSTMCell
+from ..cells.lstm import CuDNNLSTMCell
+from .recurrent import Recurrent
+
+
+class LSTM(Recurrent):
+    """Long short-term memory layer (Hochreiter & Schmidhuber 1997), Keras 3's `LSTM`.
+
+    The step is `lstmkit.cells.LSTMCell`'s. Weights, in order: kernel (input_dim, 4·units),
+    recurrent_kernel (units, 4·units), bias (4·units,), gate blocks i, f, c, o.
+
+    Args:
+        units: Size of the output and of each state.
+        activation: φ in the cell (default tanh); a name or a callable.
+        recurrent_activation: σ for the gates (default sigmoid).
+        use_bias: Whether to add a bias.
+        kernel_initializer, recurrent_initializer, bias_initializer: Names or callables.
+        unit_forget_bias: Start the forget-gate bias at one.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer, activity_regularizer:
+            Penalties collected in `layer.losses`.
+        kernel_constraint, recurrent_constraint, bias_constraint: Applied by `apply_constraints()`.
+        dropout: Fraction of the inputs dropped at training time (one mask per sequence).
+        recurrent_dropout: Fraction of the recurrent input dropped (one mask per sequence).
+        return_sequences: Return the output at every step (B, T, units), not only the last.
+        return_state: Also return the final states: `[output, h, c]`.
+        go_backwards: Read the sequence from the end; outputs come in that reversed order.
+        stateful: Carry the final states of one batch into the next (see `reset_states()`).
+        unroll: Accepted for Keras compatibility; it does not change the result.
+        **kwargs: `name`, `input_shape`, `batch_input_shape`, `batch_size`, `input_dim`, `trainable`.
+
+    Raises:
+        ValueError: For units <= 0, an unknown activation or initializer, a rate outside [0, 1).
+
+    >>> import torch
+    >>> layer = LSTM(8, return_sequences=True)
+    >>> tuple(layer(torch.zeros(2, 5, 3)).shape)
+    (2, 5, 8)
+    >>> [w.shape for w in layer.get_weights()]
+    [(3, 32), (8, 32), (32,)]
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation: activations.ActivationLike = "tanh",
+        recurrent_activation: activations.ActivationLike = "sigmoid",
+        *,
+        use_bias: bool = True,
+        kernel_initializer: initializers.InitializerLike = "glorot_uniform",
+        recurrent_initializer: initializers.InitializerLike = "orthogonal",
+        bias_initializer: initializers.InitializerLike = "zeros",
+        unit_forget_bias: bool = True,
+        kernel_regularizer: regularizers.RegularizerLike = None,
+        recurrent_regularizer: regularizers.RegularizerLike = None,
+        bias_regularizer: regularizers.RegularizerLike = None,
+        activity_regularizer: regularizers.RegularizerLike = None,
+        kernel_constraint: constraints.ConstraintLike = None,
+        recurrent_constraint: constraints.ConstraintLike = None,
+        bias_constraint: constraints.ConstraintLike = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            units,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            **kwargs,
+        )
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    state_count = 2
+
+    def make_cell(self, input_dim: int) -> LSTMCell:
+        return LSTMCell(
+            input_dim,
+            self.units,
+            activation=self.activation,
+            recurrent_activation=self.recurrent_activation,
+            use_bias=self.use_bias,
+            kernel_initializer=self.kernel_initializer,
+            recurrent_initializer=self.recurrent_initializer,
+            bias_initializer=self.bias_initializer,
+            unit_forget_bias=self.unit_forget_bias,
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            recurrent_activation=activations.serialize(self.recurrent_activation),
+            unit_forget_bias=self.unit_forget_bias,
+        )
+        return config
+
+
+class CuDNNLSTM(LSTM):
+    """Keras 2's `CuDNNLSTM`, so that programs written for it run unchanged, on CPU too.
+
+    It is an LSTM with tanh and sigmoid and no dropout, taking Keras 2 CuDNNLSTM's arguments.
+    Its weights keep cuDNN's layout, as Keras 2 saved them: kernel (input_dim, 4·units),
+    recurrent_kernel (units, 4·units) and a double bias (8·units,) whose halves are added, so
+    its parameter count is 4·units·(input_dim + units + 2), as Keras 2 reported. `set_weights`
+    also takes a Keras 3 `LSTM`'s (4·units,) bias, which becomes the input half.
+
+    >>> import torch
+    >>> layer = CuDNNLSTM(4, input_shape=(7, 3))
+    >>> tuple(layer(torch.zeros(2, 7, 3)).shape), layer.count_params()
+    ((2, 4), 144)
+    """
+
+    def __init__(
+        self,
+        units: int,
+        *,
+        kernel_initializer: initializers.InitializerLike = "glorot_uniform",
+        recurrent_initializer: initializers.InitializerLike = "orthogonal",
+        bias_initializer: initializers.InitializerLike = "zeros",
+        unit_forget_bias: bool = True,
+        kernel_regularizer: regularizers.RegularizerLike = None,
+        recurrent_regularizer: regularizers.RegularizerLike = None,
+        bias_regularizer: regularizers.RegularizerLike = None,
+        activity_regularizer: regularizers.RegularizerLike = None,
+        kernel_constraint: constraints.ConstraintLike = None,
+        recurrent_constraint: constraints.ConstraintLike = None,
+        bias_constraint: constraints.ConstraintLike = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            units,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            unit_forget_bias=unit_forget_bias,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            **kwargs,
+        )
+
+    def make_cell(self, input_dim: int) -> LSTMCell:
+        return CuDNNLSTMCell(
+            input_dim,
+            self.units,
+            kernel_initializer=self.kernel_initializer,
+            recurrent_initializer=self.recurrent_initializer,
+            bias_initializer=self.bias_initializer,
+            unit_forget_bias=self.unit_forget_bias,
+        )
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        weights = list(weights)
+        if len(weights) == 3 and np.shape(weights[2]) == (4 * self.units,):
+            weights[2] = np.concatenate([np.asarray(weights[2]), np.zeros(4 * self.units, dtype=np.asarray(weights[2]).dtype)])
+        super().set_weights(weights)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        for key in ("activation", "recurrent_activation", "use_bias", "dropout", "recurrent_dropout", "unroll",
+                    "zero_output_for_mask"):
+            config.pop(key)
+        return config
