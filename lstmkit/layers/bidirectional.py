@@ -53,7 +53,6 @@ class Bidirectional(Layer):
             )
         if "input_shape" not in kwargs and "batch_input_shape" not in kwargs and layer.declared_input_shape is not None:
             kwargs["batch_input_shape"] = layer.declared_input_shape
-        kwargs.setdefault("name", "bidirectional")
         super().__init__(**kwargs)
         self.merge_mode = one_of("merge_mode", merge_mode, MERGE_MODES)
         self.forward_layer = _copy(layer, name=f"forward_{layer.name}", go_backwards=layer.go_backwards)

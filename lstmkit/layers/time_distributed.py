@@ -24,7 +24,6 @@ class TimeDistributed(Layer):
     def __init__(self, layer: Layer, **kwargs: Any) -> None:
         if not isinstance(layer, Layer):
             raise ValueError(f"TimeDistributed wraps an lstmkit layer, got layer={layer!r}")
-        kwargs.setdefault("name", f"time_distributed")
         super().__init__(**kwargs)
         self.layer = layer
 
