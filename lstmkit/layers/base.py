@@ -276,7 +276,8 @@ def to_tensor(x: Any, argument: str, *, float_dtype: torch.dtype = torch.float32
         array = np.asarray(x)
     except ValueError as err:  # numpy refuses ragged nested lists
         raise TypeError(
-            f"Expected {argument} to be an array or tensor of numbers; could not make an array of it ({err})"
+            f"Expected {argument} to be an array or tensor of numbers; it looks ragged (nested lists of "
+            f"different lengths?): pad them to one length first, e.g. with pad_sequences ({err})"
         ) from None
     if array.dtype.kind == "f":
         return torch.as_tensor(array, dtype=float_dtype)
