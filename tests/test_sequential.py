@@ -130,3 +130,10 @@ def test_config_round_trip_of_a_model():
     clone.set_weights(model.get_weights())
     x = np.random.rand(3, 28, 28)
     np.testing.assert_allclose(clone.predict(x), model.predict(x), atol=1e-6)
+
+
+def test_double_before_build_is_kept_when_weights_are_created_late():
+    model = Sequential([LSTM(3), Dense(1)]).double()
+    assert model.compute_dtype == torch.float64
+    assert model.predict(np.ones((2, 4, 2), dtype="float32")).dtype == np.float64
+    assert all(p.dtype == torch.float64 for p in model.parameters())

@@ -64,6 +64,9 @@ class Layer(nn.Module):
                 "layer.to(torch.float64) for float64."
             )
         self.declared_input_shape = self._declared_shape(input_shape, batch_input_shape, batch_size, input_dim)
+        # Weights may be created after `.double()` or `.to(device)`; this empty buffer goes through
+        # those calls like any tensor, so a late build knows the dtype and device asked for.
+        self.register_buffer("_placement", torch.empty(0), persistent=False)
         self.built = False
         self.input_shape_built: Shape | None = None
 
@@ -116,6 +119,7 @@ class Layer(nn.Module):
         if not self.built:
             self.check_input_shape(input_shape)
             self.build(tuple(input_shape))
+            self.to(device=self._placement.device, dtype=self._placement.dtype)
             self.input_shape_built = tuple(input_shape)
             self.built = True
             self.requires_grad_(self.trainable)
@@ -137,7 +141,6 @@ class Layer(nn.Module):
         x = self.as_input(x)
         if not self.built:
             self.ensure_built(tuple(x.shape))
-            self.to(x.device)
         else:
             self.check_input_shape(tuple(x.shape))
         if training is None:
@@ -277,7 +280,7 @@ def to_tensor(x: Any, argument: str, *, float_dtype: torch.dtype = torch.float32
     except ValueError as err:  # numpy refuses ragged nested lists
         raise TypeError(
             f"Expected {argument} to be an array or tensor of numbers; it looks ragged (nested lists of "
-            f"different lengths?): pad them to one length first, e.g. with pad_sequences ({err})"
+            f"different lengths?): pad them to one length first ({err})"
         ) from None
     if array.dtype.kind == "f":
         return torch.as_tensor(array, dtype=float_dtype)

@@ -131,15 +131,16 @@ class Sequential(nn.Module):
 
     @property
     def compute_dtype(self) -> torch.dtype:
-        for p in self.parameters():
-            if p.is_floating_point():
-                return p.dtype
+        """The floating dtype of the weights (or, before they exist, the one asked for with `.double()`)."""
+        for t in (*self.parameters(), *self.buffers()):
+            if t.is_floating_point():
+                return t.dtype
         return torch.get_default_dtype()
 
     @property
     def device(self) -> torch.device:
-        for p in self.parameters():
-            return p.device
+        for t in (*self.parameters(), *self.buffers()):
+            return t.device
         return torch.device("cpu")
 
     def as_input(self, x: Any, argument: str = "x") -> torch.Tensor:
