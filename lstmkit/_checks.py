@@ -36,7 +36,7 @@ def shape_tuple(name: str, value: Any, *, allow_none: bool = True) -> tuple[int 
     for d in value:
         if d is None and allow_none:
             dims.append(None)
-        elif isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0:
+        elif isinstance(d, numbers.Integral) and not isinstance(d, bool) and int(d) > 0:
             dims.append(int(d))
         else:
             raise ValueError(f"Expected positive dimensions (or None) in {name}, got {name}={tuple(value)!r}")

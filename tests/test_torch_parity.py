@@ -9,16 +9,21 @@ TOL = dict(rtol=1e-10, atol=1e-10)
 SIZES = [(1, 1, 1, 1), (3, 7, 5, 4), (8, 12, 16, 32)]  # (batch, timesteps, features, units)
 
 
-def lstm_oracle(layer, D, H):
-    """torch.nn.LSTM with the layer's weights: its gate order i, f, g, o is Keras's i, f, c, o."""
-    cell = layer.cell
-    oracle = torch.nn.LSTM(D, H, batch_first=True).double()
-    with torch.no_grad():
-        oracle.weight_ih_l0.copy_(cell.kernel.T)
-        oracle.weight_hh_l0.copy_(cell.recurrent_kernel.T)
-        oracle.bias_ih_l0.copy_(cell.bias)
-        oracle.bias_hh_l0.zero_()
-    return oracle
+def same_layout_oracle(module):
+    """torch.nn.LSTM / RNN hold the transposes of Keras's kernels, with LSTM gates in the same
+    order (torch's i, f, g, o is Keras's i, f, c, o); Keras's single bias goes on the input side."""
+
+    def make(layer, D, H):
+        cell = layer.cell
+        oracle = module(D, H, batch_first=True).double()
+        with torch.no_grad():
+            oracle.weight_ih_l0.copy_(cell.kernel.T)
+            oracle.weight_hh_l0.copy_(cell.recurrent_kernel.T)
+            oracle.bias_ih_l0.copy_(cell.bias)
+            oracle.bias_hh_l0.zero_()
+        return oracle
+
+    return make
 
 
 def keras_to_torch_gru(w):  # (..., 3H) in Keras's z, r, h order -> torch's r, z, n order
@@ -37,21 +42,10 @@ def gru_oracle(layer, D, H):
     return oracle
 
 
-def rnn_oracle(layer, D, H):
-    cell = layer.cell
-    oracle = torch.nn.RNN(D, H, batch_first=True, nonlinearity="tanh").double()
-    with torch.no_grad():
-        oracle.weight_ih_l0.copy_(cell.kernel.T)
-        oracle.weight_hh_l0.copy_(cell.recurrent_kernel.T)
-        oracle.bias_ih_l0.copy_(cell.bias)
-        oracle.bias_hh_l0.zero_()
-    return oracle
-
-
 CASES = {
-    "lstm": (LSTM, lstm_oracle),
+    "lstm": (LSTM, same_layout_oracle(torch.nn.LSTM)),
     "gru": (GRU, gru_oracle),
-    "simple_rnn": (SimpleRNN, rnn_oracle),
+    "simple_rnn": (SimpleRNN, same_layout_oracle(torch.nn.RNN)),  # tanh, as SimpleRNN's default
 }
 
 

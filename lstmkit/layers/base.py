@@ -40,6 +40,8 @@ class Layer(nn.Module):
         trainable: False freezes the weights (`requires_grad=False`).
     """
 
+    _placement: torch.Tensor
+
     def __init__(
         self,
         *,

@@ -150,12 +150,10 @@ class Bidirectional(Layer):
 
     def compute_mask(self, x: Any, mask: torch.Tensor | None) -> Any:
         output_mask = mask if self.return_sequences else None
-        if self.merge_mode is None:
-            output_mask = [output_mask, output_mask]
+        masks: list[Any] = [output_mask, output_mask] if self.merge_mode is None else [output_mask]
         if self.return_state:
-            states = [None] * self.state_count
-            return [*output_mask, *states] if self.merge_mode is None else [output_mask, *states]
-        return output_mask
+            masks += [None] * self.state_count
+        return masks if len(masks) > 1 else masks[0]
 
     def reset_states(self, states: Sequence[Any] | None = None) -> None:
         if states is None:
@@ -192,4 +190,6 @@ def _copy(layer: Recurrent, *, name: str, go_backwards: bool) -> Recurrent:
     config = layer.get_config()
     config.pop("batch_input_shape", None)
     config.update(name=name, go_backwards=go_backwards)
-    return type(layer).from_config(config)
+    copy = type(layer).from_config(config)
+    assert isinstance(copy, Recurrent)
+    return copy

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..layers.base import Layer, Shape, to_tensor
+from ..layers.bidirectional import Bidirectional
+from ..layers.recurrent import Recurrent
 from ..layers.input_layer import InputLayer
 from ..layers.registry import deserialize, serialize
 from .._checks import positive_int
 from .summary import print_summary
+
+
+class LayerList(nn.ModuleList):
+    """An `nn.ModuleList` that holds lstmkit layers (typed so, for readers and type checkers)."""
+
+    def __iter__(self) -> Iterator[Layer]:
+        return super().__iter__()  # type: ignore[return-value]
+
+    def __getitem__(self, index: Any) -> Any:
+        return super().__getitem__(index)
 
 
 class Sequential(nn.Module):
@@ -38,7 +50,7 @@ class Sequential(nn.Module):
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"Expected a non-empty string for name, got name={name!r}")
         self.name = name or "sequential"
-        self.layers = nn.ModuleList()
+        self.layers: LayerList = LayerList()
         self.input_layer: InputLayer | None = None
         for layer in layers or []:
             self.add(layer)
@@ -74,7 +86,7 @@ class Sequential(nn.Module):
         """Removes and returns the last layer."""
         if not len(self.layers):
             raise ValueError(f"Sequential model {self.name!r} has no layers to pop")
-        layer = self.layers[-1]
+        layer: Layer = self.layers[-1]
         del self.layers[-1]
         return layer
 
@@ -243,7 +255,7 @@ class Sequential(nn.Module):
     def reset_states(self) -> None:
         """Zeroes the carried states of every stateful layer."""
         for layer in self.layers:
-            if getattr(layer, "stateful", False):
+            if isinstance(layer, (Recurrent, Bidirectional)) and layer.stateful:
                 layer.reset_states()
 
     reset_state = reset_states
