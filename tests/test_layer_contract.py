@@ -135,3 +135,12 @@ def test_trainable_false_freezes_weights():
     frozen = L.Dense(3, trainable=False)
     frozen.ensure_built((None, 4))
     assert not any(p.requires_grad for p in frozen.parameters())
+
+
+def test_any_callable_is_an_activation():
+    """SimpleRNN(1) with kernel 1, recurrent 0, bias 0 outputs activation(x_T)."""
+    layer = L.SimpleRNN(1, activation=torch.sin)
+    layer.ensure_built((None, 3, 1))
+    layer.set_weights([[[1.0]], [[0.0]], [0.0]])
+    x = torch.tensor([[[0.1], [0.2], [0.7]]])
+    torch.testing.assert_close(layer(x), torch.sin(torch.tensor([[0.7]])))
