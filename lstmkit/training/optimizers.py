@@ -1,0 +1,304 @@
+"""Keras's optimizers with Keras 3's update rules, as `torch.optim.Optimizer`s.
+
+A Keras program creates its optimizer before the model's weights exist
+(`compile(optimizer=Adam(lr=0.001))`), so these are built later: `build(params)` binds them to
+parameters, after which they are ordinary torch optimizers (`step`, `zero_grad`, `state_dict`).
+Passing `params=` at construction builds at once, for plain PyTorch code.
+
+Keras 2's arguments are accepted: `lr` for `learning_rate`, and `decay` for Keras 2's time-based
+decay, lr_t = lr / (1 + decay · iterations), iterations counting the steps already taken.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import numbers
+from typing import Any, Callable, Iterable
+
+import torch
+
+
+def _non_negative(name: str, value: Any, *, allow_none: bool = False) -> Any:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"Expected a non-negative number for {name}, got {name}={value!r}")
+    return float(value)
+
+
+def _in_unit_interval(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) < 1.0:
+        raise ValueError(f"Expected {name} in [0, 1), got {name}={value!r}")
+    return float(value)
+
+
+class Optimizer(torch.optim.Optimizer):
+    """Shared by every optimizer here: learning-rate decay, gradient clipping, weight decay.
+
+    Args:
+        learning_rate: The step size (Keras 2's `lr` is accepted as a synonym).
+        clipnorm: Clip each weight's gradient to this L2 norm.
+        clipvalue: Clip each gradient element to [-clipvalue, clipvalue].
+        global_clipnorm: Clip all gradients together to this global L2 norm.
+        weight_decay: Decoupled decay: before each step, w -= lr · weight_decay · w.
+        decay: Keras 2's time-based learning-rate decay (see the module docstring).
+        params: Parameters to bind at once; otherwise call `build(params)` later.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float,
+        *,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        weight_decay: float | None = None,
+        decay: float = 0.0,
+        lr: float | None = None,
+        params: Iterable[torch.nn.Parameter] | None = None,
+        name: str | None = None,
+        **hyper: Any,
+    ) -> None:
+        if lr is not None:
+            learning_rate = lr
+        self.base_learning_rate = _non_negative("learning_rate", learning_rate)
+        clip = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
+        if sum(v is not None for v in clip.values()) > 1:
+            given = ", ".join(f"{k}={v}" for k, v in clip.items() if v is not None)
+            raise ValueError(f"Pass at most one of clipnorm, clipvalue, global_clipnorm; got {given}")
+        self.clipnorm = _non_negative("clipnorm", clipnorm, allow_none=True)
+        self.clipvalue = _non_negative("clipvalue", clipvalue, allow_none=True)
+        self.global_clipnorm = _non_negative("global_clipnorm", global_clipnorm, allow_none=True)
+        self.weight_decay = _non_negative("weight_decay", weight_decay, allow_none=True)
+        self.decay = _non_negative("decay", decay)
+        self.name = name or type(self).__name__.lower()
+        self.hyper = hyper
+        self.iterations = 0
+        self.built = False
+        # torch.optim wants parameters at construction; a zero-size placeholder stands in until
+        # build() swaps in the model's, so the object is a complete torch optimizer throughout.
+        super().__init__([torch.nn.Parameter(torch.empty(0))], {"lr": self.base_learning_rate, **hyper})
+        if params is not None:
+            self.build(params)
+
+    def build(self, params: Iterable[torch.nn.Parameter]) -> None:
+        """Binds the optimizer to parameters; it is a plain torch optimizer from then on."""
+        if self.built:
+            raise ValueError(f"Optimizer {self.name!r} is already bound to parameters; create a new one")
+        params = list(params)
+        if not params:
+            raise ValueError(f"Optimizer {self.name!r} got no parameters to optimize")
+        self.param_groups = []
+        self.state = collections.defaultdict(dict)
+        self.add_param_group({"params": params})
+        self.built = True
+
+    @property
+    def learning_rate(self) -> float:
+        """The current step size, with Keras 2's `decay` applied."""
+        return self.base_learning_rate / (1.0 + self.decay * self.iterations)
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:  # what LR schedulers and callbacks set
+        self.base_learning_rate = _non_negative("learning_rate", value)
+
+    lr = learning_rate
+
+    def _clip(self, grads: list[torch.Tensor]) -> list[torch.Tensor]:
+        if self.clipnorm:
+            return [g * (self.clipnorm / torch.clamp(g.norm(), min=self.clipnorm)) for g in grads]
+        if self.global_clipnorm:
+            total = torch.sqrt(sum((g.square().sum() for g in grads), torch.zeros(())))
+            return [g * (self.global_clipnorm / torch.clamp(total, min=self.global_clipnorm)) for g in grads]
+        if self.clipvalue:
+            return [g.clamp(-self.clipvalue, self.clipvalue) for g in grads]
+        return grads
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        if not self.built:
+            raise ValueError(f"Optimizer {self.name!r} has no parameters yet: call build(model.parameters()) first")
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        lr = self.learning_rate
+        for group in self.param_groups:
+            group["lr"] = lr  # kept in step for torch schedulers and anyone reading param_groups
+            params = [p for p in group["params"] if p.grad is not None]
+            grads = self._clip([p.grad for p in params])
+            for p, g in zip(params, grads):
+                if self.weight_decay:
+                    p.sub_(p * (self.weight_decay * lr))
+                self.update(p, g, self.state[p], lr)
+        self.iterations += 1
+        return loss
+
+    def update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["keras"] = {"iterations": self.iterations, "learning_rate": self.base_learning_rate}
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state_dict = dict(state_dict)
+        keras_state = state_dict.pop("keras", None)
+        super().load_state_dict(state_dict)
+        if keras_state is not None:
+            self.iterations = int(keras_state["iterations"])
+            self.base_learning_rate = float(keras_state["learning_rate"])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(learning_rate={self.base_learning_rate}, {self.hyper})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, Keras 3's form (learning_rate 0.01).
+
+    With momentum: m = momentum · m - lr · g, then w += m, or with Nesterov
+    w += momentum · m - lr · g.
+    """
+
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False, **kwargs: Any) -> None:
+        super().__init__(learning_rate, momentum=_in_unit_interval("momentum", momentum), nesterov=bool(nesterov), **kwargs)
+
+    def update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float) -> None:
+        momentum = self.hyper["momentum"]
+        if momentum == 0:
+            p.sub_(g * lr)
+            return
+        m = state.setdefault("momentum", torch.zeros_like(p))
+        m.mul_(momentum).sub_(g * lr)
+        p.add_(m * momentum - g * lr if self.hyper["nesterov"] else m)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) as Keras 3 computes it (epsilon 1e-7, added to sqrt(v) unscaled):
+
+        m = m + (1 - β1)(g - m)      v = v + (1 - β2)(g² - v)
+        w -= lr · sqrt(1 - β2^t) / (1 - β1^t) · m / (sqrt(v) + ε)
+
+    With `amsgrad`, v is replaced by the running maximum of v.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        amsgrad: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            learning_rate,
+            beta_1=_in_unit_interval("beta_1", beta_1),
+            beta_2=_in_unit_interval("beta_2", beta_2),
+            epsilon=_non_negative("epsilon", epsilon),
+            amsgrad=bool(amsgrad),
+            **kwargs,
+        )
+
+    def update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float) -> None:
+        b1, b2, eps = self.hyper["beta_1"], self.hyper["beta_2"], self.hyper["epsilon"]
+        m = state.setdefault("m", torch.zeros_like(p))
+        v = state.setdefault("v", torch.zeros_like(p))
+        t = self.iterations + 1
+        m.add_((g - m) * (1 - b1))
+        v.add_((g * g - v) * (1 - b2))
+        if self.hyper["amsgrad"]:
+            v_max = state.setdefault("v_max", torch.zeros_like(p))
+            torch.maximum(v_max, v, out=v_max)
+            v = v_max
+        alpha = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+        p.sub_(m * alpha / (v.sqrt() + eps))
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton's lecture 6e) as Keras 3 computes it (epsilon inside the square root):
+
+        v = ρ v + (1 - ρ) g²;  centered: a = ρ a + (1 - ρ) g, denominator v - a² + ε, else v + ε
+        step = lr · g / sqrt(denominator);  with momentum: s = momentum · s + step, w -= s
+    """
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        rho: float = 0.9,
+        momentum: float = 0.0,
+        epsilon: float = 1e-7,
+        centered: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            learning_rate,
+            rho=_in_unit_interval("rho", rho),
+            momentum=_in_unit_interval("momentum", momentum),
+            epsilon=_non_negative("epsilon", epsilon),
+            centered=bool(centered),
+            **kwargs,
+        )
+
+    def update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float) -> None:
+        rho, eps, momentum = self.hyper["rho"], self.hyper["epsilon"], self.hyper["momentum"]
+        v = state.setdefault("velocity", torch.zeros_like(p))
+        v.mul_(rho).add_(g * g * (1 - rho))
+        if self.hyper["centered"]:
+            a = state.setdefault("average_gradient", torch.zeros_like(p))
+            a.mul_(rho).add_(g * (1 - rho))
+            denominator = v - a * a + eps
+        else:
+            denominator = v + eps
+        increment = g * lr / denominator.sqrt()
+        if momentum > 0:
+            s = state.setdefault("momentum", torch.zeros_like(p))
+            s.mul_(momentum).add_(increment)
+            p.sub_(s)
+        else:
+            p.sub_(increment)
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al. 2011) as Keras 3 computes it: the accumulator starts at 0.1,
+    acc += g², w -= lr · g / sqrt(acc + ε)."""
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        initial_accumulator_value: float = 0.1,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            learning_rate,
+            initial_accumulator_value=_non_negative("initial_accumulator_value", initial_accumulator_value),
+            epsilon=_non_negative("epsilon", epsilon),
+            **kwargs,
+        )
+
+    def update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float) -> None:
+        acc = state.setdefault("accumulator", torch.full_like(p, self.hyper["initial_accumulator_value"]))
+        acc.add_(g * g)
+        p.sub_(g * lr / (acc + self.hyper["epsilon"]).sqrt())
+
+
+_REGISTRY: dict[str, Callable[[], Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}
+
+
+def get(identifier: str | Optimizer) -> Optimizer:
+    """An optimizer from a name (Keras's defaults) or an optimizer object.
+
+    >>> get("adam").learning_rate
+    0.001
+    """
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in _REGISTRY:
+        return _REGISTRY[identifier.lower()]()
+    raise ValueError(
+        f"Unknown optimizer {identifier!r}; use one of {', '.join(sorted(_REGISTRY))} or an optimizer object "
+        "such as lstmkit.optimizers.Adam(learning_rate=1e-3)"
+    )
