@@ -1,1 +1,1 @@
-"""Training: optimizers now; losses, metrics, callbacks and the fit loop as they land."""
+"""Training: optimizers and losses now; metrics, callbacks and the fit loop as they land (issue 3)."""

@@ -1,0 +1,128 @@
+"""Keras's losses, per sample, with Keras's values.
+
+Each function returns one value per sample (and per time step for sequence outputs), averaged
+over the last axis where Keras does; `reduce` turns them into the scalar that training uses
+(Keras 3's "sum over batch size": the weighted sum divided by the number of values).
+
+Cross-entropies on probabilities clip them to [ε, 1 − ε], ε = 1e-7, as Keras does. Given logits
+instead, `clip=True` gives exactly those clipped values while staying stable: the log-probabilities
+come from `log_softmax`/`logsigmoid` and are clamped to [log ε, log(1 − ε)], which is the same
+as clipping the probabilities. A training loop whose model ends in a softmax or sigmoid uses this.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Union
+
+import torch
+import torch.nn.functional as F
+
+EPSILON = 1e-7
+_LOG_LOW, _LOG_HIGH = math.log(EPSILON), math.log1p(-EPSILON)
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+LossLike = Union[str, LossFn]
+
+
+def _categorical_log_probs(y_pred: torch.Tensor, from_logits: bool, clip: bool) -> torch.Tensor:
+    if from_logits:
+        log_probs = torch.log_softmax(y_pred, dim=-1)
+        return log_probs.clamp(_LOG_LOW, _LOG_HIGH) if clip else log_probs
+    probs = y_pred / y_pred.sum(dim=-1, keepdim=True)
+    return torch.log(probs.clamp(EPSILON, 1 - EPSILON) if clip else probs)
+
+
+def sparse_categorical_crossentropy(
+    y_true: torch.Tensor, y_pred: torch.Tensor, from_logits: bool = False, *, clip: bool | None = None
+) -> torch.Tensor:
+    """−log p[label]; y_true holds class ids shaped like y_pred without its last axis (or with a 1 there).
+
+    >>> round(sparse_categorical_crossentropy(torch.tensor([1]), torch.tensor([[0.5, 0.5]])).item(), 6)  # log 2
+    0.693147
+    """
+    clip = (not from_logits) if clip is None else clip
+    labels = y_true.long()
+    if labels.dim() == y_pred.dim() and labels.shape[-1] == 1:
+        labels = labels.squeeze(-1)
+    log_probs = _categorical_log_probs(y_pred, from_logits, clip)  # (..., C)
+    return -log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+
+
+def categorical_crossentropy(
+    y_true: torch.Tensor, y_pred: torch.Tensor, from_logits: bool = False, *, clip: bool | None = None
+) -> torch.Tensor:
+    """−Σ y_true · log p over the last axis; y_true one-hot (or any distribution)."""
+    clip = (not from_logits) if clip is None else clip
+    return -(y_true.to(y_pred.dtype) * _categorical_log_probs(y_pred, from_logits, clip)).sum(dim=-1)
+
+
+def binary_crossentropy(
+    y_true: torch.Tensor, y_pred: torch.Tensor, from_logits: bool = False, *, clip: bool | None = None
+) -> torch.Tensor:
+    """−[y log p + (1 − y) log(1 − p)], averaged over the last axis."""
+    clip = (not from_logits) if clip is None else clip
+    y = y_true.to(y_pred.dtype)
+    if from_logits:
+        log_p, log_not_p = F.logsigmoid(y_pred), F.logsigmoid(-y_pred)
+        if clip:
+            log_p, log_not_p = log_p.clamp(_LOG_LOW, _LOG_HIGH), log_not_p.clamp(_LOG_LOW, _LOG_HIGH)
+    else:
+        p = y_pred.clamp(EPSILON, 1 - EPSILON) if clip else y_pred
+        # torch's binary_cross_entropy floors each log at -100; Keras's torch backend inherits that
+        log_p, log_not_p = torch.log(p).clamp(min=-100.0), torch.log1p(-p).clamp(min=-100.0)
+    return -(y * log_p + (1 - y) * log_not_p).mean(dim=-1)
+
+
+def mean_squared_error(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    return (y_pred - y_true.to(y_pred.dtype)).square().mean(dim=-1)
+
+
+def mean_absolute_error(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    return (y_pred - y_true.to(y_pred.dtype)).abs().mean(dim=-1)
+
+
+def huber(y_true: torch.Tensor, y_pred: torch.Tensor, delta: float = 1.0) -> torch.Tensor:
+    """½x² for |x| ≤ δ, else δ(|x| − ½δ), with x = y_pred − y_true; averaged over the last axis."""
+    error = (y_pred - y_true.to(y_pred.dtype)).abs()
+    return torch.where(error <= delta, 0.5 * error.square(), delta * (error - 0.5 * delta)).mean(dim=-1)
+
+
+mse, mae = mean_squared_error, mean_absolute_error
+
+_REGISTRY: dict[str, LossFn] = {
+    "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
+    "categorical_crossentropy": categorical_crossentropy,
+    "binary_crossentropy": binary_crossentropy,
+    "mse": mean_squared_error,
+    "mean_squared_error": mean_squared_error,
+    "mae": mean_absolute_error,
+    "mean_absolute_error": mean_absolute_error,
+    "huber": huber,
+    "huber_loss": huber,
+}
+
+
+def get(identifier: LossLike) -> LossFn:
+    """A loss function from a Keras name or a callable `(y_true, y_pred) -> per-sample losses`."""
+    if isinstance(identifier, str):
+        if identifier not in _REGISTRY:
+            raise ValueError(f"Unknown loss {identifier!r}; use one of {', '.join(sorted(_REGISTRY))} or a callable")
+        return _REGISTRY[identifier]
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"Expected a loss name or a callable, got loss={identifier!r}")
+
+
+def reduce(values: torch.Tensor, sample_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Keras 3's "sum over batch size": Σ(values · weight) / number of values.
+
+    >>> reduce(torch.tensor([1.0, 3.0]), torch.tensor([1.0, 0.0])).item()
+    0.5
+    """
+    if sample_weight is not None:
+        weight = sample_weight.to(values.dtype)
+        while weight.dim() < values.dim():
+            weight = weight.unsqueeze(-1)
+        values = values * weight
+    return values.sum() / max(values.numel(), 1)
