@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -10,6 +11,15 @@ def positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f"Expected a positive integer for {name}, got {name}={value!r}")
     return int(value)
+
+
+def non_negative(name: str, value: Any, *, allow_none: bool = False) -> Any:
+    """A finite number >= 0 (or None when allowed)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"Expected a non-negative number for {name}, got {name}={value!r}")
+    return float(value)
 
 
 def rate(name: str, value: Any) -> float:

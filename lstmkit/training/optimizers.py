@@ -13,24 +13,11 @@ from __future__ import annotations
 
 import collections
 import math
-import numbers
 from typing import Any, Callable, Iterable
 
 import torch
 
-
-def _non_negative(name: str, value: Any, *, allow_none: bool = False) -> Any:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"Expected a non-negative number for {name}, got {name}={value!r}")
-    return float(value)
-
-
-def _in_unit_interval(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"Expected {name} in [0, 1), got {name}={value!r}")
-    return float(value)
+from .._checks import non_negative, rate
 
 
 class Optimizer(torch.optim.Optimizer):
@@ -62,16 +49,16 @@ class Optimizer(torch.optim.Optimizer):
     ) -> None:
         if lr is not None:
             learning_rate = lr
-        self.base_learning_rate = _non_negative("learning_rate", learning_rate)
+        self.base_learning_rate = non_negative("learning_rate", learning_rate)
         clip = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
         if sum(v is not None for v in clip.values()) > 1:
             given = ", ".join(f"{k}={v}" for k, v in clip.items() if v is not None)
             raise ValueError(f"Pass at most one of clipnorm, clipvalue, global_clipnorm; got {given}")
-        self.clipnorm = _non_negative("clipnorm", clipnorm, allow_none=True)
-        self.clipvalue = _non_negative("clipvalue", clipvalue, allow_none=True)
-        self.global_clipnorm = _non_negative("global_clipnorm", global_clipnorm, allow_none=True)
-        self.weight_decay = _non_negative("weight_decay", weight_decay, allow_none=True)
-        self.decay = _non_negative("decay", decay)
+        self.clipnorm = non_negative("clipnorm", clipnorm, allow_none=True)
+        self.clipvalue = non_negative("clipvalue", clipvalue, allow_none=True)
+        self.global_clipnorm = non_negative("global_clipnorm", global_clipnorm, allow_none=True)
+        self.weight_decay = non_negative("weight_decay", weight_decay, allow_none=True)
+        self.decay = non_negative("decay", decay)
         self.name = name or type(self).__name__.lower()
         self.hyper = hyper
         self.iterations = 0
@@ -101,7 +88,7 @@ class Optimizer(torch.optim.Optimizer):
 
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:  # what LR schedulers and callbacks set
-        self.base_learning_rate = _non_negative("learning_rate", value)
+        self.base_learning_rate = non_negative("learning_rate", value)
 
     lr = learning_rate
 
@@ -163,7 +150,7 @@ class SGD(Optimizer):
     """
 
     def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False, **kwargs: Any) -> None:
-        super().__init__(learning_rate, momentum=_in_unit_interval("momentum", momentum), nesterov=bool(nesterov), **kwargs)
+        super().__init__(learning_rate, momentum=rate("momentum", momentum), nesterov=bool(nesterov), **kwargs)
 
     def update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float) -> None:
         momentum = self.hyper["momentum"]
@@ -195,9 +182,9 @@ class Adam(Optimizer):
     ) -> None:
         super().__init__(
             learning_rate,
-            beta_1=_in_unit_interval("beta_1", beta_1),
-            beta_2=_in_unit_interval("beta_2", beta_2),
-            epsilon=_non_negative("epsilon", epsilon),
+            beta_1=rate("beta_1", beta_1),
+            beta_2=rate("beta_2", beta_2),
+            epsilon=non_negative("epsilon", epsilon),
             amsgrad=bool(amsgrad),
             **kwargs,
         )
@@ -235,9 +222,9 @@ class RMSprop(Optimizer):
     ) -> None:
         super().__init__(
             learning_rate,
-            rho=_in_unit_interval("rho", rho),
-            momentum=_in_unit_interval("momentum", momentum),
-            epsilon=_non_negative("epsilon", epsilon),
+            rho=rate("rho", rho),
+            momentum=rate("momentum", momentum),
+            epsilon=non_negative("epsilon", epsilon),
             centered=bool(centered),
             **kwargs,
         )
@@ -274,8 +261,8 @@ class Adagrad(Optimizer):
     ) -> None:
         super().__init__(
             learning_rate,
-            initial_accumulator_value=_non_negative("initial_accumulator_value", initial_accumulator_value),
-            epsilon=_non_negative("epsilon", epsilon),
+            initial_accumulator_value=non_negative("initial_accumulator_value", initial_accumulator_value),
+            epsilon=non_negative("epsilon", epsilon),
             **kwargs,
         )
 
