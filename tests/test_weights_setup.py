@@ -41,6 +41,9 @@ def test_embedding_uniform_range_and_unit_forget_bias():
     layer = L.LSTM(3, unit_forget_bias=False)
     layer.ensure_built((None, 2, 4))
     assert not layer.get_weights()[2].any()
+    cudnn = L.CuDNNLSTM(3)
+    cudnn.ensure_built((None, 2, 4))
+    assert cudnn.get_weights()[2].tolist() == [0] * 15 + [1, 1, 1] + [0] * 6  # Keras 2: recurrent half's forget block
 
 
 def test_callable_initializer_and_wrong_shape():

@@ -29,6 +29,7 @@ class LSTMCell(RecurrentCell):
 
     gate_blocks = 4
     state_count = 2
+    bias_blocks = 4  # bias length in units; cuDNN's layout keeps two biases (8)
 
     def __init__(
         self,
@@ -52,7 +53,7 @@ class LSTMCell(RecurrentCell):
             kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer,
             bias_initializer=bias_initializer,
-            bias_shape=(4 * units,),
+            bias_shape=(self.bias_blocks * units,),
         )
         self.recurrent_activation = activations.get(recurrent_activation)
 
@@ -61,13 +62,11 @@ class LSTMCell(RecurrentCell):
     ) -> torch.Tensor:
         if not self.unit_forget_bias:
             return initializers.make(init, shape, dtype)
-        H = self.units
+        # Ones on the forget block of the last four blocks: the only bias of a plain LSTM, the
+        # recurrent half of cuDNN's pair (where Keras 2 put them).
+        H, forget_start = self.units, (self.bias_blocks - 3) * self.units
         return torch.cat(
-            [
-                initializers.make(init, (H,), dtype),
-                torch.ones(H, dtype=dtype),
-                initializers.make(init, (2 * H,), dtype),
-            ]
+            [initializers.make(init, (forget_start,), dtype), torch.ones(H, dtype=dtype), initializers.make(init, (2 * H,), dtype)]
         )
 
     def step(
@@ -93,6 +92,8 @@ class CuDNNLSTMCell(LSTMCell):
     forget block of the recurrent half, where Keras 2 put them.
     """
 
+    bias_blocks = 8
+
     def __init__(
         self,
         input_dim: int,
@@ -103,24 +104,14 @@ class CuDNNLSTMCell(LSTMCell):
         bias_initializer: initializers.InitializerLike = "zeros",
         unit_forget_bias: bool = True,
     ) -> None:
-        # LSTMCell makes a (4H,) bias; swap in the (8H,) cuDNN one after.
         super().__init__(
             input_dim,
             units,
             kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer,
-            use_bias=False,
+            bias_initializer=bias_initializer,
             unit_forget_bias=unit_forget_bias,
         )
-        self.use_bias = True
-        H, dtype, init = self.units, self.kernel.dtype, initializers.get(bias_initializer)
-        if unit_forget_bias:
-            bias = torch.cat(
-                [initializers.make(init, (5 * H,), dtype), torch.ones(H, dtype=dtype), initializers.make(init, (2 * H,), dtype)]
-            )
-        else:
-            bias = initializers.make(init, (8 * H,), dtype)
-        self.bias = torch.nn.Parameter(bias)
 
     def input_bias(self) -> torch.Tensor:
         assert self.bias is not None

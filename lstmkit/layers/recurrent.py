@@ -31,14 +31,15 @@ def reference_sequence(
     `zero_output_for_mask`. Returns the outputs (B, T, H), or the last one (B, H), and the state.
     """
     B, T, _ = xw.shape
-    out = xw.new_zeros(B, cell.units)  # the "previous output" before the first step
+    zeros = xw.new_zeros(B, cell.units)
+    out = zeros  # the "previous output" before the first step
     outputs = []
     for t in range(T):
         new_out, new_state = cell.step(xw[:, t], state, recurrent_mask)
         if mask is not None:
             keep = mask[:, t, None]  # (B, 1)
             new_state = tuple(torch.where(keep, n, s) for n, s in zip(new_state, state))
-            new_out = torch.where(keep, new_out, torch.zeros_like(new_out) if zero_output_for_mask else out)
+            new_out = torch.where(keep, new_out, zeros if zero_output_for_mask else out)
         out, state = new_out, new_state
         if return_sequences:
             outputs.append(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -144,14 +145,14 @@ class Sequential(nn.Module):
     @property
     def compute_dtype(self) -> torch.dtype:
         """The floating dtype of the weights (or, before they exist, the one asked for with `.double()`)."""
-        for t in (*self.parameters(), *self.buffers()):
+        for t in itertools.chain(self.parameters(), self.buffers()):
             if t.is_floating_point():
                 return t.dtype
         return torch.get_default_dtype()
 
     @property
     def device(self) -> torch.device:
-        for t in (*self.parameters(), *self.buffers()):
+        for t in itertools.chain(self.parameters(), self.buffers()):
             return t.device
         return torch.device("cpu")
 
