@@ -51,3 +51,9 @@ def shape_tuple(name: str, value: Any, *, allow_none: bool = True) -> tuple[int 
         else:
             raise ValueError(f"Expected positive dimensions (or None) in {name}, got {name}={tuple(value)!r}")
     return tuple(dims)
+
+
+def non_negative_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"Expected a non-negative integer for {name}, got {name}={value!r}")
+    return int(value)

@@ -135,6 +135,12 @@ class Layer(nn.Module):
     def compute_output_shape(self, input_shape: Shape) -> Any:
         return tuple(input_shape)
 
+    def logits_activation(self) -> Any:
+        """The activation this layer applies last, when `call(..., logits=True)` can return its
+        input instead; None for layers that cannot. A training loop uses it to compute
+        cross-entropies from logits, which is stable where probabilities underflow."""
+        return None
+
     def compute_mask(self, x: Any, mask: torch.Tensor | None) -> Any:
         """The mask for this layer's output; by default the input's mask passes through."""
         return mask

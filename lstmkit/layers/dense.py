@@ -82,15 +82,29 @@ class Dense(Layer):
         if self.use_bias:
             self.bias = nn.Parameter(initializers.make(self.bias_initializer, (self.units,), dtype))
 
-    def call(self, x: torch.Tensor, *, mask: torch.Tensor | None = None, training: bool = False, **kwargs: Any) -> torch.Tensor:
+    def call(
+        self,
+        x: torch.Tensor,
+        *,
+        mask: torch.Tensor | None = None,
+        training: bool = False,
+        logits: bool = False,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        """`logits=True` returns x W + b before the activation (see `logits_activation`)."""
         assert self.kernel is not None
-        y = x.to(self.kernel.dtype) @ self.kernel  # (..., units)
+        z = x.to(self.kernel.dtype) @ self.kernel  # (..., units)
         if self.bias is not None:
-            y = y + self.bias
-        y = self.activation(y)
+            z = z + self.bias
+        if logits and self.activity_regularizer is None:
+            return z
+        y = self.activation(z)
         if self.activity_regularizer is not None:
             self.record_activity(y)
-        return y
+        return z if logits else y
+
+    def logits_activation(self) -> activations.Activation | None:
+        return self.activation
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (*input_shape[:-1], self.units)

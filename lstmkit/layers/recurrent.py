@@ -34,8 +34,10 @@ def reference_sequence(
     zeros = xw.new_zeros(B, cell.units)
     out = zeros  # the "previous output" before the first step
     outputs = []
-    for t in range(T):
-        new_out, new_state = cell.step(xw[:, t], state, recurrent_mask)
+    # unbind, not xw[:, t]: its backward is one stack, where T selects would each zero-fill a
+    # gradient the size of xw
+    for t, xw_t in enumerate(xw.unbind(1)):
+        new_out, new_state = cell.step(xw_t, state, recurrent_mask)
         if mask is not None:
             keep = mask[:, t, None]  # (B, 1)
             new_state = tuple(torch.where(keep, n, s) for n, s in zip(new_state, state))

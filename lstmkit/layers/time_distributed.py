@@ -41,8 +41,11 @@ class TimeDistributed(Layer):
 
     def call(self, x: torch.Tensor, *, mask: torch.Tensor | None = None, training: bool = False, **kwargs: Any) -> torch.Tensor:
         B, T = x.shape[:2]
-        y = self.layer(x.reshape(B * T, *x.shape[2:]), training=training)  # (B*T, ...)
+        y = self.layer(x.reshape(B * T, *x.shape[2:]), training=training, **kwargs)  # (B*T, ...)
         return y.reshape(B, T, *y.shape[1:])
+
+    def logits_activation(self) -> Any:
+        return self.layer.logits_activation()
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         inner = self.layer.compute_output_shape((None, *input_shape[2:]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -15,6 +16,8 @@ from ..layers.recurrent import Recurrent
 from ..layers.input_layer import InputLayer
 from ..layers.registry import deserialize, serialize
 from .._checks import positive_int
+from ..training.trainer import Trainer
+from . import saving
 from .summary import print_summary
 
 
@@ -28,7 +31,7 @@ class LayerList(nn.ModuleList):
         return super().__getitem__(index)
 
 
-class Sequential(nn.Module):
+class Sequential(Trainer):
     """A linear stack of layers, and a `torch.nn.Module`.
 
     The input shape comes from an `Input(shape=...)` given first, or from `input_shape=` on the
@@ -170,14 +173,20 @@ class Sequential(nn.Module):
                 x = x.long()
         return x.to(self.device)
 
-    def forward(self, x: Any, mask: torch.Tensor | None = None, training: bool | None = None) -> Any:
+    def forward(
+        self, x: Any, mask: torch.Tensor | None = None, training: bool | None = None, logits: bool = False
+    ) -> Any:
+        """Runs the layers in turn; `logits=True` stops the last layer before its activation
+        (only for a last layer whose `logits_activation()` is not None)."""
         if not len(self.layers):
             raise ValueError(f"Sequential model {self.name!r} has no layers; add some with model.add(...)")
         x = self.as_input(x)
         if self.input_layer is None:
             self.input_layer = InputLayer(batch_shape=(None, *x.shape[1:]))
-        for layer in self.layers:
-            y = layer(x, mask=mask, training=training)
+        last = len(self.layers) - 1
+        for index, layer in enumerate(self.layers):
+            extra = {"logits": True} if logits and index == last else {}
+            y = layer(x, mask=mask, training=training, **extra)
             mask = layer.compute_mask(x, mask)
             x = y
         return x
@@ -278,6 +287,21 @@ class Sequential(nn.Module):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "Sequential":
         return cls([deserialize(entry) for entry in config["layers"]], name=config.get("name"))
+
+    # ---- files -------------------------------------------------------------------------------------
+
+    def save(self, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
+        """Writes one file with the architecture, weights and training state (see `lstmkit.models.saving`);
+        `lstmkit.models.load_model(filepath)` reads it back."""
+        saving.save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
+        """Writes the weights alone, for `load_weights` on a model of the same architecture."""
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: str | os.PathLike[str]) -> None:
+        """Loads weights written by `save_weights` (or `save`) into this built model."""
+        saving.load_weights(self, filepath)
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"

@@ -125,6 +125,19 @@ class Optimizer(torch.optim.Optimizer):
     def update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float) -> None:
         raise NotImplementedError
 
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this optimizer (not its state)."""
+        return {
+            "learning_rate": self.base_learning_rate,
+            "clipnorm": self.clipnorm,
+            "clipvalue": self.clipvalue,
+            "global_clipnorm": self.global_clipnorm,
+            "weight_decay": self.weight_decay,
+            "decay": self.decay,
+            "name": self.name,
+            **self.hyper,
+        }
+
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         state["keras"] = {"iterations": self.iterations, "learning_rate": self.base_learning_rate}

@@ -1,0 +1,491 @@
+"""Callbacks: code that `fit`, `evaluate` and `predict` call at fixed points, with Keras's hook names.
+
+A callback sees the model as `self.model` and the run's settings as `self.params`
+(`epochs`, `steps`, `verbose`). The `logs` passed to the hooks hold the running figures
+(`loss`, metrics) after a batch and the epoch's figures (with `val_` ones) after an epoch.
+Setting `model.stop_training = True` ends `fit` after the current batch.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import sys
+import warnings
+from typing import IO, Any, Callable, Iterable
+
+import numpy as np
+
+from .._checks import non_negative, non_negative_int, one_of, positive_int
+from . import metrics as metrics_module
+from .progress import Progbar
+
+Logs = dict[str, float]
+
+
+class Callback:
+    """Base class; override any of the hooks. `on_batch_begin`/`on_batch_end` are Keras 2's names
+    for the training-batch hooks and are called by them."""
+
+    def __init__(self) -> None:
+        self.model: Any = None
+        self.params: dict[str, Any] = {}
+
+    def set_model(self, model: Any) -> None:
+        self.model = model
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        self.params = params
+
+    def on_train_begin(self, logs: Logs | None = None) -> None: ...
+    def on_train_end(self, logs: Logs | None = None) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None: ...
+    def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
+
+    def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        self.on_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        self.on_batch_end(batch, logs)
+
+    def on_test_begin(self, logs: Logs | None = None) -> None: ...
+    def on_test_end(self, logs: Logs | None = None) -> None: ...
+    def on_test_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
+    def on_test_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
+    def on_predict_begin(self, logs: Logs | None = None) -> None: ...
+    def on_predict_end(self, logs: Logs | None = None) -> None: ...
+    def on_predict_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
+    def on_predict_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
+
+
+class CallbackList:
+    """Calls a hook on every callback in order: `callbacks.on_epoch_end(epoch, logs)`."""
+
+    def __init__(self, callbacks: Iterable[Callback], model: Any, params: dict[str, Any]) -> None:
+        self.callbacks = list(callbacks)
+        for callback in self.callbacks:
+            if not isinstance(callback, Callback):
+                raise TypeError(
+                    f"Expected lstmkit callbacks (subclasses of lstmkit.callbacks.Callback), got {callback!r}"
+                )
+            callback.set_model(model)
+            callback.set_params(params)
+
+    def __getattr__(self, hook: str) -> Callable[..., None]:
+        if not hook.startswith("on_"):
+            raise AttributeError(hook)
+
+        def call_all(*args: Any) -> None:
+            for callback in self.callbacks:
+                getattr(callback, hook)(*args)
+
+        return call_all
+
+
+class History(Callback):
+    """Records the epoch figures: `history.history["val_loss"]` is the list over epochs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch: list[int] = []
+        self.history: dict[str, list[float]] = {}
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+
+class ProgbarLogger(Callback):
+    """The progress display: `verbose=1` a bar per epoch, `verbose=2` one line per epoch.
+
+    `evaluate` gets a bar of its own; the validation pass inside `fit` adds its figures to the
+    epoch's line instead (`params["in_fit"]`).
+    """
+
+    def __init__(self, verbose: int = 1, stream: IO[str] | None = None) -> None:
+        super().__init__()
+        self.verbose = verbose
+        self.stream = stream
+        self.bar: Progbar | None = None
+        self.seen = 0
+
+    def _start(self) -> None:
+        self.seen = 0
+        self.bar = Progbar(
+            self.params.get("steps"),
+            stream=self.stream,
+            interactive=None if self.verbose == 1 else False,
+            plain_interval=30.0 if self.verbose == 1 else math.inf,
+        )
+
+    def _step(self, batch: int, logs: Logs | None) -> None:
+        assert self.bar is not None
+        self.seen = batch + 1
+        self.bar.update(self.seen, logs, finalize=False)
+
+    def _finish(self, logs: Logs | None) -> None:
+        assert self.bar is not None
+        self.bar.update(self.seen, logs, finalize=True)
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        print(f"Epoch {epoch + 1}/{self.params['epochs']}", file=self.stream or sys.stdout, flush=True)
+        self._start()
+
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        self._step(batch, logs)
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        self._finish(logs)
+
+    def on_test_begin(self, logs: Logs | None = None) -> None:
+        if not self.params.get("in_fit"):
+            self._start()
+
+    def on_test_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        if not self.params.get("in_fit"):
+            self._step(batch, logs)
+
+    def on_test_end(self, logs: Logs | None = None) -> None:
+        if not self.params.get("in_fit"):
+            self._finish(logs)
+
+
+class MonitorCallback(Callback):
+    """Base of the callbacks that watch one logged figure for improvement."""
+
+    def __init__(self, monitor: str, mode: str, min_delta: float) -> None:
+        super().__init__()
+        if not isinstance(monitor, str) or not monitor:
+            raise ValueError(f"Expected the name of a logged figure for monitor, got monitor={monitor!r}")
+        self.monitor = monitor
+        self.mode = one_of("mode", mode, ("auto", "min", "max"))
+        self.min_delta = abs(non_negative("min_delta", min_delta))
+        self.best: float | None = None
+
+    def maximize(self) -> bool:
+        if self.mode != "auto":
+            return self.mode == "max"
+        name = self.monitor.removeprefix("val_")
+        if name in metrics_module.MAXIMIZED:
+            return True
+        if "loss" in name or name in metrics_module.names():
+            return False
+        raise ValueError(
+            f"{type(self).__name__} cannot tell whether monitor={self.monitor!r} should grow or shrink; "
+            "pass mode='max' or mode='min'"
+        )
+
+    def is_improvement(self, value: float, reference: float | None) -> bool:
+        if reference is None:
+            return True
+        if self.maximize():
+            return value - self.min_delta > reference
+        return value + self.min_delta < reference
+
+    def current(self, logs: Logs | None) -> float | None:
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            warnings.warn(
+                f"{type(self).__name__} watches {self.monitor!r}, which is not in the logs "
+                f"(available: {', '.join(sorted(logs or {})) or 'none'})",
+                stacklevel=3,
+            )
+        return value
+
+
+class EarlyStopping(MonitorCallback):
+    """Stops training when `monitor` has not improved by `min_delta` for `patience` epochs.
+
+    Args:
+        monitor: The logged figure to watch (default "val_loss").
+        min_delta: The smallest change that counts as an improvement.
+        patience: Epochs without improvement before stopping.
+        verbose: 1 prints a line when stopping and when restoring.
+        mode: "min", "max", or "auto" (from the figure's name).
+        baseline: Training stops unless the figure beats this within `patience` epochs.
+        restore_best_weights: At the end, put back the weights of the best epoch.
+        start_from_epoch: Epochs to wait before watching.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        patience: int = 0,
+        verbose: int = 0,
+        mode: str = "auto",
+        baseline: float | None = None,
+        restore_best_weights: bool = False,
+        start_from_epoch: int = 0,
+    ) -> None:
+        super().__init__(monitor, mode, min_delta)
+        self.patience = non_negative_int("patience", patience)
+        self.verbose = verbose
+        self.baseline = baseline
+        self.restore_best_weights = bool(restore_best_weights)
+        self.start_from_epoch = non_negative_int("start_from_epoch", start_from_epoch)
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = None
+        self.best_weights: list[np.ndarray] | None = None
+        self.best_epoch = 0
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        value = self.current(logs)
+        if value is None or epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights, self.best_epoch = self.model.get_weights(), epoch
+        self.wait += 1
+        if self.is_improvement(value, self.best):
+            self.best, self.best_epoch = value, epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self.is_improvement(value, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
+
+
+class ModelCheckpoint(MonitorCallback):
+    """Saves the model (or its weights) after every epoch, or every `save_freq` batches.
+
+    `filepath` may hold `{epoch}` and logged names as format fields: "ckpt-{epoch:02d}-{val_loss:.3f}".
+    Files are written whole or not at all (a crash mid-write leaves the previous file intact).
+
+    Args:
+        filepath: Where to write.
+        monitor, mode: The figure that decides what is "best" (with `save_best_only`).
+        verbose: 1 prints a line per save.
+        save_best_only: Write only when `monitor` improves.
+        save_weights_only: Write `save_weights` files instead of whole models.
+        save_freq: "epoch", or a number of batches.
+        initial_value_threshold: A value of `monitor` that a save must beat.
+    """
+
+    def __init__(
+        self,
+        filepath: str | os.PathLike[str],
+        monitor: str = "val_loss",
+        verbose: int = 0,
+        save_best_only: bool = False,
+        save_weights_only: bool = False,
+        mode: str = "auto",
+        save_freq: str | int = "epoch",
+        initial_value_threshold: float | None = None,
+    ) -> None:
+        super().__init__(monitor, mode, 0.0)
+        self.filepath = os.fspath(filepath)
+        self.verbose = verbose
+        self.save_best_only = bool(save_best_only)
+        self.save_weights_only = bool(save_weights_only)
+        if save_freq != "epoch":
+            save_freq = positive_int("save_freq", save_freq)
+        self.save_freq = save_freq
+        self.best = initial_value_threshold
+        self._batches = 0
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        self._batches += 1
+        if self.save_freq != "epoch" and self._batches % int(self.save_freq) == 0:
+            self._save(self._epoch, logs)
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        if self.save_freq == "epoch":
+            self._save(epoch, logs)
+
+    def _save(self, epoch: int, logs: Logs | None) -> None:
+        logs = logs or {}
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except KeyError as err:
+            raise ValueError(
+                f"ModelCheckpoint filepath {self.filepath!r} names {err.args[0]!r}, which is not in the logs "
+                f"(available: epoch, {', '.join(sorted(logs))})"
+            ) from None
+        if self.save_best_only:
+            value = self.current(logs)
+            if value is None or not self.is_improvement(value, self.best):
+                if self.verbose > 0 and value is not None:
+                    print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best}")
+                return
+            if self.verbose > 0:
+                print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best} to {value}, saving to {path}")
+            self.best = value
+        elif self.verbose > 0:
+            print(f"Epoch {epoch + 1}: saving model to {path}")
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
+
+
+class ReduceLROnPlateau(MonitorCallback):
+    """Multiplies the learning rate by `factor` when `monitor` stalls for `patience` epochs.
+
+    Args:
+        monitor: The figure to watch (default "val_loss").
+        factor: Below 1: new_lr = lr · factor.
+        patience: Epochs without improvement before reducing.
+        verbose: 1 prints each reduction.
+        mode: "min", "max" or "auto".
+        min_delta: The smallest change that counts as an improvement.
+        cooldown: Epochs to wait after a reduction before counting again.
+        min_lr: The learning rate never goes below this.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        verbose: int = 0,
+        mode: str = "auto",
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+    ) -> None:
+        super().__init__(monitor, mode, min_delta)
+        if not 0 <= factor < 1:
+            raise ValueError(f"ReduceLROnPlateau needs 0 <= factor < 1, got factor={factor!r}")
+        self.factor = float(factor)
+        self.patience = non_negative_int("patience", patience)
+        self.verbose = verbose
+        self.cooldown = non_negative_int("cooldown", cooldown)
+        self.min_lr = non_negative("min_lr", min_lr)
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.wait, self.cooldown_counter, self.best = 0, 0, None
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        optimizer = self.model.optimizer
+        if logs is not None:
+            logs["learning_rate"] = optimizer.learning_rate
+        value = self.current(logs)
+        if value is None:
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self.is_improvement(value, self.best):
+            self.best, self.wait = value, 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                old = optimizer.base_learning_rate
+                if old > self.min_lr:
+                    optimizer.learning_rate = max(old * self.factor, self.min_lr)
+                    if self.verbose > 0:
+                        print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {optimizer.base_learning_rate}.")
+                    self.cooldown_counter, self.wait = self.cooldown, 0
+
+
+class LearningRateScheduler(Callback):
+    """Sets the learning rate at the start of each epoch to `schedule(epoch, lr)` (or `schedule(epoch)`)."""
+
+    def __init__(self, schedule: Callable[..., float], verbose: int = 0) -> None:
+        super().__init__()
+        if not callable(schedule):
+            raise ValueError(f"Expected a function (epoch, lr) -> lr for schedule, got schedule={schedule!r}")
+        self.schedule = schedule
+        self.verbose = verbose
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        optimizer = self.model.optimizer
+        try:
+            lr = self.schedule(epoch, optimizer.base_learning_rate)
+        except TypeError:  # a schedule of the epoch alone, as Keras 1 wrote them
+            lr = self.schedule(epoch)
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)):
+            raise ValueError(f"The schedule must return a number, got {lr!r} for epoch {epoch}")
+        optimizer.learning_rate = float(lr)
+        if self.verbose > 0:
+            print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(lr)}.")
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        if logs is not None:
+            logs["learning_rate"] = self.model.optimizer.learning_rate
+
+
+class CSVLogger(Callback):
+    """Writes each epoch's figures as a CSV row: `epoch` then the logged names in sorted order.
+
+    Args:
+        filename: The CSV file.
+        separator: The field separator.
+        append: Add to an existing file instead of replacing it (the header is not repeated).
+    """
+
+    def __init__(self, filename: str | os.PathLike[str], separator: str = ",", append: bool = False) -> None:
+        super().__init__()
+        self.filename = os.fspath(filename)
+        self.separator = separator
+        self.append = bool(append)
+        self._file: IO[str] | None = None
+        self._writer: Any = None
+        self._keys: list[str] | None = None
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        has_rows = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
+        self._file = open(self.filename, "a" if self.append else "w", newline="")
+        self._keys = None
+        self._header_written = has_rows
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        assert self._file is not None
+        logs = logs or {}
+        if self._keys is None:
+            self._keys = sorted(logs)
+            self._writer = csv.DictWriter(self._file, fieldnames=["epoch", *self._keys], delimiter=self.separator)
+            if not self._header_written:
+                self._writer.writeheader()
+        self._writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self._keys}})
+        self._file.flush()
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class TerminateOnNaN(Callback):
+    """Stops training as soon as a batch's loss is NaN or infinite."""
+
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions: `LambdaCallback(on_epoch_end=lambda epoch, logs: ...)`."""
+
+    def __init__(self, **hooks: Callable[..., None]) -> None:
+        super().__init__()
+        for name, fn in hooks.items():
+            if not name.startswith("on_") or not hasattr(Callback, name):
+                raise ValueError(f"LambdaCallback got {name}=..., which is not a callback hook")
+            setattr(self, name, fn)

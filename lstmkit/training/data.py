@@ -1,0 +1,202 @@
+"""What `fit`, `evaluate` and `predict` accept as data, turned into batches of tensors.
+
+Two kinds of source:
+- arrays: `x`, `y` and `sample_weight` as numpy arrays, torch tensors or nested lists, all with
+  the same number of samples; batched here, reshuffled every epoch when asked;
+- torch data: a `torch.utils.data.Dataset` of `(x, y)` or `(x, y, sample_weight)` items (batched
+  here with a `DataLoader`), or a `DataLoader` / any re-iterable of such batches, used as it is.
+
+Batches are `(x, y, sample_weight)` with `y` and `sample_weight` possibly None.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Iterator, Mapping
+
+import torch
+from torch.utils.data import DataLoader, Dataset, IterableDataset
+
+from ..layers.base import to_tensor
+
+Batch = tuple[Any, Any, Any]
+
+
+def is_torch_data(x: Any) -> bool:
+    return isinstance(x, (Dataset, DataLoader))
+
+
+class ArrayData:
+    """In-memory samples, cut into batches of `batch_size` (the last one may be smaller)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor | None, sample_weight: torch.Tensor | None) -> None:
+        self.x, self.y, self.sample_weight = x, y, sample_weight
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def steps(self, batch_size: int) -> int:
+        return math.ceil(len(self) / batch_size)
+
+    def batches(self, batch_size: int, shuffle: bool = False) -> Iterator[Batch]:
+        n = len(self)
+        order = torch.randperm(n) if shuffle else None
+        for start in range(0, n, batch_size):
+            if order is None:
+                index: Any = slice(start, start + batch_size)
+            else:
+                index = order[start : start + batch_size]
+            yield (
+                self.x[index],
+                None if self.y is None else self.y[index],
+                None if self.sample_weight is None else self.sample_weight[index],
+            )
+
+    def split(self, validation_split: float) -> tuple["ArrayData", "ArrayData"]:
+        """Keras's `validation_split`: the last fraction of the samples (taken before any shuffling)."""
+        cut = int(len(self) * (1.0 - validation_split))
+        if cut <= 0 or cut >= len(self):
+            raise ValueError(
+                f"validation_split={validation_split} leaves no samples on one side of the split "
+                f"of {len(self)} samples"
+            )
+
+        def part(index: slice) -> ArrayData:
+            pick = (lambda t: None if t is None else t[index])
+            return ArrayData(self.x[index], pick(self.y), pick(self.sample_weight))
+
+        return part(slice(0, cut)), part(slice(cut, None))
+
+
+class TorchData:
+    """A `DataLoader` (or any re-iterable of batches), or a `Dataset` batched by a `DataLoader` here."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+
+    def steps(self, batch_size: int) -> int | None:
+        loader = self._loader(batch_size, shuffle=False)
+        try:
+            return len(loader)  # type: ignore[arg-type]
+        except TypeError:  # an iterable dataset, or a generator of batches, has no length
+            return None
+
+    def _loader(self, batch_size: int, shuffle: bool) -> Iterable[Any]:
+        if isinstance(self.source, Dataset):
+            shuffle = shuffle and not isinstance(self.source, IterableDataset)
+            return DataLoader(self.source, batch_size=batch_size, shuffle=shuffle)
+        return self.source
+
+    def batches(self, batch_size: int, shuffle: bool = False) -> Iterator[Batch]:
+        for index, batch in enumerate(self._loader(batch_size, shuffle)):
+            if isinstance(batch, Mapping) or not isinstance(batch, (tuple, list)) or not 1 <= len(batch) <= 3:
+                raise ValueError(
+                    f"Batch {index} from the data loader is {type(batch).__name__}; expected a tuple "
+                    "(x, y) or (x, y, sample_weight)"
+                )
+            x, y, sample_weight = (*batch, None, None)[:3]
+            yield x, y, sample_weight
+
+
+def _length(value: Any) -> int:
+    return int(value.shape[0]) if hasattr(value, "shape") and len(value.shape) else len(value)
+
+
+def from_arrays(
+    x: Any,
+    y: Any,
+    sample_weight: Any,
+    *,
+    float_dtype: torch.dtype,
+    names: tuple[str, str, str] = ("x", "y", "sample_weight"),
+) -> ArrayData:
+    """Checks and converts user arrays; `names` are the argument names used in errors."""
+    x_name, y_name, w_name = names
+    if x is None:
+        raise ValueError(f"{x_name} is required; got {x_name}=None")
+    x_t = to_tensor(x, x_name, float_dtype=float_dtype)
+    if x_t.dim() == 0 or x_t.shape[0] == 0:
+        raise ValueError(f"{x_name} holds no samples: shape {tuple(x_t.shape)}")
+    y_t = None if y is None else to_tensor(y, y_name, float_dtype=float_dtype)
+    w_t = None if sample_weight is None else to_tensor(sample_weight, w_name, float_dtype=float_dtype).to(float_dtype)
+    for name, value in ((y_name, y_t), (w_name, w_t)):
+        if value is not None and (value.dim() == 0 or value.shape[0] != x_t.shape[0]):
+            raise ValueError(
+                f"{x_name} and {name} must hold the same number of samples, got {x_name} with "
+                f"{x_t.shape[0]} and {name} with {_length(value) if value.dim() else 'a single value'}"
+            )
+    return ArrayData(x_t, y_t, w_t)
+
+
+def class_weights_for(y: torch.Tensor, class_weight: Mapping[int, float], argument: str = "y") -> torch.Tensor:
+    """One weight per sample from Keras's `class_weight` dict: the weight of each sample's class
+    (the class id for sparse labels, the argmax for one-hot ones, the rounded value for binary).
+
+    >>> class_weights_for(torch.tensor([0, 1, 1]), {0: 1.0, 1: 3.0}).tolist()
+    [1.0, 3.0, 3.0]
+    """
+    if not isinstance(class_weight, Mapping) or not class_weight:
+        raise ValueError(f"Expected a dict {{class id: weight}} for class_weight, got class_weight={class_weight!r}")
+    if y.dim() > 1 and y.shape[-1] > 1:
+        ids = y.argmax(dim=-1)
+    else:
+        ids = (y.squeeze(-1) if y.dim() > 1 else y).round().long()
+    if ids.dim() > 1:
+        raise ValueError(f"class_weight needs one label per sample; {argument} has shape {tuple(y.shape)}")
+    weights = ids.new_zeros(ids.shape, dtype=torch.float64)
+    missing = sorted(set(ids.unique().tolist()) - set(int(k) for k in class_weight))
+    if missing:
+        raise ValueError(
+            f"class_weight has no weight for class(es) {missing} found in {argument}; "
+            f"given classes: {sorted(class_weight)}"
+        )
+    for class_id, weight in class_weight.items():
+        weights[ids == int(class_id)] = float(weight)
+    return weights
+
+
+def check_targets(y: torch.Tensor, output_shape: tuple[Any, ...], sparse: bool, argument: str = "y") -> torch.Tensor:
+    """Checks labels against the model's output and returns them in the shape the loss wants.
+
+    Sparse labels (class ids) are shaped like the output without its class axis (a trailing axis
+    of 1 is allowed) and lie in [0, classes); other targets have the output's shape (a missing
+    trailing axis of 1 is added, as Keras does).
+    """
+    sample_out = tuple(output_shape[1:])
+    if sparse:
+        classes = sample_out[-1]
+        ids_shape = tuple(y.shape[1:])
+        if ids_shape not in (sample_out[:-1], (*sample_out[:-1], 1)) and not _fits(ids_shape, sample_out[:-1]):
+            raise ValueError(
+                f"{argument} holds class ids of shape {tuple(y.shape)}, but the model outputs "
+                f"{output_shape}: expected {argument} of shape (samples, {', '.join(map(str, sample_out[:-1]))}) "
+                "for a sparse loss".replace("(samples, )", "(samples,)")
+            )
+        if y.is_floating_point():
+            if not torch.equal(y, y.round()):
+                raise ValueError(f"{argument} must hold integer class ids for a sparse loss; it has fractional values")
+            y = y.long()
+        if y.numel():
+            low, high = int(y.min()), int(y.max())
+            if classes is not None and (low < 0 or high >= classes):
+                bad = low if low < 0 else high
+                raise ValueError(
+                    f"{argument} contains the label {bad}, outside the model's {classes} classes "
+                    f"(0 to {classes - 1}); check the labels or the size of the last Dense layer"
+                )
+        return y
+    if tuple(y.shape[1:]) == sample_out[:-1] and sample_out[-1:] == (1,):
+        y = y.unsqueeze(-1)
+    if not _fits(tuple(y.shape[1:]), sample_out):
+        raise ValueError(
+            f"{argument} has shape {tuple(y.shape)}, but the model outputs {output_shape}; "
+            "they must agree after the batch axis"
+            + (" (class ids? use loss='sparse_categorical_crossentropy', or one-hot them with "
+               "lstmkit.utils.to_categorical)" if y.dim() == 1 and len(sample_out) == 1 else "")
+        )
+    return y
+
+
+def _fits(shape: tuple[Any, ...], expected: tuple[Any, ...]) -> bool:
+    return len(shape) == len(expected) and all(e is None or e == s for s, e in zip(shape, expected))
+

@@ -1,0 +1,136 @@
+"""Keras's metrics: per-sample functions, and the running weighted mean that fit and evaluate report.
+
+A metric function maps `(y_true, y_pred)` to one value per sample (per time step for sequence
+outputs); `Mean` accumulates Σ value · weight / Σ weight over the batches of an epoch, which is
+what Keras shows in its progress bar and returns from `evaluate`.
+
+`"accuracy"` (or `"acc"`) picks its variant from the shapes, with Keras's rule: a last output axis
+of size 1 means binary accuracy; labels of lower rank than the predictions, or with a last axis
+of size 1, mean sparse categorical accuracy; otherwise categorical accuracy.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence, Union
+
+import torch
+
+from . import losses
+
+MetricFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+MetricLike = Union[str, MetricFn]
+
+
+def _labels(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """Class ids shaped like y_pred without its last axis (a trailing axis of size 1 is dropped)."""
+    labels = y_true
+    if labels.dim() == y_pred.dim() and labels.shape[-1] == 1:
+        labels = labels.squeeze(-1)
+    return labels.long()
+
+
+def sparse_categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """1 where argmax(y_pred) equals the class id in y_true, else 0.
+
+    >>> sparse_categorical_accuracy(torch.tensor([1, 0]), torch.tensor([[0.2, 0.8], [0.3, 0.7]])).tolist()
+    [1.0, 0.0]
+    """
+    return (y_pred.argmax(dim=-1) == _labels(y_true, y_pred)).to(y_pred.dtype)
+
+
+def categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """1 where argmax(y_pred) equals argmax(y_true) (one-hot labels), else 0."""
+    return (y_pred.argmax(dim=-1) == y_true.argmax(dim=-1)).to(y_pred.dtype)
+
+
+def binary_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """The share of entries where (y_pred > threshold) equals y_true, averaged over the last axis.
+
+    >>> binary_accuracy(torch.tensor([[1.0], [0.0]]), torch.tensor([[0.7], [0.6]])).tolist()
+    [1.0, 0.0]
+    """
+    predicted = (y_pred > threshold).to(y_pred.dtype)
+    return (predicted == y_true.to(y_pred.dtype)).to(y_pred.dtype).mean(dim=-1)
+
+
+_REGISTRY: dict[str, MetricFn] = {
+    "sparse_categorical_accuracy": sparse_categorical_accuracy,
+    "categorical_accuracy": categorical_accuracy,
+    "binary_accuracy": binary_accuracy,
+    "mae": losses.mean_absolute_error,
+    "mean_absolute_error": losses.mean_absolute_error,
+    "mse": losses.mean_squared_error,
+    "mean_squared_error": losses.mean_squared_error,
+    "sparse_categorical_crossentropy": losses.sparse_categorical_crossentropy,
+    "categorical_crossentropy": losses.categorical_crossentropy,
+    "binary_crossentropy": losses.binary_crossentropy,
+}
+_ACCURACY = ("accuracy", "acc")
+# metrics that grow as the model improves; the rest are errors, which shrink
+MAXIMIZED = {"accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy"}
+
+
+def names() -> list[str]:
+    return sorted([*_REGISTRY, *_ACCURACY])
+
+
+def accuracy_for(y_true_shape: Sequence[int], y_pred_shape: Sequence[int]) -> MetricFn:
+    """Keras's choice of accuracy for labels and predictions of these shapes (see the module doc)."""
+    if y_pred_shape[-1] == 1:
+        return binary_accuracy
+    if len(y_true_shape) < len(y_pred_shape) or y_true_shape[-1] == 1:
+        return sparse_categorical_accuracy
+    return categorical_accuracy
+
+
+def check(identifier: MetricLike) -> None:
+    """Raises ValueError for a name that is not a metric (compile calls this before any data is seen)."""
+    if isinstance(identifier, str):
+        if identifier not in _REGISTRY and identifier not in _ACCURACY:
+            raise ValueError(f"Unknown metric {identifier!r}; use one of {', '.join(names())} or a callable")
+    elif not callable(identifier):
+        raise ValueError(f"Expected a metric name or a callable, got metrics entry {identifier!r}")
+
+
+def name_of(identifier: MetricLike) -> str:
+    """The key a metric has in the logs: its name as given, or the function's name."""
+    return identifier if isinstance(identifier, str) else getattr(identifier, "__name__", type(identifier).__name__)
+
+
+def get(identifier: MetricLike, y_true_shape: Sequence[int], y_pred_shape: Sequence[int]) -> MetricFn:
+    """The metric function for a name or callable; "accuracy" resolved from the shapes."""
+    check(identifier)
+    if isinstance(identifier, str):
+        return accuracy_for(y_true_shape, y_pred_shape) if identifier in _ACCURACY else _REGISTRY[identifier]
+    return identifier
+
+
+class Mean:
+    """A running weighted mean: Σ value · weight / Σ weight over everything given to `update`.
+
+    >>> m = Mean(); m.update(torch.tensor([1.0, 0.0])); m.update(torch.tensor(4.0), weight=2.0); m.result()  # (1 + 0 + 2·4) / (1 + 1 + 2)
+    2.25
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.total = 0.0
+        self.count = 0.0
+
+    def update(self, values: torch.Tensor, weight: torch.Tensor | float | None = None) -> None:
+        values = values.detach().double()
+        if weight is None:
+            self.total += float(values.sum())
+            self.count += values.numel()
+            return
+        w = torch.as_tensor(weight, dtype=torch.float64, device=values.device)
+        while w.dim() < values.dim():
+            w = w.unsqueeze(-1)
+        w = w.expand_as(values) if values.dim() else w
+        self.total += float((values * w).sum())
+        self.count += float(w.sum())
+
+    def result(self) -> float:
+        return self.total / self.count if self.count else 0.0

@@ -1,0 +1,480 @@
+"""`compile`, `fit`, `evaluate`: Keras's training interface, for a model that is an `nn.Module`.
+
+`Trainer` is mixed into `Sequential`. One training step is:
+
+    z = model(x, training=True)                 the logits, when the last layer ends in softmax/sigmoid
+    loss = reduce(loss_fn(y, z), sample_weight) + Σ model.losses
+    optimizer step, then model.apply_constraints()
+
+The figures shown and returned are Keras's: the loss as the mean over batches weighted by
+batch size, the metrics as weighted means over samples (see `metrics.Mean`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from .._checks import non_negative_int, one_of, positive_int
+from . import losses as losses_module
+from . import metrics as metrics_module
+from . import optimizers as optimizers_module
+from .callbacks import Callback, CallbackList, History, ProgbarLogger
+from .data import ArrayData, TorchData, check_targets, class_weights_for, from_arrays, is_torch_data
+
+_SPARSE_LOSSES = (losses_module.sparse_categorical_crossentropy,)
+# a crossentropy and the activation whose logits it can take instead of probabilities
+_LOGIT_PAIRS = {
+    losses_module.sparse_categorical_crossentropy: "softmax",
+    losses_module.categorical_crossentropy: "softmax",
+    losses_module.binary_crossentropy: "sigmoid",
+}
+
+
+def _verbosity(verbose: Any) -> int:
+    verbose = one_of("verbose", verbose, ("auto", 0, 1, 2))
+    return 1 if verbose == "auto" else int(verbose)
+
+
+class Trainer(nn.Module):
+    """Base of models: Keras's `compile` / `fit` / `evaluate` / `train_on_batch` / `test_on_batch`.
+
+    A model class provides `forward(x, mask=, training=, logits=)` and the members below that
+    raise NotImplementedError here.
+    """
+
+    name: str
+    layers: Any
+
+    @property
+    def built(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def output_shape(self) -> Any:
+        raise NotImplementedError
+
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        raise NotImplementedError
+
+    @property
+    def device(self) -> torch.device:
+        raise NotImplementedError
+
+    @property
+    def losses(self) -> list[torch.Tensor]:
+        raise NotImplementedError
+
+    def as_input(self, x: Any, argument: str = "x") -> torch.Tensor:
+        raise NotImplementedError
+
+    def apply_constraints(self) -> None:
+        raise NotImplementedError
+
+    optimizer: optimizers_module.Optimizer | None = None
+    loss: Any = None
+    compiled: bool = False
+    stop_training: bool = False
+    history: History | None = None
+
+    # ---- compile -------------------------------------------------------------------------------
+
+    def compile(
+        self,
+        optimizer: str | optimizers_module.Optimizer = "rmsprop",
+        loss: losses_module.LossLike | None = None,
+        metrics: metrics_module.MetricLike | Sequence[metrics_module.MetricLike] | None = None,
+    ) -> None:
+        """Sets the optimizer, the loss and the metrics for `fit` and `evaluate`.
+
+        Args:
+            optimizer: A name ("adam", "sgd", "rmsprop", "adagrad", with Keras's defaults) or an
+                optimizer object such as `Adam(learning_rate=1e-3)`.
+            loss: A loss name (e.g. "sparse_categorical_crossentropy") or a callable
+                `(y_true, y_pred) -> per-sample losses`.
+            metrics: Names ("accuracy", "mae", "mse", ...) or callables, reported by name.
+
+        Raises:
+            ValueError: For an unknown optimizer, loss or metric name.
+        """
+        optimizer_obj = optimizers_module.get(optimizer)
+        loss_fn = None if loss is None else losses_module.get(loss)
+        if metrics is None:
+            metric_list: list[metrics_module.MetricLike] = []
+        elif isinstance(metrics, (list, tuple)):
+            metric_list = list(metrics)
+        else:
+            metric_list = [metrics]  # type: ignore[list-item]
+        for identifier in metric_list:
+            metrics_module.check(identifier)
+        names = [metrics_module.name_of(m) for m in metric_list]
+        repeated = sorted({n for n in names if names.count(n) > 1} | ({"loss"} & set(names)))
+        if repeated:
+            raise ValueError(f"Metric names must be unique and not 'loss'; got metrics={names}")
+        self.optimizer = optimizer_obj
+        self.loss = loss
+        self._loss_fn = loss_fn
+        self._metric_specs = list(zip(names, metric_list))
+        self._metric_fns: list[tuple[str, metrics_module.MetricFn]] | None = None
+        self.compiled = True
+        if self.built:
+            self._bind_optimizer()
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return ["loss", *(name for name, _ in getattr(self, "_metric_specs", []))]
+
+    def _bind_optimizer(self) -> None:
+        assert self.optimizer is not None
+        if not self.optimizer.built:
+            trainable = [p for p in self.parameters() if p.requires_grad]
+            if not trainable:
+                raise ValueError(f"Model {self.name!r} has no trainable weights")
+            self.optimizer.build(trainable)
+
+    def _require_compiled(self, method: str) -> None:
+        if not self.compiled:
+            raise ValueError(f"Call model.compile(optimizer=..., loss=...) before model.{method}()")
+        if self._loss_fn is None:
+            raise ValueError(f"model.{method}() needs a loss; compile was given loss=None")
+
+    # ---- data ------------------------------------------------------------------------------------
+
+    def _logit_activation(self) -> Any:
+        """The last layer's softmax/sigmoid when the loss can use the logits under it, else None."""
+        wanted = _LOGIT_PAIRS.get(self._loss_fn)  # type: ignore[arg-type]
+        if wanted is None:
+            return None
+        from .. import activations
+
+        activation = self.layers[-1].logits_activation()
+        return activation if activation is activations.get(wanted) else None
+
+    def _ensure_built_for(self, x: torch.Tensor) -> None:
+        if not self.built:
+            with torch.no_grad():
+                self(x[:1], training=False)
+
+    def _prepare(
+        self,
+        x: Any,
+        y: Any,
+        sample_weight: Any,
+        class_weight: Mapping[int, float] | None,
+        names: tuple[str, str, str] = ("x", "y", "sample_weight"),
+    ) -> ArrayData | TorchData:
+        """Checks user data against the model and the loss, and wraps it for batching."""
+        if is_torch_data(x):
+            for name, value in ((names[1], y), (names[2], sample_weight)):
+                if value is not None:
+                    raise ValueError(
+                        f"{name} must be None when {names[0]} is a torch Dataset or DataLoader "
+                        "(its items carry the targets and weights)"
+                    )
+            return TorchData(x)
+        if y is None:
+            raise ValueError(f"{names[1]} is required with array inputs; got {names[1]}=None")
+        data = from_arrays(x, y, sample_weight, float_dtype=self.compute_dtype, names=names)
+        self.as_input(data.x[:1], names[0])  # raises on a wrong sample shape
+        self._ensure_built_for(data.x)
+        assert data.y is not None
+        data.y = self._check_y(data.y, names[1])
+        if class_weight is not None:
+            weights = class_weights_for(data.y, class_weight, names[1]).to(self.compute_dtype)
+            data.sample_weight = weights if data.sample_weight is None else data.sample_weight * weights
+        return data
+
+    def _check_y(self, y: torch.Tensor, argument: str) -> torch.Tensor:
+        if self._loss_fn not in (*_SPARSE_LOSSES, *_LOGIT_PAIRS, losses_module.mse, losses_module.mae, losses_module.huber):
+            return y  # a user's loss decides for itself what targets mean
+        return check_targets(y, self.output_shape, sparse=self._loss_fn in _SPARSE_LOSSES, argument=argument)
+
+    def _batch_tensors(
+        self, x: Any, y: Any, sample_weight: Any, from_loader: bool, class_weight: Mapping[int, float] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Moves one batch to the model's device and dtype (checking loader batches like arrays)."""
+        if from_loader:
+            data = self._prepare(x, y, sample_weight, class_weight, names=("batch x", "batch y", "batch sample_weight"))
+            assert isinstance(data, ArrayData) and data.y is not None
+            x, y, sample_weight = data.x, data.y, data.sample_weight
+        device = self.device
+        x = self.as_input(x)
+        y = y.to(device)
+        if y.is_floating_point():
+            y = y.to(self.compute_dtype)
+        return x, y, None if sample_weight is None else sample_weight.to(device)
+
+    # ---- one step ----------------------------------------------------------------------------------
+
+    def _forward_loss(
+        self, x: torch.Tensor, y: torch.Tensor, sample_weight: torch.Tensor | None, training: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's loss (with the model's penalties) and the predictions, as probabilities."""
+        assert self._loss_fn is not None
+        activation = self._logit_activation()
+        out = self(x, training=training, logits=activation is not None)
+        if activation is not None:
+            values = self._loss_fn(y, out, from_logits=True, clip=True)  # type: ignore[call-arg]
+            predictions = activation(out.detach())
+        else:
+            values = self._loss_fn(y, out)
+            predictions = out.detach()
+        loss = losses_module.reduce(values, sample_weight)
+        penalties = self.losses
+        if penalties:
+            loss = loss + torch.stack([p.to(loss.dtype) for p in penalties]).sum()
+        return loss, predictions
+
+    def _update_metrics(
+        self,
+        trackers: dict[str, metrics_module.Mean],
+        loss: torch.Tensor,
+        y: torch.Tensor,
+        predictions: torch.Tensor,
+        sample_weight: torch.Tensor | None,
+    ) -> dict[str, float]:
+        if self._metric_fns is None:
+            self._metric_fns = [
+                (name, metrics_module.get(identifier, tuple(y.shape), tuple(predictions.shape)))
+                for name, identifier in self._metric_specs
+            ]
+        trackers["loss"].update(loss.detach(), weight=float(y.shape[0]))
+        for name, fn in self._metric_fns:
+            trackers[name].update(fn(y, predictions), sample_weight)
+        return {name: tracker.result() for name, tracker in trackers.items()}
+
+    def _new_trackers(self) -> dict[str, metrics_module.Mean]:
+        return {name: metrics_module.Mean() for name in self.metrics_names}
+
+    def _train_step(
+        self, trackers: dict[str, metrics_module.Mean], x: torch.Tensor, y: torch.Tensor, sample_weight: torch.Tensor | None
+    ) -> dict[str, float]:
+        assert self.optimizer is not None
+        self.train()
+        loss, predictions = self._forward_loss(x, y, sample_weight, training=True)
+        self._bind_optimizer()  # a model built by this very call gets its optimizer now
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.apply_constraints()
+        return self._update_metrics(trackers, loss, y, predictions, sample_weight)
+
+    @torch.no_grad()
+    def _test_step(
+        self, trackers: dict[str, metrics_module.Mean], x: torch.Tensor, y: torch.Tensor, sample_weight: torch.Tensor | None
+    ) -> dict[str, float]:
+        self.eval()
+        loss, predictions = self._forward_loss(x, y, sample_weight, training=False)
+        return self._update_metrics(trackers, loss, y, predictions, sample_weight)
+
+    # ---- fit -----------------------------------------------------------------------------------
+
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        verbose: str | int = "auto",
+        callbacks: Iterable[Callback] | None = None,
+        validation_split: float = 0.0,
+        validation_data: Any = None,
+        shuffle: bool = True,
+        class_weight: Mapping[int, float] | None = None,
+        sample_weight: Any = None,
+        initial_epoch: int = 0,
+        steps_per_epoch: int | None = None,
+        validation_batch_size: int | None = None,
+    ) -> History:
+        """Trains for `epochs` passes over the data; returns a `History`.
+
+        Args:
+            x, y: Inputs and targets as arrays or tensors; or `x` a torch `Dataset` / `DataLoader`
+                of `(x, y)` or `(x, y, sample_weight)` (then `y` is None).
+            batch_size: Samples per step (default 32); a `DataLoader` keeps its own.
+            epochs: The index of the last epoch (training runs from `initial_epoch` to it).
+            verbose: "auto" or 1: a progress bar per epoch; 2: one line per epoch; 0: silent.
+            callbacks: `lstmkit.callbacks` objects.
+            validation_split: The fraction of array samples, taken from the end, to hold out.
+            validation_data: `(x_val, y_val)`, `(x_val, y_val, sample_weight_val)` or torch data.
+            shuffle: Reshuffle the samples every epoch.
+            class_weight: `{class id: weight}`, multiplying each sample's loss.
+            sample_weight: One weight per sample (or per sample and time step).
+            initial_epoch: The epoch to start from (to resume a run).
+            steps_per_epoch: Batches per epoch (default: the whole data once).
+            validation_batch_size: Batch size for validation (default `batch_size`).
+
+        Raises:
+            ValueError: For bad arguments or data, naming the argument and the value.
+        """
+        self._require_compiled("fit")
+        batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
+        validation_batch_size = positive_int(
+            "validation_batch_size", batch_size if validation_batch_size is None else validation_batch_size
+        )
+        epochs = non_negative_int("epochs", epochs)
+        initial_epoch = non_negative_int("initial_epoch", initial_epoch)
+        verbosity = _verbosity(verbose)
+        if steps_per_epoch is not None:
+            steps_per_epoch = positive_int("steps_per_epoch", steps_per_epoch)
+        if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
+            raise ValueError(f"Expected validation_split in [0, 1), got validation_split={validation_split!r}")
+
+        train = self._prepare(x, y, sample_weight, class_weight)
+        validation = self._validation_source(validation_data)
+        if validation_split:
+            if not isinstance(train, ArrayData):
+                raise ValueError(
+                    "validation_split works with array inputs only; with a Dataset or DataLoader pass validation_data"
+                )
+            if validation is not None:
+                raise ValueError("Pass validation_split or validation_data, not both")
+            train, validation = train.split(float(validation_split))
+
+        steps = steps_per_epoch or train.steps(batch_size)
+        self.history = History()
+        callback_list = self._callbacks(
+            [*(callbacks or []), self.history], verbosity, {"epochs": epochs, "steps": steps, "in_fit": True}
+        )
+        self.stop_training = False
+        callback_list.on_train_begin()
+        batches = self._epoch_batches(train, batch_size, shuffle, steps_per_epoch, class_weight)
+        for epoch in range(initial_epoch, epochs):
+            callback_list.on_epoch_begin(epoch)
+            trackers = self._new_trackers()
+            logs: dict[str, float] = {}
+            for step, (bx, by, bw) in enumerate(next(batches)):
+                callback_list.on_train_batch_begin(step)
+                logs = self._train_step(trackers, bx, by, bw)
+                callback_list.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            epoch_logs = dict(logs)
+            if validation is not None and not self.stop_training:
+                val_logs = self._evaluate_loop(validation, validation_batch_size, callback_list, None)
+                epoch_logs.update({f"val_{name}": value for name, value in val_logs.items()})
+            callback_list.on_epoch_end(epoch, epoch_logs)
+            if self.stop_training:
+                break
+        callback_list.on_train_end()
+        return self.history
+
+    def _epoch_batches(
+        self,
+        data: ArrayData | TorchData,
+        batch_size: int,
+        shuffle: bool,
+        steps_per_epoch: int | None,
+        class_weight: Mapping[int, float] | None,
+    ) -> Iterator[Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]]:
+        """Yields, per epoch, that epoch's batches as model-ready tensors: one pass over the data,
+        or with `steps_per_epoch` that many batches from a stream that restarts the data
+        (reshuffled) whenever it runs out, as Keras does."""
+        from_loader = isinstance(data, TorchData)
+
+        def one_pass() -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+            for batch in data.batches(batch_size, shuffle):
+                yield self._batch_tensors(*batch, from_loader=from_loader, class_weight=class_weight)
+
+        def endless() -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+            while True:
+                empty = True
+                for batch in one_pass():
+                    empty = False
+                    yield batch
+                if empty:
+                    raise ValueError("The training data yielded no batches")
+
+        stream = endless()
+        while True:
+            yield one_pass() if steps_per_epoch is None else itertools.islice(stream, steps_per_epoch)
+
+    def _validation_source(self, validation_data: Any) -> ArrayData | TorchData | None:
+        if validation_data is None:
+            return None
+        if is_torch_data(validation_data):
+            return TorchData(validation_data)
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError(
+                "Expected validation_data as (x_val, y_val), (x_val, y_val, sample_weight_val) or a torch "
+                f"Dataset/DataLoader, got {type(validation_data).__name__}"
+                + (f" of length {len(validation_data)}" if isinstance(validation_data, (tuple, list)) else "")
+            )
+        vx, vy, vw = (*validation_data, None)[:3]
+        return self._prepare(vx, vy, vw, None, names=("validation_data[0]", "validation_data[1]", "validation_data[2]"))
+
+    def _callbacks(self, callbacks: Iterable[Callback] | None, verbosity: int, params: dict[str, Any]) -> CallbackList:
+        progress: list[Callback] = [ProgbarLogger(verbosity)] if verbosity else []
+        return CallbackList([*progress, *(callbacks or [])], self, {**params, "verbose": verbosity})
+
+    # ---- evaluate ------------------------------------------------------------------------------
+
+    def _evaluate_loop(
+        self, data: ArrayData | TorchData, batch_size: int, callback_list: CallbackList, steps: int | None
+    ) -> dict[str, float]:
+        trackers = self._new_trackers()
+        logs = {name: math.nan for name in trackers}
+        callback_list.on_test_begin()
+        from_loader = isinstance(data, TorchData)
+        for step, batch in enumerate(data.batches(batch_size)):
+            if steps is not None and step >= steps:
+                break
+            callback_list.on_test_batch_begin(step)
+            logs = self._test_step(trackers, *self._batch_tensors(*batch, from_loader=from_loader))
+            callback_list.on_test_batch_end(step, logs)
+        callback_list.on_test_end(logs)
+        return logs
+
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: str | int = "auto",
+        sample_weight: Any = None,
+        steps: int | None = None,
+        callbacks: Iterable[Callback] | None = None,
+        return_dict: bool = False,
+    ) -> Any:
+        """The loss (and metrics) over the data in inference mode, as Keras returns them: the
+        loss alone without metrics, else `[loss, *metrics]` (or a dict with `return_dict`)."""
+        self._require_compiled("evaluate")
+        batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
+        verbosity = _verbosity(verbose)
+        if steps is not None:
+            steps = positive_int("steps", steps)
+        data = self._prepare(x, y, sample_weight, None)
+        total = data.steps(batch_size)
+        callback_list = self._callbacks(callbacks, verbosity, {"epochs": 1, "steps": min(total, steps) if total and steps else (steps or total)})
+        return self._as_result(self._evaluate_loop(data, batch_size, callback_list, steps), return_dict)
+
+    # ---- single batches ------------------------------------------------------------------------
+
+    def train_on_batch(
+        self, x: Any, y: Any, sample_weight: Any = None, class_weight: Mapping[int, float] | None = None, return_dict: bool = False
+    ) -> Any:
+        """One optimizer step on one batch; returns that batch's loss (and metrics), as `evaluate` does."""
+        self._require_compiled("train_on_batch")
+        data = self._prepare(x, y, sample_weight, class_weight)
+        assert isinstance(data, ArrayData) and data.y is not None
+        logs = self._train_step(self._new_trackers(), *self._batch_tensors(data.x, data.y, data.sample_weight, False))
+        return self._as_result(logs, return_dict)
+
+    def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None, return_dict: bool = False) -> Any:
+        """The loss (and metrics) of one batch in inference mode."""
+        self._require_compiled("test_on_batch")
+        data = self._prepare(x, y, sample_weight, None)
+        assert isinstance(data, ArrayData) and data.y is not None
+        logs = self._test_step(self._new_trackers(), *self._batch_tensors(data.x, data.y, data.sample_weight, False))
+        return self._as_result(logs, return_dict)
+
+    def _as_result(self, logs: dict[str, float], return_dict: bool) -> Any:
+        if return_dict:
+            return logs
+        values = [logs[name] for name in self.metrics_names]
+        return values[0] if len(values) == 1 else values
