@@ -9,7 +9,6 @@ Run:  .venv/bin/python examples/compare_with_keras.py
 """
 
 import os
-import pathlib
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
@@ -17,9 +16,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import lstmkit.layers  # noqa: E402
+from lstmkit.datasets import mnist  # noqa: E402
 from lstmkit.models import Sequential  # noqa: E402
-
-MNIST = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mnist.npz"
 
 
 def build(layers, sequential):
@@ -34,7 +32,8 @@ def build(layers, sequential):
     ])
 
 
-images = np.load(MNIST)["x_test"][:2000].astype("float32") / 255.0
+(_, _), (x_test, _) = mnist.load_data()
+images = x_test[:2000].astype("float32") / 255.0
 theirs, ours = build(keras.layers, keras.Sequential), build(lstmkit.layers, Sequential)
 rng = np.random.default_rng(0)
 theirs.set_weights([rng.uniform(-0.3, 0.3, w.shape).astype("float32") for w in theirs.get_weights()])

@@ -1,6 +1,23 @@
 """lstmkit: LSTM networks written the Keras way, running on PyTorch, with cells of its own."""
 
-from . import activations, cells, constraints, initializers, layers, models, regularizers
+from . import (
+    activations,
+    callbacks,
+    cells,
+    constraints,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    regularizers,
+    utils,
+)
 from ._version import __version__ as __version__
 
-__all__ = ["activations", "cells", "constraints", "initializers", "layers", "models", "regularizers", "__version__"]
+__all__ = [
+    "activations", "callbacks", "cells", "constraints", "datasets", "initializers", "layers", "losses",
+    "metrics", "models", "optimizers", "regularizers", "utils", "__version__",
+]

@@ -1,1 +1,1 @@
-"""Training: optimizers and losses now; metrics, callbacks and the fit loop as they land (issue 3)."""
+"""Training: losses, metrics, optimizers, callbacks, the progress display and the fit loop (`Trainer`)."""

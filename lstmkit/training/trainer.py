@@ -231,12 +231,7 @@ class Trainer(nn.Module):
         return loss, predictions
 
     def _update_metrics(
-        self,
-        trackers: dict[str, metrics_module.Mean],
-        loss: torch.Tensor,
-        y: torch.Tensor,
-        predictions: torch.Tensor,
-        sample_weight: torch.Tensor | None,
+        self, trackers: dict[str, metrics_module.Mean], loss: torch.Tensor, y: torch.Tensor, predictions: torch.Tensor
     ) -> dict[str, float]:
         if self._metric_fns is None:
             self._metric_fns = [
@@ -244,8 +239,8 @@ class Trainer(nn.Module):
                 for name, identifier in self._metric_specs
             ]
         trackers["loss"].update(loss.detach(), weight=float(y.shape[0]))
-        for name, fn in self._metric_fns:
-            trackers[name].update(fn(y, predictions), sample_weight)
+        for name, fn in self._metric_fns:  # Keras weighs the loss by sample_weight, not the metrics
+            trackers[name].update(fn(y, predictions))
         return {name: tracker.result() for name, tracker in trackers.items()}
 
     def _new_trackers(self) -> dict[str, metrics_module.Mean]:
@@ -262,7 +257,7 @@ class Trainer(nn.Module):
         loss.backward()
         self.optimizer.step()
         self.apply_constraints()
-        return self._update_metrics(trackers, loss, y, predictions, sample_weight)
+        return self._update_metrics(trackers, loss, y, predictions)
 
     @torch.no_grad()
     def _test_step(
@@ -270,7 +265,7 @@ class Trainer(nn.Module):
     ) -> dict[str, float]:
         self.eval()
         loss, predictions = self._forward_loss(x, y, sample_weight, training=False)
-        return self._update_metrics(trackers, loss, y, predictions, sample_weight)
+        return self._update_metrics(trackers, loss, y, predictions)
 
     # ---- fit -----------------------------------------------------------------------------------
 

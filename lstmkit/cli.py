@@ -1,0 +1,83 @@
+"""The `lstmkit` command: `lstmkit mnist [--epochs 3] [--batch-size 32] [--save PATH]`, `lstmkit run PROGRAM`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from ._version import __version__
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="lstmkit",
+        description="Train LSTM networks from the classic Keras tutorials, on PyTorch, offline.",
+    )
+    top.add_argument("--version", action="version", version=f"lstmkit {__version__}")
+    commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    mnist = commands.add_parser(
+        "mnist",
+        help="train the tutorial's two-layer LSTM on MNIST and report test accuracy",
+        description="Trains the seed tutorial's MNIST classifier (CuDNNLSTM 128 x2, Dense 64, Dense 10) "
+        "on the 60,000 training images, validating on the 10,000 test images after each epoch, then "
+        "prints the test loss and accuracy and the time per epoch.",
+    )
+    mnist.add_argument("--epochs", type=_positive, default=3, help="passes over the training images (default 3)")
+    mnist.add_argument("--batch-size", type=_positive, default=32, help="images per step (default 32)")
+    mnist.add_argument("--save", metavar="PATH", help="write the trained model to PATH (load with lstmkit.models.load_model)")
+    mnist.add_argument("--seed", type=int, help="seed the random generators, for a repeatable run")
+    mnist.add_argument("--limit", type=_positive, help="use only the first N training and test images (a quick check)")
+    mnist.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="1: a progress bar per epoch (default), 2: a line per epoch, 0: quiet")
+    run = commands.add_parser(
+        "run",
+        help="run a Keras program on lstmkit (its keras imports redirected; the file is not changed)",
+        description="Runs PROGRAM with each import line that names keras rewritten to name lstmkit "
+        "(`from keras.layers import LSTM` -> `from lstmkit.layers import LSTM`); nothing else changes.",
+    )
+    run.add_argument("program", help="the Python file to run")
+    run.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed on to the program")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    command_line = parser()
+    args = command_line.parse_args(argv)
+    if args.command == "mnist":
+        from .recipes import mnist
+        from .utils import set_random_seed
+
+        if args.seed is not None:
+            set_random_seed(args.seed)
+        model, result = mnist.run(epochs=args.epochs, batch_size=args.batch_size, limit=args.limit, verbose=args.verbose)
+        print(f"Test loss: {result.test_loss:.4f}")
+        print(f"Test accuracy: {result.test_accuracy:.4f}")
+        epochs = ", ".join(f"{s:.1f}" for s in result.epoch_seconds)
+        mean = sum(result.epoch_seconds) / len(result.epoch_seconds)
+        print(f"Time per epoch: {mean:.1f} s (each: {epochs} s; training and validation)")
+        if args.save:
+            model.save(args.save)
+            print(f"Saved the model to {args.save}")
+    elif args.command == "run":
+        import os
+
+        from .keras_programs import run_program
+
+        if not os.path.isfile(args.program):
+            command_line.error(f"no program at {args.program!r}")
+        run_program(args.program, args.args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Helpers with Keras's names: `set_random_seed`, `to_categorical`."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def set_random_seed(seed: int) -> None:
+    """Seeds Python's, numpy's and torch's generators, so the same program gives the same numbers
+    on CPU (weight initialisation, dropout, shuffling all draw from them).
+
+    >>> set_random_seed(1); a = torch.rand(2); set_random_seed(1); torch.equal(a, torch.rand(2))
+    True
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"Expected a non-negative integer for seed, got seed={seed!r}")
+    random.seed(int(seed))
+    np.random.seed(int(seed) % 2**32)
+    torch.manual_seed(int(seed))
+
+
+def to_categorical(y: Any, num_classes: int | None = None, dtype: str = "float32") -> np.ndarray:
+    """One-hot encodes integer class ids: shape (..., num_classes).
+
+    >>> to_categorical([0, 2], 3).tolist()
+    [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+    ids = np.asarray(y)
+    if ids.size and not np.issubdtype(ids.dtype, np.integer):
+        if not np.issubdtype(ids.dtype, np.floating) or not np.all(ids == np.round(ids)):
+            raise ValueError(f"to_categorical needs integer class ids, got an array of dtype {ids.dtype}")
+    ids = ids.astype(np.int64)
+    if ids.ndim > 1 and ids.shape[-1] == 1:
+        ids = ids[..., 0]
+    if num_classes is None:
+        num_classes = int(ids.max()) + 1 if ids.size else 0
+    if ids.size and (ids.min() < 0 or ids.max() >= num_classes):
+        raise ValueError(
+            f"to_categorical got class ids from {ids.min()} to {ids.max()}, outside 0..{num_classes - 1} "
+            f"(num_classes={num_classes})"
+        )
+    return np.eye(num_classes, dtype=dtype)[ids]
