@@ -1,4 +1,4 @@
-"""The README's commands are the ones that run: CI's test command, and the example it runs."""
+"""The README's commands are the ones that run: CI's test command, the main command, the examples."""
 
 import pathlib
 import subprocess
@@ -14,9 +14,15 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert command in readme_lines
 
 
-def test_readme_example_runs():
-    readme = (ROOT / "README.md").read_text()
-    assert "examples/keras_names.py" in readme
+def test_readme_main_command_is_lstmkit_mnist():
+    """The main command installs, then runs `lstmkit mnist` (tests/test_programs.py runs it on a slice)."""
+    readme_lines = (ROOT / "README.md").read_text().splitlines()
+    assert "python3.11 -m venv .venv && .venv/bin/pip install -q -c constraints.txt -e . && .venv/bin/lstmkit mnist" in readme_lines
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'lstmkit = "lstmkit.cli:main"' in pyproject
+
+
+def test_keras_names_example_runs():
     result = subprocess.run([sys.executable, str(ROOT / "examples" / "keras_names.py")], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr

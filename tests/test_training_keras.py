@@ -178,3 +178,46 @@ def test_saturated_softmax_gives_keras_clipped_loss_and_finite_gradients():
     assert ours.evaluate(inputs, wrong, verbose=0) == pytest.approx(-np.log(1e-7), rel=1e-6)
     ours.fit(inputs, wrong, epochs=2, verbose=0)
     assert all(np.isfinite(w).all() for w in ours.get_weights())
+
+
+def padded_tokens():
+    tokens = rng.integers(1, 9, size=(24, 7))
+    for row, length in enumerate(rng.integers(2, 8, size=24)):
+        tokens[row, length:] = 0  # right padding, masked by mask_zero
+    return tokens
+
+
+MASKED = {
+    "embedding-mask-zero": lambda K, S: S([
+        K.Input(shape=(7,), dtype="int32"),
+        K.Embedding(9, 4, mask_zero=True),
+        K.LSTM(5, return_sequences=True),
+        K.TimeDistributed(K.Dense(3, activation="softmax")),
+    ]),
+    "masking-layer-dense-head": lambda K, S: S([
+        K.Input(shape=(7, 1)),
+        K.Masking(0.0),
+        K.GRU(4, return_sequences=True),
+        K.Dense(3, activation="softmax"),
+    ]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MASKED))
+def test_masked_sequence_outputs_leave_masked_steps_out_of_loss_and_metrics_as_keras_does(name):
+    tokens = padded_tokens()
+    inputs = tokens if name.startswith("embedding") else tokens[:, :, None].astype("float32")
+    targets = rng.integers(0, 3, size=(24, 7))
+    theirs, ours = pair(MASKED[name])
+    theirs.compile(optimizer=keras.optimizers.SGD(learning_rate=0.5), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    ours.compile(optimizer=optimizers.SGD(learning_rate=0.5), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    np.testing.assert_allclose(ours.evaluate(inputs, targets, batch_size=8, verbose=0),
+                               theirs.evaluate(inputs, targets, batch_size=8, verbose=0), rtol=1e-5)
+    weights = rng.uniform(0, 2, size=(24, 7)).astype("float32")
+    np.testing.assert_allclose(ours.evaluate(inputs, targets, sample_weight=weights, verbose=0),
+                               theirs.evaluate(inputs, targets, sample_weight=weights, verbose=0), rtol=1e-5)
+    their_history = theirs.fit(inputs, targets, batch_size=24, epochs=2, shuffle=False, verbose=0)
+    our_history = ours.fit(inputs, targets, batch_size=24, epochs=2, shuffle=False, verbose=0)
+    np.testing.assert_allclose(our_history.history["loss"], their_history.history["loss"], rtol=1e-5)
+    np.testing.assert_allclose(our_history.history["accuracy"], their_history.history["accuracy"], rtol=1e-6)
+    np.testing.assert_allclose(ours.predict(inputs), theirs.predict(inputs, verbose=0), atol=1e-4, rtol=0)

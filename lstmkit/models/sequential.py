@@ -178,6 +178,13 @@ class Sequential(Trainer):
     ) -> Any:
         """Runs the layers in turn; `logits=True` stops the last layer before its activation
         (only for a last layer whose `logits_activation()` is not None)."""
+        return self.forward_with_mask(x, mask, training, logits)[0]
+
+    def forward_with_mask(
+        self, x: Any, mask: torch.Tensor | None = None, training: bool | None = None, logits: bool = False
+    ) -> tuple[Any, torch.Tensor | None]:
+        """`forward`, and the mask of the output: (batch, timesteps) booleans when a `Masking` or
+        `Embedding(mask_zero=True)` mask reaches a sequence output, else None."""
         if not len(self.layers):
             raise ValueError(f"Sequential model {self.name!r} has no layers; add some with model.add(...)")
         x = self.as_input(x)
@@ -189,7 +196,7 @@ class Sequential(Trainer):
             y = layer(x, mask=mask, training=training, **extra)
             mask = layer.compute_mask(x, mask)
             x = y
-        return x
+        return x, mask
 
     @torch.no_grad()
     def predict(self, x: Any, batch_size: int | None = 32, verbose: Any = 0, steps: int | None = None) -> Any:

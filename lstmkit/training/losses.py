@@ -114,6 +114,24 @@ def get(identifier: LossLike) -> LossFn:
     raise ValueError(f"Expected a loss name or a callable, got loss={identifier!r}")
 
 
+def masked_weights(mask: torch.Tensor, sample_weight: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor:
+    """Keras's weights for the per-step losses of a masked sequence output: 0 at masked steps and
+    total / valid elsewhere, so that `reduce` averages over the valid steps only; times
+    `sample_weight` when given.
+
+    >>> masked_weights(torch.tensor([[True, True, False, False]]), None, torch.float32)
+    tensor([[2., 2., 0., 0.]])
+    """
+    weight = mask.to(dtype)
+    weight = weight * (weight.numel() / (weight.sum() + EPSILON))
+    if sample_weight is not None:
+        sample_weight = sample_weight.to(dtype)
+        while sample_weight.dim() < weight.dim():
+            sample_weight = sample_weight.unsqueeze(-1)
+        weight = weight * sample_weight
+    return weight
+
+
 def reduce(values: torch.Tensor, sample_weight: torch.Tensor | None = None) -> torch.Tensor:
     """Keras 3's "sum over batch size": Σ(values · weight) / number of values.
 

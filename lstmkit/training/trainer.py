@@ -76,6 +76,11 @@ class Trainer(nn.Module):
     def apply_constraints(self) -> None:
         raise NotImplementedError
 
+    def forward_with_mask(
+        self, x: Any, mask: torch.Tensor | None = None, training: bool | None = None, logits: bool = False
+    ) -> tuple[Any, torch.Tensor | None]:
+        raise NotImplementedError
+
     optimizer: optimizers_module.Optimizer | None = None
     loss: Any = None
     compiled: bool = False
@@ -213,25 +218,34 @@ class Trainer(nn.Module):
 
     def _forward_loss(
         self, x: torch.Tensor, y: torch.Tensor, sample_weight: torch.Tensor | None, training: bool
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The batch's loss (with the model's penalties) and the predictions, as probabilities."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The batch's loss (with the model's penalties), the predictions as probabilities, and
+        the output's mask when it has one the shape of the per-step losses."""
         assert self._loss_fn is not None
         activation = self._logit_activation()
-        out = self(x, training=training, logits=activation is not None)
+        out, mask = self.forward_with_mask(x, training=training, logits=activation is not None)
         if activation is not None:
             values = self._loss_fn(y, out, from_logits=True, clip=True)  # type: ignore[call-arg]
             predictions = activation(out.detach())
         else:
             values = self._loss_fn(y, out)
             predictions = out.detach()
-        loss = losses_module.reduce(values, sample_weight)
+        if mask is not None and tuple(mask.shape) != tuple(values.shape):
+            mask = None  # e.g. a user's loss that reduces over time itself
+        weight = sample_weight if mask is None else losses_module.masked_weights(mask, sample_weight, values.dtype)
+        loss = losses_module.reduce(values, weight)
         penalties = self.losses
         if penalties:
             loss = loss + torch.stack([p.to(loss.dtype) for p in penalties]).sum()
-        return loss, predictions
+        return loss, predictions, mask
 
     def _update_metrics(
-        self, trackers: dict[str, metrics_module.Mean], loss: torch.Tensor, y: torch.Tensor, predictions: torch.Tensor
+        self,
+        trackers: dict[str, metrics_module.Mean],
+        loss: torch.Tensor,
+        y: torch.Tensor,
+        predictions: torch.Tensor,
+        mask: torch.Tensor | None,
     ) -> dict[str, float]:
         if self._metric_fns is None:
             self._metric_fns = [
@@ -239,8 +253,9 @@ class Trainer(nn.Module):
                 for name, identifier in self._metric_specs
             ]
         trackers["loss"].update(loss.detach(), weight=float(y.shape[0]))
-        for name, fn in self._metric_fns:  # Keras weighs the loss by sample_weight, not the metrics
-            trackers[name].update(fn(y, predictions))
+        # Keras weighs the loss by sample_weight but not the metrics; masked steps count in neither
+        for name, fn in self._metric_fns:
+            trackers[name].update(fn(y, predictions), None if mask is None else mask.to(predictions.dtype))
         return {name: tracker.result() for name, tracker in trackers.items()}
 
     def _new_trackers(self) -> dict[str, metrics_module.Mean]:
@@ -251,21 +266,21 @@ class Trainer(nn.Module):
     ) -> dict[str, float]:
         assert self.optimizer is not None
         self.train()
-        loss, predictions = self._forward_loss(x, y, sample_weight, training=True)
+        loss, predictions, mask = self._forward_loss(x, y, sample_weight, training=True)
         self._bind_optimizer()  # a model built by this very call gets its optimizer now
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         self.apply_constraints()
-        return self._update_metrics(trackers, loss, y, predictions)
+        return self._update_metrics(trackers, loss, y, predictions, mask)
 
     @torch.no_grad()
     def _test_step(
         self, trackers: dict[str, metrics_module.Mean], x: torch.Tensor, y: torch.Tensor, sample_weight: torch.Tensor | None
     ) -> dict[str, float]:
         self.eval()
-        loss, predictions = self._forward_loss(x, y, sample_weight, training=False)
-        return self._update_metrics(trackers, loss, y, predictions)
+        loss, predictions, mask = self._forward_loss(x, y, sample_weight, training=False)
+        return self._update_metrics(trackers, loss, y, predictions, mask)
 
     # ---- fit -----------------------------------------------------------------------------------
 
