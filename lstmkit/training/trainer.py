@@ -19,6 +19,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import torch
 from torch import nn
 
+from .. import activations
 from .._checks import non_negative_int, one_of, positive_int
 from . import losses as losses_module
 from . import metrics as metrics_module
@@ -155,8 +156,6 @@ class Trainer(nn.Module):
         wanted = _LOGIT_PAIRS.get(self._loss_fn)  # type: ignore[arg-type]
         if wanted is None:
             return None
-        from .. import activations
-
         activation = self.layers[-1].logits_activation()
         return activation if activation is activations.get(wanted) else None
 
@@ -459,8 +458,9 @@ class Trainer(nn.Module):
         if steps is not None:
             steps = positive_int("steps", steps)
         data = self._prepare(x, y, sample_weight, None)
-        total = data.steps(batch_size)
-        callback_list = self._callbacks(callbacks, verbosity, {"epochs": 1, "steps": min(total, steps) if total and steps else (steps or total)})
+        total = data.steps(batch_size)  # None for data of unknown length
+        shown_steps = min(total, steps) if total is not None and steps is not None else (steps or total)
+        callback_list = self._callbacks(callbacks, verbosity, {"epochs": 1, "steps": shown_steps})
         return self._as_result(self._evaluate_loop(data, batch_size, callback_list, steps), return_dict)
 
     # ---- single batches ------------------------------------------------------------------------
