@@ -201,17 +201,14 @@ class Trainer(nn.Module):
     def _batch_tensors(
         self, x: Any, y: Any, sample_weight: Any, from_loader: bool, class_weight: Mapping[int, float] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Moves one batch to the model's device and dtype (checking loader batches like arrays)."""
+        """Moves one batch to the model's device. Floats already have the model's dtype: arrays got
+        it in `_prepare` up front, loader batches get it here through the same checks."""
         if from_loader:
             data = self._prepare(x, y, sample_weight, class_weight, names=("batch x", "batch y", "batch sample_weight"))
             assert isinstance(data, ArrayData) and data.y is not None
             x, y, sample_weight = data.x, data.y, data.sample_weight
         device = self.device
-        x = self.as_input(x)
-        y = y.to(device)
-        if y.is_floating_point():
-            y = y.to(self.compute_dtype)
-        return x, y, None if sample_weight is None else sample_weight.to(device)
+        return self.as_input(x), y.to(device), None if sample_weight is None else sample_weight.to(device)
 
     # ---- one step ----------------------------------------------------------------------------------
 
