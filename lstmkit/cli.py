@@ -1,4 +1,5 @@
-"""The `lstmkit` command: `lstmkit mnist [--epochs 3] [--batch-size 32] [--save PATH]`, `lstmkit run PROGRAM`."""
+"""The `lstmkit` command: `lstmkit mnist [--epochs 3] [--batch-size 32] [--save PATH]`, `lstmkit run PROGRAM`,
+`lstmkit bench`."""
 
 from __future__ import annotations
 
@@ -47,12 +48,27 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("program", help="the Python file to run")
     run.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed on to the program")
+    bench = commands.add_parser(
+        "bench",
+        help="time lstmkit's fused and reference paths against torch.nn.LSTM and an LSTMCell loop",
+        description="Runs each benchmark case's contenders side by side in this process, interleaved, "
+        "and prints ms per training step and per inference batch, peak memory and the ratios to the "
+        "fused path (see lstmkit/bench.py).",
+    )
+    bench.add_argument("--rounds", type=_positive, default=7, help="interleaved rounds; the median is reported (default 7)")
+    bench.add_argument("--steps", type=_positive, default=5, help="steps timed per round (default 5)")
+    bench.add_argument("--only", metavar="TEXT", help="run only the cases whose name contains TEXT")
+    bench.add_argument("--quick", action="store_true", help="tiny shapes: checks that every contender runs, times nothing useful")
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     command_line = parser()
     args = command_line.parse_args(argv)
+    if args.command == "bench":
+        from . import bench
+
+        return bench.main(rounds=args.rounds, steps_per_round=args.steps, only=args.only, quick=args.quick)
     if args.command == "mnist":
         from .recipes import mnist
         from .utils import set_random_seed

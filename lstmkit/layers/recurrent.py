@@ -11,41 +11,9 @@ from .. import activations, constraints, initializers, regularizers
 from .._checks import positive_int, rate
 from ..cells import RecurrentCell
 from ..cells._cell import State
+from ..kernels import check_implementation, run_sequence
+from ..kernels.reference import reference_sequence as reference_sequence  # re-exported
 from .base import Layer, Shape
-
-
-def reference_sequence(
-    cell: RecurrentCell,
-    xw: torch.Tensor,
-    state: State,
-    *,
-    mask: torch.Tensor | None,
-    recurrent_mask: torch.Tensor | None,
-    return_sequences: bool,
-    zero_output_for_mask: bool,
-) -> tuple[torch.Tensor, State]:
-    """Runs `cell.step` over the projected inputs xw (B, T, G*H), one step at a time.
-
-    Keras's masking rule: at a step where mask[b, t] is False, sample b keeps its state, and its
-    output repeats the previous step's output (zeros before the first step), or is zero when
-    `zero_output_for_mask`. Returns the outputs (B, T, H), or the last one (B, H), and the state.
-    """
-    B, T, _ = xw.shape
-    zeros = xw.new_zeros(B, cell.units)
-    out = zeros  # the "previous output" before the first step
-    outputs = []
-    # unbind, not xw[:, t]: its backward is one stack, where T selects would each zero-fill a
-    # gradient the size of xw
-    for t, xw_t in enumerate(xw.unbind(1)):
-        new_out, new_state = cell.step(xw_t, state, recurrent_mask)
-        if mask is not None:
-            keep = mask[:, t, None]  # (B, 1)
-            new_state = tuple(torch.where(keep, n, s) for n, s in zip(new_state, state))
-            new_out = torch.where(keep, new_out, zeros if zero_output_for_mask else out)
-        out, state = new_out, new_state
-        if return_sequences:
-            outputs.append(out)
-    return (torch.stack(outputs, dim=1) if return_sequences else out), state
 
 
 def dropout_mask(shape: tuple[int, ...], p: float, like: torch.Tensor) -> torch.Tensor:
@@ -85,9 +53,11 @@ class Recurrent(Layer):
         stateful: bool,
         unroll: bool,
         zero_output_for_mask: bool,
+        implementation: str | int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.implementation = check_implementation(implementation)
         self.units = positive_int("units", units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -187,15 +157,16 @@ class Recurrent(Layer):
         recurrent_mask = None
         if training and self.recurrent_dropout > 0:
             recurrent_mask = dropout_mask((B, self.units), self.recurrent_dropout, x)
-        xw = cell.project_inputs(x)  # (B, T, G*H)
-        output, state = reference_sequence(
+        output, state = run_sequence(
             cell,
-            xw,
+            x,
             state,
             mask=mask,
             recurrent_mask=recurrent_mask,
             return_sequences=self.return_sequences,
             zero_output_for_mask=self.zero_output_for_mask,
+            implementation=self.implementation,
+            owner=f"{type(self).__name__} layer {self.name!r}",
         )
         if self.stateful:
             self.states = [s.detach() for s in state]
@@ -298,6 +269,8 @@ class Recurrent(Layer):
             unroll=self.unroll,
             zero_output_for_mask=self.zero_output_for_mask,
         )
+        if self.implementation is not None:
+            config["implementation"] = self.implementation
         return config
 
     def extra_repr(self) -> str:

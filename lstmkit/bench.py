@@ -1,0 +1,275 @@
+"""Side-by-side speed of lstmkit's recurrent paths and PyTorch's, in one process.
+
+`lstmkit bench` (and `python benchmarks/recurrent.py`) times, for each case, one training step
+(forward, loss, backward, Adam step) and one inference batch of each contender:
+
+- `fused`: lstmkit with `implementation="fused"`;
+- `reference`: lstmkit with `implementation="reference"` (the Python loop over the cell);
+- `nn.LSTM`: the same network on `torch.nn.LSTM` / `GRU` / `RNN` (oneDNN on CPU), where the
+  variant exists there;
+- `LSTMCell loop`: a hand-written loop over `torch.nn.LSTMCell` (`GRUCell`, `RNNCell`), what
+  users write when `torch.nn.LSTM` lacks the variant.
+
+The contenders' rounds are interleaved, so a slow patch of the machine hits them all, and the
+median round is reported, with each contender's ratio to `fused`. Memory is what autograd keeps
+for the backward pass during one training step (`saved MB`): the part of a step's memory that
+grows with the sequence and differs between implementations.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import GRU, LSTM, Dense, Dropout, SimpleRNN
+from .models import Sequential
+
+
+@dataclass
+class Case:
+    """One benchmark: a recurrent network, its data shape and the variant's options."""
+
+    name: str
+    batch: int
+    steps: int
+    features: int
+    units: int
+    classes: int
+    cell: str = "lstm"  # lstm, gru or rnn
+    two_layers: bool = False  # the seed MNIST model: LSTM(seq) / Dropout / LSTM / Dense 64 / Dense
+    options: dict = field(default_factory=dict)  # lstmkit layer options for the variant
+    masked: bool = False  # a mask with sequences of random lengths (post-padded)
+    go_backwards: bool = False
+
+
+def cases() -> list[Case]:
+    mnist = dict(batch=32, steps=28, features=28, units=128, classes=10)
+    small = dict(batch=32, steps=50, features=32, units=128, classes=10)
+    return [
+        Case("seed MNIST model, batch 32", two_layers=True, **mnist),
+        Case("char model: 100 steps, 256 units, batch 64", batch=64, steps=100, features=60, units=256, classes=60),
+        Case("LSTM", **small),
+        Case("LSTM recurrent_dropout=0.2", options={"recurrent_dropout": 0.2}, **small),
+        Case("LSTM dropout=0.2", options={"dropout": 0.2}, **small),
+        Case("LSTM masked (random lengths)", masked=True, **small),
+        Case("LSTM go_backwards", go_backwards=True, **small),
+        Case("LSTM activation=relu", options={"activation": "relu"}, **small),
+        Case("LSTM use_bias=False", options={"use_bias": False}, **small),
+        Case("GRU", cell="gru", **small),
+        Case("GRU recurrent_dropout=0.2", cell="gru", options={"recurrent_dropout": 0.2}, **small),
+        Case("SimpleRNN", cell="rnn", **small),
+    ]
+
+
+# ---- the contenders ---------------------------------------------------------------------------
+
+_LAYERS = {"lstm": LSTM, "gru": GRU, "rnn": SimpleRNN}
+
+
+def lstmkit_model(case: Case, implementation: str) -> Callable[[torch.Tensor, torch.Tensor | None, bool], torch.Tensor]:
+    layer = _LAYERS[case.cell]
+    opts = dict(case.options, implementation=implementation, go_backwards=case.go_backwards)
+    if case.two_layers:
+        layers = [layer(case.units, return_sequences=True, **opts), Dropout(0.2), layer(case.units, **opts),
+                  Dense(64, activation="relu"), Dropout(0.2), Dense(case.classes)]
+    else:
+        layers = [layer(case.units, **opts), Dropout(0.2), Dense(case.classes)]
+    model = Sequential(layers)
+    model.build((None, case.steps, case.features))
+
+    def run(x: torch.Tensor, mask: torch.Tensor | None, training: bool) -> torch.Tensor:
+        if mask is None:
+            return model(x, training=training)
+        y = x
+        for i, lay in enumerate(model.layers):
+            y = lay(y, mask=mask if i == 0 else None, training=training)
+        return y
+
+    run.parameters = model.parameters  # type: ignore[attr-defined]
+    return run
+
+
+class _TorchNet(nn.Module):
+    """The case's network on torch.nn's fused layers, or on a loop over torch.nn's cells."""
+
+    def __init__(self, case: Case, loop: bool) -> None:
+        super().__init__()
+        self.case, self.loop = case, loop
+        rd = float(case.options.get("recurrent_dropout", 0.0))
+        self.recurrent_dropout = rd
+        self.input_dropout = float(case.options.get("dropout", 0.0))
+        bias = bool(case.options.get("use_bias", True))
+        sizes = [(case.features, case.units)] + ([(case.units, case.units)] if case.two_layers else [])
+        if loop:
+            cell = {"lstm": nn.LSTMCell, "gru": nn.GRUCell, "rnn": nn.RNNCell}[case.cell]
+            self.rnns = nn.ModuleList(cell(i, o, bias=bias) for i, o in sizes)
+        else:
+            rnn = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[case.cell]
+            self.rnns = nn.ModuleList(rnn(i, o, bias=bias, batch_first=True) for i, o in sizes)
+        self.dense1 = nn.Linear(case.units, 64) if case.two_layers else None
+        self.out = nn.Linear(64 if case.two_layers else case.units, case.classes)
+
+    def _loop(self, cell: nn.Module, x: torch.Tensor, training: bool) -> torch.Tensor:
+        B, T, _ = x.shape
+        h = x.new_zeros(B, self.case.units)
+        c = x.new_zeros(B, self.case.units)
+        rmask = None
+        if training and self.recurrent_dropout > 0:
+            rmask = F.dropout(torch.ones_like(h), self.recurrent_dropout, True)
+        outs = []
+        for x_t in x.unbind(1):
+            h_in = h if rmask is None else h * rmask
+            if isinstance(cell, nn.LSTMCell):
+                h, c = cell(x_t, (h_in, c))
+            else:
+                h = cell(x_t, h_in)
+            outs.append(h)
+        return torch.stack(outs, 1)
+
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        if self.case.go_backwards:
+            x = x.flip(1)
+        for i, rnn in enumerate(self.rnns):
+            if training and self.input_dropout > 0:
+                x = x * F.dropout(x.new_ones(x.shape[0], 1, x.shape[2]), self.input_dropout, True)
+            x = self._loop(rnn, x, training) if self.loop else rnn(x)[0]
+            if i + 1 < len(self.rnns):
+                x = F.dropout(x, 0.2, training)
+        y = x[:, -1]
+        if self.dense1 is not None:
+            y = F.dropout(torch.relu(self.dense1(y)), 0.2, training)
+        return self.out(F.dropout(y, 0.2, training) if self.dense1 is None else y)
+
+
+def torch_model(case: Case, loop: bool) -> Callable[..., torch.Tensor] | None:
+    """None where torch.nn has no such variant (the loop covers recurrent dropout, not masks or activations)."""
+    if case.masked or "activation" in case.options:
+        return None
+    if not loop and "recurrent_dropout" in case.options:
+        return None
+    net = _TorchNet(case, loop)
+    net.train()
+
+    def run(x: torch.Tensor, mask: torch.Tensor | None, training: bool) -> torch.Tensor:
+        return net(x, training)
+
+    run.parameters = net.parameters  # type: ignore[attr-defined]
+    return run
+
+
+# ---- measuring --------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    train_ms: float | None = None
+    infer_ms: float | None = None
+    saved_mb: float | None = None
+
+
+def _saved_bytes(fn: Callable[[], None]) -> float:
+    """Bytes autograd holds for the backward pass during one training step (each storage once).
+
+    This is the part of a training step's memory that grows with the sequence and differs
+    between implementations; weights, optimizer state and the batch are the same for all.
+    """
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return float(sum(seen.values()))
+
+
+def bench_case(case: Case, rounds: int, steps_per_round: int, seed: int = 0) -> dict[str, Result]:
+    torch.manual_seed(seed)
+    x = torch.randn(case.batch, case.steps, case.features)
+    y = torch.randint(0, case.classes, (case.batch,))
+    mask = None
+    if case.masked:
+        lengths = torch.randint(1, case.steps + 1, (case.batch,))
+        mask = torch.arange(case.steps)[None, :] < lengths[:, None]
+    builders: dict[str, Callable[[], Callable[..., torch.Tensor] | None]] = {
+        "fused": lambda: lstmkit_model(case, "fused"),
+        "reference": lambda: lstmkit_model(case, "reference"),
+        "nn." + {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}[case.cell]: lambda: torch_model(case, loop=False),
+        {"lstm": "LSTMCell", "gru": "GRUCell", "rnn": "RNNCell"}[case.cell] + " loop": lambda: torch_model(case, loop=True),
+    }
+    models = {name: build() for name, build in builders.items()}
+    train_steps: dict[str, Callable[[], None]] = {}
+    infer_steps: dict[str, Callable[[], None]] = {}
+    for name, model in models.items():
+        if model is None:
+            continue
+        opt = torch.optim.Adam(model.parameters(), 1e-3)  # type: ignore[attr-defined]
+
+        def train(model=model, opt=opt) -> None:
+            opt.zero_grad()
+            F.cross_entropy(model(x, mask, True), y).backward()
+            opt.step()
+
+        def infer(model=model) -> None:
+            with torch.no_grad():
+                model(x, mask, False)
+
+        train_steps[name], infer_steps[name] = train, infer
+    results = {name: Result() for name in models}
+    for steps, key in ((train_steps, "train_ms"), (infer_steps, "infer_ms")):
+        for fn in steps.values():  # warm-up
+            fn()
+            fn()
+        times: dict[str, list[float]] = {name: [] for name in steps}
+        for _ in range(rounds):
+            for name, fn in steps.items():
+                start = time.perf_counter()
+                for _ in range(steps_per_round):
+                    fn()
+                times[name].append((time.perf_counter() - start) / steps_per_round * 1e3)
+        for name, ts in times.items():
+            setattr(results[name], key, statistics.median(ts))
+    for name, fn in train_steps.items():
+        results[name].saved_mb = _saved_bytes(fn) / 2**20
+    return results
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    width = int(spec.split(".")[0])
+    return f"{'n/a':>{width}}" if value is None else format(value, spec)
+
+
+def report(case: Case, results: dict[str, Result]) -> str:
+    base = results["fused"]
+    lines = [f"{case.name}", f"  {'contender':<16}{'train ms':>10}{'x fused':>9}{'infer ms':>10}{'x fused':>9}{'saved MB':>10}"]
+    for name, r in results.items():
+        tr = None if r.train_ms is None or base.train_ms is None else r.train_ms / base.train_ms
+        ir = None if r.infer_ms is None or base.infer_ms is None else r.infer_ms / base.infer_ms
+        lines.append(f"  {name:<16}{_fmt(r.train_ms, '10.2f')}{_fmt(tr, '9.2f')}{_fmt(r.infer_ms, '10.2f')}"
+                     f"{_fmt(ir, '9.2f')}{_fmt(r.saved_mb, '10.1f')}")
+    return "\n".join(lines)
+
+
+def main(rounds: int = 7, steps_per_round: int = 5, only: str | None = None, quick: bool = False) -> int:
+    from .kernels import build
+
+    if not build.load():
+        print(f"lstmkit bench: {build.failure()}; nothing to compare")
+        return 1
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {rounds} interleaved rounds "
+          f"of {steps_per_round} steps; 'x fused' = time / fused time")
+    for case in cases():
+        if only and only.lower() not in case.name.lower():
+            continue
+        if quick:
+            case.batch, case.steps = min(case.batch, 4), min(case.steps, 5)
+        print(report(case, bench_case(case, rounds, steps_per_round)), flush=True)
+    return 0
