@@ -21,7 +21,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -49,8 +49,8 @@ class Case:
 
 
 def cases() -> list[Case]:
-    mnist = dict(batch=32, steps=28, features=28, units=128, classes=10)
-    small = dict(batch=32, steps=50, features=32, units=128, classes=10)
+    mnist: dict[str, Any] = dict(batch=32, steps=28, features=28, units=128, classes=10)
+    small: dict[str, Any] = dict(batch=32, steps=50, features=32, units=128, classes=10)
     return [
         Case("seed MNIST model, batch 32", two_layers=True, **mnist),
         Case("char model: 100 steps, 256 units, batch 64", batch=64, steps=100, features=60, units=256, classes=60),

@@ -70,7 +70,7 @@ def resolve(implementation: str | None, cell: RecurrentCell, x: torch.Tensor, ow
             "Pass implementation='auto' to fall back to the reference loop, or 'reference'."
         )
     if getattr(cell, "_lstmkit_fallback_reason", None) != reason:
-        cell._lstmkit_fallback_reason = reason  # type: ignore[attr-defined]
+        setattr(cell, "_lstmkit_fallback_reason", reason)
         warnings.warn(f"{owner}: using the reference loop, not the fused kernels: {reason}.", RuntimeWarning,
                       stacklevel=4)
     return "reference"
