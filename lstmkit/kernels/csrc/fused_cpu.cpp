@@ -345,6 +345,12 @@ inline void masked_input_row(T* __restrict dst, const T* __restrict h, const T* 
   }
 }
 
+// The first step's recurrent inputs, h0 * rmask, for samples b0..b1 (rows of (B, H) buffers).
+template <typename T>
+inline void masked_input_rows(T* hin, const T* h, const T* rmask, int64_t b0, int64_t b1, int64_t H) {
+  for (int64_t b = b0; b < b1; ++b) masked_input_row(hin + b * H, h + b * H, rmask ? rmask + b * H : nullptr, H);
+}
+
 // Where the output of step t goes and where the previous one is read: the full sequence, or one
 // running (B, H) buffer when only the last output is returned.
 template <typename T>
@@ -383,6 +389,17 @@ inline void output_grad_row(T* __restrict g, const T* grad_out, int64_t t, int64
     src = grad_out + b * H;
   }
   for (int64_t j = 0; j < H; ++j) g[j] = (src ? src[j] : T(0)) + carry[j];
+}
+
+// Backward at a masked step of sample b: the output there repeated the previous output (unless
+// zero_output), so the gradient g reaching it passes on to that previous output.
+template <typename T>
+inline void carry_past_masked_step(T* carry_row, const T* g, bool zero_output, int64_t H) {
+  if (zero_output) {
+    zero_row(carry_row, H);
+  } else {
+    copy_row(carry_row, g, H);
+  }
 }
 
 const bool* mask_ptr(const std::optional<Tensor>& mask) {
@@ -479,9 +496,7 @@ std::vector<Tensor> lstm_forward(const Tensor& x_in, const Tensor& W, const std:
     OutputRows<T> outs{out.data_ptr<T>(), B, H, return_sequences};
     for_batch_chunks(B, G4, [&](int64_t b0, int64_t b1) {
     const int64_t nb = b1 - b0;
-    for (int64_t b = b0; b < b1; ++b) {
-      masked_input_row(HIN.data_ptr<T>() + b * H, hs + b * H, rm ? rm + b * H : nullptr, H);
-    }
+    masked_input_rows(HIN.data_ptr<T>(), hs, rm, b0, b1, H);
     for (int64_t t = 0; t < T_; ++t) {
       const int64_t s = save ? t : 0;
       T* z = Z.data_ptr<T>() + t * B * G4;
@@ -580,11 +595,7 @@ std::vector<Tensor> lstm_backward(const Tensor& grad_out_in, const Tensor& grad_
           T* dzb = dz + b * G4;
           if (!keep) {
             zero_row(dzb, G4);
-            if (zero_output) {
-              zero_row(cr + b * H, H);
-            } else {
-              copy_row(cr + b * H, g, H);
-            }
+            carry_past_masked_step(cr + b * H, g, zero_output, H);
             continue;  // dh and dc pass through unchanged
           }
           zero_row(cr + b * H, H);
@@ -671,9 +682,7 @@ std::vector<Tensor> gru_forward(const Tensor& x_in, const Tensor& W, const std::
     OutputRows<T> outs{out.data_ptr<T>(), B, H, return_sequences};
     for_batch_chunks(B, G3, [&](int64_t b0, int64_t b1) {
     const int64_t nb = b1 - b0;
-    for (int64_t b = b0; b < b1; ++b) {
-      masked_input_row(HIN.data_ptr<T>() + b * H, hs + b * H, rm ? rm + b * H : nullptr, H);
-    }
+    masked_input_rows(HIN.data_ptr<T>(), hs, rm, b0, b1, H);
     for (int64_t t = 0; t < T_; ++t) {
       const int64_t s = save ? t : 0;
       const T* x = xw.data_ptr<T>() + t * B * G3;
@@ -770,10 +779,10 @@ std::vector<Tensor> gru_backward(const Tensor& grad_out_in, const Tensor& grad_h
   const Tensor grad_out = grad_out_in.contiguous();
   const auto opts = PRE.options();
   Tensor DX = at::empty({T_, B, G3}, opts);   // gradient of xw
-  Tensor DHU = at::empty({T_, B, G3}, opts);  // gradient of the recurrent term(s)
+  Tensor DHU = reset_after ? at::empty({T_, B, G3}, opts) : Tensor();  // gradient of h U + b_r
   Tensor dh = grad_h.contiguous().clone();
   Tensor carry = at::zeros({B, H}, opts);
-  Tensor back = at::empty({B, reset_after ? H : H}, opts);
+  Tensor back = at::empty({B, H}, opts);
   Tensor drh = at::empty({B, H}, opts);
   const Tensor Uc = U.contiguous();
   Tensor dzr = reset_after ? Tensor() : at::empty({T_, B, 2 * H}, opts);
@@ -798,7 +807,7 @@ std::vector<Tensor> gru_backward(const Tensor& grad_out_in, const Tensor& grad_h
       const T* hprev = HS.data_ptr<T>() + t * B * H;
       const T* hin = HIN.data_ptr<T>() + t * B * H;
       T* dx = DX.data_ptr<T>() + t * B * G3;
-      T* dhu = DHU.data_ptr<T>() + t * B * G3;
+      T* dhu = reset_after ? DHU.data_ptr<T>() + t * B * G3 : nullptr;
       // pass 1: everything up to the candidate's pre-activation
       {
         T* g = buf.data();
@@ -811,12 +820,8 @@ std::vector<Tensor> gru_backward(const Tensor& grad_out_in, const Tensor& grad_h
           T* dxb = dx + b * G3;
           if (!keep) {
             zero_row(dxb, G3);
-            zero_row(dhu + b * G3, G3);
-            if (zero_output) {
-              zero_row(cr + b * H, H);
-            } else {
-              copy_row(cr + b * H, g, H);
-            }
+            if (reset_after) zero_row(dhu + b * G3, G3);
+            carry_past_masked_step(cr + b * H, g, zero_output, H);
             continue;
           }
           zero_row(cr + b * H, H);
@@ -930,9 +935,7 @@ std::vector<Tensor> rnn_forward(const Tensor& x_in, const Tensor& W, const std::
     OutputRows<T> outs{out.data_ptr<T>(), B, H, return_sequences};
     for_batch_chunks(B, H, [&](int64_t b0, int64_t b1) {
     const int64_t nb = b1 - b0;
-    for (int64_t b = b0; b < b1; ++b) {
-      masked_input_row(HIN.data_ptr<T>() + b * H, hs + b * H, rm ? rm + b * H : nullptr, H);
-    }
+    masked_input_rows(HIN.data_ptr<T>(), hs, rm, b0, b1, H);
     for (int64_t t = 0; t < T_; ++t) {
       const int64_t s = save ? t : 0;
       T* z = Z.data_ptr<T>() + t * B * H;
@@ -1001,11 +1004,7 @@ std::vector<Tensor> rnn_backward(const Tensor& grad_out_in, const Tensor& grad_h
           output_grad_row(g.data(), go, t, T_, b, B, H, return_sequences, cr + b * H);
           if (!keep) {
             zero_row(dz + b * H, H);
-            if (zero_output) {
-              zero_row(cr + b * H, H);
-            } else {
-              copy_row(cr + b * H, g.data(), H);
-            }
+            carry_past_masked_step(cr + b * H, g.data(), zero_output, H);
             continue;
           }
           zero_row(cr + b * H, H);
