@@ -13,6 +13,13 @@ def positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
+def positive_float(name: str, value: Any) -> float:
+    """A finite number > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"Expected a positive number for {name}, got {name}={value!r}")
+    return float(value)
+
+
 def non_negative(name: str, value: Any, *, allow_none: bool = False) -> Any:
     """A finite number >= 0 (or None when allowed)."""
     if value is None and allow_none:

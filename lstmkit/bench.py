@@ -61,6 +61,11 @@ def cases() -> list[Case]:
         Case("LSTM go_backwards", go_backwards=True, **small),
         Case("LSTM activation=relu", options={"activation": "relu"}, **small),
         Case("LSTM use_bias=False", options={"use_bias": False}, **small),
+        Case("LSTM layer_norm=True", options={"layer_norm": True}, **small),
+        Case("LSTM peephole=True", options={"peephole": True}, **small),
+        Case("LSTM zoneout=0.1", options={"zoneout": 0.1}, **small),
+        Case("LSTM layer_norm + peephole + zoneout + recurrent_dropout",
+             options={"layer_norm": True, "peephole": True, "zoneout": 0.1, "recurrent_dropout": 0.2}, **small),
         Case("GRU", cell="gru", **small),
         Case("GRU recurrent_dropout=0.2", cell="gru", options={"recurrent_dropout": 0.2}, **small),
         Case("SimpleRNN", cell="rnn", **small),
@@ -95,6 +100,35 @@ def lstmkit_model(case: Case, implementation: str) -> Callable[[torch.Tensor, to
     return run
 
 
+class _UserLSTMCell(nn.Module):
+    """An LSTM cell with layer norm and peepholes the way users write one on torch.nn (no fused
+    layer offers them): two Linear maps, LayerNorm modules, peephole vectors."""
+
+    def __init__(self, input_size: int, units: int, bias: bool, layer_norm: bool, peephole: bool) -> None:
+        super().__init__()
+        self.x_map = nn.Linear(input_size, 4 * units, bias=bias)
+        self.h_map = nn.Linear(units, 4 * units, bias=False)
+        self.ln = nn.ModuleList([nn.LayerNorm(4 * units), nn.LayerNorm(4 * units), nn.LayerNorm(units)]) if layer_norm else None
+        self.peep = nn.Parameter(torch.zeros(3, units)) if peephole else None
+
+    def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        h, c = state
+        xz, hz = self.x_map(x), self.h_map(h)
+        if self.ln is not None:
+            xz, hz = self.ln[0](xz), self.ln[1](hz)
+        i, f, g, o = (xz + hz).chunk(4, 1)
+        if self.peep is not None:
+            i, f = i + self.peep[0] * c, f + self.peep[1] * c
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        if self.peep is not None:
+            o = o + self.peep[2] * c
+        h = torch.sigmoid(o) * torch.tanh(self.ln[2](c) if self.ln is not None else c)
+        return h, c
+
+
+_OWN_OPTIONS = ("layer_norm", "peephole", "zoneout")  # lstmkit's options torch.nn lacks
+
+
 class _TorchNet(nn.Module):
     """The case's network on torch.nn's fused layers, or on a loop over torch.nn's cells."""
 
@@ -106,7 +140,11 @@ class _TorchNet(nn.Module):
         self.input_dropout = float(case.options.get("dropout", 0.0))
         bias = bool(case.options.get("use_bias", True))
         sizes = [(case.features, case.units)] + ([(case.units, case.units)] if case.two_layers else [])
-        if loop:
+        self.zoneout = float(case.options.get("zoneout", 0.0))
+        if loop and any(case.options.get(k) for k in ("layer_norm", "peephole")):
+            ln, peep = bool(case.options.get("layer_norm")), bool(case.options.get("peephole"))
+            self.rnns = nn.ModuleList(_UserLSTMCell(i, o, bias, ln, peep) for i, o in sizes)
+        elif loop:
             cell = {"lstm": nn.LSTMCell, "gru": nn.GRUCell, "rnn": nn.RNNCell}[case.cell]
             self.rnns = nn.ModuleList(cell(i, o, bias=bias) for i, o in sizes)
         else:
@@ -125,8 +163,17 @@ class _TorchNet(nn.Module):
         outs = []
         for x_t in x.unbind(1):
             h_in = h if rmask is None else h * rmask
-            if isinstance(cell, nn.LSTMCell):
-                h, c = cell(x_t, (h_in, c))
+            if isinstance(cell, (nn.LSTMCell, _UserLSTMCell)):
+                h_new, c_new = cell(x_t, (h_in, c))
+                if self.zoneout > 0:  # keep each unit's previous value with probability p
+                    if training:
+                        d_h = (torch.rand_like(h) < self.zoneout).to(h.dtype)
+                        d_c = (torch.rand_like(c) < self.zoneout).to(c.dtype)
+                    else:
+                        d_h = d_c = torch.full_like(h, self.zoneout)
+                    h_new = d_h * h + (1 - d_h) * h_new
+                    c_new = d_c * c + (1 - d_c) * c_new
+                h, c = h_new, c_new
             else:
                 h = cell(x_t, h_in)
             outs.append(h)
@@ -151,7 +198,7 @@ def torch_model(case: Case, loop: bool) -> Callable[..., torch.Tensor] | None:
     """None where torch.nn has no such variant (the loop covers recurrent dropout, not masks or activations)."""
     if case.masked or "activation" in case.options:
         return None
-    if not loop and "recurrent_dropout" in case.options:
+    if not loop and any(k in case.options for k in ("recurrent_dropout", *_OWN_OPTIONS)):
         return None
     net = _TorchNet(case, loop)
     net.train()

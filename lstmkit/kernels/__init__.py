@@ -85,16 +85,17 @@ def run_sequence(
     recurrent_mask: torch.Tensor | None,
     return_sequences: bool,
     zero_output_for_mask: bool,
+    zoneout_masks: torch.Tensor | None = None,
     implementation: str | None = None,
     owner: str = "recurrent layer",
 ) -> tuple[torch.Tensor, State]:
     """Runs `cell` over x (B, T, D) from `state`: the outputs (B, T, H) or (B, H), and the final state.
 
-    The masking rule, dropout masks and states are those of `reference_sequence`.
+    The masking rule, dropout and zoneout masks and states are those of `reference_sequence`.
     """
     path = resolve(implementation, cell, x, owner)
     kwargs = dict(mask=mask, recurrent_mask=recurrent_mask, return_sequences=return_sequences,
-                  zero_output_for_mask=zero_output_for_mask)
+                  zero_output_for_mask=zero_output_for_mask, zoneout_masks=zoneout_masks)
     if path == "fused":
         from .fused import fused_sequence
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from .. import activations
@@ -79,26 +80,33 @@ def _projection_grads(ctx: Any, dx: torch.Tensor, dW: torch.Tensor, db: torch.Te
 
 
 class _LSTM(torch.autograd.Function):
+    """W None: x is the projected input (layer norm normalises it before the kernel)."""
+
     @staticmethod
-    def forward(ctx: Any, x, W, b, U, h0, c0, mask, rmask, act, ract, zero_output, return_sequences):  # type: ignore[override]
-        out, h, c, *saved = _ops().lstm_forward(x, W, b, U, h0, c0, mask, rmask, act, ract, zero_output,
-                                                return_sequences, True)
-        ctx.save_for_backward(x, W, U, mask, rmask, *saved)
-        ctx.flags = (act, ract, zero_output, return_sequences, b is not None)
+    def forward(ctx: Any, x, W, b, U, h0, c0, peep, gh, gc, bc, mask, rmask, zone, options):  # type: ignore[override]
+        zoneout_p, eps, act, ract, zero_output, return_sequences = options
+        out, h, c, *saved = _ops().lstm_forward(x, W, b, U, h0, c0, mask, rmask, peep, gh, gc, bc, zone, zoneout_p,
+                                                eps, act, ract, zero_output, return_sequences, True)
+        ctx.save_for_backward(x, W, U, mask, rmask, peep, gh, gc, zone, *saved)
+        ctx.options = options
+        ctx.has_bias = b is not None
         return out, h, c
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, g_out, g_h, g_c):  # type: ignore[override]
-        x, W, U, mask, rmask, Z, A, CN, PC, HIN, CS = ctx.saved_tensors
-        act, ract, zero_output, return_sequences, has_bias = ctx.flags
+        x, W, U, mask, rmask, peep, gh, gc, zone, Z, A, CN, PC, HIN, CS, NH, RH, NC, RC, CI = ctx.saved_tensors
+        zoneout_p, eps, act, ract, zero_output, return_sequences = ctx.options
         h_like = CS[0]
         out_like = HIN if return_sequences else h_like
-        dx, dW, db, dU, dh0, dc0 = _ops().lstm_backward(
+        dx, dW, db, dU, dh0, dc0, dpeep, dgh, dgc, dbc = _ops().lstm_backward(
             _grad_or_zeros(g_out, out_like), _grad_or_zeros(g_h, h_like), _grad_or_zeros(g_c, h_like),
-            x, W, U, mask, rmask, Z, A, CN, PC, HIN, CS, act, ract, zero_output, return_sequences,
-            has_bias, ctx.needs_input_grad[0])
-        return (*_projection_grads(ctx, dx, dW, db), dU, dh0, dc0, None, None, None, None, None, None)
+            x, W, U, mask, rmask, peep, gh, gc, zone, zoneout_p, Z, A, CN, PC, HIN, CS, NH, RH, NC, RC, CI,
+            act, ract, zero_output, return_sequences, ctx.has_bias, ctx.needs_input_grad[0])
+        needs = ctx.needs_input_grad
+        projection = _projection_grads(ctx, dx, dW, db) if W is not None else ((dx if needs[0] else None), None, None)
+        extras = [g if (need and g.numel()) else None for g, need in zip((dpeep, dgh, dgc, dbc), needs[6:10])]
+        return (*projection, dU, dh0, dc0, *extras, None, None, None, None)
 
 
 class _GRU(torch.autograd.Function):
@@ -146,6 +154,43 @@ class _SimpleRNN(torch.autograd.Function):
         return (*_projection_grads(ctx, dx, dW, db), dU, dh0, None, None, None, None, None)
 
 
+def _lstm_sequence(
+    cell: LSTMCell,
+    x: torch.Tensor,
+    state: tuple[torch.Tensor, ...],
+    mask: torch.Tensor | None,
+    rmask: torch.Tensor | None,
+    zoneout_masks: torch.Tensor | None,
+    zero_output: bool,
+    return_sequences: bool,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    """An LSTM over time-major x (T, B, D): (outputs, time-major, or the last one; (h, c))."""
+    W: torch.Tensor | None = cell.kernel
+    U = cell.recurrent_kernel
+    b: torch.Tensor | None = cell.input_bias() if cell.bias is not None else None
+    peep: torch.Tensor | None = None
+    gh: torch.Tensor | None = None
+    gc: torch.Tensor | None = None
+    bc: torch.Tensor | None = None
+    if cell.peephole:
+        peep = torch.stack([cell.input_gate_peephole, cell.forget_gate_peephole, cell.output_gate_peephole])
+    if cell.layer_norm:
+        # the input term's layer norm covers all steps at once: the kernel gets it projected
+        x = F.layer_norm(x @ cell.kernel, (U.shape[1],), cell.input_gamma, None, cell.layer_norm_epsilon)
+        x = x if b is None else x + b
+        W = b = None
+        gh, gc, bc = cell.recurrent_gamma, cell.cell_gamma, cell.cell_beta
+    zone = None if zoneout_masks is None else zoneout_masks.contiguous()
+    options = (cell.zoneout, cell.layer_norm_epsilon, activation_id(cell.activation),
+               activation_id(cell.recurrent_activation), zero_output, return_sequences)
+    h0, c0 = state
+    if _needs_grad(x, W, b, U, h0, c0, peep, gh, gc, bc):
+        out, h, c = _LSTM.apply(x, W, b, U, h0, c0, peep, gh, gc, bc, mask, rmask, zone, options)
+    else:
+        out, h, c = _ops().lstm_forward(x, W, b, U, h0, c0, mask, rmask, peep, gh, gc, bc, zone, *options, False)
+    return out, (h, c)
+
+
 def fused_sequence(
     cell: RecurrentCell,
     x: torch.Tensor,
@@ -155,6 +200,7 @@ def fused_sequence(
     recurrent_mask: torch.Tensor | None,
     return_sequences: bool,
     zero_output_for_mask: bool,
+    zoneout_masks: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """The fused counterpart of `reference_sequence`, from the raw input x (B, T, D).
 
@@ -170,13 +216,7 @@ def fused_sequence(
     act = activation_id(cell.activation)
     grad = _needs_grad(x, W, U, b, *state)
     if isinstance(cell, LSTMCell):
-        ract = activation_id(cell.recurrent_activation)
-        h0, c0 = state
-        if grad:
-            out, h, c = _LSTM.apply(x_tm, W, b, U, h0, c0, mask_tm, rmask, act, ract, zo, rs)
-        else:
-            out, h, c = _ops().lstm_forward(x_tm, W, b, U, h0, c0, mask_tm, rmask, act, ract, zo, rs, False)
-        new_state: tuple[torch.Tensor, ...] = (h, c)
+        out, new_state = _lstm_sequence(cell, x_tm, state, mask_tm, rmask, zoneout_masks, zo, rs)
     elif isinstance(cell, GRUCell):
         ract = activation_id(cell.recurrent_activation)
         b_r = cell.bias[1] if (cell.bias is not None and cell.reset_after) else None

@@ -21,12 +21,14 @@ def reference_sequence(
     recurrent_mask: torch.Tensor | None,
     return_sequences: bool,
     zero_output_for_mask: bool,
+    zoneout_masks: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, State]:
     """Runs `cell.step` over the projected inputs xw (B, T, G*H), one step at a time.
 
     Keras's masking rule: at a step where mask[b, t] is False, sample b keeps its state, and its
     output repeats the previous step's output (zeros before the first step), or is zero when
-    `zero_output_for_mask`. Returns the outputs (B, T, H), or the last one (B, H), and the state.
+    `zero_output_for_mask`. `zoneout_masks` (2, T, B, H), an LSTM's training-time zoneout draws
+    for h and c, go to its step one time step at a time. Returns the outputs (B, T, H), or the last one (B, H), and the state.
     """
     B, T, _ = xw.shape
     zeros = xw.new_zeros(B, cell.units)
@@ -35,7 +37,11 @@ def reference_sequence(
     # unbind, not xw[:, t]: its backward is one stack, where T selects would each zero-fill a
     # gradient the size of xw
     for t, xw_t in enumerate(xw.unbind(1)):
-        new_out, new_state = cell.step(xw_t, state, recurrent_mask)
+        if zoneout_masks is None:
+            new_out, new_state = cell.step(xw_t, state, recurrent_mask)
+        else:
+            zoneout_t = (zoneout_masks[0, t], zoneout_masks[1, t])
+            new_out, new_state = cell.step(xw_t, state, recurrent_mask, zoneout_t)  # type: ignore[call-arg]
         if mask is not None:
             keep = mask[:, t, None]  # (B, 1)
             new_state = tuple(torch.where(keep, n, s) for n, s in zip(new_state, state))

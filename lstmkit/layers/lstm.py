@@ -7,6 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import activations, constraints, initializers, regularizers
+from .._checks import positive_float, rate
 from ..cells import LSTMCell
 from ..cells.lstm import CuDNNLSTMCell
 from .recurrent import Recurrent
@@ -16,7 +17,11 @@ class LSTM(Recurrent):
     """Long short-term memory layer (Hochreiter & Schmidhuber 1997), Keras 3's `LSTM`.
 
     The step is `lstmkit.cells.LSTMCell`'s. Weights, in order: kernel (input_dim, 4·units),
-    recurrent_kernel (units, 4·units), bias (4·units,), gate blocks i, f, c, o.
+    recurrent_kernel (units, 4·units), bias (4·units,), gate blocks i, f, c, o; then, only when
+    asked for, the peepholes input_gate_peephole, forget_gate_peephole, output_gate_peephole
+    (units,) each, and the layer-norm gains and shift input_gamma (4·units,), recurrent_gamma
+    (4·units,), cell_gamma (units,), cell_beta (units,). A Keras LSTM's three weights load into
+    a plain one; the extras are lstmkit's own.
 
     Args:
         units: Size of the output and of each state.
@@ -35,6 +40,15 @@ class LSTM(Recurrent):
         go_backwards: Read the sequence from the end; outputs come in that reversed order.
         stateful: Carry the final states of one batch into the next (see `reset_states()`).
         unroll: Accepted for Keras compatibility; it does not change the result.
+        peephole: Peephole connections from the cell to the input, forget and output gates
+            (Gers, Schraudolph & Schmidhuber 2002).
+        layer_norm: Layer-normalised LSTM (Ba, Kiros & Hinton 2016): the input and recurrent
+            terms normalised separately, and the cell before its activation.
+        zoneout: Probability that a unit of h and of c keeps its previous value at a training
+            step (Krueger et al. 2016); at inference the expectation is used.
+        layer_norm_epsilon: ε added to the variance in the layer norms.
+        implementation: "auto", "reference" or "fused" (see `lstmkit.kernels`); None for the
+            library default.
         **kwargs: `name`, `input_shape`, `batch_input_shape`, `batch_size`, `input_dim`, `trainable`.
 
     Raises:
@@ -74,6 +88,10 @@ class LSTM(Recurrent):
         stateful: bool = False,
         unroll: bool = False,
         zero_output_for_mask: bool = False,
+        peephole: bool = False,
+        layer_norm: bool = False,
+        zoneout: float = 0.0,
+        layer_norm_epsilon: float = 1e-5,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -102,6 +120,10 @@ class LSTM(Recurrent):
         )
         self.recurrent_activation = activations.get(recurrent_activation)
         self.unit_forget_bias = bool(unit_forget_bias)
+        self.peephole = bool(peephole)
+        self.layer_norm = bool(layer_norm)
+        self.zoneout = rate("zoneout", zoneout)
+        self.layer_norm_epsilon = positive_float("layer_norm_epsilon", layer_norm_epsilon)
 
     state_count = 2
 
@@ -116,6 +138,10 @@ class LSTM(Recurrent):
             recurrent_initializer=self.recurrent_initializer,
             bias_initializer=self.bias_initializer,
             unit_forget_bias=self.unit_forget_bias,
+            peephole=self.peephole,
+            layer_norm=self.layer_norm,
+            zoneout=self.zoneout,
+            layer_norm_epsilon=self.layer_norm_epsilon,
         )
 
     def get_config(self) -> dict[str, Any]:
@@ -124,6 +150,11 @@ class LSTM(Recurrent):
             recurrent_activation=activations.serialize(self.recurrent_activation),
             unit_forget_bias=self.unit_forget_bias,
         )
+        # lstmkit's own options, only when used, so a plain LSTM's config stays Keras's
+        extras = dict(peephole=self.peephole, layer_norm=self.layer_norm, zoneout=self.zoneout,
+                      layer_norm_epsilon=self.layer_norm_epsilon)
+        defaults = dict(peephole=False, layer_norm=False, zoneout=0.0, layer_norm_epsilon=1e-5)
+        config.update({key: value for key, value in extras.items() if value != defaults[key]})
         return config
 
 
@@ -191,6 +222,10 @@ class CuDNNLSTM(LSTM):
             recurrent_initializer=self.recurrent_initializer,
             bias_initializer=self.bias_initializer,
             unit_forget_bias=self.unit_forget_bias,
+            peephole=self.peephole,
+            layer_norm=self.layer_norm,
+            zoneout=self.zoneout,
+            layer_norm_epsilon=self.layer_norm_epsilon,
         )
 
     def set_weights(self, weights: Sequence[Any]) -> None:

@@ -157,6 +157,13 @@ class Recurrent(Layer):
         recurrent_mask = None
         if training and self.recurrent_dropout > 0:
             recurrent_mask = dropout_mask((B, self.units), self.recurrent_dropout, x)
+        zoneout_masks = None
+        zoneout = getattr(cell, "zoneout", 0.0)
+        if training and zoneout > 0:
+            # 1 where a unit keeps its previous value: per sample, unit and step, for h and for c
+            # (drawn in float32 whatever the layer's dtype, so a float64 copy draws the same)
+            draws = torch.rand((2, T, B, self.units), device=x.device) < zoneout
+            zoneout_masks = draws.to(dtype)
         output, state = run_sequence(
             cell,
             x,
@@ -165,6 +172,7 @@ class Recurrent(Layer):
             recurrent_mask=recurrent_mask,
             return_sequences=self.return_sequences,
             zero_output_for_mask=self.zero_output_for_mask,
+            zoneout_masks=zoneout_masks,
             implementation=self.implementation,
             owner=f"{type(self).__name__} layer {self.name!r}",
         )

@@ -413,6 +413,21 @@ const T* rmask_ptr(const std::optional<Tensor>& rmask) {
 
 bool given(const std::optional<Tensor>& t) { return t.has_value() && t->defined(); }
 
+// The masks against x (T, B, .) and U (H, G*H).
+void check_masks(const Tensor& x, const Tensor& U, const std::optional<Tensor>& mask,
+                 const std::optional<Tensor>& rmask) {
+  if (given(mask)) {
+    TORCH_CHECK(mask->scalar_type() == at::kBool && mask->is_contiguous() && mask->size(0) == x.size(0) &&
+                    mask->size(1) == x.size(1),
+                "lstmkit fused kernel: mask must be a contiguous bool (T, B) tensor");
+  }
+  if (given(rmask)) {
+    TORCH_CHECK(rmask->is_contiguous() && rmask->size(0) == x.size(1) && rmask->size(1) == U.size(0) &&
+                    rmask->scalar_type() == x.scalar_type(),
+                "lstmkit fused kernel: recurrent mask must be a contiguous (B, H) tensor of x's dtype");
+  }
+}
+
 void check_inputs(const Tensor& x, const Tensor& W, const std::optional<Tensor>& b, const Tensor& U, int64_t G,
                   const std::optional<Tensor>& mask, const std::optional<Tensor>& rmask) {
   TORCH_CHECK(x.dim() == 3, "lstmkit fused kernel: x must be (T, B, D), got ", x.sizes());
@@ -425,16 +440,7 @@ void check_inputs(const Tensor& x, const Tensor& W, const std::optional<Tensor>&
   if (given(b)) {
     TORCH_CHECK(b->dim() == 1 && b->size(0) == U.size(1), "lstmkit fused kernel: bias must be (G*H,)");
   }
-  if (given(mask)) {
-    TORCH_CHECK(mask->scalar_type() == at::kBool && mask->is_contiguous() && mask->size(0) == x.size(0) &&
-                    mask->size(1) == x.size(1),
-                "lstmkit fused kernel: mask must be a contiguous bool (T, B) tensor");
-  }
-  if (given(rmask)) {
-    TORCH_CHECK(rmask->is_contiguous() && rmask->size(0) == x.size(1) && rmask->size(1) == U.size(0) &&
-                    rmask->scalar_type() == x.scalar_type(),
-                "lstmkit fused kernel: recurrent mask must be a contiguous (B, H) tensor of x's dtype");
-  }
+  check_masks(x, U, mask, rmask);
 }
 
 // xw = x W + b for all T*B rows at once: (T, B, D) -> (T, B, G*H), a fresh tensor the time
@@ -459,36 +465,147 @@ std::vector<Tensor> project_backward(const Tensor& dxw, const Tensor& x, const T
 }
 
 // ---------------------------------------------------------------------------------------------
-// LSTM. Gate blocks i, f, c, o; c' = f c + i φ(z_c); h' = o φ(c').
+// LSTM. Gate blocks i, f, c, o; c' = f c + i φ(z_c); h' = o φ(c'), with the options of
+// lstmkit/cells/lstm.py, each an optional argument:
+//   peep    (3, H)        peephole weights p_i, p_f, p_o: z_i += p_i c, z_f += p_f c, z_o += p_o c'
+//   gh      (4H,)         layer norm: z = xw + LN(hin U) gh; xw then arrives normalised, with W
+//                         absent and x the projected input (T, B, 4H)
+//   gc, bc  (H,)          layer norm of the cell: h' = o φ(LN(c') gc + bc)
+//   zone    (2, T, B, H)  zoneout draws for h and c (1: keep the previous value); absent with
+//                         zoneout_p > 0, the expectation d = p is used
+// The carried state after zoneout is h_new = d_h h + (1 - d_h) h', c_new = d_c c + (1 - d_c) c'.
 //
 // Saved for the backward: Z (T,B,4H) gate pre-activations, A (T,B,4H) their activations,
-// CN (T,B,H) the new cell before masking, PC (T,B,H) φ(CN), HIN (T,B,H) h·rmask entering
-// each step, CS (T+1,B,H) the carried cell state.
+// CN (T,B,H) c' before zoneout and masking, PC (T,B,H) φ's output, HIN (T,B,H) h·rmask entering
+// each step, CS (T+1,B,H) the carried cell state; with layer norm also NH (T,B,4H) the
+// normalised recurrent term, RH (T,B) its 1/std, NC (T,B,H) the normalised cell, RC (T,B) its
+// 1/std and CI (T,B,H) φ's input LN(c') gc + bc. (Empty tensors stand for the absent ones.)
 
-std::vector<Tensor> lstm_forward(const Tensor& x_in, const Tensor& W, const std::optional<Tensor>& b,
+// Normalises v (n values) in place to (v - mean) / sqrt(var + eps); returns 1 / sqrt(var + eps).
+// The sums accumulate in double: a near-constant row divides by a tiny std, which magnifies
+// their rounding.
+template <typename T>
+inline T normalise_row(T* __restrict v, int64_t n, double eps) {
+  double sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < n; ++j) sum += double(v[j]);
+  const double mean = sum / double(n);
+  double sq = 0;
+#pragma omp simd reduction(+ : sq)
+  for (int64_t j = 0; j < n; ++j) sq += (double(v[j]) - mean) * (double(v[j]) - mean);
+  const double rstd = 1.0 / std::sqrt(sq / double(n) + eps);
+  for (int64_t j = 0; j < n; ++j) v[j] = T((double(v[j]) - mean) * rstd);
+  return T(rstd);
+}
+
+// Backward of y = gamma ⊙ normalise(v): from dy, the normalised values and 1/std,
+// dv = rstd (dn - mean(dn) - normalised mean(dn normalised)) with dn = dy gamma.
+template <typename T>
+inline void normalise_row_backward(const T* __restrict dy, const T* __restrict gamma, const T* __restrict normalised,
+                                   T rstd, T* __restrict dv, int64_t n) {
+  double s1 = 0, s2 = 0;
+#pragma omp simd reduction(+ : s1, s2)
+  for (int64_t j = 0; j < n; ++j) {
+    const double dn = double(dy[j]) * double(gamma[j]);
+    s1 += dn;
+    s2 += dn * double(normalised[j]);
+  }
+  const double m1 = s1 / double(n), m2 = s2 / double(n);
+  for (int64_t j = 0; j < n; ++j) {
+    dv[j] = T(double(rstd) * (double(dy[j]) * double(gamma[j]) - m1 - double(normalised[j]) * m2));
+  }
+}
+
+// Zoneout draws of step t for sample b: rows of the (2, T, B, H) draws, or one row of p's.
+template <typename T>
+struct ZoneRows {
+  const T* draws;     // (2, T, B, H), or nullptr
+  const T* constant;  // H copies of p, or nullptr
+  int64_t T_, B, H;
+  bool on() const { return draws != nullptr || constant != nullptr; }
+  const T* h(int64_t t, int64_t b) const { return draws ? draws + (t * B + b) * H : constant; }
+  const T* c(int64_t t, int64_t b) const { return draws ? draws + ((T_ + t) * B + b) * H : constant; }
+};
+
+template <typename T>
+const T* data_or_null(const Tensor& t) {
+  return t.defined() && t.numel() > 0 ? t.data_ptr<T>() : nullptr;
+}
+
+Tensor contiguous_or_empty(const std::optional<Tensor>& t) { return given(t) ? t->contiguous() : Tensor(); }
+
+void check_lstm_inputs(const Tensor& x, const std::optional<Tensor>& W, const std::optional<Tensor>& b,
+                       const Tensor& U, const std::optional<Tensor>& mask, const std::optional<Tensor>& rmask,
+                       const std::optional<Tensor>& peep, const std::optional<Tensor>& gh,
+                       const std::optional<Tensor>& gc, const std::optional<Tensor>& bc,
+                       const std::optional<Tensor>& zone) {
+  if (given(W)) {
+    check_inputs(x, *W, b, U, 4, mask, rmask);
+  } else {
+    TORCH_CHECK(U.dim() == 2 && x.dim() == 3 && x.size(2) == U.size(1) && U.size(1) == 4 * U.size(0) &&
+                    x.scalar_type() == U.scalar_type(),
+                "lstmkit fused kernel: without W, x must be the projected input (T, B, 4H), got ", x.sizes());
+    check_masks(x, U, mask, rmask);
+  }
+  const int64_t H = U.size(0);
+  auto check_vector = [&](const std::optional<Tensor>& t, int64_t rows, int64_t n, const char* what) {
+    if (!given(t)) return;
+    TORCH_CHECK(t->numel() == rows * n && t->scalar_type() == U.scalar_type(), "lstmkit fused kernel: ", what,
+                " must have ", rows * n, " values of U's dtype, got ", t->sizes());
+  };
+  check_vector(peep, 3, H, "the peepholes");
+  check_vector(gh, 4, H, "the recurrent layer-norm gain");
+  check_vector(gc, 1, H, "the cell layer-norm gain");
+  check_vector(bc, 1, H, "the cell layer-norm shift");
+  TORCH_CHECK(given(gh) == given(gc) && given(gc) == given(bc), "lstmkit fused kernel: layer norm needs gh, gc and bc");
+  if (given(zone)) {
+    TORCH_CHECK(zone->dim() == 4 && zone->size(0) == 2 && zone->size(1) == x.size(0) && zone->size(2) == x.size(1) &&
+                    zone->size(3) == H && zone->scalar_type() == U.scalar_type(),
+                "lstmkit fused kernel: zoneout draws must be (2, T, B, H), got ", zone->sizes());
+  }
+}
+
+std::vector<Tensor> lstm_forward(const Tensor& x_in, const std::optional<Tensor>& W, const std::optional<Tensor>& b,
                                  const Tensor& U, const Tensor& h0, const Tensor& c0,
                                  const std::optional<Tensor>& mask, const std::optional<Tensor>& rmask,
-                                 int64_t act, int64_t ract, bool zero_output, bool return_sequences,
-                                 bool save) {
-  check_inputs(x_in, W, b, U, 4, mask, rmask);
+                                 const std::optional<Tensor>& peep, const std::optional<Tensor>& gh,
+                                 const std::optional<Tensor>& gc, const std::optional<Tensor>& bc,
+                                 const std::optional<Tensor>& zone, double zoneout_p, double eps, int64_t act,
+                                 int64_t ract, bool zero_output, bool return_sequences, bool save) {
+  check_lstm_inputs(x_in, W, b, U, mask, rmask, peep, gh, gc, bc, zone);
   const Tensor x = x_in.contiguous();
   const int64_t T_ = x.size(0), B = x.size(1), H = U.size(0), G4 = 4 * H;
   const int64_t S = save ? T_ : 1;  // time slots kept for the backward
+  const bool ln = given(gh);
   const auto opts = x.options();
-  Tensor Z = project(x, W, b);  // becomes the gate pre-activations, step by step
+  const Tensor none = at::empty({0}, opts);
+  Tensor Z = given(W) ? project(x, *W, b) : x.clone();  // becomes the gate pre-activations, step by step
   Tensor A = at::empty({S, B, G4}, opts);
   Tensor CN = at::empty({S, B, H}, opts);
   Tensor PC = at::empty({S, B, H}, opts);
   Tensor HIN = at::empty({S, B, H}, opts);
   Tensor CS = at::empty({save ? T_ + 1 : 2, B, H}, opts);
   Tensor HS = at::empty({2, B, H}, opts);  // carried h: slot t % 2
+  Tensor NH = ln ? at::empty({S, B, G4}, opts) : none;
+  Tensor RH = ln ? at::empty({S, B}, opts) : none;
+  Tensor NC = ln ? at::empty({S, B, H}, opts) : none;
+  Tensor RC = ln ? at::empty({S, B}, opts) : none;
+  Tensor CI = ln ? at::empty({S, B, H}, opts) : none;
   Tensor out = return_sequences ? at::empty({T_, B, H}, opts) : at::zeros({B, H}, opts);
   const Tensor Uc = U.contiguous();
+  const Tensor peep_c = contiguous_or_empty(peep), gh_c = contiguous_or_empty(gh), gc_c = contiguous_or_empty(gc),
+               bc_c = contiguous_or_empty(bc), zone_c = contiguous_or_empty(zone);
 
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lstmkit_lstm_forward", [&] {
     using T = scalar_t;
     const bool* m = mask_ptr(mask);
     const T* rm = rmask_ptr<T>(rmask);
+    const T* pp = data_or_null<T>(peep_c);  // p_i, p_f, p_o, H each
+    const T* ghp = data_or_null<T>(gh_c);
+    const T* gcp = data_or_null<T>(gc_c);
+    const T* bcp = data_or_null<T>(bc_c);
+    std::vector<T> p_row(given(zone) || zoneout_p == 0 ? 0 : H, T(zoneout_p));
+    const ZoneRows<T> zr{data_or_null<T>(zone_c), p_row.empty() ? nullptr : p_row.data(), T_, B, H};
     T* cs = CS.data_ptr<T>();
     T* hs = HS.data_ptr<T>();
     std::memcpy(cs, c0.contiguous().data_ptr<T>(), sizeof(T) * B * H);
@@ -500,44 +617,87 @@ std::vector<Tensor> lstm_forward(const Tensor& x_in, const Tensor& W, const std:
     for (int64_t t = 0; t < T_; ++t) {
       const int64_t s = save ? t : 0;
       T* z = Z.data_ptr<T>() + t * B * G4;
-      // z[b0:b1] += hin[b0:b1] U
-      gemm_rows<T>(nb, G4, H, HIN.data_ptr<T>() + (s * B + b0) * H, H, Uc.data_ptr<T>(), G4, false, T(1),
-                   z + b0 * G4, G4);
+      const T* hin_rows = HIN.data_ptr<T>() + (s * B + b0) * H;
+      if (ln) {
+        // nh[b0:b1] = hin[b0:b1] U, normalised row by row; z += gh nh
+        T* nh = NH.data_ptr<T>() + s * B * G4;
+        T* rh = RH.data_ptr<T>() + s * B;
+        gemm_rows<T>(nb, G4, H, hin_rows, H, Uc.data_ptr<T>(), G4, false, T(0), nh + b0 * G4, G4);
+        for (int64_t b = b0; b < b1; ++b) {
+          T* nhb = nh + b * G4;
+          T* zb = z + b * G4;
+          rh[b] = normalise_row(nhb, G4, eps);
+          for (int64_t j = 0; j < G4; ++j) zb[j] += ghp[j] * nhb[j];
+        }
+      } else {
+        // z[b0:b1] += hin[b0:b1] U
+        gemm_rows<T>(nb, G4, H, hin_rows, H, Uc.data_ptr<T>(), G4, false, T(1), z + b0 * G4, G4);
+      }
       T* a = A.data_ptr<T>() + s * B * G4;
       T* cn = CN.data_ptr<T>() + s * B * H;
       T* pc = PC.data_ptr<T>() + s * B * H;
+      T* nc = ln ? NC.data_ptr<T>() + s * B * H : nullptr;
+      T* rc = ln ? RC.data_ptr<T>() + s * B : nullptr;
+      T* ci = ln ? CI.data_ptr<T>() + s * B * H : nullptr;
       const T* c_prev = cs + (save ? t : t % 2) * B * H;
       T* c_next = cs + (save ? t + 1 : (t + 1) % 2) * B * H;
       const T* h_prev = hs + (t % 2) * B * H;
       T* h_next = hs + ((t + 1) % 2) * B * H;
       T* hin_next = (t + 1 < T_) ? HIN.data_ptr<T>() + (save ? t + 1 : 0) * B * H : nullptr;
-      {
-        for (int64_t b = b0; b < b1; ++b) {
-          const T* zb = z + b * G4;
-          T* ab = a + b * G4;
-          act_forward(ract, zb, ab, H);
-          act_forward(ract, zb + H, ab + H, H);
-          act_forward(act, zb + 2 * H, ab + 2 * H, H);
-          act_forward(ract, zb + 3 * H, ab + 3 * H, H);
-          const T* cp = c_prev + b * H;
-          T* cnb = cn + b * H;
-          T* pcb = pc + b * H;
-          for (int64_t j = 0; j < H; ++j) cnb[j] = ab[H + j] * cp[j] + ab[j] * ab[2 * H + j];
-          act_forward(act, cnb, pcb, H);
-          const bool keep = m == nullptr || m[t * B + b];
-          T* hn = h_next + b * H;
-          if (keep) {
-            const T* o = ab + 3 * H;
-            for (int64_t j = 0; j < H; ++j) hn[j] = o[j] * pcb[j];
-            copy_row(c_next + b * H, cnb, H);
-            copy_row(outs.row(t, b), hn, H);
-          } else {
-            copy_row(hn, h_prev + b * H, H);
-            copy_row(c_next + b * H, cp, H);
-            hold_output(outs, t, b, zero_output);
+      for (int64_t b = b0; b < b1; ++b) {
+        T* zb = z + b * G4;
+        T* ab = a + b * G4;
+        const T* cp = c_prev + b * H;
+        T* cnb = cn + b * H;
+        T* pcb = pc + b * H;
+        if (pp) {
+          for (int64_t j = 0; j < H; ++j) {
+            zb[j] += pp[j] * cp[j];
+            zb[H + j] += pp[H + j] * cp[j];
           }
-          if (hin_next) masked_input_row(hin_next + b * H, hn, rm ? rm + b * H : nullptr, H);
         }
+        act_forward(ract, zb, ab, H);
+        act_forward(ract, zb + H, ab + H, H);
+        act_forward(act, zb + 2 * H, ab + 2 * H, H);
+        for (int64_t j = 0; j < H; ++j) cnb[j] = ab[H + j] * cp[j] + ab[j] * ab[2 * H + j];
+        if (pp) {
+          for (int64_t j = 0; j < H; ++j) zb[3 * H + j] += pp[2 * H + j] * cnb[j];
+        }
+        act_forward(ract, zb + 3 * H, ab + 3 * H, H);
+        if (ln) {
+          T* ncb = nc + b * H;
+          T* cib = ci + b * H;
+          copy_row(ncb, cnb, H);
+          rc[b] = normalise_row(ncb, H, eps);
+          for (int64_t j = 0; j < H; ++j) cib[j] = gcp[j] * ncb[j] + bcp[j];
+          act_forward(act, cib, pcb, H);
+        } else {
+          act_forward(act, cnb, pcb, H);
+        }
+        const bool keep = m == nullptr || m[t * B + b];
+        T* hn = h_next + b * H;
+        if (keep) {
+          const T* o = ab + 3 * H;
+          T* cnext = c_next + b * H;
+          if (zr.on()) {
+            const T* dh = zr.h(t, b);
+            const T* dc = zr.c(t, b);
+            const T* hp = h_prev + b * H;
+            for (int64_t j = 0; j < H; ++j) {
+              hn[j] = dh[j] * hp[j] + (T(1) - dh[j]) * o[j] * pcb[j];
+              cnext[j] = dc[j] * cp[j] + (T(1) - dc[j]) * cnb[j];
+            }
+          } else {
+            for (int64_t j = 0; j < H; ++j) hn[j] = o[j] * pcb[j];
+            copy_row(cnext, cnb, H);
+          }
+          copy_row(outs.row(t, b), hn, H);
+        } else {
+          copy_row(hn, h_prev + b * H, H);
+          copy_row(c_next + b * H, cp, H);
+          hold_output(outs, t, b, zero_output);
+        }
+        if (hin_next) masked_input_row(hin_next + b * H, hn, rm ? rm + b * H : nullptr, H);
       }
     }
     });
@@ -545,30 +705,47 @@ std::vector<Tensor> lstm_forward(const Tensor& x_in, const Tensor& W, const std:
   Tensor hT = HS[T_ % 2].clone();
   Tensor cT = CS[save ? T_ : T_ % 2].clone();
   if (!save) return {out, hT, cT};
-  return {out, hT, cT, Z, A, CN, PC, HIN, CS};
+  return {out, hT, cT, Z, A, CN, PC, HIN, CS, NH, RH, NC, RC, CI};
 }
 
+// Returns [dx, dW, db, dU, dh0, dc0, dpeep, dgh, dgc, dbc]; without W, dx is the gradient of
+// the projected input; empty tensors for what was not asked or does not exist.
 std::vector<Tensor> lstm_backward(const Tensor& grad_out_in, const Tensor& grad_h, const Tensor& grad_c,
-                                  const Tensor& x, const Tensor& W, const Tensor& U, const std::optional<Tensor>& mask,
-                                  const std::optional<Tensor>& rmask, const Tensor& Z, const Tensor& A,
-                                  const Tensor& CN, const Tensor& PC, const Tensor& HIN, const Tensor& CS,
+                                  const Tensor& x, const std::optional<Tensor>& W, const Tensor& U,
+                                  const std::optional<Tensor>& mask, const std::optional<Tensor>& rmask,
+                                  const std::optional<Tensor>& peep, const std::optional<Tensor>& gh,
+                                  const std::optional<Tensor>& gc, const std::optional<Tensor>& zone,
+                                  double zoneout_p, const Tensor& Z, const Tensor& A, const Tensor& CN,
+                                  const Tensor& PC, const Tensor& HIN, const Tensor& CS, const Tensor& NH,
+                                  const Tensor& RH, const Tensor& NC, const Tensor& RC, const Tensor& CI,
                                   int64_t act, int64_t ract, bool zero_output, bool return_sequences,
                                   bool has_bias, bool need_dx) {
   const int64_t T_ = Z.size(0), B = Z.size(1), H = U.size(0), G4 = 4 * H;
+  const bool ln = given(gh);
   const Tensor grad_out = grad_out_in.contiguous();
   const auto opts = Z.options();
-  Tensor DZ = at::empty({T_, B, G4}, opts);
+  const Tensor none = at::empty({0}, opts);
+  Tensor DZ = at::empty({T_, B, G4}, opts);           // gradient of the gate pre-activations
+  Tensor DR = ln ? at::empty({T_, B, G4}, opts) : DZ;  // ... of hin U, before its layer norm
+  Tensor DCI = ln ? at::empty({T_, B, H}, opts) : none;  // ... of φ's input LN(c') gc + bc
   Tensor dh = grad_h.contiguous().clone();
   Tensor dc = grad_c.contiguous().clone();
   Tensor carry = at::zeros({B, H}, opts);
-  Tensor back = at::empty({B, H}, opts);  // DZ[t] U^T
+  Tensor back = at::empty({B, H}, opts);  // DR[t] U^T
   const Tensor Uc = U.contiguous();
+  const Tensor peep_c = contiguous_or_empty(peep), gh_c = contiguous_or_empty(gh), gc_c = contiguous_or_empty(gc),
+               zone_c = contiguous_or_empty(zone);
   std::vector<uint8_t> kept(B);
 
   AT_DISPATCH_FLOATING_TYPES(Z.scalar_type(), "lstmkit_lstm_backward", [&] {
     using T = scalar_t;
     const bool* m = mask_ptr(mask);
     const T* rm = rmask_ptr<T>(rmask);
+    const T* pp = data_or_null<T>(peep_c);
+    const T* ghp = data_or_null<T>(gh_c);
+    const T* gcp = data_or_null<T>(gc_c);
+    std::vector<T> p_row(given(zone) || zoneout_p == 0 ? 0 : H, T(zoneout_p));
+    const ZoneRows<T> zr{data_or_null<T>(zone_c), p_row.empty() ? nullptr : p_row.data(), T_, B, H};
     const T* go = grad_out.data_ptr<T>();
     T* dhp = dh.data_ptr<T>();
     T* dcp = dc.data_ptr<T>();
@@ -583,63 +760,111 @@ std::vector<Tensor> lstm_backward(const Tensor& grad_out_in, const Tensor& grad_
       const T* pc = PC.data_ptr<T>() + t * B * H;
       const T* cprev = CS.data_ptr<T>() + t * B * H;
       T* dz = DZ.data_ptr<T>() + t * B * G4;
-      {
-        T* g = buf.data();
-        T* dpc = g + H;
-        T* dcn = g + 2 * H;
-        T* dgate = g + 3 * H;
-        for (int64_t b = b0; b < b1; ++b) {
-          const bool keep = m == nullptr || m[t * B + b];
-          kept[b] = keep;
-          output_grad_row(g, go, t, T_, b, B, H, return_sequences, cr + b * H);
-          T* dzb = dz + b * G4;
-          if (!keep) {
-            zero_row(dzb, G4);
-            carry_past_masked_step(cr + b * H, g, zero_output, H);
-            continue;  // dh and dc pass through unchanged
+      T* dr = DR.data_ptr<T>() + t * B * G4;
+      const T* nh = ln ? NH.data_ptr<T>() + t * B * G4 : nullptr;
+      const T* rh = ln ? RH.data_ptr<T>() + t * B : nullptr;
+      const T* nc = ln ? NC.data_ptr<T>() + t * B * H : nullptr;
+      const T* rc = ln ? RC.data_ptr<T>() + t * B : nullptr;
+      const T* ci = ln ? CI.data_ptr<T>() + t * B * H : nullptr;
+      T* dci = ln ? DCI.data_ptr<T>() + t * B * H : nullptr;
+      T* g = buf.data();
+      T* dpc = g + H;
+      T* dcn = g + 2 * H;
+      T* dgate = g + 3 * H;
+      for (int64_t b = b0; b < b1; ++b) {
+        const bool keep = m == nullptr || m[t * B + b];
+        kept[b] = keep;
+        output_grad_row(g, go, t, T_, b, B, H, return_sequences, cr + b * H);
+        T* dzb = dz + b * G4;
+        if (!keep) {
+          zero_row(dzb, G4);
+          if (ln) {
+            zero_row(dr + b * G4, G4);
+            zero_row(dci + b * H, H);
           }
-          zero_row(cr + b * H, H);
-          const T* zb = z + b * G4;
-          const T* ab = a + b * G4;
-          const T* pcb = pc + b * H;
-          T* dhb = dhp + b * H;
-          T* dcb = dcp + b * H;
-          for (int64_t j = 0; j < H; ++j) {
-            g[j] += dhb[j];                 // total gradient of h'
-            dpc[j] = g[j] * ab[3 * H + j];  // through h' = o φ(c')
-          }
-          act_backward(act, cn + b * H, pcb, dpc, dcn, H);
-          for (int64_t j = 0; j < H; ++j) dcn[j] += dcb[j];
-          const T* cp = cprev + b * H;
-          // gate gradients, each through its activation
-          for (int64_t j = 0; j < H; ++j) dgate[j] = dcn[j] * ab[2 * H + j];  // d i
-          act_backward(ract, zb, ab, dgate, dzb, H);
-          for (int64_t j = 0; j < H; ++j) dgate[j] = dcn[j] * cp[j];  // d f
-          act_backward(ract, zb + H, ab + H, dgate, dzb + H, H);
-          for (int64_t j = 0; j < H; ++j) dgate[j] = dcn[j] * ab[j];  // d g
-          act_backward(act, zb + 2 * H, ab + 2 * H, dgate, dzb + 2 * H, H);
-          for (int64_t j = 0; j < H; ++j) dgate[j] = g[j] * pcb[j];  // d o
-          act_backward(ract, zb + 3 * H, ab + 3 * H, dgate, dzb + 3 * H, H);
-          for (int64_t j = 0; j < H; ++j) dcb[j] = dcn[j] * ab[H + j];  // to c_{t-1}
+          carry_past_masked_step(cr + b * H, g, zero_output, H);
+          continue;  // dh and dc pass through unchanged
         }
+        zero_row(cr + b * H, H);
+        const T* zb = z + b * G4;
+        const T* ab = a + b * G4;
+        const T* pcb = pc + b * H;
+        const T* cp = cprev + b * H;
+        T* dhb = dhp + b * H;
+        T* dcb = dcp + b * H;  // gradient of the carried c; becomes that of c_{t-1}
+        const T* zh = zr.on() ? zr.h(t, b) : nullptr;
+        const T* zc = zr.on() ? zr.c(t, b) : nullptr;
+        for (int64_t j = 0; j < H; ++j) g[j] += dhb[j];  // total gradient of the carried h
+        if (zh) {
+          // h_new = d h + (1 - d) h': d g goes straight to h_{t-1}, (1 - d) g to h'
+          for (int64_t j = 0; j < H; ++j) {
+            dhb[j] = zh[j] * g[j];
+            g[j] *= T(1) - zh[j];
+          }
+        } else {
+          zero_row(dhb, H);  // h_{t-1}'s gradient is added after the recurrent product
+        }
+        for (int64_t j = 0; j < H; ++j) dpc[j] = g[j] * ab[3 * H + j];  // through h' = o φ(.)
+        if (ln) {
+          act_backward(act, ci + b * H, pcb, dpc, dci + b * H, H);
+          normalise_row_backward(dci + b * H, gcp, nc + b * H, rc[b], dcn, H);
+        } else {
+          act_backward(act, cn + b * H, pcb, dpc, dcn, H);
+        }
+        if (zc) {
+          for (int64_t j = 0; j < H; ++j) dcn[j] += (T(1) - zc[j]) * dcb[j];
+        } else {
+          for (int64_t j = 0; j < H; ++j) dcn[j] += dcb[j];
+        }
+        for (int64_t j = 0; j < H; ++j) dgate[j] = g[j] * pcb[j];  // d o
+        act_backward(ract, zb + 3 * H, ab + 3 * H, dgate, dzb + 3 * H, H);
+        if (pp) {
+          for (int64_t j = 0; j < H; ++j) dcn[j] += dzb[3 * H + j] * pp[2 * H + j];  // o peeps at c'
+        }
+        // dcn is now the total gradient of c'; the gates it came from
+        for (int64_t j = 0; j < H; ++j) dgate[j] = dcn[j] * ab[2 * H + j];  // d i
+        act_backward(ract, zb, ab, dgate, dzb, H);
+        for (int64_t j = 0; j < H; ++j) dgate[j] = dcn[j] * cp[j];  // d f
+        act_backward(ract, zb + H, ab + H, dgate, dzb + H, H);
+        for (int64_t j = 0; j < H; ++j) dgate[j] = dcn[j] * ab[j];  // d g
+        act_backward(act, zb + 2 * H, ab + 2 * H, dgate, dzb + 2 * H, H);
+        // to c_{t-1}: through f, through zoneout's direct path, through the i and f peepholes
+        for (int64_t j = 0; j < H; ++j) {
+          T v = dcn[j] * ab[H + j];
+          if (zc) v += zc[j] * dcb[j];
+          if (pp) v += dzb[j] * pp[j] + dzb[H + j] * pp[H + j];
+          dcb[j] = v;
+        }
+        if (ln) normalise_row_backward(dzb, ghp, nh + b * G4, rh[b], dr + b * G4, G4);
       }
-      // back[b0:b1] = dz[b0:b1] U^T
-      gemm_rows<T>(nb, H, G4, dz + b0 * G4, G4, Uc.data_ptr<T>(), G4, true, T(0), back.data_ptr<T>() + b0 * H, H);
+      // back[b0:b1] = dr[b0:b1] U^T
+      gemm_rows<T>(nb, H, G4, dr + b0 * G4, G4, Uc.data_ptr<T>(), G4, true, T(0), back.data_ptr<T>() + b0 * H, H);
       const T* bk = back.data_ptr<T>();
       for (int64_t b = b0; b < b1; ++b) {
+        if (!kept[b]) continue;  // a masked sample's rows are zero: its dh passed through
         T* dhb = dhp + b * H;
         const T* bb = bk + b * H;
         const T* r = rm ? rm + b * H : nullptr;
-        if (kept[b]) {
-          for (int64_t j = 0; j < H; ++j) dhb[j] = r ? bb[j] * r[j] : bb[j];
-        }  // a masked sample's DZ row is zero: its dh passes through
+        for (int64_t j = 0; j < H; ++j) dhb[j] += r ? bb[j] * r[j] : bb[j];
       }
     }
     });
   });
-  Tensor dU = at::mm(HIN.reshape({T_ * B, H}).t(), DZ.reshape({T_ * B, G4}));
-  auto proj = project_backward(DZ, x, W, has_bias, need_dx);
-  return {proj[0], proj[1], proj[2], dU, dh, dc};
+  Tensor dU = at::mm(HIN.reshape({T_ * B, H}).t(), DR.reshape({T_ * B, G4}));
+  std::vector<Tensor> proj = given(W) ? project_backward(DZ, x, *W, has_bias, need_dx)
+                                      : std::vector<Tensor>{need_dx ? DZ : none, none, none};
+  Tensor dpeep = none, dgh = none, dgc = none, dbc = none;
+  if (given(peep)) {
+    const Tensor c_before = CS.narrow(0, 0, T_);
+    dpeep = at::stack({(DZ.narrow(2, 0, H) * c_before).sum({0, 1}), (DZ.narrow(2, H, H) * c_before).sum({0, 1}),
+                       (DZ.narrow(2, 3 * H, H) * CN).sum({0, 1})});
+  }
+  if (ln) {
+    dgh = (DZ * NH).sum({0, 1});
+    dgc = (DCI * NC).sum({0, 1});
+    dbc = DCI.sum({0, 1});
+  }
+  return {proj[0], proj[1], proj[2], dU, dh, dc, dpeep, dgh, dgc, dbc};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1032,12 +1257,14 @@ std::vector<Tensor> rnn_backward(const Tensor& grad_out_in, const Tensor& grad_h
 }  // namespace
 
 TORCH_LIBRARY(lstmkit_fused, m) {
-  m.def("lstm_forward(Tensor x, Tensor W, Tensor? b, Tensor U, Tensor h0, Tensor c0, Tensor? mask, Tensor? rmask, "
+  m.def("lstm_forward(Tensor x, Tensor? W, Tensor? b, Tensor U, Tensor h0, Tensor c0, Tensor? mask, Tensor? rmask, "
+        "Tensor? peep, Tensor? gh, Tensor? gc, Tensor? bc, Tensor? zone, float zoneout_p, float eps, "
         "int act, int ract, bool zero_output, bool return_sequences, bool save) -> Tensor[]",
         &lstm_forward);
-  m.def("lstm_backward(Tensor grad_out, Tensor grad_h, Tensor grad_c, Tensor x, Tensor W, Tensor U, Tensor? mask, "
-        "Tensor? rmask, Tensor Z, Tensor A, Tensor CN, Tensor PC, Tensor HIN, Tensor CS, int act, int ract, "
-        "bool zero_output, bool return_sequences, bool has_bias, bool need_dx) -> Tensor[]",
+  m.def("lstm_backward(Tensor grad_out, Tensor grad_h, Tensor grad_c, Tensor x, Tensor? W, Tensor U, Tensor? mask, "
+        "Tensor? rmask, Tensor? peep, Tensor? gh, Tensor? gc, Tensor? zone, float zoneout_p, Tensor Z, Tensor A, "
+        "Tensor CN, Tensor PC, Tensor HIN, Tensor CS, Tensor NH, Tensor RH, Tensor NC, Tensor RC, Tensor CI, "
+        "int act, int ract, bool zero_output, bool return_sequences, bool has_bias, bool need_dx) -> Tensor[]",
         &lstm_backward);
   m.def("gru_forward(Tensor x, Tensor W, Tensor? b, Tensor U, Tensor? b_r, Tensor h0, Tensor? mask, Tensor? rmask, "
         "int act, int ract, bool reset_after, bool zero_output, bool return_sequences, bool save) -> Tensor[]",
