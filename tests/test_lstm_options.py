@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+import lstmkit.layers.recurrent as recurrent
 from lstmkit.cells import LSTMCell
 from lstmkit.cells.lstm import layer_norm
 from lstmkit.kernels import run_sequence
@@ -143,7 +144,6 @@ def test_zoneout_draws_keep_exactly_the_units_they_say(implementation):
     x = torch.randn(3, 6, 2, dtype=torch.float64)
     layer = built_layer(4, x, zoneout=0.5, implementation=implementation)
     cell = layer.cell
-    zeros = torch.zeros(3, 4, dtype=torch.float64)
     state = (torch.randn(3, 4, dtype=torch.float64), torch.randn(3, 4, dtype=torch.float64))
     draws = (torch.rand(2, 6, 3, 4, generator=torch.Generator().manual_seed(2)) < 0.5).double()
 
@@ -171,7 +171,6 @@ def test_zoneout_draws_keep_exactly_the_units_they_say(implementation):
         h_new, c_new = step_from(hc, t)
         hc = (torch.where(draws[0, t] == 1, hc[0], h_new), torch.where(draws[1, t] == 1, hc[1], c_new))
         torch.testing.assert_close(out_mixed[:, t], hc[0], rtol=0, atol=1e-12)
-    del zeros
 
 
 def test_zoneout_training_draws_have_rate_p_per_unit_and_step():
@@ -179,8 +178,6 @@ def test_zoneout_training_draws_have_rate_p_per_unit_and_step():
     layer = LSTM(32, return_sequences=True, zoneout=0.25)
     layer.ensure_built(tuple(x.shape))
     captured = {}
-    import lstmkit.layers.recurrent as recurrent
-
     original = recurrent.run_sequence
 
     def spy(*args, **kwargs):
