@@ -28,7 +28,8 @@ def reference_sequence(
     Keras's masking rule: at a step where mask[b, t] is False, sample b keeps its state, and its
     output repeats the previous step's output (zeros before the first step), or is zero when
     `zero_output_for_mask`. `zoneout_masks` (2, T, B, H), an LSTM's training-time zoneout draws
-    for h and c, go to its step one time step at a time. Returns the outputs (B, T, H), or the last one (B, H), and the state.
+    for h and c, go to its step one time step at a time. Returns the outputs (B, T, H), or the
+    last one (B, H), and the state.
     """
     B, T, _ = xw.shape
     zeros = xw.new_zeros(B, cell.units)
