@@ -46,6 +46,7 @@ def parser() -> argparse.ArgumentParser:
         description="Runs PROGRAM with each import line that names keras rewritten to name lstmkit "
         "(`from keras.layers import LSTM` -> `from lstmkit.layers import LSTM`); nothing else changes.",
     )
+    run.add_argument("--seed", type=int, help="seed the random generators before the program starts, for a repeatable run")
     run.add_argument("program", help="the Python file to run")
     run.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed on to the program")
     bench = commands.add_parser(
@@ -91,6 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not os.path.isfile(args.program):
             command_line.error(f"no program at {args.program!r}")
+        if args.seed is not None:
+            from .utils import set_random_seed
+
+            set_random_seed(args.seed)
         run_program(args.program, args.args)
     return 0
 

@@ -135,6 +135,15 @@ def test_cli_run_passes_arguments_and_leaves_other_keras_text_alone(tmp_path):
     assert out.strip() == "lstmkit.layers.dense ['--flag', '3'] keras"
 
 
+def test_cli_run_seed_makes_a_program_repeatable(tmp_path):
+    program = tmp_path / "prog.py"
+    program.write_text("import numpy, random, torch\nprint(torch.rand(2).tolist(), numpy.random.rand(), random.random())\n")
+    command = [sys.executable, "-m", "lstmkit.cli", "run", "--seed", "5", str(program)]
+    first, second = run(command, tmp_path), run(command, tmp_path)
+    assert first == second
+    assert run([*command[:4], "--seed", "6", str(program)], tmp_path) != first
+
+
 def test_cli_mnist_trains_reports_and_saves(tmp_path):
     out = run([sys.executable, "-m", "lstmkit.cli", "mnist", "--limit", "600", "--epochs", "2", "--seed", "1",
                "--save", "m.lstmkit", "--verbose", "2"], tmp_path)
