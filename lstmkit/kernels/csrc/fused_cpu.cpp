@@ -516,15 +516,18 @@ inline void normalise_row_backward(const T* __restrict dy, const T* __restrict g
   }
 }
 
-// Zoneout draws of step t for sample b: rows of the (2, T, B, H) draws, or one row of p's.
+// Zoneout draws of step t for sample b: rows of the (2, T, B, H) draws when given (training),
+// else one row of p's (inference, the expectation), else off (p = 0).
 template <typename T>
 struct ZoneRows {
-  const T* draws;     // (2, T, B, H), or nullptr
-  const T* constant;  // H copies of p, or nullptr
+  const T* draws;              // (2, T, B, H), or nullptr
+  std::vector<T> constant;     // H copies of p, or empty
   int64_t T_, B, H;
-  bool on() const { return draws != nullptr || constant != nullptr; }
-  const T* h(int64_t t, int64_t b) const { return draws ? draws + (t * B + b) * H : constant; }
-  const T* c(int64_t t, int64_t b) const { return draws ? draws + ((T_ + t) * B + b) * H : constant; }
+  ZoneRows(const T* draws_, double p, int64_t T__, int64_t B_, int64_t H_)
+      : draws(draws_), constant(draws_ != nullptr || p == 0 ? 0 : H_, T(p)), T_(T__), B(B_), H(H_) {}
+  bool on() const { return draws != nullptr || !constant.empty(); }
+  const T* h(int64_t t, int64_t b) const { return draws ? draws + (t * B + b) * H : constant.data(); }
+  const T* c(int64_t t, int64_t b) const { return draws ? draws + ((T_ + t) * B + b) * H : constant.data(); }
 };
 
 template <typename T>
@@ -604,8 +607,7 @@ std::vector<Tensor> lstm_forward(const Tensor& x_in, const std::optional<Tensor>
     const T* ghp = data_or_null<T>(gh_c);
     const T* gcp = data_or_null<T>(gc_c);
     const T* bcp = data_or_null<T>(bc_c);
-    std::vector<T> p_row(given(zone) || zoneout_p == 0 ? 0 : H, T(zoneout_p));
-    const ZoneRows<T> zr{data_or_null<T>(zone_c), p_row.empty() ? nullptr : p_row.data(), T_, B, H};
+    const ZoneRows<T> zr(data_or_null<T>(zone_c), zoneout_p, T_, B, H);
     T* cs = CS.data_ptr<T>();
     T* hs = HS.data_ptr<T>();
     std::memcpy(cs, c0.contiguous().data_ptr<T>(), sizeof(T) * B * H);
@@ -744,8 +746,7 @@ std::vector<Tensor> lstm_backward(const Tensor& grad_out_in, const Tensor& grad_
     const T* pp = data_or_null<T>(peep_c);
     const T* ghp = data_or_null<T>(gh_c);
     const T* gcp = data_or_null<T>(gc_c);
-    std::vector<T> p_row(given(zone) || zoneout_p == 0 ? 0 : H, T(zoneout_p));
-    const ZoneRows<T> zr{data_or_null<T>(zone_c), p_row.empty() ? nullptr : p_row.data(), T_, B, H};
+    const ZoneRows<T> zr(data_or_null<T>(zone_c), zoneout_p, T_, B, H);
     const T* go = grad_out.data_ptr<T>();
     T* dhp = dh.data_ptr<T>();
     T* dcp = dc.data_ptr<T>();
