@@ -30,14 +30,14 @@ TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
 
 
 def run_layer(layer_cls, implementation, x, mask, dtype, *, with_state=False, seed=1, perturb=0.1, build_dtype=None,
-              **options):
+              units=5, **options):
     """Builds, perturbs and runs a layer; `build_dtype` draws the weights in another dtype first
     (float32 weights run in float64 give the exact result of float32 models)."""
     torch.manual_seed(seed)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(build_dtype or dtype)
     try:
-        layer = layer_cls(5, implementation=implementation, **options)
+        layer = layer_cls(units, implementation=implementation, **options)
         layer.ensure_built((None, *x.shape[1:]))
     finally:
         torch.set_default_dtype(previous)
@@ -49,7 +49,7 @@ def run_layer(layer_cls, implementation, x, mask, dtype, *, with_state=False, se
     states = []
     if with_state:
         n = 2 if layer_cls in (LSTM, CuDNNLSTM) else 1
-        states = [torch.randn(x.shape[0], 5, dtype=build_dtype or dtype).to(dtype).requires_grad_(True)
+        states = [torch.randn(x.shape[0], units, dtype=build_dtype or dtype).to(dtype).requires_grad_(True)
                   for _ in range(n)]
     torch.manual_seed(seed + 1)
     y = layer(xx, mask=mask, training=True, initial_state=states or None)
@@ -116,7 +116,8 @@ CELLS = [
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("layer_cls,extra", CELLS, ids=lambda v: v.__name__ if isinstance(v, type) else str(v))
 def test_variant_matrix(layer_cls, extra, dtype):
-    """Variants x masks x two batch sizes (one thread; split across threads) x both dtypes."""
+    """Variants x masks x two batch sizes x both dtypes (at these sizes the batch is one chunk;
+    test_batch_split_across_threads covers the split)."""
     g = torch.Generator().manual_seed(0)
     flags = list(itertools.product([False, True], repeat=4))  # return_sequences, go_backwards, masked, state
     for B in (3, 40):
@@ -140,6 +141,37 @@ def test_variant_matrix(layer_cls, extra, dtype):
                 assert_as_accurate(ref[1], fus[1], exact[1], label + " gradients")
             else:
                 assert_same(ref[1], fus[1], dtype, label + " gradients")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("layer_cls,extra", CELLS, ids=lambda v: v.__name__ if isinstance(v, type) else str(v))
+def test_batch_split_across_threads(layer_cls, extra, dtype):
+    """A batch large enough to be cut into one chunk per thread, in uneven chunks (67 samples over
+    4 threads: 17, 17, 17, 16), each running the time loop on its own rows with a product against
+    the shared (packed) recurrent matrix."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(67, 6, 9, generator=g)
+    mask = random_mask(67, 6, g)
+    options = dict(extra, return_sequences=True, return_state=True)
+    if layer_cls is not CuDNNLSTM:
+        options.update(recurrent_dropout=0.25)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(4)
+    try:
+        ref = run_layer(layer_cls, "reference", x, mask, dtype, with_state=True, units=128, **options)
+        fus = run_layer(layer_cls, "fused", x, mask, dtype, with_state=True, units=128, **options)
+        label = f"{layer_cls.__name__} {options} B=67 units=128"
+        assert_same(ref[0], fus[0], dtype, label + " outputs")
+        if dtype == torch.float32:
+            # gradients summed over 67 samples x 6 steps x 128 units: in float32 two summation
+            # orders already differ by about 1e-5, so both are held to the float64 result
+            exact = run_layer(layer_cls, "reference", x, mask, torch.float64, with_state=True, units=128,
+                              build_dtype=torch.float32, **options)
+            assert_as_accurate(ref[1], fus[1], exact[1], label + " gradients")
+        else:
+            assert_same(ref[1], fus[1], dtype, label + " gradients")
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("name", sorted(set(activations.names())))
@@ -203,13 +235,13 @@ def test_gradcheck_float64(kind):
         options = (0.3 if kind == "lstm_all_options" else 0.0, 1e-5, tanh, sigmoid, False, True)
         if kind == "lstm":
             fn = lambda x, W, b, U, h0, c0: fused._LSTM.apply(  # noqa: E731
-                x, W, b, U, h0, c0, None, None, None, None, mask, rmask, None, options)
+                x, W, b, U, h0, c0, None, None, None, None, None, mask, rmask, None, options)
             inputs = (x, W, b, U, h0, c0)
-        else:  # peepholes, layer norm (x is the projected input) and zoneout draws
-            xw, peep, gh, gc, bc = param(T, B, G * H), param(3, H), param(G * H), param(H), param(H)
-            fn = lambda xw, U, h0, c0, peep, gh, gc, bc: fused._LSTM.apply(  # noqa: E731
-                xw, None, None, U, h0, c0, peep, gh, gc, bc, mask, rmask, zone, options)
-            inputs = (xw, U, h0, c0, peep, gh, gc, bc)
+        else:  # peepholes, layer norm and zoneout draws
+            peep, gx, gh, gc, bc = param(3, H), param(G * H), param(G * H), param(H), param(H)
+            fn = lambda x, W, b, U, h0, c0, peep, gx, gh, gc, bc: fused._LSTM.apply(  # noqa: E731
+                x, W, b, U, h0, c0, peep, gx, gh, gc, bc, mask, rmask, zone, options)
+            inputs = (x, W, b, U, h0, c0, peep, gx, gh, gc, bc)
     elif kind == "rnn":
         fn = lambda x, W, b, U, h0: fused._SimpleRNN.apply(x, W, b, U, h0, mask, rmask, tanh, False, True)  # noqa: E731
         inputs = (x, W, b, U, h0)

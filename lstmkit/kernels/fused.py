@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from .. import activations
@@ -80,14 +79,12 @@ def _projection_grads(ctx: Any, dx: torch.Tensor, dW: torch.Tensor, db: torch.Te
 
 
 class _LSTM(torch.autograd.Function):
-    """W None: x is the projected input (layer norm normalises it before the kernel)."""
-
     @staticmethod
-    def forward(ctx: Any, x, W, b, U, h0, c0, peep, gh, gc, bc, mask, rmask, zone, options):  # type: ignore[override]
+    def forward(ctx: Any, x, W, b, U, h0, c0, peep, gx, gh, gc, bc, mask, rmask, zone, options):  # type: ignore[override]
         zoneout_p, eps, act, ract, zero_output, return_sequences = options
-        out, h, c, *saved = _ops().lstm_forward(x, W, b, U, h0, c0, mask, rmask, peep, gh, gc, bc, zone, zoneout_p,
-                                                eps, act, ract, zero_output, return_sequences, True)
-        ctx.save_for_backward(x, W, U, mask, rmask, peep, gh, gc, zone, *saved)
+        out, h, c, *saved = _ops().lstm_forward(x, W, b, U, h0, c0, mask, rmask, peep, gx, gh, gc, bc, zone,
+                                                zoneout_p, eps, act, ract, zero_output, return_sequences, True)
+        ctx.save_for_backward(x, W, U, mask, rmask, peep, gx, gh, gc, zone, *saved)
         ctx.options = options
         ctx.has_bias = b is not None
         return out, h, c
@@ -95,18 +92,18 @@ class _LSTM(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, g_out, g_h, g_c):  # type: ignore[override]
-        x, W, U, mask, rmask, peep, gh, gc, zone, Z, A, CN, PC, HIN, CS, NH, RH, NC, RC, CI = ctx.saved_tensors
+        x, W, U, mask, rmask, peep, gx, gh, gc, zone, *saved = ctx.saved_tensors
+        CS, HIN = saved[5], saved[4]  # saved = Z, A, CN, PC, HIN, CS, NX, RX, NH, RH, NC, RC, CI
         zoneout_p, eps, act, ract, zero_output, return_sequences = ctx.options
         h_like = CS[0]
         out_like = HIN if return_sequences else h_like
-        dx, dW, db, dU, dh0, dc0, dpeep, dgh, dgc, dbc = _ops().lstm_backward(
+        dx, dW, db, dU, dh0, dc0, dpeep, dgx, dgh, dgc, dbc = _ops().lstm_backward(
             _grad_or_zeros(g_out, out_like), _grad_or_zeros(g_h, h_like), _grad_or_zeros(g_c, h_like),
-            x, W, U, mask, rmask, peep, gh, gc, zone, zoneout_p, Z, A, CN, PC, HIN, CS, NH, RH, NC, RC, CI,
+            x, W, U, mask, rmask, peep, gx, gh, gc, zone, zoneout_p, *saved,
             act, ract, zero_output, return_sequences, ctx.has_bias, ctx.needs_input_grad[0])
         needs = ctx.needs_input_grad
-        projection = _projection_grads(ctx, dx, dW, db) if W is not None else ((dx if needs[0] else None), None, None)
-        extras = [g if (need and g.numel()) else None for g, need in zip((dpeep, dgh, dgc, dbc), needs[6:10])]
-        return (*projection, dU, dh0, dc0, *extras, None, None, None, None)
+        extras = [g if (need and g.numel()) else None for g, need in zip((dpeep, dgx, dgh, dgc, dbc), needs[6:11])]
+        return (*_projection_grads(ctx, dx, dW, db), dU, dh0, dc0, *extras, None, None, None, None)
 
 
 class _GRU(torch.autograd.Function):
@@ -165,29 +162,25 @@ def _lstm_sequence(
     return_sequences: bool,
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """An LSTM over time-major x (T, B, D): (outputs, time-major, or the last one; (h, c))."""
-    W: torch.Tensor | None = cell.kernel
-    U = cell.recurrent_kernel
+    W, U = cell.kernel, cell.recurrent_kernel
     b: torch.Tensor | None = cell.input_bias() if cell.bias is not None else None
     peep: torch.Tensor | None = None
+    gx: torch.Tensor | None = None
     gh: torch.Tensor | None = None
     gc: torch.Tensor | None = None
     bc: torch.Tensor | None = None
     if cell.peephole:
         peep = torch.stack([cell.input_gate_peephole, cell.forget_gate_peephole, cell.output_gate_peephole])
     if cell.layer_norm:
-        # the input term's layer norm covers all steps at once: the kernel gets it projected
-        x = F.layer_norm(x @ cell.kernel, (U.shape[1],), cell.input_gamma, None, cell.layer_norm_epsilon)
-        x = x if b is None else x + b
-        W = b = None
-        gh, gc, bc = cell.recurrent_gamma, cell.cell_gamma, cell.cell_beta
+        gx, gh, gc, bc = cell.input_gamma, cell.recurrent_gamma, cell.cell_gamma, cell.cell_beta
     zone = None if zoneout_masks is None else zoneout_masks.contiguous()
     options = (cell.zoneout, cell.layer_norm_epsilon, activation_id(cell.activation),
                activation_id(cell.recurrent_activation), zero_output, return_sequences)
     h0, c0 = state
-    if _needs_grad(x, W, b, U, h0, c0, peep, gh, gc, bc):
-        out, h, c = _LSTM.apply(x, W, b, U, h0, c0, peep, gh, gc, bc, mask, rmask, zone, options)
+    if _needs_grad(x, W, b, U, h0, c0, peep, gx, gh, gc, bc):
+        out, h, c = _LSTM.apply(x, W, b, U, h0, c0, peep, gx, gh, gc, bc, mask, rmask, zone, options)
     else:
-        out, h, c = _ops().lstm_forward(x, W, b, U, h0, c0, mask, rmask, peep, gh, gc, bc, zone, *options, False)
+        out, h, c = _ops().lstm_forward(x, W, b, U, h0, c0, mask, rmask, peep, gx, gh, gc, bc, zone, *options, False)
     return out, (h, c)
 
 

@@ -468,8 +468,8 @@ std::vector<Tensor> project_backward(const Tensor& dxw, const Tensor& x, const T
 // LSTM. Gate blocks i, f, c, o; c' = f c + i φ(z_c); h' = o φ(c'), with the options of
 // lstmkit/cells/lstm.py, each an optional argument:
 //   peep    (3, H)        peephole weights p_i, p_f, p_o: z_i += p_i c, z_f += p_f c, z_o += p_o c'
-//   gh      (4H,)         layer norm: z = xw + LN(hin U) gh; xw then arrives normalised, with W
-//                         absent and x the projected input (T, B, 4H)
+//   gx, gh  (4H,)         layer norm: z = LN(x W) gx + b + LN(hin U) gh (the input term of all
+//                         steps is normalised before the loop)
 //   gc, bc  (H,)          layer norm of the cell: h' = o φ(LN(c') gc + bc)
 //   zone    (2, T, B, H)  zoneout draws for h and c (1: keep the previous value); absent with
 //                         zoneout_p > 0, the expectation d = p is used
@@ -477,9 +477,10 @@ std::vector<Tensor> project_backward(const Tensor& dxw, const Tensor& x, const T
 //
 // Saved for the backward: Z (T,B,4H) gate pre-activations, A (T,B,4H) their activations,
 // CN (T,B,H) c' before zoneout and masking, PC (T,B,H) φ's output, HIN (T,B,H) h·rmask entering
-// each step, CS (T+1,B,H) the carried cell state; with layer norm also NH (T,B,4H) the
-// normalised recurrent term, RH (T,B) its 1/std, NC (T,B,H) the normalised cell, RC (T,B) its
-// 1/std and CI (T,B,H) φ's input LN(c') gc + bc. (Empty tensors stand for the absent ones.)
+// each step, CS (T+1,B,H) the carried cell state; with layer norm also NX (T,B,4H) the
+// normalised input term, RX (T,B) its 1/std, NH (T,B,4H) the normalised recurrent term, RH (T,B)
+// its 1/std, NC (T,B,H) the normalised cell, RC (T,B) its 1/std and CI (T,B,H) φ's input
+// LN(c') gc + bc. (Empty tensors stand for the absent ones.)
 
 // Normalises v (n values) in place to (v - mean) / sqrt(var + eps); returns 1 / sqrt(var + eps).
 // The sums accumulate in double: a near-constant row divides by a tiny std, which magnifies
@@ -516,6 +517,36 @@ inline void normalise_row_backward(const T* __restrict dy, const T* __restrict g
   }
 }
 
+// Sums per-row terms over R rows into `width` accumulators: add_row(r, acc) adds row r's terms
+// to acc (and may write that row's own outputs). The rows are cut into one contiguous range per
+// thread, whose partial sums are added in range order, so the result does not depend on timing;
+// the accumulators are double, so float32 terms lose nothing to the long sums.
+template <typename F>
+std::vector<double> sum_rows(int64_t R, int64_t width, const F& add_row) {
+  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), R / 64));
+  std::vector<std::vector<double>> acc(parts, std::vector<double>(width, 0.0));
+  at::parallel_for(0, parts, 1, [&](int64_t p0, int64_t p1) {
+    at::NoGradGuard no_grad;
+    for (int64_t p = p0; p < p1; ++p) {
+      for (int64_t r = R * p / parts; r < R * (p + 1) / parts; ++r) add_row(r, acc[p].data());
+    }
+  });
+  for (int64_t p = 1; p < parts; ++p) {
+    for (int64_t j = 0; j < width; ++j) acc[0][j] += acc[p][j];
+  }
+  return acc[0];
+}
+
+template <typename T>
+inline void add_product(double* __restrict acc, const T* __restrict a, const T* __restrict b, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) acc[j] += double(a[j]) * double(b[j]);
+}
+
+template <typename T>
+inline void add_values(double* __restrict acc, const T* __restrict a, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) acc[j] += double(a[j]);
+}
+
 // Zoneout draws of step t for sample b: rows of the (2, T, B, H) draws when given (training),
 // else one row of p's (inference, the expectation), else off (p = 0).
 template <typename T>
@@ -537,19 +568,12 @@ const T* data_or_null(const Tensor& t) {
 
 Tensor contiguous_or_empty(const std::optional<Tensor>& t) { return given(t) ? t->contiguous() : Tensor(); }
 
-void check_lstm_inputs(const Tensor& x, const std::optional<Tensor>& W, const std::optional<Tensor>& b,
-                       const Tensor& U, const std::optional<Tensor>& mask, const std::optional<Tensor>& rmask,
-                       const std::optional<Tensor>& peep, const std::optional<Tensor>& gh,
-                       const std::optional<Tensor>& gc, const std::optional<Tensor>& bc,
-                       const std::optional<Tensor>& zone) {
-  if (given(W)) {
-    check_inputs(x, *W, b, U, 4, mask, rmask);
-  } else {
-    TORCH_CHECK(U.dim() == 2 && x.dim() == 3 && x.size(2) == U.size(1) && U.size(1) == 4 * U.size(0) &&
-                    x.scalar_type() == U.scalar_type(),
-                "lstmkit fused kernel: without W, x must be the projected input (T, B, 4H), got ", x.sizes());
-    check_masks(x, U, mask, rmask);
-  }
+void check_lstm_inputs(const Tensor& x, const Tensor& W, const std::optional<Tensor>& b, const Tensor& U,
+                       const std::optional<Tensor>& mask, const std::optional<Tensor>& rmask,
+                       const std::optional<Tensor>& peep, const std::optional<Tensor>& gx,
+                       const std::optional<Tensor>& gh, const std::optional<Tensor>& gc,
+                       const std::optional<Tensor>& bc, const std::optional<Tensor>& zone) {
+  check_inputs(x, W, b, U, 4, mask, rmask);
   const int64_t H = U.size(0);
   auto check_vector = [&](const std::optional<Tensor>& t, int64_t rows, int64_t n, const char* what) {
     if (!given(t)) return;
@@ -557,10 +581,12 @@ void check_lstm_inputs(const Tensor& x, const std::optional<Tensor>& W, const st
                 " must have ", rows * n, " values of U's dtype, got ", t->sizes());
   };
   check_vector(peep, 3, H, "the peepholes");
+  check_vector(gx, 4, H, "the input layer-norm gain");
   check_vector(gh, 4, H, "the recurrent layer-norm gain");
   check_vector(gc, 1, H, "the cell layer-norm gain");
   check_vector(bc, 1, H, "the cell layer-norm shift");
-  TORCH_CHECK(given(gh) == given(gc) && given(gc) == given(bc), "lstmkit fused kernel: layer norm needs gh, gc and bc");
+  TORCH_CHECK(given(gx) == given(gh) && given(gh) == given(gc) && given(gc) == given(bc),
+              "lstmkit fused kernel: layer norm needs gx, gh, gc and bc");
   if (given(zone)) {
     TORCH_CHECK(zone->dim() == 4 && zone->size(0) == 2 && zone->size(1) == x.size(0) && zone->size(2) == x.size(1) &&
                     zone->size(3) == H && zone->scalar_type() == U.scalar_type(),
@@ -568,27 +594,30 @@ void check_lstm_inputs(const Tensor& x, const std::optional<Tensor>& W, const st
   }
 }
 
-std::vector<Tensor> lstm_forward(const Tensor& x_in, const std::optional<Tensor>& W, const std::optional<Tensor>& b,
-                                 const Tensor& U, const Tensor& h0, const Tensor& c0,
-                                 const std::optional<Tensor>& mask, const std::optional<Tensor>& rmask,
-                                 const std::optional<Tensor>& peep, const std::optional<Tensor>& gh,
+std::vector<Tensor> lstm_forward(const Tensor& x_in, const Tensor& W, const std::optional<Tensor>& b, const Tensor& U,
+                                 const Tensor& h0, const Tensor& c0, const std::optional<Tensor>& mask,
+                                 const std::optional<Tensor>& rmask, const std::optional<Tensor>& peep,
+                                 const std::optional<Tensor>& gx, const std::optional<Tensor>& gh,
                                  const std::optional<Tensor>& gc, const std::optional<Tensor>& bc,
                                  const std::optional<Tensor>& zone, double zoneout_p, double eps, int64_t act,
                                  int64_t ract, bool zero_output, bool return_sequences, bool save) {
-  check_lstm_inputs(x_in, W, b, U, mask, rmask, peep, gh, gc, bc, zone);
+  check_lstm_inputs(x_in, W, b, U, mask, rmask, peep, gx, gh, gc, bc, zone);
   const Tensor x = x_in.contiguous();
   const int64_t T_ = x.size(0), B = x.size(1), H = U.size(0), G4 = 4 * H;
   const int64_t S = save ? T_ : 1;  // time slots kept for the backward
   const bool ln = given(gh);
   const auto opts = x.options();
   const Tensor none = at::empty({0}, opts);
-  Tensor Z = given(W) ? project(x, *W, b) : x.clone();  // becomes the gate pre-activations, step by step
+  // becomes the gate pre-activations, step by step; with layer norm the bias comes after it
+  Tensor Z = project(x, W, ln ? std::nullopt : b);
   Tensor A = at::empty({S, B, G4}, opts);
   Tensor CN = at::empty({S, B, H}, opts);
   Tensor PC = at::empty({S, B, H}, opts);
   Tensor HIN = at::empty({S, B, H}, opts);
   Tensor CS = at::empty({save ? T_ + 1 : 2, B, H}, opts);
   Tensor HS = at::empty({2, B, H}, opts);  // carried h: slot t % 2
+  Tensor NX = ln && save ? at::empty({T_, B, G4}, opts) : none;
+  Tensor RX = ln && save ? at::empty({T_, B}, opts) : none;
   Tensor NH = ln ? at::empty({S, B, G4}, opts) : none;
   Tensor RH = ln ? at::empty({S, B}, opts) : none;
   Tensor NC = ln ? at::empty({S, B, H}, opts) : none;
@@ -596,11 +625,27 @@ std::vector<Tensor> lstm_forward(const Tensor& x_in, const std::optional<Tensor>
   Tensor CI = ln ? at::empty({S, B, H}, opts) : none;
   Tensor out = return_sequences ? at::empty({T_, B, H}, opts) : at::zeros({B, H}, opts);
   const Tensor Uc = U.contiguous();
-  const Tensor peep_c = contiguous_or_empty(peep), gh_c = contiguous_or_empty(gh), gc_c = contiguous_or_empty(gc),
-               bc_c = contiguous_or_empty(bc), zone_c = contiguous_or_empty(zone);
+  const Tensor peep_c = contiguous_or_empty(peep), gx_c = contiguous_or_empty(gx), gh_c = contiguous_or_empty(gh),
+               gc_c = contiguous_or_empty(gc), bc_c = contiguous_or_empty(bc), zone_c = contiguous_or_empty(zone),
+               b_c = contiguous_or_empty(b);
 
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lstmkit_lstm_forward", [&] {
     using T = scalar_t;
+    if (ln) {
+      // the input term of every step at once: z = LN(x W) gx + b
+      const T* gxp = gx_c.data_ptr<T>();
+      const T* bp = data_or_null<T>(b_c);
+      at::parallel_for(0, T_ * B, 16, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          T* zr = Z.data_ptr<T>() + r * G4;
+          T* nx = save ? NX.data_ptr<T>() + r * G4 : zr;  // kept for the backward, or in place
+          if (save) copy_row(nx, zr, G4);
+          const T rstd = normalise_row(nx, G4, eps);
+          if (save) RX.data_ptr<T>()[r] = rstd;
+          for (int64_t j = 0; j < G4; ++j) zr[j] = gxp[j] * nx[j] + (bp ? bp[j] : T(0));
+        }
+      });
+    }
     const bool* m = mask_ptr(mask);
     const T* rm = rmask_ptr<T>(rmask);
     const T* pp = data_or_null<T>(peep_c);  // p_i, p_f, p_o, H each
@@ -707,18 +752,19 @@ std::vector<Tensor> lstm_forward(const Tensor& x_in, const std::optional<Tensor>
   Tensor hT = HS[T_ % 2].clone();
   Tensor cT = CS[save ? T_ : T_ % 2].clone();
   if (!save) return {out, hT, cT};
-  return {out, hT, cT, Z, A, CN, PC, HIN, CS, NH, RH, NC, RC, CI};
+  return {out, hT, cT, Z, A, CN, PC, HIN, CS, NX, RX, NH, RH, NC, RC, CI};
 }
 
-// Returns [dx, dW, db, dU, dh0, dc0, dpeep, dgh, dgc, dbc]; without W, dx is the gradient of
-// the projected input; empty tensors for what was not asked or does not exist.
+// Returns [dx, dW, db, dU, dh0, dc0, dpeep, dgx, dgh, dgc, dbc]; empty tensors for what was
+// not asked or does not exist.
 std::vector<Tensor> lstm_backward(const Tensor& grad_out_in, const Tensor& grad_h, const Tensor& grad_c,
-                                  const Tensor& x, const std::optional<Tensor>& W, const Tensor& U,
+                                  const Tensor& x, const Tensor& W, const Tensor& U,
                                   const std::optional<Tensor>& mask, const std::optional<Tensor>& rmask,
-                                  const std::optional<Tensor>& peep, const std::optional<Tensor>& gh,
-                                  const std::optional<Tensor>& gc, const std::optional<Tensor>& zone,
-                                  double zoneout_p, const Tensor& Z, const Tensor& A, const Tensor& CN,
-                                  const Tensor& PC, const Tensor& HIN, const Tensor& CS, const Tensor& NH,
+                                  const std::optional<Tensor>& peep, const std::optional<Tensor>& gx,
+                                  const std::optional<Tensor>& gh, const std::optional<Tensor>& gc,
+                                  const std::optional<Tensor>& zone, double zoneout_p, const Tensor& Z,
+                                  const Tensor& A, const Tensor& CN, const Tensor& PC, const Tensor& HIN,
+                                  const Tensor& CS, const Tensor& NX, const Tensor& RX, const Tensor& NH,
                                   const Tensor& RH, const Tensor& NC, const Tensor& RC, const Tensor& CI,
                                   int64_t act, int64_t ract, bool zero_output, bool return_sequences,
                                   bool has_bias, bool need_dx) {
@@ -852,20 +898,55 @@ std::vector<Tensor> lstm_backward(const Tensor& grad_out_in, const Tensor& grad_
     });
   });
   Tensor dU = at::mm(HIN.reshape({T_ * B, H}).t(), DR.reshape({T_ * B, G4}));
-  std::vector<Tensor> proj = given(W) ? project_backward(DZ, x, *W, has_bias, need_dx)
-                                      : std::vector<Tensor>{need_dx ? DZ : none, none, none};
-  Tensor dpeep = none, dgh = none, dgc = none, dbc = none;
-  if (given(peep)) {
-    const Tensor c_before = CS.narrow(0, 0, T_);
-    dpeep = at::stack({(DZ.narrow(2, 0, H) * c_before).sum({0, 1}), (DZ.narrow(2, H, H) * c_before).sum({0, 1}),
-                       (DZ.narrow(2, 3 * H, H) * CN).sum({0, 1})});
+  Tensor dxw = DZ;  // gradient of x W (+ b)
+  Tensor db = none, dpeep = none, dgx = none, dgh = none, dgc = none, dbc = none;
+  if (ln || given(peep)) {
+    // One pass over every row of every step: the gradients of the bias (with layer norm, where
+    // it comes after the normalisation), the gains and shift, and the peepholes; and with layer
+    // norm the gradient of x W through its normalisation. Accumulator layout, in units of H:
+    // b [0, 4), gx [4, 8), gh [8, 12), peepholes [12, 15), gc [15, 16), bc [16, 17).
+    if (ln) dxw = at::empty({T_, B, G4}, opts);
+    const Tensor gx_c = contiguous_or_empty(gx), peep_c = contiguous_or_empty(peep);
+    AT_DISPATCH_FLOATING_TYPES(Z.scalar_type(), "lstmkit_lstm_weight_sums", [&] {
+      using T = scalar_t;
+      const T* dz_all = DZ.data_ptr<T>();
+      const std::vector<double> sums = sum_rows(T_ * B, 17 * H, [&](int64_t r, double* acc) {
+        const T* dz = dz_all + r * G4;
+        if (ln) {
+          const T* nx = NX.data_ptr<T>() + r * G4;
+          const T* dci = DCI.data_ptr<T>() + r * H;
+          if (has_bias) add_values(acc, dz, G4);
+          add_product(acc + 4 * H, dz, nx, G4);
+          add_product(acc + 8 * H, dz, NH.data_ptr<T>() + r * G4, G4);
+          add_product(acc + 15 * H, dci, NC.data_ptr<T>() + r * H, H);
+          add_values(acc + 16 * H, dci, H);
+          normalise_row_backward(dz, gx_c.data_ptr<T>(), nx, RX.data_ptr<T>()[r], dxw.data_ptr<T>() + r * G4, G4);
+        }
+        if (peep_c.defined()) {
+          const T* c_before = CS.data_ptr<T>() + r * H;  // row r = t B + b of CS[t]
+          add_product(acc + 12 * H, dz, c_before, H);
+          add_product(acc + 13 * H, dz + H, c_before, H);
+          add_product(acc + 14 * H, dz + 3 * H, CN.data_ptr<T>() + r * H, H);
+        }
+      });
+      auto part = [&](int64_t from, int64_t n) {
+        return at::tensor(std::vector<double>(sums.begin() + from * H, sums.begin() + (from + n) * H),
+                          at::TensorOptions().dtype(at::kDouble))
+            .to(Z.scalar_type());
+      };
+      if (ln) {
+        if (has_bias) db = part(0, 4);
+        dgx = part(4, 4);
+        dgh = part(8, 4);
+        dgc = part(15, 1);
+        dbc = part(16, 1);
+      }
+      if (peep_c.defined()) dpeep = part(12, 3).view({3, H});
+    });
   }
-  if (ln) {
-    dgh = (DZ * NH).sum({0, 1});
-    dgc = (DCI * NC).sum({0, 1});
-    dbc = DCI.sum({0, 1});
-  }
-  return {proj[0], proj[1], proj[2], dU, dh, dc, dpeep, dgh, dgc, dbc};
+  std::vector<Tensor> proj = project_backward(dxw, x, W, has_bias && !ln, need_dx);
+  if (!ln) db = proj[2];
+  return {proj[0], proj[1], db, dU, dh, dc, dpeep, dgx, dgh, dgc, dbc};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1258,13 +1339,14 @@ std::vector<Tensor> rnn_backward(const Tensor& grad_out_in, const Tensor& grad_h
 }  // namespace
 
 TORCH_LIBRARY(lstmkit_fused, m) {
-  m.def("lstm_forward(Tensor x, Tensor? W, Tensor? b, Tensor U, Tensor h0, Tensor c0, Tensor? mask, Tensor? rmask, "
-        "Tensor? peep, Tensor? gh, Tensor? gc, Tensor? bc, Tensor? zone, float zoneout_p, float eps, "
+  m.def("lstm_forward(Tensor x, Tensor W, Tensor? b, Tensor U, Tensor h0, Tensor c0, Tensor? mask, Tensor? rmask, "
+        "Tensor? peep, Tensor? gx, Tensor? gh, Tensor? gc, Tensor? bc, Tensor? zone, float zoneout_p, float eps, "
         "int act, int ract, bool zero_output, bool return_sequences, bool save) -> Tensor[]",
         &lstm_forward);
-  m.def("lstm_backward(Tensor grad_out, Tensor grad_h, Tensor grad_c, Tensor x, Tensor? W, Tensor U, Tensor? mask, "
-        "Tensor? rmask, Tensor? peep, Tensor? gh, Tensor? gc, Tensor? zone, float zoneout_p, Tensor Z, Tensor A, "
-        "Tensor CN, Tensor PC, Tensor HIN, Tensor CS, Tensor NH, Tensor RH, Tensor NC, Tensor RC, Tensor CI, "
+  m.def("lstm_backward(Tensor grad_out, Tensor grad_h, Tensor grad_c, Tensor x, Tensor W, Tensor U, Tensor? mask, "
+        "Tensor? rmask, Tensor? peep, Tensor? gx, Tensor? gh, Tensor? gc, Tensor? zone, float zoneout_p, Tensor Z, "
+        "Tensor A, Tensor CN, Tensor PC, Tensor HIN, Tensor CS, Tensor NX, Tensor RX, Tensor NH, Tensor RH, "
+        "Tensor NC, Tensor RC, Tensor CI, "
         "int act, int ract, bool zero_output, bool return_sequences, bool has_bias, bool need_dx) -> Tensor[]",
         &lstm_backward);
   m.def("gru_forward(Tensor x, Tensor W, Tensor? b, Tensor U, Tensor? b_r, Tensor h0, Tensor? mask, Tensor? rmask, "
