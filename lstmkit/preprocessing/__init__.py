@@ -1,0 +1,9 @@
+"""The preprocessing Keras 2 tutorials import: `sequence.pad_sequences`, `text.Tokenizer`, plus
+character windows for text models (`text.CharVocabulary`) and windows of a time series with a
+scaler fitted on the training part (`timeseries`)."""
+
+from . import sequence as sequence
+from . import text as text
+from . import timeseries as timeseries
+
+__all__ = ["sequence", "text", "timeseries"]

@@ -1,0 +1,145 @@
+"""Text to integer sequences: Keras 2's word `Tokenizer`, and a character vocabulary with the
+sliding windows character-level models train on."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Iterable
+
+import numpy as np
+
+DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
+
+
+def text_to_word_sequence(text: str, filters: str = DEFAULT_FILTERS, lower: bool = True, split: str = " ") -> list[str]:
+    """Words of `text`: lower-cased, each filter character turned into `split`, split, empties dropped.
+
+    >>> text_to_word_sequence("The cat, the hat!")
+    ['the', 'cat', 'the', 'hat']
+    """
+    if lower:
+        text = text.lower()
+    text = text.translate(str.maketrans({c: split for c in filters}))
+    return [w for w in text.split(split) if w]
+
+
+class Tokenizer:
+    """Words to indices by frequency, as Keras 2's `keras.preprocessing.text.Tokenizer`.
+
+    `fit_on_texts` counts words; `word_index` numbers them from 1 by falling count (ties in order
+    of first appearance), with `oov_token`, when given, as 1. `texts_to_sequences` keeps the
+    words whose index is below `num_words` (all when None) and turns the others, and unseen
+    words, into `oov_token`'s index when there is one, else drops them.
+
+    >>> t = Tokenizer(num_words=3, oov_token="<?>")
+    >>> t.fit_on_texts(["good good film", "bad film"])
+    >>> t.word_index
+    {'<?>': 1, 'good': 2, 'film': 3, 'bad': 4}
+    >>> t.texts_to_sequences(["good bad film", "great"])
+    [[2, 1, 1], [1]]
+    """
+
+    def __init__(
+        self,
+        num_words: int | None = None,
+        filters: str = DEFAULT_FILTERS,
+        lower: bool = True,
+        split: str = " ",
+        char_level: bool = False,
+        oov_token: str | None = None,
+    ) -> None:
+        if num_words is not None and (isinstance(num_words, bool) or not isinstance(num_words, int) or num_words < 1):
+            raise ValueError(f"num_words must be a positive integer or None, got {num_words!r}")
+        self.num_words = num_words
+        self.filters, self.lower, self.split, self.char_level = filters, lower, split, char_level
+        self.oov_token = oov_token
+        self.word_counts: OrderedDict[str, int] = OrderedDict()
+        self.word_docs: dict[str, int] = {}
+        self.document_count = 0
+        self.word_index: dict[str, int] = {}
+        self.index_word: dict[int, str] = {}
+
+    def _words(self, text: str) -> list[str]:
+        if self.char_level:
+            return list(text.lower() if self.lower else text)
+        return text_to_word_sequence(text, self.filters, self.lower, self.split)
+
+    def fit_on_texts(self, texts: Iterable[str]) -> None:
+        if isinstance(texts, str):
+            raise ValueError("texts must be a list of strings, got one string (wrap it in a list)")
+        for text in texts:
+            self.document_count += 1
+            words = self._words(text)
+            for w in words:
+                self.word_counts[w] = self.word_counts.get(w, 0) + 1
+            for w in set(words):
+                self.word_docs[w] = self.word_docs.get(w, 0) + 1
+        ranked = sorted(self.word_counts.items(), key=lambda kv: kv[1], reverse=True)  # stable: ties keep order
+        vocabulary = ([self.oov_token] if self.oov_token is not None else []) + [w for w, _ in ranked]
+        self.word_index = {w: i for i, w in enumerate(vocabulary, start=1)}
+        self.index_word = {i: w for w, i in self.word_index.items()}
+
+    def texts_to_sequences(self, texts: Iterable[str]) -> list[list[int]]:
+        if isinstance(texts, str):
+            raise ValueError("texts must be a list of strings, got one string (wrap it in a list)")
+        oov = self.word_index.get(self.oov_token) if self.oov_token is not None else None
+        sequences = []
+        for text in texts:
+            seq = []
+            for w in self._words(text):
+                i = self.word_index.get(w)
+                if i is not None and (self.num_words is None or i < self.num_words):
+                    seq.append(i)
+                elif oov is not None:
+                    seq.append(oov)
+            sequences.append(seq)
+        return sequences
+
+    def sequences_to_texts(self, sequences: Iterable[Iterable[int]]) -> list[str]:
+        return [" ".join(self.index_word[i] for i in seq if i in self.index_word) for seq in sequences]
+
+
+class CharVocabulary:
+    """The characters of a text, numbered 0..size-1 in sorted order; encodes and decodes.
+
+    >>> v = CharVocabulary("hello")
+    >>> v.chars, v.encode("hole").tolist(), v.decode([3, 2])
+    (['e', 'h', 'l', 'o'], [1, 3, 2, 0], 'ol')
+    """
+
+    def __init__(self, text: str) -> None:
+        if not text:
+            raise ValueError("text must be a non-empty string to build a character vocabulary from")
+        self.chars = sorted(set(text))
+        self.index = {c: i for i, c in enumerate(self.chars)}
+
+    @property
+    def size(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> np.ndarray:
+        unknown = sorted(set(text) - self.index.keys())
+        if unknown:
+            raise ValueError(f"text has characters outside the vocabulary: {''.join(unknown)[:20]!r}")
+        return np.fromiter((self.index[c] for c in text), dtype=np.int64, count=len(text))
+
+    def decode(self, codes: Iterable[int]) -> str:
+        return "".join(self.chars[int(i)] for i in codes)
+
+
+def char_windows(codes: np.ndarray, length: int, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Sliding windows over encoded text: x (N, length) windows starting every `step` characters,
+    y (N,) the character after each window.
+
+    >>> x, y = char_windows(np.arange(6), length=3, step=2)
+    >>> x.tolist(), y.tolist()
+    ([[0, 1, 2], [2, 3, 4]], [3, 5])
+    """
+    if length < 1 or step < 1:
+        raise ValueError(f"length and step must be positive, got length={length!r}, step={step!r}")
+    codes = np.asarray(codes)
+    starts = np.arange(0, len(codes) - length, step)
+    if len(starts) == 0:
+        raise ValueError(f"the text ({len(codes)} characters) is too short for windows of length {length}")
+    x = codes[starts[:, None] + np.arange(length)[None, :]]
+    return x, codes[starts + length]
