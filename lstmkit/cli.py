@@ -1,5 +1,5 @@
 """The `lstmkit` command: `lstmkit mnist [--epochs 3] [--batch-size 32] [--save PATH]`, `lstmkit run PROGRAM`,
-`lstmkit bench`."""
+`lstmkit bench`, `lstmkit forecast [--series airline|sunspots|FILE.csv]`."""
 
 from __future__ import annotations
 
@@ -60,7 +60,39 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--steps", type=_positive, default=5, help="steps timed per round (default 5)")
     bench.add_argument("--only", metavar="TEXT", help="run only the cases whose name contains TEXT")
     bench.add_argument("--quick", action="store_true", help="tiny shapes: checks that every contender runs, times nothing useful")
+    forecast = commands.add_parser(
+        "forecast",
+        help="forecast a time series one step ahead with an LSTM, against the naive baselines",
+        description="Trains an LSTM on windows of a series (airline, sunspots or a CSV file whose rows end "
+        "in the value), forecasts the test period one step ahead and prints its RMSE next to the naive "
+        "and seasonal-naive baselines' (see lstmkit/recipes/forecast.py).",
+    )
+    forecast.add_argument("--series", default="airline", help="airline (default), sunspots or FILE.csv")
+    forecast.add_argument("--lookback", type=_positive, help="past values the LSTM reads (default: the season, at least 6)")
+    forecast.add_argument("--test-size", type=_positive, help="points in the test period (default: two seasons, at least 12)")
+    forecast.add_argument("--season", type=_positive, help="season length, the differencing lag (airline 12, sunspots 11, CSV 1)")
+    forecast.add_argument("--epochs", type=_positive, default=150, help="passes over the training windows (default 150)")
+    forecast.add_argument("--units", type=_positive, default=32, help="LSTM units (default 32)")
+    _recipe_options(forecast)
+    forecast.add_argument("--forecast-plot", metavar="PATH.png", help="plot the forecast against the actual series")
     return top
+
+
+def _recipe_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--save", metavar="PATH", help="write the trained model to PATH (load with lstmkit.models.load_model)")
+    command.add_argument("--plot", metavar="PATH.png", help="plot the training and validation curves to PATH.png")
+    command.add_argument("--seed", type=int, help="seed the random generators, for a repeatable run")
+    command.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="1: a progress bar per epoch (default), 2: a line per epoch, 0: quiet")
+
+
+def _finish_recipe(args: argparse.Namespace, model: object, history: dict) -> None:
+    from . import plot
+
+    if args.save:
+        model.save(args.save)  # type: ignore[attr-defined]
+        print(f"Saved the model to {args.save}")
+    if args.plot:
+        print(f"Training curves: {plot.history(history, args.plot)}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,6 +117,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.save:
             model.save(args.save)
             print(f"Saved the model to {args.save}")
+    elif args.command == "forecast":
+        from .recipes import forecast
+
+        if args.seed is not None:
+            from .utils import set_random_seed
+
+            set_random_seed(args.seed)
+        try:
+            model, res = forecast.train(args.series, lookback=args.lookback, test_size=args.test_size,
+                                        season=args.season, units=args.units, epochs=args.epochs, verbose=args.verbose)
+        except ValueError as e:
+            command_line.error(str(e))
+        print(f"Test RMSE over the last {len(res.forecast)} points of {res.series}: LSTM {res.rmse:.2f}, "
+              f"naive {res.naive_rmse:.2f}, seasonal naive {res.seasonal_naive_rmse:.2f}")
+        _finish_recipe(args, model, res.history)
+        if args.forecast_plot:
+            print(f"Forecast plot: {forecast.plot(res, args.forecast_plot)}")
     elif args.command == "run":
         import os
 
