@@ -36,10 +36,8 @@ def parser() -> argparse.ArgumentParser:
     )
     mnist.add_argument("--epochs", type=_positive, default=3, help="passes over the training images (default 3)")
     mnist.add_argument("--batch-size", type=_positive, default=32, help="images per step (default 32)")
-    mnist.add_argument("--save", metavar="PATH", help="write the trained model to PATH (load with lstmkit.models.load_model)")
-    mnist.add_argument("--seed", type=int, help="seed the random generators, for a repeatable run")
     mnist.add_argument("--limit", type=_positive, help="use only the first N training and test images (a quick check)")
-    mnist.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="1: a progress bar per epoch (default), 2: a line per epoch, 0: quiet")
+    _recipe_options(mnist)
     run = commands.add_parser(
         "run",
         help="run a Keras program on lstmkit (its keras imports redirected; the file is not changed)",
@@ -114,9 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         epochs = ", ".join(f"{s:.1f}" for s in result.epoch_seconds)
         mean = sum(result.epoch_seconds) / len(result.epoch_seconds)
         print(f"Time per epoch: {mean:.1f} s (each: {epochs} s; training and validation)")
-        if args.save:
-            model.save(args.save)
-            print(f"Saved the model to {args.save}")
+        _finish_recipe(args, model, result.history)
     elif args.command == "forecast":
         from .recipes import forecast
 
