@@ -100,12 +100,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from . import bench
 
         return bench.main(rounds=args.rounds, steps_per_round=args.steps, only=args.only, quick=args.quick)
-    if args.command == "mnist":
-        from .recipes import mnist
+    if args.seed is not None:  # every other command takes --seed
         from .utils import set_random_seed
 
-        if args.seed is not None:
-            set_random_seed(args.seed)
+        set_random_seed(args.seed)
+    if args.command == "mnist":
+        from .recipes import mnist
+
         model, result = mnist.run(epochs=args.epochs, batch_size=args.batch_size, limit=args.limit, verbose=args.verbose)
         print(f"Test loss: {result.test_loss:.4f}")
         print(f"Test accuracy: {result.test_accuracy:.4f}")
@@ -116,10 +117,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "forecast":
         from .recipes import forecast
 
-        if args.seed is not None:
-            from .utils import set_random_seed
-
-            set_random_seed(args.seed)
         try:
             model, res = forecast.train(args.series, lookback=args.lookback, test_size=args.test_size,
                                         season=args.season, units=args.units, epochs=args.epochs, verbose=args.verbose)
@@ -137,10 +134,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not os.path.isfile(args.program):
             command_line.error(f"no program at {args.program!r}")
-        if args.seed is not None:
-            from .utils import set_random_seed
-
-            set_random_seed(args.seed)
         run_program(args.program, args.args)
     return 0
 

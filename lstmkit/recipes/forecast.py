@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import os
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -141,7 +140,3 @@ def plot(result: Result, path: str | os.PathLike[str]) -> str:
         path, title=f"{result.series}: one-step forecasts over the test period", ylabel=result.ylabel,
         test_start=result.time[result.test_start],
     )
-
-
-def describe(result: Result) -> dict[str, Any]:
-    return {"rmse": result.rmse, "naive_rmse": result.naive_rmse, "seasonal_naive_rmse": result.seasonal_naive_rmse}
