@@ -1,13 +1,23 @@
-"""The `lstmkit` command: `lstmkit mnist [--epochs 3] [--batch-size 32] [--save PATH]`, `lstmkit run PROGRAM`,
-`lstmkit bench`, `lstmkit forecast [--series airline|sunspots|FILE.csv]`."""
+"""The `lstmkit` command: `lstmkit mnist`, `text`, `generate`, `sentiment`, `predict`, `forecast`
+(the recipes), `lstmkit run PROGRAM` (a Keras program on lstmkit) and `lstmkit bench`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from typing import Callable, Sequence
 
 from ._version import __version__
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -73,21 +83,76 @@ def parser() -> argparse.ArgumentParser:
     forecast.add_argument("--units", type=_positive, default=32, help="LSTM units (default 32)")
     _recipe_options(forecast)
     forecast.add_argument("--forecast-plot", metavar="PATH.png", help="plot the forecast against the actual series")
+    text = commands.add_parser(
+        "text",
+        help="train the tutorial's character model (LSTM 256) on Shakespeare or a text file; report bits per character",
+        description="Trains LSTM(256), Dropout(0.2), Dense(softmax) to predict the next character from the "
+        "previous 100 on the first --chars characters of the corpus (90 %% training, 10 %% validation), "
+        "prints the validation loss in bits per character next to the unigram entropy, and a sample "
+        "(see lstmkit/recipes/text.py). `lstmkit generate` samples from the saved model.",
+    )
+    text.add_argument("--corpus", default="shakespeare", help="shakespeare (default) or FILE.txt (UTF-8)")
+    text.add_argument("--chars", type=_positive, default=500_000, help="use the first N characters of the corpus (default 500000)")
+    text.add_argument("--length", type=_positive, default=100, help="characters per training window (default 100)")
+    text.add_argument("--units", type=_positive, default=256, help="LSTM units (default 256)")
+    text.add_argument("--epochs", type=_positive, default=12, help="epochs (default 12)")
+    text.add_argument("--steps-per-epoch", type=_positive, default=100, help="batches of random windows per epoch (default 100)")
+    text.add_argument("--batch-size", type=_positive, default=64, help="windows per batch (default 64)")
+    _recipe_options(text, save="text.lstmkit")
+    generate = commands.add_parser(
+        "generate",
+        help="sample text from a model saved by `lstmkit text`",
+        description="Samples LENGTH characters one at a time after the prompt, each from the model's "
+        "probabilities given the last 100 characters, sharpened or flattened by the temperature. "
+        "The same --seed gives the same text.",
+    )
+    generate.add_argument("model", help="a file written by `lstmkit text --save`")
+    generate.add_argument("--prompt", required=True, help="the text to continue")
+    generate.add_argument("--length", type=_positive, default=400, help="characters to generate (default 400)")
+    generate.add_argument("--temperature", type=_positive_float, default=1.0,
+                          help="below 1: safer, more repetitive text; above 1: more surprising (default 1.0)")
+    generate.add_argument("--seed", type=int, help="seed the sampling, for a repeatable text")
+    sentiment = commands.add_parser(
+        "sentiment",
+        help="train Embedding + LSTM on the movie-review sentences; report test accuracy and the majority baseline",
+        description="Trains Embedding(64, masked) + LSTM(64) + Dense(sigmoid) on the 8,457 training sentences "
+        "(a tenth held out to pick the epoch) and prints the accuracy on the 2,111 test sentences next "
+        "to the majority-class baseline (see lstmkit/recipes/sentiment.py). `lstmkit predict` uses the saved model.",
+    )
+    sentiment.add_argument("--epochs", type=_positive, default=10, help="at most this many epochs (default 10; stops early)")
+    sentiment.add_argument("--batch-size", type=_positive, default=32, help="sentences per batch (default 32)")
+    sentiment.add_argument("--num-words", type=_positive, default=10_000, help="vocabulary size (default 10000)")
+    sentiment.add_argument("--maxlen", type=_positive, default=50, help="words read per sentence (default 50)")
+    sentiment.add_argument("--limit", type=_positive, help="use only N training and N test sentences (a quick check)")
+    _recipe_options(sentiment, save="sentiment.lstmkit")
+    predict = commands.add_parser(
+        "predict",
+        help="print the probability that each text is positive, with a model saved by `lstmkit sentiment`",
+    )
+    predict.add_argument("model", help="a file written by `lstmkit sentiment --save`")
+    predict.add_argument("texts", nargs="+", metavar="TEXT", help="sentences to score")
     return top
 
 
-def _recipe_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--save", metavar="PATH", help="write the trained model to PATH (load with lstmkit.models.load_model)")
+def _recipe_options(command: argparse.ArgumentParser, save: str | None = None) -> None:
+    if save is None:
+        command.add_argument("--save", metavar="PATH", help="write the trained model to PATH (load with lstmkit.models.load_model)")
+    else:
+        command.add_argument("--save", metavar="PATH", default=save, help=f"where to write the trained model (default {save})")
     command.add_argument("--plot", metavar="PATH.png", help="plot the training and validation curves to PATH.png")
     command.add_argument("--seed", type=int, help="seed the random generators, for a repeatable run")
     command.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="1: a progress bar per epoch (default), 2: a line per epoch, 0: quiet")
 
 
-def _finish_recipe(args: argparse.Namespace, model: object, history: dict) -> None:
+def _finish_recipe(args: argparse.Namespace, model: object, history: dict, save: Callable[[str], None] | None = None) -> None:
+    """Saves the model (with `save(path)` when the recipe keeps more than the model) and plots the curves."""
     from . import plot
 
     if args.save:
-        model.save(args.save)  # type: ignore[attr-defined]
+        if save is None:
+            model.save(args.save)  # type: ignore[attr-defined]
+        else:
+            save(args.save)
         print(f"Saved the model to {args.save}")
     if args.plot:
         print(f"Training curves: {plot.history(history, args.plot)}")
@@ -100,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from . import bench
 
         return bench.main(rounds=args.rounds, steps_per_round=args.steps, only=args.only, quick=args.quick)
-    if args.seed is not None:  # every other command takes --seed
+    if getattr(args, "seed", None) is not None:
         from .utils import set_random_seed
 
         set_random_seed(args.seed)
@@ -127,6 +192,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         _finish_recipe(args, model, res.history)
         if args.forecast_plot:
             print(f"Forecast plot: {forecast.plot(res, args.forecast_plot)}")
+    elif args.command == "text":
+        from .recipes import text
+
+        try:
+            model, tr = text.train(args.corpus, chars=args.chars, length=args.length, units=args.units, epochs=args.epochs,
+                                   steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, verbose=args.verbose)
+        except ValueError as e:
+            command_line.error(str(e))
+        print(f"Validation: {tr.bits_per_char:.3f} bits per character; unigram entropy of the training text "
+              f"{tr.unigram_bits:.3f} bits ({tr.unigram_bits - tr.bits_per_char:.3f} below it; "
+              f"{tr.train_chars:,} training, {tr.validation_chars:,} validation characters)")
+        _finish_recipe(args, model, tr.history, lambda path: text.save(model, tr.vocabulary, path, args.length))
+        prompt = "\n" if "\n" in tr.vocabulary.chars else tr.vocabulary.chars[0]
+        print("A sample (temperature 0.8):")
+        print(prompt + text.generate(model, tr.vocabulary, prompt, length=300, temperature=0.8, seed=args.seed,
+                                     window=args.length))
+    elif args.command == "generate":
+        from .recipes import text
+
+        try:
+            model, vocabulary, window = text.load(args.model)
+            sample = text.generate(model, vocabulary, args.prompt, length=args.length,
+                                   temperature=args.temperature, seed=args.seed, window=window)
+        except (ValueError, FileNotFoundError) as e:
+            command_line.error(str(e))
+        print(args.prompt + sample)
+    elif args.command == "sentiment":
+        from .recipes import sentiment
+
+        try:
+            model, sr = sentiment.train(num_words=args.num_words, maxlen=args.maxlen, epochs=args.epochs,
+                                        batch_size=args.batch_size, limit=args.limit, verbose=args.verbose)
+        except ValueError as e:
+            command_line.error(str(e))
+        print(f"Test accuracy: {sr.test_accuracy:.4f} (majority class: {sr.majority_accuracy:.4f}; "
+              f"weights of epoch {sr.best_epoch} of {sr.epochs_run}, the best on validation)")
+        _finish_recipe(args, model, sr.history, lambda path: sentiment.save(model, sr.tokenizer, sr.maxlen, path))
+    elif args.command == "predict":
+        from .recipes import sentiment
+
+        try:
+            model, tokenizer, maxlen = sentiment.load(args.model)
+        except (ValueError, FileNotFoundError) as e:
+            command_line.error(str(e))
+        for sentence, p in zip(args.texts, sentiment.predict(model, tokenizer, maxlen, args.texts)):
+            print(f"{p:.3f}  {sentence}")
     elif args.command == "run":
         import os
 

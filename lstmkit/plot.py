@@ -39,6 +39,8 @@ def history(history: Any, path: str | os.PathLike[str], title: str = "Training")
     names = [k for k in logs if not k.startswith("val_") and k not in ("lr", "learning_rate")]
     names = sorted(names, key=lambda k: (k != "loss", k))
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4.2), squeeze=False)
     for ax, name in zip(axes[0], names):
         epochs = np.arange(1, len(logs[name]) + 1)
@@ -46,6 +48,7 @@ def history(history: Any, path: str | os.PathLike[str], title: str = "Training")
         if f"val_{name}" in logs:
             ax.plot(epochs, logs[f"val_{name}"], marker="o", markersize=3, label="validation")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 1.5"
         ax.set_ylabel(name.replace("_", " "))
         ax.set_title(name.replace("_", " "))
         ax.grid(alpha=0.3)

@@ -8,6 +8,8 @@
               model_config    the architecture as JSON: {"class_name": "Sequential", "config": ...}
               compile_config  optimizer class and settings, loss and metric names (when compiled)
               optimizer_state iteration count, learning rate and torch's param_groups (when built)
+              extras          what the program saved beside the model, as JSON (a recipe keeps its
+                              tokenizer or character vocabulary here); `load_extras` reads it
 
 Files are written to a temporary name beside the target and renamed into place, so a crash
 mid-write leaves the previous file whole. Any tool that reads safetensors can read the weights.
@@ -80,8 +82,15 @@ def save_weights(model: Any, path: str | os.PathLike[str], overwrite: bool = Tru
     _write(path, _weights(model), {"format": WEIGHTS_FORMAT, "lstmkit_version": __version__}, overwrite)
 
 
-def save_model(model: Any, path: str | os.PathLike[str], overwrite: bool = True) -> None:
-    """Writes the architecture, the weights and, when compiled, the training setup and optimizer state."""
+def save_model(
+    model: Any, path: str | os.PathLike[str], overwrite: bool = True, extras: Mapping[str, Any] | None = None
+) -> None:
+    """Writes the architecture, the weights and, when compiled, the training setup and optimizer state.
+
+    Args:
+        extras: JSON-serialisable values kept in the same file (a tokenizer, a vocabulary), read
+            back with `load_extras(path)`.
+    """
     _require_built(model, "save")
     tensors = _weights(model)
     metadata = {
@@ -91,6 +100,13 @@ def save_model(model: Any, path: str | os.PathLike[str], overwrite: bool = True)
             {"class_name": type(model).__name__, "config": serialization.to_json(model.get_config(), "model config")}
         ),
     }
+    if extras is not None:
+        if not isinstance(extras, Mapping) or not all(isinstance(k, str) for k in extras):
+            raise ValueError(f"extras must be a dict with string keys, got extras={extras!r:.200}")
+        try:
+            metadata["extras"] = json.dumps(dict(extras))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"extras must hold JSON values only (strings, numbers, lists, dicts): {err}") from None
     if model.compiled:
         optimizer = model.optimizer
         metadata["compile_config"] = json.dumps(
@@ -157,6 +173,12 @@ def load_model(
                     per_param.setdefault(int(index), {})[name] = value.to(model.device)
             model.optimizer.load_state_dict({"state": per_param, **state})
     return model
+
+
+def load_extras(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The `extras` dict saved with the model in `path` (empty when none was)."""
+    _, metadata = _read(path)
+    return dict(json.loads(metadata["extras"])) if "extras" in metadata else {}
 
 
 def load_weights(model: Any, path: str | os.PathLike[str]) -> None:

@@ -297,10 +297,11 @@ class Sequential(Trainer):
 
     # ---- files -------------------------------------------------------------------------------------
 
-    def save(self, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
+    def save(self, filepath: str | os.PathLike[str], overwrite: bool = True, extras: dict[str, Any] | None = None) -> None:
         """Writes one file with the architecture, weights and training state (see `lstmkit.models.saving`);
-        `lstmkit.models.load_model(filepath)` reads it back."""
-        saving.save_model(self, filepath, overwrite=overwrite)
+        `lstmkit.models.load_model(filepath)` reads it back. `extras`: JSON values kept beside the
+        model (a tokenizer's `to_json()`, say), read back with `lstmkit.models.load_extras(filepath)`."""
+        saving.save_model(self, filepath, overwrite=overwrite, extras=extras)
 
     def save_weights(self, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
         """Writes the weights alone, for `load_weights` on a model of the same architecture."""

@@ -3,10 +3,14 @@ sliding windows character-level models train on."""
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
 
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 
@@ -99,6 +103,40 @@ class Tokenizer:
     def sequences_to_texts(self, sequences: Iterable[Iterable[int]]) -> list[str]:
         return [" ".join(self.index_word[i] for i in seq if i in self.index_word) for seq in sequences]
 
+    def get_config(self) -> dict[str, Any]:
+        """Settings and fitted state, all JSON values (counts as lists of pairs, to keep their order)."""
+        return {
+            "num_words": self.num_words, "filters": self.filters, "lower": self.lower, "split": self.split,
+            "char_level": self.char_level, "oov_token": self.oov_token, "document_count": self.document_count,
+            "word_counts": list(self.word_counts.items()), "word_docs": list(self.word_docs.items()),
+            "word_index": list(self.word_index.items()),
+        }
+
+    def to_json(self) -> str:
+        """The tokenizer as a JSON string; `tokenizer_from_json` rebuilds it (as in Keras 2)."""
+        return json.dumps({"class_name": "Tokenizer", "config": self.get_config()})
+
+
+def tokenizer_from_json(json_string: str) -> Tokenizer:
+    """The `Tokenizer` saved by `Tokenizer.to_json()`, fitted state included."""
+    try:
+        spec = json.loads(json_string)
+        config = dict(spec["config"])
+        if spec.get("class_name") != "Tokenizer":
+            raise KeyError("class_name")
+        tokenizer = Tokenizer(
+            num_words=config["num_words"], filters=config["filters"], lower=config["lower"], split=config["split"],
+            char_level=config["char_level"], oov_token=config["oov_token"],
+        )
+        tokenizer.document_count = int(config["document_count"])
+        tokenizer.word_counts = OrderedDict((str(w), int(n)) for w, n in config["word_counts"])
+        tokenizer.word_docs = {str(w): int(n) for w, n in config["word_docs"]}
+        tokenizer.word_index = {str(w): int(i) for w, i in config["word_index"]}
+    except (TypeError, ValueError, KeyError) as err:
+        raise ValueError(f"json_string is not a tokenizer written by Tokenizer.to_json() ({type(err).__name__}: {err})") from None
+    tokenizer.index_word = {i: w for w, i in tokenizer.word_index.items()}
+    return tokenizer
+
 
 class CharVocabulary:
     """The characters of a text, numbered 0..size-1 in sorted order; encodes and decodes.
@@ -109,10 +147,18 @@ class CharVocabulary:
     """
 
     def __init__(self, text: str) -> None:
-        if not text:
-            raise ValueError("text must be a non-empty string to build a character vocabulary from")
+        if not isinstance(text, str) or not text:
+            raise ValueError(f"text must be a non-empty string to build a character vocabulary from, got {text!r:.60}")
         self.chars = sorted(set(text))
         self.index = {c: i for i, c in enumerate(self.chars)}
+
+    @classmethod
+    def from_chars(cls, chars: Iterable[str]) -> "CharVocabulary":
+        """The vocabulary whose `chars` are these (as saved from another one's `chars`)."""
+        chars = list(chars)
+        if not chars or any(not isinstance(c, str) or len(c) != 1 for c in chars) or len(set(chars)) != len(chars):
+            raise ValueError(f"chars must be distinct single characters, got {chars!r:.100}")
+        return cls("".join(chars))
 
     @property
     def size(self) -> int:
@@ -144,3 +190,37 @@ def char_windows(codes: np.ndarray, length: int, step: int = 1) -> tuple[np.ndar
         raise ValueError(f"the text ({len(codes)} characters) is too short for windows of length {length}")
     x = codes[starts[:, None] + np.arange(length)[None, :]]
     return x, codes[starts + length]
+
+
+class OneHotCharWindows(Dataset):
+    """Windows over encoded text for a torch `DataLoader` (or `fit`), one-hot encoded as they are
+    read, so a long text needs no (windows, length, vocabulary) array in memory: item i is
+    x (length, vocabulary_size) float32, the window starting at i * step, and y, the id of the
+    character after it.
+
+    >>> data = OneHotCharWindows(np.array([0, 1, 2, 1]), length=2, vocabulary_size=3)
+    >>> len(data), data[1][0].tolist(), int(data[1][1])
+    (2, [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], 1)
+    """
+
+    def __init__(self, codes: np.ndarray, length: int, vocabulary_size: int, step: int = 1) -> None:
+        for name, value in (("length", length), ("vocabulary_size", vocabulary_size), ("step", step)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
+        self.codes = torch.as_tensor(np.asarray(codes), dtype=torch.int64)
+        if self.codes.dim() != 1 or len(self.codes) <= length:
+            raise ValueError(f"codes must be a 1-d array longer than length={length}, got shape {tuple(self.codes.shape)}")
+        if int(self.codes.min()) < 0 or int(self.codes.max()) >= vocabulary_size:
+            raise ValueError(f"codes must lie in [0, vocabulary_size={vocabulary_size}), got "
+                             f"[{int(self.codes.min())}, {int(self.codes.max())}]")
+        self.length, self.vocabulary_size, self.step = length, vocabulary_size, step
+
+    def __len__(self) -> int:
+        return (len(self.codes) - self.length - 1) // self.step + 1
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"window {i} of {len(self)}")
+        start = (i % len(self)) * self.step
+        window = self.codes[start : start + self.length + 1]
+        return F.one_hot(window[:-1], self.vocabulary_size).float(), window[-1]
