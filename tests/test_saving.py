@@ -1,4 +1,4 @@
-"""model.save / load_model / save_weights / load_weights: one safetensors file, no pickle."""
+"""model.save / load_model / save_weights / load_weights: a zip of JSON and safetensors, no pickle."""
 
 import json
 import os
@@ -65,23 +65,23 @@ def test_training_resumed_from_a_save_continues_the_same_run(tmp_path):
         assert resumed.optimizer.iterations == m.optimizer.iterations == 20
 
 
-def test_the_file_is_plain_safetensors_with_json_architecture(tmp_path):
+def test_the_file_is_a_zip_of_json_and_safetensors(tmp_path):
+    import zipfile
+
+    from safetensors.torch import load as load_safetensors
+
     path = tmp_path / "m.lstmkit"
     trained().save(path)
-    meta = header(path)["__metadata__"]
+    with zipfile.ZipFile(path) as zf:
+        assert sorted(zf.namelist()) == ["lstmkit.json", "tensors.safetensors"]
+        meta = json.loads(zf.read("lstmkit.json"))
+        tensors = load_safetensors(zf.read("tensors.safetensors"))  # any safetensors reader opens it
     assert meta["format"] == "lstmkit.model"
-    config = json.loads(meta["model_config"])
+    config = meta["model_config"]
     assert config["class_name"] == "Sequential"
     assert [entry["class_name"] for entry in config["config"]["layers"]] == [
         "InputLayer", "Masking", "Bidirectional", "GRU", "Dropout", "Dense"]
-    assert json.loads(meta["compile_config"])["optimizer"]["class_name"] == "Adam"
-    # nothing but the header and raw tensor bytes: the tensors' offsets cover the rest of the file
-    entries = {k: v for k, v in header(path).items() if k != "__metadata__"}
-    header_length = 8 + struct.unpack("<Q", path.read_bytes()[:8])[0]
-    assert max(v["data_offsets"][1] for v in entries.values()) == path.stat().st_size - header_length
-    from safetensors.torch import load_file
-
-    tensors = load_file(path)  # any safetensors reader opens it
+    assert meta["compile_config"]["optimizer"]["class_name"] == "Adam"
     assert any(key.startswith("weights.") for key in tensors)
     assert any(key.startswith("optimizer.") for key in tensors)
 
@@ -141,7 +141,7 @@ def test_bad_files(tmp_path):
         load_model(tmp_path / "missing")
     junk = tmp_path / "junk.keras"
     junk.write_bytes(b"PK\x03\x04 a zip file, as Keras writes")
-    with pytest.raises(ValueError, match="not a file written by lstmkit"):
+    with pytest.raises(ValueError, match="not a whole lstmkit model file"):
         load_model(junk)
     unbuilt = Sequential([L.LSTM(3)])
     with pytest.raises(ValueError, match="not built"):
@@ -152,23 +152,45 @@ def test_bad_files(tmp_path):
         m.save(tmp_path / "exists", overwrite=False)
 
 
-def test_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
+@pytest.mark.parametrize("fail_at", ["write", "fsync", "rename"])
+def test_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch, fail_at):
     m = trained()
     path = tmp_path / "m.lstmkit"
     m.save(path)
     before = path.read_bytes()
-    import lstmkit.models.saving as saving
+    import lstmkit._io as io_module
 
-    def broken(tensors, filename, metadata):
-        with open(filename, "wb") as f:
-            f.write(b"half")
-        raise OSError("disk full")
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(saving, "save_file", broken)
-    with pytest.raises(OSError, match="disk full"):
+    if fail_at == "write":  # half the bytes reach the disk, then the disk is full
+        real_fdopen = os.fdopen
+
+        class HalfFile:
+            def __init__(self, f):
+                self.f = f
+            def __enter__(self):
+                return self
+            def __exit__(self, *exc):
+                self.f.close()
+            def write(self, data):
+                self.f.write(bytes(data)[: len(data) // 2])
+                disk_full()
+            def __getattr__(self, name):
+                return getattr(self.f, name)
+
+        monkeypatch.setattr(io_module.os, "fdopen", lambda *a, **k: HalfFile(real_fdopen(*a, **k)))
+    elif fail_at == "fsync":
+        monkeypatch.setattr(io_module.os, "fsync", disk_full)
+    else:
+        monkeypatch.setattr(io_module.os, "replace", disk_full)
+    with pytest.raises(OSError, match="m.lstmkit") as caught:
         m.save(path)
+    assert "No space left" in str(caught.value)
+    monkeypatch.undo()
     assert path.read_bytes() == before
-    assert os.listdir(tmp_path) == ["m.lstmkit"]
+    assert os.listdir(tmp_path) == ["m.lstmkit"]  # no temporary file left behind
+    np.testing.assert_array_equal(load_model(path).predict(x), m.predict(x))
 
 
 @pytest.mark.parametrize(

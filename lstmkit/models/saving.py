@@ -1,62 +1,166 @@
-"""Saving and loading models: one safetensors file, no pickle.
+"""Saving and loading models: a zip of JSON and safetensors, read with limits, never pickle.
 
-`save_model` writes a single file in the safetensors format (a JSON header, then raw tensors):
+`save_model` writes a zip archive (stored, not compressed) with exactly two members:
 
-    tensors   weights.<state_dict key>            the model's weights (and persistent buffers)
-              optimizer.<param index>.<name>       the optimizer's per-weight state (Adam's m, v, ...)
-    metadata  format          "lstmkit.model" (or "lstmkit.weights" for save_weights files)
-              model_config    the architecture as JSON: {"class_name": "Sequential", "config": ...}
-              compile_config  optimizer class and settings, loss and metric names (when compiled)
-              optimizer_state iteration count, learning rate and torch's param_groups (when built)
-              extras          what the program saved beside the model, as JSON (a recipe keeps its
-                              tokenizer or character vocabulary here); `load_extras` reads it
+    lstmkit.json          {"format": "lstmkit.model", "lstmkit_version", "model_config" (the
+                          architecture), "compile_config" (optimizer class and settings, loss
+                          and metric names; when compiled), "optimizer_state" (iteration count,
+                          learning rate, torch's param_groups; when built), "extras" (JSON values
+                          the program kept beside the model; `load_extras` reads them)}
+    tensors.safetensors   weights.<state_dict key>         the model's weights and buffers
+                          optimizer.<param index>.<name>    the optimizer's per-weight state
 
-Files are written to a temporary name beside the target and renamed into place, so a crash
-mid-write leaves the previous file whole. Any tool that reads safetensors can read the weights.
+Checkpoints (`fit(checkpoint_dir=...)`) are the same archive with format "lstmkit.checkpoint"
+and the run's state added (see `lstmkit.training.checkpoints`). `save_weights` writes a bare
+safetensors file with the weights alone. Every file is written by `lstmkit._io.atomic_write`:
+a temporary file, fsynced, renamed over the target, so a crash leaves the previous file whole.
+
+Reading checks, before anything is built: the archive is whole (zip directory and CRCs), its
+member names are exactly the two above (a name that climbs out of the archive, or a pickle, is
+refused by name), sizes are within `MAX_JSON_BYTES` / `MAX_TENSOR_BYTES` and agree with the
+compression, the JSON parses to the keys expected, the tensors parse as safetensors, and the
+weights' names and shapes fit the rebuilt architecture. Layers are rebuilt from this package's
+classes by name only; the user's own functions come from `custom_objects`, never from the file.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
+import zipfile
 from typing import Any, Mapping
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
 
 from .. import serialization
+from .._io import atomic_write
 from .._version import __version__
 
 MODEL_FORMAT = "lstmkit.model"
 WEIGHTS_FORMAT = "lstmkit.weights"
+CHECKPOINT_FORMAT = "lstmkit.checkpoint"
+JSON_MEMBER = "lstmkit.json"
+TENSORS_MEMBER = "tensors.safetensors"
+MAX_JSON_BYTES = 64 << 20  # the architecture and settings: far below this
+MAX_TENSOR_BYTES = 64 << 30  # 64 GiB of weights: beyond any LSTM this package trains
+_PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".ckpt", ".joblib")
 
 
-def _write(path: str | os.PathLike[str], tensors: dict[str, torch.Tensor], metadata: dict[str, str], overwrite: bool) -> None:
+def _looks_like_pickle(data: bytes) -> bool:
+    """A pickle of protocol 2-5 starts with PROTO (0x80) and its version; a safetensors file
+    starts with an 8-byte header length, then '{'."""
+    return len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5 and data[8:9] != b"{"
+
+
+def _encode_tensors(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> bytes:
+    return save_safetensors({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=metadata)
+
+
+def write_archive(path: str | os.PathLike[str], header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+    """Writes `header` (JSON) and `tensors` as a model archive, atomically."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr(JSON_MEMBER, json.dumps(header))
+        zf.writestr(TENSORS_MEMBER, _encode_tensors(tensors))
+    atomic_write(path, buffer.getvalue())
+
+
+def _write(path: str | os.PathLike[str], write: Any, overwrite: bool) -> None:
     path = os.fspath(path)
     if os.path.isdir(path):
         raise ValueError(f"Expected a file path to save to, got the directory {path!r}")
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"{path!r} exists; pass overwrite=True to replace it")
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    handle, temporary = tempfile.mkstemp(prefix=".lstmkit-", suffix=".tmp", dir=directory)
-    os.close(handle)
+    write(path)
+
+
+def _refuse(path: str, problem: str) -> ValueError:
+    return ValueError(f"Cannot load {path!r}: {problem}")
+
+
+def _read_member(path: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    if info.file_size > limit:
+        raise _refuse(path, f"member {info.filename!r} declares {info.file_size:,} bytes, above the limit of {limit:,}")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise _refuse(path, f"member {info.filename!r} uses compression method {info.compress_type}, which lstmkit does not read")
+    if info.compress_type == zipfile.ZIP_DEFLATED and info.file_size > 200 * max(info.compress_size, 1) + (1 << 20):
+        raise _refuse(path, f"member {info.filename!r} would expand {info.compress_size:,} bytes to {info.file_size:,} (a zip bomb?)")
     try:
-        save_file(tensors, temporary, metadata=metadata)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+        with zf.open(info) as f:
+            data = f.read(limit + 1)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:  # bad CRC, cut short
+        raise _refuse(path, f"member {info.filename!r} is damaged ({err})") from None
+    if len(data) != info.file_size:
+        raise _refuse(path, f"member {info.filename!r} holds {len(data):,} bytes, not the {info.file_size:,} it declares")
+    return data
 
 
-def _read(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """(header, tensors) of a model or checkpoint archive, checked as the module docstring says."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No file at {path!r}")
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise _refuse(path, f"not a whole lstmkit model file: not a zip archive, or cut short ({err})") from None
+    with zf:
+        infos = zf.infolist()
+        for info in infos:
+            name = info.filename
+            parts = name.replace("\\", "/").split("/")
+            if name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
+                raise _refuse(path, f"member {name!r} names a path outside the archive (path traversal); refused")
+            if name.lower().endswith(_PICKLE_SUFFIXES):
+                raise _refuse(path, f"member {name!r} is a pickle, which lstmkit never loads (it can run code)")
+        names = [info.filename for info in infos]
+        if len(set(names)) != len(names):
+            raise _refuse(path, f"members appear twice: {sorted({n for n in names if names.count(n) > 1})}")
+        unexpected = sorted(set(names) - {JSON_MEMBER, TENSORS_MEMBER})
+        if "config.json" in names and JSON_MEMBER not in names:
+            raise _refuse(path, "it is a Keras .keras file, which lstmkit does not read: load it in Keras and move "
+                                "its weights with model.set_weights(keras_model.get_weights())")
+        if unexpected:
+            raise _refuse(path, f"unexpected members {unexpected}; a model file holds {JSON_MEMBER} and {TENSORS_MEMBER} only")
+        missing = sorted({JSON_MEMBER, TENSORS_MEMBER} - set(names))
+        if missing:
+            raise _refuse(path, f"members {missing} are missing")
+        raw_header = _read_member(path, zf, zf.getinfo(JSON_MEMBER), MAX_JSON_BYTES)
+        raw_tensors = _read_member(path, zf, zf.getinfo(TENSORS_MEMBER), MAX_TENSOR_BYTES)
+    for name, data in ((JSON_MEMBER, raw_header), (TENSORS_MEMBER, raw_tensors)):
+        if _looks_like_pickle(data):
+            raise _refuse(path, f"member {name!r} holds a pickle, which lstmkit never loads (it can run code)")
+    try:
+        header = json.loads(raw_header.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise _refuse(path, f"{JSON_MEMBER} is not valid JSON ({type(err).__name__}: {str(err)[:200]})") from None
+    if not isinstance(header, dict) or header.get("format") not in (MODEL_FORMAT, CHECKPOINT_FORMAT):
+        raise _refuse(path, f"{JSON_MEMBER} has no lstmkit format tag (expected format {MODEL_FORMAT!r})")
+    try:
+        tensors = load_safetensors(raw_tensors)
+    except (SafetensorError, ValueError, RuntimeError, OSError) as err:
+        raise _refuse(path, f"{TENSORS_MEMBER} is damaged ({type(err).__name__}: {str(err)[:200]})") from None
+    return header, tensors
+
+
+def _read(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(tensors, header) of a model archive or a `save_weights` safetensors file."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No file at {path!r}")
+    with open(path, "rb") as f:
+        start = f.read(16)
+    if start.startswith(b"PK"):
+        header, tensors = read_archive(path)
+        return tensors, header
+    if _looks_like_pickle(start):
+        raise _refuse(path, "it is a pickle (torch.save?), which lstmkit never loads (it can run code)")
+    if os.path.getsize(path) > MAX_TENSOR_BYTES:
+        raise _refuse(path, f"{os.path.getsize(path):,} bytes, above the limit of {MAX_TENSOR_BYTES:,}")
     try:
         with safe_open(path, framework="pt") as f:
             metadata = dict(f.metadata() or {})
@@ -67,9 +171,9 @@ def _read(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[s
             "Keras's .keras and .h5 files cannot be read here: load the Keras model in Keras and move its "
             "weights with model.set_weights(keras_model.get_weights())"
         ) from None
-    if metadata.get("format") not in (MODEL_FORMAT, WEIGHTS_FORMAT):
+    if metadata.get("format") != WEIGHTS_FORMAT:
         raise ValueError(f"{path!r} is a safetensors file, but not one written by lstmkit (no lstmkit format tag)")
-    return tensors, metadata
+    return tensors, dict(metadata)
 
 
 def _weights(model: Any) -> dict[str, torch.Tensor]:
@@ -77,9 +181,43 @@ def _weights(model: Any) -> dict[str, torch.Tensor]:
 
 
 def save_weights(model: Any, path: str | os.PathLike[str], overwrite: bool = True) -> None:
-    """Writes the model's weights alone."""
+    """Writes the model's weights alone, as a bare safetensors file."""
     _require_built(model, "save_weights")
-    _write(path, _weights(model), {"format": WEIGHTS_FORMAT, "lstmkit_version": __version__}, overwrite)
+    data = _encode_tensors(_weights(model), {"format": WEIGHTS_FORMAT, "lstmkit_version": __version__})
+    _write(path, lambda p: atomic_write(p, data), overwrite)
+
+
+def model_state(model: Any, extras: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The header and tensors that `save_model` writes: architecture, compile settings,
+    weights and optimizer state."""
+    _require_built(model, "save")
+    tensors = _weights(model)
+    header: dict[str, Any] = {
+        "format": MODEL_FORMAT,
+        "lstmkit_version": __version__,
+        "model_config": {"class_name": type(model).__name__, "config": serialization.to_json(model.get_config(), "model config")},
+    }
+    if extras is not None:
+        if not isinstance(extras, Mapping) or not all(isinstance(k, str) for k in extras):
+            raise ValueError(f"extras must be a dict with string keys, got extras={extras!r:.200}")
+        try:
+            header["extras"] = json.loads(json.dumps(dict(extras)))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"extras must hold JSON values only (strings, numbers, lists, dicts): {err}") from None
+    if model.compiled:
+        optimizer = model.optimizer
+        header["compile_config"] = {
+            "optimizer": {"class_name": type(optimizer).__name__, "config": optimizer.get_config()},
+            "loss": serialization.to_json(model.loss, "loss"),
+            "metrics": [serialization.to_json(m, "metrics") for _, m in model._metric_specs],
+        }
+        if optimizer.built:
+            state = optimizer.state_dict()
+            for index, per_param in state["state"].items():
+                for name, value in per_param.items():
+                    tensors[f"optimizer.{index}.{name}"] = torch.as_tensor(value)
+            header["optimizer_state"] = {"param_groups": state["param_groups"], "keras": state["keras"]}
+    return header, tensors
 
 
 def save_model(
@@ -91,38 +229,72 @@ def save_model(
         extras: JSON-serialisable values kept in the same file (a tokenizer, a vocabulary), read
             back with `load_extras(path)`.
     """
-    _require_built(model, "save")
-    tensors = _weights(model)
-    metadata = {
-        "format": MODEL_FORMAT,
-        "lstmkit_version": __version__,
-        "model_config": json.dumps(
-            {"class_name": type(model).__name__, "config": serialization.to_json(model.get_config(), "model config")}
-        ),
-    }
-    if extras is not None:
-        if not isinstance(extras, Mapping) or not all(isinstance(k, str) for k in extras):
-            raise ValueError(f"extras must be a dict with string keys, got extras={extras!r:.200}")
+    header, tensors = model_state(model, extras)
+    _write(path, lambda p: write_archive(p, header, tensors), overwrite)
+
+
+def _field(header: Mapping[str, Any], key: str, path: str, kind: type = dict) -> Any:
+    if key not in header:
+        raise _refuse(path, f"{JSON_MEMBER} lacks the key {key!r}")
+    value = header[key]
+    if not isinstance(value, kind):
+        raise _refuse(path, f"{JSON_MEMBER}[{key!r}] should be a {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def rebuild_model(
+    header: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], path: str,
+    custom_objects: Mapping[str, Any] | None = None, compile: bool = True,
+) -> Any:
+    """The model a `model_state` header and tensors describe, weights loaded, compiled when asked."""
+    from ..training import optimizers
+    from .sequential import Sequential
+
+    spec = _field(header, "model_config", path)
+    if spec.get("class_name") != "Sequential" or not isinstance(spec.get("config"), dict):
+        raise _refuse(path, f"cannot rebuild a model of class {spec.get('class_name')!r}")
+    try:
+        model = Sequential.from_config(serialization.from_json(spec["config"], custom_objects))
+    except (TypeError, KeyError, ValueError, AttributeError) as err:
+        raise _refuse(path, f"the architecture in {JSON_MEMBER} is not valid ({type(err).__name__}: {err})") from None
+    if not model.built:
+        raise ValueError(f"The model saved in {path!r} has no input shape, so it cannot be rebuilt")
+    _load_weights_into(model, tensors, path)
+    if compile and "compile_config" in header:
+        setup = _field(header, "compile_config", path)
         try:
-            metadata["extras"] = json.dumps(dict(extras))
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"extras must hold JSON values only (strings, numbers, lists, dicts): {err}") from None
-    if model.compiled:
-        optimizer = model.optimizer
-        metadata["compile_config"] = json.dumps(
-            {
-                "optimizer": {"class_name": type(optimizer).__name__, "config": optimizer.get_config()},
-                "loss": serialization.to_json(model.loss, "loss"),
-                "metrics": [serialization.to_json(m, "metrics") for _, m in model._metric_specs],
-            }
-        )
-        if optimizer.built:
-            state = optimizer.state_dict()
-            for index, per_param in state["state"].items():
-                for name, value in per_param.items():
-                    tensors[f"optimizer.{index}.{name}"] = torch.as_tensor(value)
-            metadata["optimizer_state"] = json.dumps({"param_groups": state["param_groups"], "keras": state["keras"]})
-    _write(path, tensors, metadata, overwrite)
+            optimizer_cls = getattr(optimizers, setup["optimizer"]["class_name"], None)
+            if not (isinstance(optimizer_cls, type) and issubclass(optimizer_cls, optimizers.Optimizer)):
+                raise ValueError(f"unknown optimizer class {setup['optimizer']['class_name']!r}")
+            model.compile(
+                optimizer=optimizer_cls(**setup["optimizer"]["config"]),
+                loss=serialization.from_json(setup["loss"], custom_objects),
+                metrics=[serialization.from_json(m, custom_objects) for m in setup["metrics"]],
+            )
+        except (TypeError, KeyError, ValueError) as err:
+            raise _refuse(path, f"the compile settings in {JSON_MEMBER} are not valid ({type(err).__name__}: {err})") from None
+        if "optimizer_state" in header:
+            load_optimizer_state(model, header, tensors, path)
+    return model
+
+
+def load_optimizer_state(model: Any, header: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], path: str) -> None:
+    """Puts the saved optimizer state into `model`'s (compiled) optimizer."""
+    assert model.optimizer is not None
+    model._bind_optimizer()
+    state = _field(header, "optimizer_state", path)
+    per_param: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            try:
+                _, index, name = key.split(".", 2)
+                per_param.setdefault(int(index), {})[name] = value.to(model.device)
+            except ValueError:
+                raise _refuse(path, f"tensor name {key!r} is not optimizer.<index>.<name>") from None
+    try:
+        model.optimizer.load_state_dict({"state": per_param, **state})
+    except (TypeError, KeyError, ValueError, RuntimeError) as err:
+        raise _refuse(path, f"the optimizer state does not fit the model's optimizer ({type(err).__name__}: {err})") from None
 
 
 def load_model(
@@ -135,50 +307,26 @@ def load_model(
         path: The file.
         custom_objects: Functions the model uses by name (custom activations, losses, metrics).
         compile: Restore the optimizer, loss and metrics.
-    """
-    from ..training import optimizers
-    from .sequential import Sequential
 
-    tensors, metadata = _read(path)
-    if metadata["format"] != MODEL_FORMAT:
+    Raises:
+        ValueError: For a file that is not a whole lstmkit model, naming the file and the problem.
+    """
+    tensors, header = _read(path)
+    if header["format"] == WEIGHTS_FORMAT:
         raise ValueError(
             f"{os.fspath(path)!r} holds weights only (written by save_weights): build the model, then call "
             "model.load_weights(path)"
         )
-    spec = json.loads(metadata["model_config"])
-    if spec.get("class_name") != "Sequential":
-        raise ValueError(f"Cannot rebuild a model of class {spec.get('class_name')!r}")
-    model = Sequential.from_config(serialization.from_json(spec["config"], custom_objects))
-    if not model.built:
-        raise ValueError(f"The model saved in {os.fspath(path)!r} has no input shape, so it cannot be rebuilt")
-    _load_weights_into(model, tensors, path)
-    if compile and "compile_config" in metadata:
-        setup = json.loads(metadata["compile_config"])
-        optimizer_cls = getattr(optimizers, setup["optimizer"]["class_name"], None)
-        if not (isinstance(optimizer_cls, type) and issubclass(optimizer_cls, optimizers.Optimizer)):
-            raise ValueError(f"Unknown optimizer class {setup['optimizer']['class_name']!r} in {os.fspath(path)!r}")
-        model.compile(
-            optimizer=optimizer_cls(**setup["optimizer"]["config"]),
-            loss=serialization.from_json(setup["loss"], custom_objects),
-            metrics=[serialization.from_json(m, custom_objects) for m in setup["metrics"]],
-        )
-        if "optimizer_state" in metadata:
-            assert model.optimizer is not None  # compile just set it
-            model._bind_optimizer()
-            state = json.loads(metadata["optimizer_state"])
-            per_param: dict[int, dict[str, torch.Tensor]] = {}
-            for key, value in tensors.items():
-                if key.startswith("optimizer."):
-                    _, index, name = key.split(".", 2)
-                    per_param.setdefault(int(index), {})[name] = value.to(model.device)
-            model.optimizer.load_state_dict({"state": per_param, **state})
-    return model
+    return rebuild_model(header, tensors, os.fspath(path), custom_objects, compile)
 
 
 def load_extras(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The `extras` dict saved with the model in `path` (empty when none was)."""
-    _, metadata = _read(path)
-    return dict(json.loads(metadata["extras"])) if "extras" in metadata else {}
+    _, header = _read(path)
+    extras = header.get("extras", {})
+    if not isinstance(extras, dict):
+        raise _refuse(os.fspath(path), f"{JSON_MEMBER}['extras'] should be a dict, got {type(extras).__name__}")
+    return dict(extras)
 
 
 def load_weights(model: Any, path: str | os.PathLike[str]) -> None:

@@ -9,6 +9,7 @@ Setting `model.stop_training = True` ends `fit` after the current batch.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import sys
@@ -17,6 +18,7 @@ from typing import IO, Any, Callable, Iterable
 
 import numpy as np
 
+from .._io import atomic_write
 from .._checks import non_negative, non_negative_int, one_of, positive_int
 from . import metrics as metrics_module
 from .progress import Progbar
@@ -37,6 +39,14 @@ class Callback:
 
     def set_params(self, params: dict[str, Any]) -> None:
         self.params = params
+
+    def get_state(self) -> dict[str, Any]:
+        """What this callback has learned during `fit` (JSON values and numpy arrays), saved in
+        checkpoints so a resumed run goes on as if never stopped. Stateless callbacks keep {}."""
+        return {}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Puts back what `get_state` returned; called after `on_train_begin` when resuming."""
 
     def on_train_begin(self, logs: Logs | None = None) -> None: ...
     def on_train_end(self, logs: Logs | None = None) -> None: ...
@@ -97,6 +107,13 @@ class History(Callback):
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
+
+    def get_state(self) -> dict[str, Any]:
+        return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in self.history.items()}}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.epoch = [int(e) for e in state["epoch"]]
+        self.history = {str(k): [float(x) for x in v] for k, v in state["history"].items()}
 
 
 class ProgbarLogger(Callback):
@@ -254,6 +271,15 @@ class EarlyStopping(MonitorCallback):
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
+    def get_state(self) -> dict[str, Any]:
+        return {"wait": self.wait, "stopped_epoch": self.stopped_epoch, "best": self.best,
+                "best_epoch": self.best_epoch, "best_weights": self.best_weights}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.wait, self.stopped_epoch = int(state["wait"]), int(state["stopped_epoch"])
+        self.best, self.best_epoch = state["best"], int(state["best_epoch"])
+        self.best_weights = None if state["best_weights"] is None else [np.asarray(w) for w in state["best_weights"]]
+
     def on_train_end(self, logs: Logs | None = None) -> None:
         if self.stopped_epoch > 0 and self.verbose > 0:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
@@ -304,6 +330,12 @@ class ModelCheckpoint(MonitorCallback):
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self._epoch = epoch
+
+    def get_state(self) -> dict[str, Any]:
+        return {"best": self.best, "batches": self._batches}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.best, self._batches = state["best"], int(state["batches"])
 
     def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         self._batches += 1
@@ -379,6 +411,12 @@ class ReduceLROnPlateau(MonitorCallback):
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self.wait, self.cooldown_counter, self.best = 0, 0, None
 
+    def get_state(self) -> dict[str, Any]:
+        return {"wait": self.wait, "cooldown_counter": self.cooldown_counter, "best": self.best}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.wait, self.cooldown_counter, self.best = int(state["wait"]), int(state["cooldown_counter"]), state["best"]
+
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         optimizer = self.model.optimizer
         if logs is not None:
@@ -432,6 +470,9 @@ class LearningRateScheduler(Callback):
 class CSVLogger(Callback):
     """Writes each epoch's figures as a CSV row: `epoch` then the logged names in sorted order.
 
+    The whole file is rewritten atomically after each epoch (it is small), so a crash never
+    leaves half a row, and a resumed run's file holds each epoch once.
+
     Args:
         filename: The CSV file.
         separator: The field separator.
@@ -443,31 +484,34 @@ class CSVLogger(Callback):
         self.filename = os.fspath(filename)
         self.separator = separator
         self.append = bool(append)
-        self._file: IO[str] | None = None
-        self._writer: Any = None
+        self._text = ""
         self._keys: list[str] | None = None
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
-        has_rows = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
-        self._file = open(self.filename, "a" if self.append else "w", newline="")
+        self._text = ""
+        if self.append and os.path.exists(self.filename):
+            with open(self.filename, newline="") as f:
+                self._text = f.read()
         self._keys = None
-        self._header_written = has_rows
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
-        assert self._file is not None
         logs = logs or {}
+        row = io.StringIO()
         if self._keys is None:
             self._keys = sorted(logs)
-            self._writer = csv.DictWriter(self._file, fieldnames=["epoch", *self._keys], delimiter=self.separator)
-            if not self._header_written:
-                self._writer.writeheader()
-        self._writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self._keys}})
-        self._file.flush()
+            if not self._text:
+                csv.writer(row, delimiter=self.separator).writerow(["epoch", *self._keys])
+        csv.writer(row, delimiter=self.separator).writerow([epoch, *(logs.get(k, "NA") for k in self._keys)])
+        self._text += row.getvalue()
+        atomic_write(self.filename, self._text.encode())
 
-    def on_train_end(self, logs: Logs | None = None) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+    def get_state(self) -> dict[str, Any]:
+        return {"text": self._text, "keys": self._keys}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self._text, self._keys = str(state["text"]), state["keys"]
+        if self._text or os.path.exists(self.filename):
+            atomic_write(self.filename, self._text.encode())
 
 
 class TerminateOnNaN(Callback):

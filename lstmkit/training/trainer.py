@@ -12,8 +12,8 @@ batch size, the metrics as weighted means over samples (see `metrics.Mean`).
 
 from __future__ import annotations
 
-import itertools
 import math
+import os
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import torch
@@ -296,6 +296,9 @@ class Trainer(nn.Module):
         initial_epoch: int = 0,
         steps_per_epoch: int | None = None,
         validation_batch_size: int | None = None,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        checkpoint_steps: int | None = None,
+        resume: bool = False,
     ) -> History:
         """Trains for `epochs` passes over the data; returns a `History`.
 
@@ -314,6 +317,12 @@ class Trainer(nn.Module):
             initial_epoch: The epoch to start from (to resume a run).
             steps_per_epoch: Batches per epoch (default: the whole data once).
             validation_batch_size: Batch size for validation (default `batch_size`).
+            checkpoint_dir: Save a checkpoint there at the end of every epoch: weights,
+                optimizer, callbacks' state, random generators and the place in the data.
+            checkpoint_steps: Also save one every this many batches within an epoch.
+            resume: Continue from the newest whole checkpoint in `checkpoint_dir` (start afresh
+                when there is none). The run then ends with the weights, bit for bit on CPU, of
+                a run that was never stopped. See `lstmkit.training.checkpoints`.
 
         Raises:
             ValueError: For bad arguments or data, naming the argument and the value.
@@ -342,6 +351,18 @@ class Trainer(nn.Module):
                 raise ValueError("Pass validation_split or validation_data, not both")
             train, validation = train.split(float(validation_split))
 
+        if checkpoint_steps is not None:
+            checkpoint_steps = positive_int("checkpoint_steps", checkpoint_steps)
+        if (resume or checkpoint_steps) and checkpoint_dir is None:
+            raise ValueError(f"resume={resume!r} and checkpoint_steps={checkpoint_steps!r} need checkpoint_dir=DIR")
+        checkpoints = None
+        if checkpoint_dir is not None:
+            from .checkpoints import Checkpoints
+
+            checkpoints = Checkpoints(checkpoint_dir, checkpoint_steps)
+        fit_settings = {"batch_size": batch_size, "samples": len(train) if isinstance(train, ArrayData) else None,
+                        "steps_per_epoch": steps_per_epoch, "shuffle": bool(shuffle)}
+
         steps = steps_per_epoch or train.steps(batch_size)
         self.history = History()
         callback_list = self._callbacks(
@@ -349,56 +370,105 @@ class Trainer(nn.Module):
         )
         self.stop_training = False
         callback_list.on_train_begin()
-        batches = self._epoch_batches(train, batch_size, shuffle, steps_per_epoch, class_weight)
-        for epoch in range(initial_epoch, epochs):
+        stream = _BatchStream(train, batch_size, shuffle, steps_per_epoch,
+                              lambda b: self._batch_tensors(b[0], b[1], b[2], from_loader=isinstance(train, TorchData),
+                                                            class_weight=class_weight))
+        saved = checkpoints.latest() if checkpoints is not None and resume else None
+        start_epoch = initial_epoch
+        if saved is not None:
+            start_epoch = saved.epoch
+            if saved.step == 0:  # an epoch boundary: nothing of the next epoch has run yet
+                self._resume_from(saved, fit_settings, callback_list, stream, None)
+        trackers = self._new_trackers()
+        for epoch in range(start_epoch, epochs):
+            if self.stop_training:
+                break
             callback_list.on_epoch_begin(epoch)
             trackers = self._new_trackers()
             logs: dict[str, float] = {}
-            for step, (bx, by, bw) in enumerate(next(batches)):
+            step = 0
+            if saved is not None and saved.step > 0:  # mid-epoch: undo what on_epoch_begin changed
+                self._resume_from(saved, fit_settings, callback_list, stream, trackers)
+                logs = {name: tracker.result() for name, tracker in trackers.items()}
+                step = saved.step
+            saved = None
+            for bx, by, bw in stream.epoch(steps_per_epoch, skip=step):
                 callback_list.on_train_batch_begin(step)
                 logs = self._train_step(trackers, bx, by, bw)
                 callback_list.on_train_batch_end(step, logs)
+                step += 1
                 if self.stop_training:
                     break
+                if checkpoints is not None and checkpoint_steps and step % checkpoint_steps == 0 and step != steps:
+                    checkpoints.save(self, epoch, step, self._run_state(fit_settings, callback_list, stream, trackers))
             epoch_logs = dict(logs)
             if validation is not None and not self.stop_training:
                 val_logs = self._evaluate_loop(validation, validation_batch_size, callback_list, None)
                 epoch_logs.update({f"val_{name}": value for name, value in val_logs.items()})
             callback_list.on_epoch_end(epoch, epoch_logs)
-            if self.stop_training:
-                break
+            if checkpoints is not None:
+                checkpoints.save(self, epoch + 1, 0, self._run_state(fit_settings, callback_list, stream, None))
         callback_list.on_train_end()
         return self.history
 
-    def _epoch_batches(
-        self,
-        data: ArrayData | TorchData,
-        batch_size: int,
-        shuffle: bool,
-        steps_per_epoch: int | None,
-        class_weight: Mapping[int, float] | None,
-    ) -> Iterator[Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]]:
-        """Yields, per epoch, that epoch's batches as model-ready tensors: one pass over the data,
-        or with `steps_per_epoch` that many batches from a stream that restarts the data
-        (reshuffled) whenever it runs out, as Keras does."""
-        from_loader = isinstance(data, TorchData)
+    # ---- checkpoints -------------------------------------------------------------------------
 
-        def one_pass() -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
-            for batch in data.batches(batch_size, shuffle):
-                yield self._batch_tensors(*batch, from_loader=from_loader, class_weight=class_weight)
+    @staticmethod
+    def _stateful(callback_list: CallbackList) -> dict[str, Callback]:
+        """The callbacks whose state a checkpoint keeps, by position and class (not the progress bar)."""
+        kept = [c for c in callback_list.callbacks if not isinstance(c, ProgbarLogger)]
+        return {f"{i}:{type(c).__name__}": c for i, c in enumerate(kept)}
 
-        def endless() -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
-            while True:
-                empty = True
-                for batch in one_pass():
-                    empty = False
-                    yield batch
-                if empty:
-                    raise ValueError("The training data yielded no batches")
+    def _run_state(
+        self, fit_settings: dict[str, Any], callback_list: CallbackList, stream: "_BatchStream",
+        trackers: dict[str, metrics_module.Mean] | None,
+    ) -> dict[str, Any]:
+        from .checkpoints import rng_state
 
-        stream = endless()
-        while True:
-            yield one_pass() if steps_per_epoch is None else itertools.islice(stream, steps_per_epoch)
+        return {
+            "fit": fit_settings,
+            "stream": stream.state(),
+            "rng": rng_state(),
+            "trackers": None if trackers is None else {k: [t.total, t.count] for k, t in trackers.items()},
+            "callbacks": {key: c.get_state() for key, c in self._stateful(callback_list).items()},
+            "stopped": bool(self.stop_training),
+        }
+
+    def _resume_from(
+        self, saved: Any, fit_settings: dict[str, Any], callback_list: CallbackList, stream: "_BatchStream",
+        trackers: dict[str, metrics_module.Mean] | None,
+    ) -> None:
+        from ..models import saving
+        from .checkpoints import set_rng_state
+
+        run = saved.run
+        if not self.built and isinstance(stream.data, TorchData):  # build from a first batch, drawing nothing
+            with torch.random.fork_rng():
+                first = next(iter(stream.data.batches(stream.batch_size, False)))
+                self._batch_tensors(*first, from_loader=True)
+        for key, value in fit_settings.items():
+            if run["fit"].get(key) != value:
+                raise ValueError(
+                    f"Cannot resume from {saved.path!r}: it was saved by a run with {key}={run['fit'].get(key)!r}, "
+                    f"this fit has {key}={value!r} (resume with the same data and settings, or use another checkpoint_dir)"
+                )
+        stateful = self._stateful(callback_list)
+        if set(stateful) != set(run["callbacks"]):
+            raise ValueError(
+                f"Cannot resume from {saved.path!r}: it was saved with the callbacks {sorted(run['callbacks'])}, "
+                f"this fit has {sorted(stateful)}"
+            )
+        saving._load_weights_into(self, saved.tensors, saved.path)
+        if "optimizer_state" in saved.header:
+            saving.load_optimizer_state(self, saved.header, saved.tensors, saved.path)
+        for key, callback in stateful.items():
+            callback.set_state(run["callbacks"][key])
+        if trackers is not None and run["trackers"] is not None:
+            for name, (total, count) in run["trackers"].items():
+                trackers[name].total, trackers[name].count = float(total), float(count)
+        set_rng_state(run["rng"])
+        stream.resume(run["stream"])
+        self.stop_training = bool(run["stopped"])
 
     def _validation_source(self, validation_data: Any) -> ArrayData | TorchData | None:
         if validation_data is None:
@@ -485,3 +555,72 @@ class Trainer(nn.Module):
             return logs
         values = [logs[name] for name in self.metrics_names]
         return values[0] if len(values) == 1 else values
+
+
+class _BatchStream:
+    """The training batches of every epoch, and where the data order stands, for checkpoints.
+
+    Without `steps_per_epoch` each epoch is one pass over the data (reshuffled when asked); with
+    it, epochs take that many batches from passes that follow one another. `state()` is the torch
+    generator's state when the current pass began (its shuffle came from it) and the batches it
+    has given; `resume(state)` makes the next pass redraw that shuffle, skip those batches, and
+    then put the generator back where it was.
+    """
+
+    def __init__(self, data: ArrayData | TorchData, batch_size: int, shuffle: bool, steps_per_epoch: int | None,
+                 convert: Any) -> None:
+        self.data, self.batch_size, self.shuffle, self.convert = data, batch_size, shuffle, convert
+        self._raw: Iterator[Any] | None = None
+        self._pass_rng: torch.Tensor | None = None
+        self._consumed = 0
+        self._pending: tuple[torch.Tensor, int] | None = None
+
+    def state(self) -> dict[str, Any]:
+        return {"pass_rng": self._pass_rng, "consumed": self._consumed}
+
+    def resume(self, state: dict[str, Any]) -> None:
+        self._raw, self._pass_rng, self._consumed = None, None, 0
+        if state["pass_rng"] is not None and int(state["consumed"]) > 0:
+            self._pending = (torch.as_tensor(state["pass_rng"], dtype=torch.uint8), int(state["consumed"]))
+
+    def _start_pass(self) -> None:
+        if self._pending is not None:
+            pass_rng, consumed = self._pending
+            self._pending = None
+            now = torch.get_rng_state()
+            torch.set_rng_state(pass_rng)
+            self._raw = iter(self.data.batches(self.batch_size, self.shuffle))
+            for _ in range(consumed):
+                next(self._raw, None)
+            torch.set_rng_state(now)
+            self._pass_rng, self._consumed = pass_rng, consumed
+            return
+        self._pass_rng, self._consumed = torch.get_rng_state(), 0
+        self._raw = iter(self.data.batches(self.batch_size, self.shuffle))
+
+    def _next(self) -> Any:
+        if self._raw is None:
+            self._start_pass()
+        assert self._raw is not None
+        batch = next(self._raw, None)
+        if batch is None:
+            self._raw, self._pass_rng, self._consumed = None, None, 0
+            return None
+        self._consumed += 1
+        return batch
+
+    def epoch(self, steps_per_epoch: int | None, skip: int = 0) -> Iterator[Any]:
+        """This epoch's batches as model-ready tensors (`skip`: batches already done, when resumed)."""
+        if steps_per_epoch is None:
+            if skip == 0:
+                self._raw, self._pass_rng, self._consumed = None, None, 0
+            while (batch := self._next()) is not None:
+                yield self.convert(batch)
+            return
+        for _ in range(steps_per_epoch - skip):
+            batch = self._next()
+            if batch is None:  # the pass ran out: Keras restarts the data, reshuffled
+                batch = self._next()
+                if batch is None:
+                    raise ValueError("The training data yielded no batches")
+            yield self.convert(batch)
