@@ -140,8 +140,18 @@ def _recipe_options(command: argparse.ArgumentParser, save: str | None = None) -
     else:
         command.add_argument("--save", metavar="PATH", default=save, help=f"where to write the trained model (default {save})")
     command.add_argument("--plot", metavar="PATH.png", help="plot the training and validation curves to PATH.png")
+    command.add_argument("--checkpoint-dir", metavar="DIR", help="save a checkpoint in DIR after every epoch (see --resume)")
+    command.add_argument("--checkpoint-steps", type=_positive, metavar="N", help="also save one every N batches")
+    command.add_argument("--resume", action="store_true",
+                         help="continue from the newest checkpoint in --checkpoint-dir (a killed run ends as if never stopped)")
     command.add_argument("--seed", type=int, help="seed the random generators, for a repeatable run")
     command.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="1: a progress bar per epoch (default), 2: a line per epoch, 0: quiet")
+
+
+def _fit_options(args: argparse.Namespace, command_line: argparse.ArgumentParser) -> dict[str, object]:
+    if (args.resume or args.checkpoint_steps) and not args.checkpoint_dir:
+        command_line.error("--resume and --checkpoint-steps need --checkpoint-dir DIR")
+    return {"checkpoint_dir": args.checkpoint_dir, "checkpoint_steps": args.checkpoint_steps, "resume": args.resume}
 
 
 def _finish_recipe(args: argparse.Namespace, model: object, history: dict, save: Callable[[str], None] | None = None) -> None:
@@ -172,7 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "mnist":
         from .recipes import mnist
 
-        model, result = mnist.run(epochs=args.epochs, batch_size=args.batch_size, limit=args.limit, verbose=args.verbose)
+        model, result = mnist.run(epochs=args.epochs, batch_size=args.batch_size, limit=args.limit, verbose=args.verbose,
+                                  fit_options=_fit_options(args, command_line))
         print(f"Test loss: {result.test_loss:.4f}")
         print(f"Test accuracy: {result.test_accuracy:.4f}")
         epochs = ", ".join(f"{s:.1f}" for s in result.epoch_seconds)
@@ -184,7 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             model, res = forecast.train(args.series, lookback=args.lookback, test_size=args.test_size,
-                                        season=args.season, units=args.units, epochs=args.epochs, verbose=args.verbose)
+                                        season=args.season, units=args.units, epochs=args.epochs, verbose=args.verbose,
+                                        fit_options=_fit_options(args, command_line))
         except ValueError as e:
             command_line.error(str(e))
         print(f"Test RMSE over the last {len(res.forecast)} points of {res.series}: LSTM {res.rmse:.2f}, "
@@ -197,7 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             model, tr = text.train(args.corpus, chars=args.chars, length=args.length, units=args.units, epochs=args.epochs,
-                                   steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, verbose=args.verbose)
+                                   steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, verbose=args.verbose,
+                                   fit_options=_fit_options(args, command_line))
         except ValueError as e:
             command_line.error(str(e))
         print(f"Validation: {tr.bits_per_char:.3f} bits per character; unigram entropy of the training text "
@@ -223,7 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             model, sr = sentiment.train(num_words=args.num_words, maxlen=args.maxlen, epochs=args.epochs,
-                                        batch_size=args.batch_size, limit=args.limit, verbose=args.verbose)
+                                        batch_size=args.batch_size, limit=args.limit, verbose=args.verbose,
+                                        fit_options=_fit_options(args, command_line))
         except ValueError as e:
             command_line.error(str(e))
         print(f"Test accuracy: {sr.test_accuracy:.4f} (majority class: {sr.majority_accuracy:.4f}; "

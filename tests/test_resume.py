@@ -249,3 +249,20 @@ def test_sigkill_at_a_random_moment_then_resume(tmp_path, program_reference):
     assert code == 0, (delay, err)
     for a, b in zip(final_weights(tmp_path), program_reference[0]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_recipe_command_resumes_from_its_checkpoints(tmp_path, capsys):
+    """`lstmkit forecast` stopped after 3 epochs and resumed to 5 equals a 5-epoch run."""
+    from lstmkit import cli
+    from lstmkit.models import load_model
+
+    common = ["forecast", "--seed", "0", "--verbose", "0"]
+    assert cli.main([*common, "--epochs", "5", "--save", str(tmp_path / "whole.lstmkit")]) == 0
+    ckpt = str(tmp_path / "ckpt")
+    assert cli.main([*common, "--epochs", "3", "--checkpoint-dir", ckpt]) == 0
+    assert cli.main([*common, "--epochs", "5", "--checkpoint-dir", ckpt, "--resume",
+                     "--save", str(tmp_path / "resumed.lstmkit")]) == 0
+    assert weights_equal(load_model(tmp_path / "resumed.lstmkit"), load_model(tmp_path / "whole.lstmkit"))
+    with pytest.raises(SystemExit):
+        cli.main([*common, "--resume"])
+    assert "--checkpoint-dir" in capsys.readouterr().err

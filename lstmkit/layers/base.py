@@ -282,6 +282,8 @@ def to_tensor(x: Any, argument: str, *, float_dtype: torch.dtype = torch.float32
         TypeError: For strings, objects and ragged lists, naming `argument`.
     """
     if isinstance(x, torch.Tensor):
+        if x.is_complex():
+            raise TypeError(f"Expected {argument} to be a tensor of real numbers, got dtype {x.dtype}")
         return x.to(float_dtype) if x.is_floating_point() else x
     try:
         array = np.asarray(x)
@@ -298,3 +300,19 @@ def to_tensor(x: Any, argument: str, *, float_dtype: torch.dtype = torch.float32
         f"Expected {argument} to be an array or tensor of numbers, got an array of dtype {array.dtype}"
         + (" (ragged nested lists? pad them to one length first)" if array.dtype == object else "")
     )
+
+
+def check_finite(x: torch.Tensor, argument: str, inputs: bool = True) -> None:
+    """Raises ValueError, naming `argument`, the count and the first place, when a float tensor
+    holds NaN or infinite values (`inputs`: the model's inputs, which the message then advises on)."""
+    if not x.is_floating_point():
+        return
+    bad = ~torch.isfinite(x)
+    if bool(bad.any()):
+        first = tuple(int(i) for i in bad.nonzero()[0])
+        raise ValueError(
+            f"{argument} holds {int(bad.sum())} NaN or infinite values (the first, {x[first].item()}, at index "
+            f"{first}): remove or replace them"
+            + (" (a Masking layer can skip steps marked with a finite value), or set model.check_finite = False "
+               "to pass them on" if inputs else "")
+        )

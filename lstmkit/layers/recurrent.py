@@ -145,6 +145,8 @@ class Recurrent(Layer):
         cell = self.cell
         assert cell is not None
         dtype = cell.kernel.dtype
+        if x.is_complex():
+            raise TypeError(f"{type(self).__name__} layer {self.name!r} takes real numbers, got x of dtype {x.dtype}")
         x = x.to(dtype)  # (B, T, D)
         B, T, D = x.shape
         mask = self._checked_mask(mask, B, T, x.device)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..layers.base import Layer, Shape, to_tensor
+from ..layers.base import Layer, Shape, check_finite, to_tensor
 from ..layers.bidirectional import Bidirectional
 from ..layers.recurrent import Recurrent
 from ..layers.input_layer import InputLayer
@@ -48,6 +48,8 @@ class Sequential(Trainer):
     >>> model.predict(np.zeros((3, 28, 28), dtype="float32")).shape
     (3, 10)
     """
+
+    check_finite: bool = True  # refuse NaN and infinite inputs (set False to let them through)
 
     def __init__(self, layers: Iterable[Layer] | None = None, name: str | None = None) -> None:
         super().__init__()
@@ -159,18 +161,34 @@ class Sequential(Trainer):
             return t.device
         return torch.device("cpu")
 
+    def check_input_shape(self, shape: Sequence[int], argument: str = "x") -> None:
+        """Raises ValueError when data of `shape` (batch first) does not fit the declared input."""
+        if self.input_layer is None:
+            return
+        expected = self.input_layer.shape
+        if len(shape) != len(expected) or any(e is not None and e != r for e, r in zip(expected[1:], shape[1:])):
+            what = "time steps and features" if len(expected) == 3 else "sizes"
+            raise ValueError(
+                f"Sequential model {self.name!r} expects {argument} of shape {expected} (batch first; None: any "
+                f"size), got {argument} of shape {tuple(shape)}: "
+                + (f"rank {len(shape)}, not {len(expected)}" if len(shape) != len(expected)
+                   else f"{what} {tuple(shape[1:])}, not {tuple(expected[1:])}")
+            )
+
     def as_input(self, x: Any, argument: str = "x") -> torch.Tensor:
-        """Converts and checks user data against the declared input; floats take the model's dtype."""
+        """Converts and checks user data against the declared input; floats take the model's dtype.
+
+        Raises:
+            TypeError: For strings, objects and ragged lists.
+            ValueError: For a shape that does not fit, and for NaN or infinite values unless
+                `model.check_finite` is False.
+        """
         x = to_tensor(x, argument, float_dtype=self.compute_dtype)
-        if self.input_layer is not None:
-            expected = self.input_layer.shape
-            if x.dim() != len(expected) or any(e is not None and e != r for e, r in zip(expected[1:], x.shape[1:])):
-                raise ValueError(
-                    f"Sequential model {self.name!r} expects {argument} of shape {expected} "
-                    f"(None: any size), got {argument} of shape {tuple(x.shape)}"
-                )
-            if self.input_layer.torch_dtype == torch.int64 and x.is_floating_point():
-                x = x.long()
+        self.check_input_shape(tuple(x.shape), argument)
+        if self.check_finite:
+            check_finite(x, argument)
+        if self.input_layer is not None and self.input_layer.torch_dtype == torch.int64 and x.is_floating_point():
+            x = x.long()
         return x.to(self.device)
 
     def forward(

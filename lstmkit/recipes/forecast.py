@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -81,6 +82,7 @@ def train(
     epochs: int = 150,
     batch_size: int = 16,
     verbose: int | str = "auto",
+    fit_options: dict[str, Any] | None = None,
 ) -> tuple[Sequential, Result]:
     """Trains on everything before the last `test_size` points and forecasts those one step ahead.
 
@@ -90,6 +92,7 @@ def train(
         test_size: Points in the test period (default: two seasons, at least 12).
         season: Lag of the differencing (default: the series' season; 1 for a CSV file).
         units, epochs, batch_size, verbose: The LSTM's size and `fit`'s settings.
+        fit_options: More keyword arguments for `fit`, e.g. {"checkpoint_dir": "ckpt", "resume": True}.
     """
     time, values, default_season, ylabel = load(series)
     season = default_season if season is None else season
@@ -114,7 +117,7 @@ def train(
     is_test = target_time >= test_start
     model = build_model(lookback, units)
     history = model.fit(x[~is_test], y[~is_test], epochs=epochs, batch_size=batch_size,
-                        validation_data=(x[is_test], y[is_test]), verbose=verbose)
+                        validation_data=(x[is_test], y[is_test]), verbose=verbose, **(fit_options or {}))
     z_hat = np.asarray(model.predict(x[is_test], verbose=0)).reshape(-1)
     t = target_time[is_test]
     level_hat = level[t - season] + scaler.inverse(z_hat)

@@ -54,7 +54,10 @@ class Result:
     history: dict[str, list[float]] = field(default_factory=dict)
 
 
-def run(epochs: int = 3, batch_size: int = 32, limit: int | None = None, verbose: int | str = "auto") -> tuple[Sequential, Result]:
+def run(
+    epochs: int = 3, batch_size: int = 32, limit: int | None = None, verbose: int | str = "auto",
+    fit_options: dict[str, Any] | None = None,
+) -> tuple[Sequential, Result]:
     """Loads MNIST (scaled to [0, 1]), trains the model and evaluates it on the test set.
 
     Args:
@@ -62,6 +65,7 @@ def run(epochs: int = 3, batch_size: int = 32, limit: int | None = None, verbose
         batch_size: Images per step.
         limit: Use only the first `limit` training and test images (a quick check).
         verbose: The progress display, as in `fit`.
+        fit_options: More keyword arguments for `fit`, e.g. {"checkpoint_dir": "ckpt", "resume": True}.
     """
     (x_train, y_train), (x_test, y_test) = mnist.load_data()
     if limit is not None:
@@ -72,7 +76,7 @@ def run(epochs: int = 3, batch_size: int = 32, limit: int | None = None, verbose
     timer = EpochTimer()
     history = model.fit(
         x_train, y_train, epochs=epochs, batch_size=batch_size, validation_data=(x_test, y_test),
-        callbacks=[timer], verbose=verbose,
+        callbacks=[timer], verbose=verbose, **(fit_options or {}),
     )
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=batch_size, verbose=verbose)
     return model, Result(test_loss, test_accuracy, timer.seconds, history.history)

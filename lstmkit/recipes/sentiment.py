@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -70,6 +70,7 @@ def train(
     learning_rate: float = 0.001,
     limit: int | None = None,
     verbose: int | str = "auto",
+    fit_options: dict[str, Any] | None = None,
 ) -> tuple[Sequential, Result]:
     """Trains on the training sentences and reports accuracy on the test sentences.
 
@@ -82,6 +83,7 @@ def train(
         batch_size, learning_rate: `fit`'s batch and Adam's step.
         limit: Use only the first `limit` training and test sentences of a shuffled order (a quick check).
         verbose: The progress display, as in `fit`.
+        fit_options: More keyword arguments for `fit`, e.g. {"checkpoint_dir": "ckpt", "resume": True}.
     """
     for name, value in (("num_words", num_words), ("maxlen", maxlen), ("embedding_dim", embedding_dim),
                         ("units", units), ("epochs", epochs), ("patience", patience), ("batch_size", batch_size)):
@@ -107,7 +109,7 @@ def train(
     model = build_model(num_words, embedding_dim, units, learning_rate)
     stop = EarlyStopping(monitor="val_accuracy", patience=patience, restore_best_weights=True)
     history = model.fit(x_fit, y_fit, batch_size=batch_size, epochs=epochs, validation_data=(x_val, y_val),
-                        callbacks=[stop], verbose=verbose)
+                        callbacks=[stop], verbose=verbose, **(fit_options or {}))
     test_loss, test_accuracy = model.evaluate(x_tst, y_test.astype(np.float32), batch_size=256, verbose=0)
     majority = int(y_fit.mean() >= 0.5)
     result = Result(test_accuracy=float(test_accuracy), majority_accuracy=float(np.mean(y_test == majority)),

@@ -85,6 +85,7 @@ def train(
     batch_size: int = 64,
     learning_rate: float = 0.006,
     verbose: int | str = "auto",
+    fit_options: dict[str, Any] | None = None,
 ) -> tuple[Sequential, Result]:
     """Trains the model on windows of `length` characters and scores it on the validation part.
 
@@ -97,6 +98,7 @@ def train(
             batches of random training windows.
         learning_rate: Adam's (gradients clipped to norm 1).
         verbose: The progress display, as in `fit`.
+        fit_options: More keyword arguments for `fit`, e.g. {"checkpoint_dir": "ckpt", "resume": True}.
     """
     for name, value in (("length", length), ("units", units), ("epochs", epochs),
                         ("steps_per_epoch", steps_per_epoch), ("batch_size", batch_size)):
@@ -118,7 +120,8 @@ def train(
     validation = OneHotCharWindows(codes[cut:], length, vocabulary.size, step=spread)
     model = build_model(vocabulary.size, units, learning_rate)
     history = model.fit(training, epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size,
-                        validation_data=torch.utils.data.DataLoader(validation, batch_size=256), verbose=verbose)
+                        validation_data=torch.utils.data.DataLoader(validation, batch_size=256), verbose=verbose,
+                        **(fit_options or {}))
     bits = history.history["val_loss"][-1] / math.log(2)
     result = Result(corpus=corpus, bits_per_char=bits, unigram_bits=unigram_bits(codes[:cut], vocabulary.size),
                     vocabulary=vocabulary, train_chars=cut, validation_chars=len(text) - cut,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import torch
@@ -25,6 +26,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from .callbacks import Callback, CallbackList, History, ProgbarLogger
+from ..layers.base import check_finite
 from .data import ArrayData, TorchData, check_targets, class_weights_for, from_arrays, is_torch_data
 
 _SPARSE_LOSSES = (losses_module.sparse_categorical_crossentropy,)
@@ -71,7 +73,12 @@ class Trainer(nn.Module):
     def losses(self) -> list[torch.Tensor]:
         raise NotImplementedError
 
+    check_finite: bool = True
+
     def as_input(self, x: Any, argument: str = "x") -> torch.Tensor:
+        raise NotImplementedError
+
+    def check_input_shape(self, shape: Sequence[int], argument: str = "x") -> None:
         raise NotImplementedError
 
     def apply_constraints(self) -> None:
@@ -184,7 +191,10 @@ class Trainer(nn.Module):
         if y is None:
             raise ValueError(f"{names[1]} is required with array inputs; got {names[1]}=None")
         data = from_arrays(x, y, sample_weight, float_dtype=self.compute_dtype, names=names)
-        self.as_input(data.x[:1], names[0])  # raises on a wrong sample shape
+        self.check_input_shape(tuple(data.x.shape), names[0])
+        for name, value in zip(names, (data.x, data.y, data.sample_weight)):
+            if value is not None and (name != names[0] or self.check_finite):
+                check_finite(value, name, inputs=name == names[0])
         self._ensure_built_for(data.x)
         assert data.y is not None
         data.y = self._check_y(data.y, names[1])
@@ -380,6 +390,7 @@ class Trainer(nn.Module):
             if saved.step == 0:  # an epoch boundary: nothing of the next epoch has run yet
                 self._resume_from(saved, fit_settings, callback_list, stream, None)
         trackers = self._new_trackers()
+        reported_nonfinite = False
         for epoch in range(start_epoch, epochs):
             if self.stop_training:
                 break
@@ -395,6 +406,9 @@ class Trainer(nn.Module):
             for bx, by, bw in stream.epoch(steps_per_epoch, skip=step):
                 callback_list.on_train_batch_begin(step)
                 logs = self._train_step(trackers, bx, by, bw)
+                if not reported_nonfinite and not math.isfinite(logs.get("loss", 0.0)):
+                    reported_nonfinite = True
+                    _report_nonfinite_loss(logs["loss"], epoch, step, self.check_finite)
                 callback_list.on_train_batch_end(step, logs)
                 step += 1
                 if self.stop_training:
@@ -555,6 +569,20 @@ class Trainer(nn.Module):
             return logs
         values = [logs[name] for name in self.metrics_names]
         return values[0] if len(values) == 1 else values
+
+
+def _report_nonfinite_loss(value: float, epoch: int, step: int, inputs_checked: bool) -> None:
+    """Warns once per `fit` at the first batch whose loss is NaN or infinite (the running mean of
+    the epoch turns non-finite exactly there)."""
+    cause = ("The inputs and targets were checked finite, so the weights or gradients overflowed"
+             if inputs_checked else "model.check_finite is off, so the inputs may hold NaN or inf values")
+    warnings.warn(
+        f"The training loss became {value} at epoch {epoch + 1}, batch {step + 1}: the first non-finite loss of "
+        f"this fit. {cause}: lower the learning rate, clip the gradients (e.g. Adam(clipnorm=1.0)), and pass "
+        "callbacks=[TerminateOnNaN()] to stop at such a batch.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 class _BatchStream:
