@@ -4,10 +4,13 @@ forecast against the actual series. Written with matplotlib's file backend (no d
 
 from __future__ import annotations
 
+import io
 import os
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+
+from ._io import atomic_write
 
 
 def _pyplot() -> Any:
@@ -17,6 +20,13 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(fig: Any, path: str | os.PathLike[str]) -> None:
+    """Writes the figure as a PNG, atomically (a crash leaves any previous plot whole)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    atomic_write(path, buffer.getvalue())
 
 
 def _history_dict(history: Any) -> Mapping[str, Sequence[float]]:
@@ -55,7 +65,7 @@ def history(history: Any, path: str | os.PathLike[str], title: str = "Training")
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    _save(fig, path)
     plt.close(fig)
     return os.fspath(path)
 
@@ -87,6 +97,6 @@ def forecast(
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    _save(fig, path)
     plt.close(fig)
     return os.fspath(path)
