@@ -40,9 +40,10 @@ def cases(draw):
     if kind == "GRU":
         kwargs["reset_after"] = draw(st.booleans())
     rank = draw(st.sampled_from([3]) if good else st.sampled_from([2, 3, 3, 3, 4]))
-    shape = tuple(draw(st.integers(0 if i == 1 else 1, 5)) for i in range(rank))
-    mask_kind = draw(st.sampled_from(["none", "none", "random", "wrong shape", "floats"]))
-    return kind, kwargs, shape, draw(dtypes), mask_kind, draw(st.integers(0, 2**16))
+    shape = tuple(draw(st.integers(0 if i == 1 and not good else 1, 5)) for i in range(rank))
+    mask_kind = draw(st.sampled_from(["none", "random"] if good else ["none", "random", "wrong shape", "floats"]))
+    dtype = draw(st.sampled_from([torch.float32, torch.float64, torch.int64]) if good else dtypes)
+    return kind, kwargs, shape, dtype, mask_kind, draw(st.integers(0, 2**16))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
