@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from .._checks import positive_int
+
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 
 
@@ -205,8 +207,7 @@ class OneHotCharWindows(Dataset):
 
     def __init__(self, codes: np.ndarray, length: int, vocabulary_size: int, step: int = 1) -> None:
         for name, value in (("length", length), ("vocabulary_size", vocabulary_size), ("step", step)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
+            positive_int(name, value)
         self.codes = torch.as_tensor(np.asarray(codes), dtype=torch.int64)
         if self.codes.dim() != 1 or len(self.codes) <= length:
             raise ValueError(f"codes must be a 1-d array longer than length={length}, got shape {tuple(self.codes.shape)}")

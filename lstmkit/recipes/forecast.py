@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import positive_int
 from ..datasets import airline, sunspots
 from ..layers import LSTM, Dense
 from ..models import Sequential
@@ -100,8 +101,7 @@ def train(
     test_size = max(2 * season, 12) if test_size is None else test_size
     for name, v in (("season", season), ("lookback", lookback), ("test_size", test_size), ("units", units),
                     ("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        positive_int(name, v)
     n = len(values)
     if n - test_size - season - lookback < 8:
         raise ValueError(f"the series has {n} points: too few for season {season}, lookback {lookback} "

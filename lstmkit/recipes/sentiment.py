@@ -18,6 +18,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .._checks import positive_int
 from ..callbacks import EarlyStopping
 from ..datasets import movie_reviews
 from ..layers import LSTM, Dense, Dropout, Embedding
@@ -87,8 +88,7 @@ def train(
     """
     for name, value in (("num_words", num_words), ("maxlen", maxlen), ("embedding_dim", embedding_dim),
                         ("units", units), ("epochs", epochs), ("patience", patience), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
+        positive_int(name, value)
     if num_words < 3:
         raise ValueError(f"num_words must be at least 3 (padding, out-of-vocabulary, one word), got num_words={num_words}")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 20):

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._checks import positive_float, positive_int
 from ..datasets import shakespeare
 from ..layers import LSTM, Dense, Dropout
 from ..models import Sequential, load_extras, load_model
@@ -102,12 +103,10 @@ def train(
     """
     for name, value in (("length", length), ("units", units), ("epochs", epochs),
                         ("steps_per_epoch", steps_per_epoch), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
-    if chars is not None and (isinstance(chars, bool) or not isinstance(chars, int) or chars < 1):
-        raise ValueError(f"chars must be a positive integer or None, got chars={chars!r}")
-    if not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be a positive number, got learning_rate={learning_rate!r}")
+        positive_int(name, value)
+    if chars is not None:
+        positive_int("chars", chars)
+    positive_float("learning_rate", learning_rate)
     text = load_corpus(corpus, chars)
     cut = int(len(text) * (1 - VALIDATION_FRACTION))
     if len(text) - cut <= length + 1:
@@ -159,11 +158,9 @@ def generate(
     """
     if not isinstance(prompt, str) or not prompt:
         raise ValueError(f"prompt must be a non-empty string, got prompt={prompt!r}")
-    for name, value in (("length", length), ("window", window)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-        raise ValueError(f"temperature must be a positive number, got temperature={temperature!r}")
+    positive_int("length", length)
+    positive_int("window", window)
+    positive_float("temperature", temperature)
     unknown = sorted(set(prompt) - set(vocabulary.chars))
     if unknown:
         raise ValueError(f"prompt has characters the model never saw: {''.join(unknown)!r}")
