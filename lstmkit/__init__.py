@@ -6,6 +6,7 @@ from . import (
     cells,
     constraints,
     datasets,
+    distributed,
     initializers,
     layers,
     losses,
@@ -18,6 +19,6 @@ from . import (
 from ._version import __version__ as __version__
 
 __all__ = [
-    "activations", "callbacks", "cells", "constraints", "datasets", "initializers", "layers", "losses",
+    "activations", "callbacks", "cells", "constraints", "datasets", "distributed", "initializers", "layers", "losses",
     "metrics", "models", "optimizers", "regularizers", "utils", "__version__",
 ]

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable, Sequence
 
+from . import distributed
 from ._version import __version__
 
 
@@ -55,6 +57,7 @@ def parser() -> argparse.ArgumentParser:
         "(`from keras.layers import LSTM` -> `from lstmkit.layers import LSTM`); nothing else changes.",
     )
     run.add_argument("--seed", type=int, help="seed the random generators before the program starts, for a repeatable run")
+    _nproc_option(run)
     run.add_argument("program", help="the Python file to run")
     run.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed on to the program")
     bench = commands.add_parser(
@@ -146,6 +149,15 @@ def _recipe_options(command: argparse.ArgumentParser, save: str | None = None) -
                          help="continue from the newest checkpoint in --checkpoint-dir (a killed run ends as if never stopped)")
     command.add_argument("--seed", type=int, help="seed the random generators, for a repeatable run")
     command.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="1: a progress bar per epoch (default), 2: a line per epoch, 0: quiet")
+    _nproc_option(command)
+
+
+def _nproc_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--nproc", type=_positive, metavar="N",
+        help="train data-parallel on N processes of this machine (torch.distributed, gloo on CPU); "
+        "--batch-size stays the global batch. Across machines, use torchrun (see the README)",
+    )
 
 
 def _fit_options(args: argparse.Namespace, command_line: argparse.ArgumentParser) -> dict[str, object]:
@@ -158,6 +170,8 @@ def _finish_recipe(args: argparse.Namespace, model: object, history: dict, save:
     """Saves the model (with `save(path)` when the recipe keeps more than the model) and plots the curves."""
     from . import plot
 
+    if not distributed.is_main_process():
+        return  # rank 0 saves and plots for the run
     if args.save:
         if save is None:
             model.save(args.save)  # type: ignore[attr-defined]
@@ -171,6 +185,14 @@ def _finish_recipe(args: argparse.Namespace, model: object, history: dict, save:
 def main(argv: Sequence[str] | None = None) -> int:
     command_line = parser()
     args = command_line.parse_args(argv)
+    nproc = getattr(args, "nproc", None)
+    if nproc is not None and not distributed.launched():
+        # start N ranks of this same command; each finds itself launched and trains its share
+        return distributed.launch(nproc, list(sys.argv[1:] if argv is None else argv))
+    if nproc is not None and distributed.world_size() != nproc:
+        command_line.error(f"--nproc {nproc}, but torchrun started this process as one of {distributed.world_size()} ranks")
+    if distributed.launched() and not distributed.is_main_process():
+        sys.stdout = open(os.devnull, "w")  # rank 0 reports for the run; errors still reach stderr
     if args.command == "bench":
         from . import bench
 
@@ -253,8 +275,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         for sentence, p in zip(args.texts, sentiment.predict(model, tokenizer, maxlen, args.texts)):
             print(f"{p:.3f}  {sentence}")
     elif args.command == "run":
-        import os
-
         from .keras_programs import run_program
 
         if not os.path.isfile(args.program):

@@ -119,7 +119,7 @@ def train(
     validation = OneHotCharWindows(codes[cut:], length, vocabulary.size, step=spread)
     model = build_model(vocabulary.size, units, learning_rate)
     history = model.fit(training, epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size,
-                        validation_data=torch.utils.data.DataLoader(validation, batch_size=256), verbose=verbose,
+                        validation_data=validation, validation_batch_size=256, verbose=verbose,
                         **(fit_options or {}))
     bits = history.history["val_loss"][-1] / math.log(2)
     result = Result(corpus=corpus, bits_per_char=bits, unigram_bits=unigram_bits(codes[:cut], vocabulary.size),

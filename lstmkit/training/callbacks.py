@@ -18,12 +18,19 @@ from typing import IO, Any, Callable, Iterable
 
 import numpy as np
 
+from .. import distributed
 from .._io import atomic_write
 from .._checks import non_negative, non_negative_int, one_of, positive_int
 from . import metrics as metrics_module
 from .progress import Progbar
 
 Logs = dict[str, float]
+
+
+def _say(text: str) -> None:
+    """A callback's message, printed once per run (by rank 0 when training data-parallel)."""
+    if distributed.is_main_process():
+        print(text)
 
 
 class Callback:
@@ -282,10 +289,10 @@ class EarlyStopping(MonitorCallback):
 
     def on_train_end(self, logs: Logs | None = None) -> None:
         if self.stopped_epoch > 0 and self.verbose > 0:
-            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+            _say(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
-                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+                _say(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
             self.model.set_weights(self.best_weights)
 
 
@@ -359,13 +366,13 @@ class ModelCheckpoint(MonitorCallback):
             value = self.current(logs)
             if value is None or not self.is_improvement(value, self.best):
                 if self.verbose > 0 and value is not None:
-                    print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best}")
+                    _say(f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best}")
                 return
             if self.verbose > 0:
-                print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best} to {value}, saving to {path}")
+                _say(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best} to {value}, saving to {path}")
             self.best = value
         elif self.verbose > 0:
-            print(f"Epoch {epoch + 1}: saving model to {path}")
+            _say(f"Epoch {epoch + 1}: saving model to {path}")
         if self.save_weights_only:
             self.model.save_weights(path)
         else:
@@ -436,7 +443,7 @@ class ReduceLROnPlateau(MonitorCallback):
                 if old > self.min_lr:
                     optimizer.learning_rate = max(old * self.factor, self.min_lr)
                     if self.verbose > 0:
-                        print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {optimizer.base_learning_rate}.")
+                        _say(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {optimizer.base_learning_rate}.")
                     self.cooldown_counter, self.wait = self.cooldown, 0
 
 
@@ -460,7 +467,7 @@ class LearningRateScheduler(Callback):
             raise ValueError(f"The schedule must return a number, got {lr!r} for epoch {epoch}")
         optimizer.learning_rate = float(lr)
         if self.verbose > 0:
-            print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(lr)}.")
+            _say(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(lr)}.")
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         if logs is not None:
@@ -503,14 +510,15 @@ class CSVLogger(Callback):
                 csv.writer(row, delimiter=self.separator).writerow(["epoch", *self._keys])
         csv.writer(row, delimiter=self.separator).writerow([epoch, *(logs.get(k, "NA") for k in self._keys)])
         self._text += row.getvalue()
-        atomic_write(self.filename, self._text.encode())
+        if distributed.is_main_process():
+            atomic_write(self.filename, self._text.encode())
 
     def get_state(self) -> dict[str, Any]:
         return {"text": self._text, "keys": self._keys}
 
     def set_state(self, state: dict[str, Any]) -> None:
         self._text, self._keys = str(state["text"]), state["keys"]
-        if self._text or os.path.exists(self.filename):
+        if (self._text or os.path.exists(self.filename)) and distributed.is_main_process():
             atomic_write(self.filename, self._text.encode())
 
 
@@ -527,7 +535,7 @@ class TerminateOnNaN(Callback):
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
-            print(f"Epoch {self._epoch + 1}, batch {batch + 1}: invalid loss ({loss}), terminating training")
+            _say(f"Epoch {self._epoch + 1}, batch {batch + 1}: invalid loss ({loss}), terminating training")
             self.model.stop_training = True
 
 

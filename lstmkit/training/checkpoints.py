@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import distributed
 from ..models import saving
 
 KEEP = 2
@@ -109,9 +110,10 @@ class Checkpoints:
         if os.path.exists(self.directory) and not os.path.isdir(self.directory):
             raise ValueError(f"checkpoint_dir must be a directory, got the file {self.directory!r}")
         self.every_steps = every_steps
-        os.makedirs(self.directory, exist_ok=True)
-        for leftover in glob.glob(os.path.join(self.directory, ".checkpoint-*.tmp")):
-            os.remove(leftover)  # a write that a kill cut short; the file it would have replaced is whole
+        if distributed.is_main_process():  # under data-parallel training rank 0 alone writes here
+            os.makedirs(self.directory, exist_ok=True)
+            for leftover in glob.glob(os.path.join(self.directory, ".checkpoint-*.tmp")):
+                os.remove(leftover)  # a write that a kill cut short; the file it would have replaced is whole
 
     def paths(self) -> list[str]:
         """Checkpoint files, newest first."""

@@ -15,8 +15,10 @@ import math
 from typing import Any, Iterable, Iterator, Mapping
 
 import torch
-from torch.utils.data import DataLoader, Dataset, IterableDataset
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset, default_collate
+from torch.utils.data.distributed import DistributedSampler
 
+from ..distributed import shard_order
 from ..layers.base import to_tensor
 
 Batch = tuple[Any, Any, Any]
@@ -38,19 +40,21 @@ class ArrayData:
     def steps(self, batch_size: int) -> int:
         return math.ceil(len(self) / batch_size)
 
-    def batches(self, batch_size: int, shuffle: bool = False) -> Iterator[Batch]:
-        n = len(self)
-        order = torch.randperm(n) if shuffle else None
+    def batches(self, batch_size: int, order: torch.Tensor | None = None) -> Iterator[Batch]:
+        """Batches of the samples in `order` (indices; default: all, in their order)."""
+        n = len(self) if order is None else int(order.shape[0])
         for start in range(0, n, batch_size):
-            if order is None:
-                index: Any = slice(start, start + batch_size)
-            else:
-                index = order[start : start + batch_size]
+            index: Any = slice(start, start + batch_size) if order is None else order[start : start + batch_size]
             yield (
                 self.x[index],
                 None if self.y is None else self.y[index],
                 None if self.sample_weight is None else self.sample_weight[index],
             )
+
+    def take(self, index: torch.Tensor | slice) -> "ArrayData":
+        """The samples at `index` (indices, or a slice: a view), as their own data."""
+        pick = (lambda t: None if t is None else t[index])
+        return ArrayData(self.x[index], pick(self.y), pick(self.sample_weight))
 
     def split(self, validation_split: float) -> tuple["ArrayData", "ArrayData"]:
         """Keras's `validation_split`: the last fraction of the samples (taken before any shuffling)."""
@@ -61,11 +65,7 @@ class ArrayData:
                 f"of {len(self)} samples"
             )
 
-        def part(index: slice) -> ArrayData:
-            pick = (lambda t: None if t is None else t[index])
-            return ArrayData(self.x[index], pick(self.y), pick(self.sample_weight))
-
-        return part(slice(0, cut)), part(slice(cut, None))
+        return self.take(slice(0, cut)), self.take(slice(cut, None))
 
 
 class TorchData:
@@ -74,21 +74,54 @@ class TorchData:
     def __init__(self, source: Any) -> None:
         self.source = source
 
+    @property
+    def indexable(self) -> bool:
+        """A map-style Dataset of known length: lstmkit orders, shuffles and shards its samples.
+        Anything else (a DataLoader, an IterableDataset, a generator) is read as it comes."""
+        return (isinstance(self.source, Dataset) and not isinstance(self.source, IterableDataset)
+                and hasattr(self.source, "__len__"))
+
+    def __len__(self) -> int:
+        if not self.indexable:
+            raise TypeError("Only a map-style Dataset has a known number of samples")
+        return len(self.source)  # type: ignore[arg-type]
+
     def steps(self, batch_size: int) -> int | None:
-        loader = self._loader(batch_size, shuffle=False)
+        if self.indexable:
+            return math.ceil(len(self) / batch_size)
+        loader = self._loader(batch_size)
         try:
             return len(loader)  # type: ignore[arg-type]
         except TypeError:  # an iterable dataset, or a generator of batches, has no length
             return None
 
-    def _loader(self, batch_size: int, shuffle: bool) -> Iterable[Any]:
-        if isinstance(self.source, Dataset):
-            shuffle = shuffle and not isinstance(self.source, IterableDataset)
-            return DataLoader(self.source, batch_size=batch_size, shuffle=shuffle)
+    def take(self, index: torch.Tensor) -> "TorchData":
+        """The samples at `index` of a map-style Dataset, as their own data."""
+        return TorchData(Subset(self.source, index.tolist()))
+
+    def _loader(self, batch_size: int) -> Iterable[Any]:
+        if isinstance(self.source, Dataset):  # an IterableDataset
+            return DataLoader(self.source, batch_size=batch_size)
         return self.source
 
-    def batches(self, batch_size: int, shuffle: bool = False) -> Iterator[Batch]:
-        for index, batch in enumerate(self._loader(batch_size, shuffle)):
+    def _indexed(self, batch_size: int, order: torch.Tensor | None) -> Iterator[Any]:
+        """A map-style Dataset's samples in `order`, stacked into batches as a DataLoader would
+        (its default collation), without a DataLoader: no worker processes, no random draws."""
+        n = len(self)
+        order = torch.arange(n) if order is None else order
+        for start in range(0, int(order.shape[0]), batch_size):
+            yield default_collate([self.source[int(i)] for i in order[start : start + batch_size]])
+
+    @property
+    def distributed_sampler(self) -> DistributedSampler[Any] | None:
+        """The DistributedSampler of a user's DataLoader, if it has one (its epoch is set per pass)."""
+        sampler = getattr(self.source, "sampler", None)
+        return sampler if isinstance(sampler, DistributedSampler) else None
+
+    def batches(self, batch_size: int, order: torch.Tensor | None = None) -> Iterator[Batch]:
+        """Batches from the loader, or of the Dataset's samples in `order` (default: their order)."""
+        source = self._indexed(batch_size, order) if self.indexable else self._loader(batch_size)
+        for index, batch in enumerate(source):
             if isinstance(batch, Mapping) or not isinstance(batch, (tuple, list)) or not 1 <= len(batch) <= 3:
                 raise ValueError(
                     f"Batch {index} from the data loader is {type(batch).__name__}; expected a tuple "
@@ -200,3 +233,100 @@ def check_targets(y: torch.Tensor, output_shape: tuple[Any, ...], sparse: bool, 
 def _fits(shape: tuple[Any, ...], expected: tuple[Any, ...]) -> bool:
     return len(shape) == len(expected) and all(e is None or e == s for s, e in zip(shape, expected))
 
+
+
+class BatchStream:
+    """The training batches of every epoch as one rank reads them, and where the order stands.
+
+    Arrays and map-style Datasets are read pass after pass, pass p in the order
+    `lstmkit.distributed.shard_order` gives this rank (DistributedSampler's: a permutation seeded
+    by `seed` + p when shuffling; on one process, simply that permutation), in batches of
+    `batch_size` (this rank's share of the global batch). A DataLoader or other iterable is read
+    as it is, each pass a new iteration; its own shuffling draws from torch's generator, whose
+    state when the pass began is kept so that a resumed run redraws the same order (and a
+    DistributedSampler in it is told the pass number, as `set_epoch`).
+
+    Without `steps_per_epoch` an epoch is one pass; with it, epochs take that many batches from
+    passes that follow one another. `state()` (kept in checkpoints) is the seed, the pass under
+    way and the batches it has given; `resume(state)` continues from there.
+    """
+
+    def __init__(self, data: ArrayData | TorchData, batch_size: int, shuffle: bool, seed: int,
+                 world: int = 1, rank: int = 0) -> None:
+        self.data, self.batch_size, self.shuffle = data, batch_size, shuffle
+        self.seed, self.world, self.rank = seed, world, rank
+        self.ordered = isinstance(data, ArrayData) or data.indexable
+        self._next_pass = 0
+        self._current: int | None = None  # the pass under way
+        self._raw: Iterator[Any] | None = None
+        self._pass_rng: torch.Tensor | None = None
+        self._consumed = 0
+        self._skip = 0  # batches of the next pass already used before a resume
+
+    def steps(self) -> int | None:
+        """Batches in one pass on this rank (None for an iterable of unknown length)."""
+        if self.ordered:
+            return math.ceil(math.ceil(len(self.data) / self.world) / self.batch_size)  # type: ignore[arg-type]
+        return self.data.steps(self.batch_size)
+
+    def state(self) -> dict[str, Any]:
+        under_way = self._current is not None
+        return {"seed": self.seed, "pass": self._current if under_way else self._next_pass,
+                "consumed": self._consumed if under_way else 0,
+                "pass_rng": self._pass_rng if under_way else None}
+
+    def resume(self, state: dict[str, Any]) -> None:
+        self.seed = int(state["seed"])
+        self._next_pass, self._skip = int(state["pass"]), int(state["consumed"])
+        self._current, self._raw, self._consumed = None, None, 0
+        rng = state.get("pass_rng")
+        self._pass_rng = None if rng is None else torch.as_tensor(rng, dtype=torch.uint8)
+
+    def _start_pass(self) -> None:
+        self._current, self._next_pass = self._next_pass, self._next_pass + 1
+        skip, self._skip, self._consumed = self._skip, 0, 0
+        if self.ordered:
+            order = shard_order(len(self.data), self.world, self.rank, self.shuffle, self.seed, self._current)
+            self._raw = iter(self.data.batches(self.batch_size, order[skip * self.batch_size:]))
+            self._consumed = skip
+            return
+        assert isinstance(self.data, TorchData)
+        sampler = self.data.distributed_sampler
+        if sampler is not None:
+            sampler.set_epoch(self._current)
+        resumed_rng = self._pass_rng if skip else None
+        now = torch.get_rng_state()
+        if resumed_rng is not None:
+            torch.set_rng_state(resumed_rng)
+        self._pass_rng = torch.get_rng_state()
+        self._raw = iter(self.data.batches(self.batch_size))
+        for _ in range(skip):
+            next(self._raw, None)
+            self._consumed += 1
+        if resumed_rng is not None:
+            torch.set_rng_state(now)
+
+    def _next(self) -> Batch | None:
+        if self._raw is None:
+            self._start_pass()
+        assert self._raw is not None
+        batch = next(self._raw, None)
+        if batch is None:
+            self._raw, self._current, self._pass_rng, self._consumed = None, None, None, 0
+            return None
+        self._consumed += 1
+        return batch
+
+    def epoch(self, steps_per_epoch: int | None, done: int = 0) -> Iterator[Batch]:
+        """This epoch's batches; `done`: how many of them a resumed run has had already."""
+        if steps_per_epoch is None:
+            while (batch := self._next()) is not None:
+                yield batch
+            return
+        for _ in range(steps_per_epoch - done):
+            batch = self._next()
+            if batch is None:  # the pass ran out: Keras restarts the data, reshuffled
+                batch = self._next()
+                if batch is None:
+                    raise ValueError("The training data yielded no batches")
+            yield batch

@@ -120,17 +120,25 @@ class Mean:
         self.count = 0.0
 
     def update(self, values: torch.Tensor, weight: torch.Tensor | float | None = None) -> None:
+        self.add(self.sums(values, weight))
+
+    @staticmethod
+    def sums(values: torch.Tensor, weight: torch.Tensor | float | None = None) -> torch.Tensor:
+        """What `update` adds, as a float64 tensor [Σ value · weight, Σ weight] (summed over ranks
+        under data-parallel training before it is added)."""
         values = values.detach().double()
         if weight is None:
-            self.total += float(values.sum())
-            self.count += values.numel()
-            return
+            return torch.stack([values.sum(), values.new_tensor(float(values.numel()))])
         w = torch.as_tensor(weight, dtype=torch.float64, device=values.device)
         while w.dim() < values.dim():
             w = w.unsqueeze(-1)
         w = w.expand_as(values) if values.dim() else w
-        self.total += float((values * w).sum())
-        self.count += float(w.sum())
+        return torch.stack([(values * w).sum(), w.sum()])
+
+    def add(self, sums: torch.Tensor) -> None:
+        total, count = sums.tolist()
+        self.total += total
+        self.count += count
 
     def result(self) -> float:
         return self.total / self.count if self.count else 0.0

@@ -15,19 +15,19 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
 
-from .. import activations
+from .. import activations, distributed
 from .._checks import non_negative_int, one_of, positive_int
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from .callbacks import Callback, CallbackList, History, ProgbarLogger
 from ..layers.base import check_finite
-from .data import ArrayData, TorchData, check_targets, class_weights_for, from_arrays, is_torch_data
+from .data import ArrayData, BatchStream, TorchData, check_targets, class_weights_for, from_arrays, is_torch_data
 
 _SPARSE_LOSSES = (losses_module.sparse_categorical_crossentropy,)
 # a crossentropy and the activation whose logits it can take instead of probabilities
@@ -39,8 +39,9 @@ _LOGIT_PAIRS = {
 
 
 def _verbosity(verbose: Any) -> int:
+    """The progress display's level; always 0 on ranks other than 0 (one display per run)."""
     verbose = one_of("verbose", verbose, ("auto", 0, 1, 2))
-    return 1 if verbose == "auto" else int(verbose)
+    return (1 if verbose == "auto" else int(verbose)) if distributed.is_main_process() else 0
 
 
 class Trainer(nn.Module):
@@ -223,13 +224,16 @@ class Trainer(nn.Module):
     # ---- one step ----------------------------------------------------------------------------------
 
     def _forward_loss(
-        self, x: torch.Tensor, y: torch.Tensor, sample_weight: torch.Tensor | None, training: bool
+        self, x: torch.Tensor, y: torch.Tensor, sample_weight: torch.Tensor | None, training: bool,
+        replicas: distributed.Replicas | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """The batch's loss (with the model's penalties), the predictions as probabilities, and
-        the output's mask when it has one the shape of the per-step losses."""
+        the output's mask when it has one the shape of the per-step losses. With `replicas` the
+        forward runs through DistributedDataParallel, whose backward averages the gradients."""
         assert self._loss_fn is not None
         activation = self._logit_activation()
-        out, mask = self.forward_with_mask(x, training=training, logits=activation is not None)
+        forward = self.forward_with_mask if replicas is None else replicas.forward
+        out, mask = forward(x, training=training, logits=activation is not None)
         if activation is not None:
             values = self._loss_fn(y, out, from_logits=True, clip=True)  # type: ignore[call-arg]
             predictions = activation(out.detach())
@@ -252,33 +256,40 @@ class Trainer(nn.Module):
         y: torch.Tensor,
         predictions: torch.Tensor,
         mask: torch.Tensor | None,
+        replicas: distributed.Replicas | None = None,
     ) -> dict[str, float]:
         if self._metric_fns is None:
             self._metric_fns = [
                 (name, metrics_module.get(identifier, tuple(y.shape), tuple(predictions.shape)))
                 for name, identifier in self._metric_specs
             ]
-        trackers["loss"].update(loss.detach(), weight=float(y.shape[0]))
+        sums = [metrics_module.Mean.sums(loss.detach(), weight=float(y.shape[0]))]
         # Keras weighs the loss by sample_weight but not the metrics; masked steps count in neither
-        for name, fn in self._metric_fns:
-            trackers[name].update(fn(y, predictions), None if mask is None else mask.to(predictions.dtype))
+        for _, fn in self._metric_fns:
+            sums.append(metrics_module.Mean.sums(fn(y, predictions), None if mask is None else mask.to(predictions.dtype)))
+        batch = torch.stack(sums).cpu()  # (1 + metrics, 2): Σ value·weight, Σ weight
+        if replicas is not None:
+            batch = replicas.sum(batch)  # the global batch's figures, the same on every rank
+        for tracker, row in zip(trackers.values(), batch):
+            tracker.add(row)
         return {name: tracker.result() for name, tracker in trackers.items()}
 
     def _new_trackers(self) -> dict[str, metrics_module.Mean]:
         return {name: metrics_module.Mean() for name in self.metrics_names}
 
     def _train_step(
-        self, trackers: dict[str, metrics_module.Mean], x: torch.Tensor, y: torch.Tensor, sample_weight: torch.Tensor | None
+        self, trackers: dict[str, metrics_module.Mean], x: torch.Tensor, y: torch.Tensor, sample_weight: torch.Tensor | None,
+        replicas: distributed.Replicas | None = None,
     ) -> dict[str, float]:
         assert self.optimizer is not None
         self.train()
-        loss, predictions, mask = self._forward_loss(x, y, sample_weight, training=True)
+        loss, predictions, mask = self._forward_loss(x, y, sample_weight, training=True, replicas=replicas)
         self._bind_optimizer()  # a model built by this very call gets its optimizer now
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         self.apply_constraints()
-        return self._update_metrics(trackers, loss, y, predictions, mask)
+        return self._update_metrics(trackers, loss, y, predictions, mask, replicas)
 
     @torch.no_grad()
     def _test_step(
@@ -309,6 +320,7 @@ class Trainer(nn.Module):
         checkpoint_dir: str | os.PathLike[str] | None = None,
         checkpoint_steps: int | None = None,
         resume: bool = False,
+        distribute: str | None = "auto",
     ) -> History:
         """Trains for `epochs` passes over the data; returns a `History`.
 
@@ -333,6 +345,11 @@ class Trainer(nn.Module):
             resume: Continue from the newest whole checkpoint in `checkpoint_dir` (start afresh
                 when there is none). The run then ends with the weights, bit for bit on CPU, of
                 a run that was never stopped. See `lstmkit.training.checkpoints`.
+            distribute: "auto" (default): train data-parallel when this process is one of several
+                ranks (started by `torchrun` or `--nproc`); "ddp": always (an error outside such a
+                launch); None: never. Data-parallel, `batch_size` is the global batch (each rank
+                computes batch_size / ranks of it) and the run trains the model that one process
+                would with the same arguments. See `lstmkit.distributed`.
 
         Raises:
             ValueError: For bad arguments or data, naming the argument and the value.
@@ -365,6 +382,9 @@ class Trainer(nn.Module):
             checkpoint_steps = positive_int("checkpoint_steps", checkpoint_steps)
         if (resume or checkpoint_steps) and checkpoint_dir is None:
             raise ValueError(f"resume={resume!r} and checkpoint_steps={checkpoint_steps!r} need checkpoint_dir=DIR")
+        replicas = self._start_replicas(train, batch_size) if distributed.wanted(distribute) else None
+        world, rank = (1, 0) if replicas is None else (replicas.world, replicas.rank)
+        main = distributed.is_main_process()  # rank 0 (or a plain process): the one that writes and warns
         checkpoints = None
         if checkpoint_dir is not None:
             from .checkpoints import Checkpoints
@@ -373,57 +393,122 @@ class Trainer(nn.Module):
         fit_settings = {"batch_size": batch_size, "samples": len(train) if isinstance(train, ArrayData) else None,
                         "steps_per_epoch": steps_per_epoch, "shuffle": bool(shuffle)}
 
-        steps = steps_per_epoch or train.steps(batch_size)
+        # The data order's seed comes from torch's generator (so set_random_seed repeats a run),
+        # rank 0's on every rank; each rank then draws its own dropout masks.
+        seed = int(torch.randint(0, 2**31 - 1, ()).item())
+        if replicas is not None:
+            seed = replicas.from_rank0(seed)
+            torch.manual_seed(int(torch.randint(0, 2**62, ()).item()) + rank)
+        stream = BatchStream(train, batch_size // world, shuffle, seed, world, rank)
+        steps = steps_per_epoch or stream.steps()
+        validation_sharded = False
+        if replicas is not None:
+            low, high = replicas.same(-1 if steps is None else steps)
+            if low != high:
+                raise ValueError(
+                    f"Under distribute='ddp' every rank must run the same number of batches per epoch; they run "
+                    f"{low} to {high} (a DataLoader of your own needs a DistributedSampler, or pass steps_per_epoch)"
+                )
+            if validation is not None:
+                validation, validation_sharded = self._validation_share(validation, replicas)
         self.history = History()
         callback_list = self._callbacks(
             [*(callbacks or []), self.history], verbosity, {"epochs": epochs, "steps": steps, "in_fit": True}
         )
         self.stop_training = False
-        callback_list.on_train_begin()
-        stream = _BatchStream(train, batch_size, shuffle, steps_per_epoch,
-                              lambda b: self._batch_tensors(b[0], b[1], b[2], from_loader=isinstance(train, TorchData),
-                                                            class_weight=class_weight))
-        saved = checkpoints.latest() if checkpoints is not None and resume else None
-        start_epoch = initial_epoch
-        if saved is not None:
-            start_epoch = saved.epoch
-            if saved.step == 0:  # an epoch boundary: nothing of the next epoch has run yet
-                self._resume_from(saved, fit_settings, callback_list, stream, None)
-        trackers = self._new_trackers()
-        reported_nonfinite = False
-        for epoch in range(start_epoch, epochs):
-            if self.stop_training:
-                break
-            callback_list.on_epoch_begin(epoch)
+        try:
+            callback_list.on_train_begin()
+            convert = (lambda b: self._batch_tensors(b[0], b[1], b[2], from_loader=isinstance(train, TorchData),
+                                                     class_weight=class_weight))
+            saved = checkpoints.latest() if checkpoints is not None and resume else None
+            start_epoch = initial_epoch
+            if saved is not None:
+                start_epoch = saved.epoch
+                if saved.step == 0:  # an epoch boundary: nothing of the next epoch has run yet
+                    self._resume_from(saved, fit_settings, callback_list, stream, None, replicas)
             trackers = self._new_trackers()
-            logs: dict[str, float] = {}
-            step = 0
-            if saved is not None and saved.step > 0:  # mid-epoch: undo what on_epoch_begin changed
-                self._resume_from(saved, fit_settings, callback_list, stream, trackers)
-                logs = {name: tracker.result() for name, tracker in trackers.items()}
-                step = saved.step
-            saved = None
-            for bx, by, bw in stream.epoch(steps_per_epoch, skip=step):
-                callback_list.on_train_batch_begin(step)
-                logs = self._train_step(trackers, bx, by, bw)
-                if not reported_nonfinite and not math.isfinite(logs.get("loss", 0.0)):
-                    reported_nonfinite = True
-                    _report_nonfinite_loss(logs["loss"], epoch, step, self.check_finite)
-                callback_list.on_train_batch_end(step, logs)
-                step += 1
+            reported_nonfinite = False
+            for epoch in range(start_epoch, epochs):
                 if self.stop_training:
                     break
-                if checkpoints is not None and checkpoint_steps and step % checkpoint_steps == 0 and step != steps:
-                    checkpoints.save(self, epoch, step, self._run_state(fit_settings, callback_list, stream, trackers))
-            epoch_logs = dict(logs)
-            if validation is not None and not self.stop_training:
-                val_logs = self._evaluate_loop(validation, validation_batch_size, callback_list, None)
-                epoch_logs.update({f"val_{name}": value for name, value in val_logs.items()})
-            callback_list.on_epoch_end(epoch, epoch_logs)
-            if checkpoints is not None:
-                checkpoints.save(self, epoch + 1, 0, self._run_state(fit_settings, callback_list, stream, None))
-        callback_list.on_train_end()
+                callback_list.on_epoch_begin(epoch)
+                trackers = self._new_trackers()
+                logs: dict[str, float] = {}
+                step = 0
+                if saved is not None and saved.step > 0:  # mid-epoch: undo what on_epoch_begin changed
+                    self._resume_from(saved, fit_settings, callback_list, stream, trackers, replicas)
+                    logs = {name: tracker.result() for name, tracker in trackers.items()}
+                    step = saved.step
+                saved = None
+                for batch in stream.epoch(steps_per_epoch, done=step):
+                    callback_list.on_train_batch_begin(step)
+                    logs = self._train_step(trackers, *convert(batch), replicas=replicas)
+                    if not reported_nonfinite and not math.isfinite(logs.get("loss", 0.0)):
+                        reported_nonfinite = True
+                        if main:
+                            _report_nonfinite_loss(logs["loss"], epoch, step, self.check_finite)
+                    callback_list.on_train_batch_end(step, logs)
+                    step += 1
+                    if replicas is not None:
+                        self.stop_training = replicas.any(self.stop_training)
+                    if self.stop_training:
+                        break
+                    if checkpoints is not None and checkpoint_steps and step % checkpoint_steps == 0 and step != steps:
+                        run = self._run_state(fit_settings, callback_list, stream, trackers, replicas)
+                        if main:
+                            checkpoints.save(self, epoch, step, run)
+                epoch_logs = dict(logs)
+                if validation is not None and not self.stop_training:
+                    val_logs = self._evaluate_loop(validation, -(-validation_batch_size // world), callback_list, None,
+                                                   replicas if validation_sharded else None)
+                    epoch_logs.update({f"val_{name}": value for name, value in val_logs.items()})
+                callback_list.on_epoch_end(epoch, epoch_logs)
+                if replicas is not None:
+                    self.stop_training = replicas.any(self.stop_training)
+                if checkpoints is not None:
+                    run = self._run_state(fit_settings, callback_list, stream, None, replicas)
+                    if main:
+                        checkpoints.save(self, epoch + 1, 0, run)
+            callback_list.on_train_end()
+        finally:
+            if replicas is not None:
+                replicas.close()
         return self.history
+
+    # ---- data-parallel -----------------------------------------------------------------------
+
+    def _start_replicas(self, train: ArrayData | TorchData, batch_size: int) -> distributed.Replicas:
+        """Builds the model if a Dataset's first batch has not yet, and wraps it for DDP."""
+        world = distributed.world_size()
+        if isinstance(train, TorchData) and not train.indexable:
+            if world > 1 and train.distributed_sampler is None:
+                warnings.warn(
+                    "Training data-parallel on a DataLoader without a DistributedSampler: every rank reads all of "
+                    "it. Give it sampler=DistributedSampler(dataset) (lstmkit sets its epoch), or pass the Dataset "
+                    "itself and lstmkit shards it.",
+                    RuntimeWarning, stacklevel=3,
+                )
+        elif batch_size % world:
+            raise ValueError(
+                f"batch_size={batch_size} must be a multiple of the {world} ranks under distribute='ddp': it is the "
+                f"global batch, of which each rank computes batch_size / {world}"
+            )
+        if not self.built and isinstance(train, TorchData):  # build from a first batch, drawing nothing
+            with torch.random.fork_rng():
+                self._batch_tensors(*next(iter(train.batches(1 if train.indexable else batch_size))), from_loader=True)
+        self._bind_optimizer()
+        return distributed.Replicas(self)
+
+    @staticmethod
+    def _validation_share(
+        validation: ArrayData | TorchData, replicas: distributed.Replicas
+    ) -> tuple[ArrayData | TorchData, bool]:
+        """This rank's part of the validation data, and whether it is a part (a DataLoader of the
+        user's own is read whole on every rank, unless its DistributedSampler splits it)."""
+        if isinstance(validation, ArrayData) or validation.indexable:
+            index = distributed.split_evenly(len(validation), replicas.world, replicas.rank)
+            return validation.take(index), True
+        return validation, validation.distributed_sampler is not None
 
     # ---- checkpoints -------------------------------------------------------------------------
 
@@ -434,31 +519,38 @@ class Trainer(nn.Module):
         return {f"{i}:{type(c).__name__}": c for i, c in enumerate(kept)}
 
     def _run_state(
-        self, fit_settings: dict[str, Any], callback_list: CallbackList, stream: "_BatchStream",
-        trackers: dict[str, metrics_module.Mean] | None,
+        self, fit_settings: dict[str, Any], callback_list: CallbackList, stream: BatchStream,
+        trackers: dict[str, metrics_module.Mean] | None, replicas: distributed.Replicas | None,
     ) -> dict[str, Any]:
+        """What a checkpoint keeps of the run (the same on every rank, but for the random
+        generators: each rank's torch generator state is gathered, on every rank)."""
         from .checkpoints import rng_state
 
         return {
             "fit": fit_settings,
             "stream": stream.state(),
             "rng": rng_state(),
+            "torch_rng_by_rank": None if replicas is None else replicas.gather(torch.get_rng_state()),
             "trackers": None if trackers is None else {k: [t.total, t.count] for k, t in trackers.items()},
             "callbacks": {key: c.get_state() for key, c in self._stateful(callback_list).items()},
             "stopped": bool(self.stop_training),
         }
 
     def _resume_from(
-        self, saved: Any, fit_settings: dict[str, Any], callback_list: CallbackList, stream: "_BatchStream",
-        trackers: dict[str, metrics_module.Mean] | None,
+        self, saved: Any, fit_settings: dict[str, Any], callback_list: CallbackList, stream: BatchStream,
+        trackers: dict[str, metrics_module.Mean] | None, replicas: distributed.Replicas | None,
     ) -> None:
+        """Puts the run back where the checkpoint `saved` left it, on any number of ranks: the
+        same global batches follow (rank r takes the generator state rank r had, when it had one)."""
         from ..models import saving
         from .checkpoints import set_rng_state
 
         run = saved.run
+        if "seed" not in run["stream"]:
+            raise ValueError(f"Cannot resume from {saved.path!r}: it was written by an older lstmkit, which kept the data order another way")
         if not self.built and isinstance(stream.data, TorchData):  # build from a first batch, drawing nothing
             with torch.random.fork_rng():
-                first = next(iter(stream.data.batches(stream.batch_size, False)))
+                first = next(iter(stream.data.batches(stream.batch_size)))
                 self._batch_tensors(*first, from_loader=True)
         for key, value in fit_settings.items():
             if run["fit"].get(key) != value:
@@ -481,6 +573,12 @@ class Trainer(nn.Module):
             for name, (total, count) in run["trackers"].items():
                 trackers[name].total, trackers[name].count = float(total), float(count)
         set_rng_state(run["rng"])
+        if replicas is not None:
+            by_rank = run.get("torch_rng_by_rank") or []
+            if replicas.rank < len(by_rank):
+                torch.set_rng_state(torch.as_tensor(by_rank[replicas.rank], dtype=torch.uint8))
+            else:  # more ranks than wrote the checkpoint: a new stream of dropout masks for this one
+                torch.manual_seed(int(torch.randint(0, 2**62, ()).item()) + replicas.rank)
         stream.resume(run["stream"])
         self.stop_training = bool(run["stopped"])
 
@@ -505,8 +603,11 @@ class Trainer(nn.Module):
     # ---- evaluate ------------------------------------------------------------------------------
 
     def _evaluate_loop(
-        self, data: ArrayData | TorchData, batch_size: int, callback_list: CallbackList, steps: int | None
+        self, data: ArrayData | TorchData, batch_size: int, callback_list: CallbackList, steps: int | None,
+        replicas: distributed.Replicas | None = None,
     ) -> dict[str, float]:
+        """The figures over `data`; with `replicas`, `data` is this rank's share and the figures
+        are those of all the shares together (the same on every rank)."""
         trackers = self._new_trackers()
         logs = {name: math.nan for name in trackers}
         callback_list.on_test_begin()
@@ -517,6 +618,11 @@ class Trainer(nn.Module):
             callback_list.on_test_batch_begin(step)
             logs = self._test_step(trackers, *self._batch_tensors(*batch, from_loader=from_loader))
             callback_list.on_test_batch_end(step, logs)
+        if replicas is not None:
+            totals = replicas.sum(torch.tensor([[t.total, t.count] for t in trackers.values()], dtype=torch.float64))
+            for tracker, (total, count) in zip(trackers.values(), totals.tolist()):
+                tracker.total, tracker.count = total, count
+            logs = {name: tracker.result() for name, tracker in trackers.items()}
         callback_list.on_test_end(logs)
         return logs
 
@@ -583,72 +689,3 @@ def _report_nonfinite_loss(value: float, epoch: int, step: int, inputs_checked: 
         RuntimeWarning,
         stacklevel=3,
     )
-
-
-class _BatchStream:
-    """The training batches of every epoch, and where the data order stands, for checkpoints.
-
-    Without `steps_per_epoch` each epoch is one pass over the data (reshuffled when asked); with
-    it, epochs take that many batches from passes that follow one another. `state()` is the torch
-    generator's state when the current pass began (its shuffle came from it) and the batches it
-    has given; `resume(state)` makes the next pass redraw that shuffle, skip those batches, and
-    then put the generator back where it was.
-    """
-
-    def __init__(self, data: ArrayData | TorchData, batch_size: int, shuffle: bool, steps_per_epoch: int | None,
-                 convert: Any) -> None:
-        self.data, self.batch_size, self.shuffle, self.convert = data, batch_size, shuffle, convert
-        self._raw: Iterator[Any] | None = None
-        self._pass_rng: torch.Tensor | None = None
-        self._consumed = 0
-        self._pending: tuple[torch.Tensor, int] | None = None
-
-    def state(self) -> dict[str, Any]:
-        return {"pass_rng": self._pass_rng, "consumed": self._consumed}
-
-    def resume(self, state: dict[str, Any]) -> None:
-        self._raw, self._pass_rng, self._consumed = None, None, 0
-        if state["pass_rng"] is not None and int(state["consumed"]) > 0:
-            self._pending = (torch.as_tensor(state["pass_rng"], dtype=torch.uint8), int(state["consumed"]))
-
-    def _start_pass(self) -> None:
-        if self._pending is not None:
-            pass_rng, consumed = self._pending
-            self._pending = None
-            now = torch.get_rng_state()
-            torch.set_rng_state(pass_rng)
-            self._raw = iter(self.data.batches(self.batch_size, self.shuffle))
-            for _ in range(consumed):
-                next(self._raw, None)
-            torch.set_rng_state(now)
-            self._pass_rng, self._consumed = pass_rng, consumed
-            return
-        self._pass_rng, self._consumed = torch.get_rng_state(), 0
-        self._raw = iter(self.data.batches(self.batch_size, self.shuffle))
-
-    def _next(self) -> Any:
-        if self._raw is None:
-            self._start_pass()
-        assert self._raw is not None
-        batch = next(self._raw, None)
-        if batch is None:
-            self._raw, self._pass_rng, self._consumed = None, None, 0
-            return None
-        self._consumed += 1
-        return batch
-
-    def epoch(self, steps_per_epoch: int | None, skip: int = 0) -> Iterator[Any]:
-        """This epoch's batches as model-ready tensors (`skip`: batches already done, when resumed)."""
-        if steps_per_epoch is None:
-            if skip == 0:
-                self._raw, self._pass_rng, self._consumed = None, None, 0
-            while (batch := self._next()) is not None:
-                yield self.convert(batch)
-            return
-        for _ in range(steps_per_epoch - skip):
-            batch = self._next()
-            if batch is None:  # the pass ran out: Keras restarts the data, reshuffled
-                batch = self._next()
-                if batch is None:
-                    raise ValueError("The training data yielded no batches")
-            yield self.convert(batch)

@@ -1,0 +1,202 @@
+"""Data-parallel training on torch.distributed (gloo on loopback): two ranks train the model that
+one process trains on the same global batches, checkpoints move between 1 and 2 ranks, and the
+`--nproc` recipes start their ranks themselves.
+
+The ranks run tests/ddp_worker.py under PyTorch's own launcher (`python -m torch.distributed.run`),
+as a user's script would; the oracle is the same script as one plain process.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from safetensors.numpy import load_file
+
+import lstmkit.layers as L
+from lstmkit import distributed
+from lstmkit.callbacks import CSVLogger
+from lstmkit.models import Sequential, load_model
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKER = os.path.join(HERE, "ddp_worker.py")
+pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch built without distributed")
+
+
+def _env():
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    env["OMP_NUM_THREADS"] = "1"
+    return env
+
+
+def ranks(out, *args, expect=0):
+    """Runs the worker as 2 ranks under torchrun; returns the combined output."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", WORKER, str(out), *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=_env())
+    assert (done.returncode == 0) == (expect == 0), done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+def single(out, *args):
+    done = subprocess.run([sys.executable, WORKER, str(out), *args], capture_output=True, text=True, timeout=300, env=_env())
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+def weights(out):
+    return load_file(os.path.join(out, "weights.safetensors"))
+
+
+def largest_difference(a, b):
+    assert sorted(a) == sorted(b)
+    return max(float(np.abs(a[k].astype(np.float64) - b[k].astype(np.float64)).max()) for k in a)
+
+
+def record(out, rank):
+    with open(os.path.join(out, f"rank{rank}.json")) as f:
+        return json.load(f)
+
+
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory):
+    """The uninterrupted 2-rank run (float64, no dropout), 4 epochs."""
+    out = tmp_path_factory.mktemp("ddp") / "two"
+    ranks(out)
+    return out
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-12), ("float32", 1e-6)])
+def test_two_ranks_end_with_the_weights_of_one_process_on_the_same_global_batches(tmp_path, two_ranks, dtype, tolerance):
+    # batch_size=8 is the global batch: each rank computes 4 of it; the fused LSTM and GRU
+    # gradients are averaged by DDP. One process with batch_size=8 reads the same global batches.
+    two = two_ranks if dtype == "float64" else tmp_path / "two"
+    if dtype != "float64":
+        ranks(two, "--dtype", dtype)
+    one = tmp_path / "one"
+    single(one, "--dtype", dtype)
+    assert largest_difference(weights(two), weights(one)) <= tolerance
+    r0, r1, alone = record(two, 0), record(two, 1), record(one, 0)
+    assert (r0["world"], r1["world"], alone["world"]) == (2, 2, 1)
+    # every rank holds the same weights and logged the same figures (reduced over the ranks);
+    # validation (15 samples: 8 on one rank, 7 on the other) adds up to one process's figures
+    assert r0["weights_sha256"] == r1["weights_sha256"]
+    assert r0["history"] == r1["history"]
+    for key, values in alone["history"].items():
+        np.testing.assert_allclose(r0["history"][key], values, rtol=0, atol=tolerance * 10)
+    # rank 0 alone wrote the CSV log: one header, one row per epoch
+    assert open(two / "log.csv").read().count("\n") == 1 + 4
+
+
+def test_a_checkpoint_of_two_ranks_resumes_on_one_and_on_two(tmp_path, two_ranks):
+    crashed = tmp_path / "crashed"
+    output = ranks(crashed, "--checkpoint-dir", str(crashed / "ck"), "--checkpoint-steps", "2", "--crash", "1", "2", expect=1)
+    assert "exitcode" in output  # torchrun reports the failed ranks
+    names = sorted(os.listdir(crashed / "ck"))
+    assert names == ["checkpoint-000001-000000000.lstmkit", "checkpoint-000001-000000002.lstmkit"]
+    shutil.copytree(crashed / "ck", tmp_path / "ck_copy")
+    single(tmp_path / "on_one", "--checkpoint-dir", str(tmp_path / "ck_copy"), "--resume")
+    ranks(tmp_path / "on_two", "--checkpoint-dir", str(crashed / "ck"), "--resume")
+    # on two ranks: bit for bit the uninterrupted run; on one: the same global batches, so the
+    # same weights up to the summation order of the gradient average
+    assert largest_difference(weights(tmp_path / "on_two"), weights(two_ranks)) == 0.0
+    assert largest_difference(weights(tmp_path / "on_one"), weights(two_ranks)) <= 1e-12
+    assert record(tmp_path / "on_two", 0)["history"] == record(two_ranks, 0)["history"]
+    assert open(tmp_path / "on_one" / "log.csv").read() == open(two_ranks / "log.csv").read()
+
+
+def test_two_ranks_draw_their_own_dropout_masks_and_resume_them_exactly(tmp_path):
+    ranks(tmp_path / "whole", "--dropout")
+    ranks(tmp_path / "crashed", "--dropout", "--checkpoint-dir", str(tmp_path / "ck"), "--checkpoint-steps", "2",
+          "--crash", "2", "3", expect=1)
+    ranks(tmp_path / "resumed", "--dropout", "--checkpoint-dir", str(tmp_path / "ck"), "--resume")
+    whole0, whole1 = record(tmp_path / "whole", 0), record(tmp_path / "whole", 1)
+    # both ranks were seeded alike by the script, yet their generators went separate ways
+    assert whole0["rng_sha256"] != whole1["rng_sha256"]
+    assert whole0["weights_sha256"] == whole1["weights_sha256"]
+    assert largest_difference(weights(tmp_path / "resumed"), weights(tmp_path / "whole")) == 0.0
+    assert record(tmp_path / "resumed", 1)["rng_sha256"] == whole1["rng_sha256"]
+
+
+def test_lstmkit_mnist_nproc_2_runs_to_the_end_and_reports_once(tmp_path):
+    command = [sys.executable, "-m", "lstmkit", "mnist", "--nproc", "2", "--limit", "256", "--epochs", "2",
+               "--save", "m.lstmkit", "--verbose", "2", "--seed", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=_env(), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("Test accuracy:") == 1
+    assert done.stdout.count("Epoch 2/2") == 1 and done.stdout.count("Saved the model") == 1
+    accuracy = float(done.stdout.split("Test accuracy:")[1].split()[0])
+    assert 0.0 <= accuracy <= 1.0
+    model = load_model(tmp_path / "m.lstmkit")  # written once, whole
+    assert model.predict(np.zeros((1, 28, 28), dtype="float32")).shape == (1, 10)
+
+
+def test_a_failing_rank_fails_the_command(tmp_path):
+    command = [sys.executable, "-m", "lstmkit", "forecast", "--nproc", "2", "--series", "nowhere.csv"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=_env(), cwd=tmp_path)
+    assert done.returncode != 0
+    assert "nowhere.csv" in done.stderr
+
+
+# ---- in one process ------------------------------------------------------------------------------
+
+
+def test_shards_follow_distributed_sampler_rules():
+    for samples, world in ((10, 2), (11, 3), (2, 4)):
+        for shuffle in (False, True):
+            shards = [distributed.shard_order(samples, world, r, shuffle, seed=5, pass_index=1) for r in range(world)]
+            assert len({len(s) for s in shards}) == 1  # equal lengths: every rank runs as many batches
+            merged = torch.stack(shards, dim=1).flatten()  # global order: rank r holds positions r, r+world, ...
+            assert set(merged.tolist()) == set(range(samples))
+            assert len(merged) == -(-samples // world) * world
+            assert torch.equal(merged[:samples].sort().values, torch.arange(samples))  # padding only repeats
+    one = distributed.shard_order(100, 1, 0, True, seed=5, pass_index=0)
+    again = distributed.shard_order(100, 1, 0, True, seed=5, pass_index=0)
+    later = distributed.shard_order(100, 1, 0, True, seed=5, pass_index=1)
+    assert torch.equal(one, again) and not torch.equal(one, later)  # reshuffled per pass, fixed by the seed
+    # global batch k is slice k of one order, whatever the number of ranks
+    two = torch.stack([distributed.shard_order(100, 2, r, True, 5, 0) for r in range(2)], dim=1).flatten()
+    assert torch.equal(one, two)
+    assert distributed.split_evenly(15, 2, 0).tolist() == list(range(0, 15, 2))
+
+
+def _model():
+    m = Sequential([L.Input(shape=(4, 2)), L.LSTM(3), L.Dense(2, activation="softmax")])
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return m
+
+
+def test_distribute_argument_is_checked(monkeypatch):
+    x, y = np.zeros((8, 4, 2), "float32"), np.zeros(8, "int64")
+    for key in ("RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(key, raising=False)
+    with pytest.raises(ValueError, match="distribute='ddp' needs .*torchrun"):
+        _model().fit(x, y, distribute="ddp", verbose=0)
+    with pytest.raises(ValueError, match="distribute=.*'everywhere'"):
+        _model().fit(x, y, distribute="everywhere", verbose=0)
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    with pytest.raises(ValueError, match="batch_size=8 must be a multiple of the 3 ranks"):
+        _model().fit(x, y, batch_size=8, verbose=0)
+
+
+def test_other_ranks_print_and_write_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    m = _model()
+    x, y = np.zeros((8, 4, 2), "float32"), np.zeros(8, "int64")
+    m.fit(x, y, epochs=2, callbacks=[CSVLogger(tmp_path / "log.csv")], distribute=None, checkpoint_dir=tmp_path / "ck")
+    m.evaluate(x, y)
+    m.save(tmp_path / "m.lstmkit")
+    m.save_weights(tmp_path / "w.safetensors")
+    assert capsys.readouterr().out == ""
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_launch_refuses_a_bad_process_count():
+    with pytest.raises(ValueError, match="nproc=0"):
+        distributed.launch(0, ["mnist"])
