@@ -186,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command_line = parser()
     args = command_line.parse_args(argv)
     nproc = getattr(args, "nproc", None)
+    if nproc is not None and getattr(args, "batch_size", None) and args.batch_size % nproc:
+        command_line.error(f"--batch-size {args.batch_size} is the global batch: it must be a multiple of --nproc {nproc}")
     if nproc is not None and not distributed.launched():
         # start N ranks of this same command; each finds itself launched and trains its share
         return distributed.launch(nproc, list(sys.argv[1:] if argv is None else argv))

@@ -135,6 +135,37 @@ def test_lstmkit_mnist_nproc_2_runs_to_the_end_and_reports_once(tmp_path):
     assert model.predict(np.zeros((1, 28, 28), dtype="float32")).shape == (1, 10)
 
 
+def test_after_a_data_parallel_fit_a_rank_trains_alone_without_waiting_for_the_others(tmp_path):
+    # the DDP wrapper and its gradient hooks go with the end of fit: rank 0's later steps are local
+    script = tmp_path / "after.py"
+    script.write_text(
+        "import numpy as np, torch\n"
+        "import lstmkit.layers as L\n"
+        "from lstmkit.models import Sequential\n"
+        "from lstmkit import distributed\n"
+        "m = Sequential([L.Input(shape=(4, 2)), L.LSTM(3), L.Dense(2, activation='softmax')])\n"
+        "m.compile(optimizer='adam', loss='sparse_categorical_crossentropy')\n"
+        "x, y = np.random.rand(16, 4, 2).astype('float32'), np.zeros(16, 'int64')\n"
+        "m.fit(x, y, epochs=1, batch_size=8, verbose=0)\n"
+        "if distributed.rank() == 0:\n"
+        "    before = [p.detach().clone() for p in m.parameters()]\n"
+        "    m.fit(x, y, epochs=2, batch_size=8, verbose=0, distribute=None)\n"
+        "    m.train_on_batch(x, y)\n"
+        "    print('moved:', any(not torch.equal(a, b) for a, b in zip(before, m.parameters())))\n"
+    )
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(script)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=_env())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "moved: True" in done.stdout
+
+
+def test_nproc_must_divide_the_global_batch(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "lstmkit", "mnist", "--nproc", "3", "--limit", "64"],
+                          capture_output=True, text=True, timeout=120, env=_env(), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "--batch-size 32 is the global batch: it must be a multiple of --nproc 3" in done.stderr
+
+
 def test_a_failing_rank_fails_the_command(tmp_path):
     command = [sys.executable, "-m", "lstmkit", "forecast", "--nproc", "2", "--series", "nowhere.csv"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=_env(), cwd=tmp_path)
@@ -200,3 +231,27 @@ def test_other_ranks_print_and_write_nothing(tmp_path, monkeypatch, capsys):
 def test_launch_refuses_a_bad_process_count():
     with pytest.raises(ValueError, match="nproc=0"):
         distributed.launch(0, ["mnist"])
+
+
+def test_lstmkit_run_nproc_runs_a_keras_program_on_two_ranks(tmp_path):
+    program = tmp_path / "program.py"
+    program.write_text(
+        "import numpy as np\n"
+        "from keras.models import Sequential\n"
+        "from keras.layers import LSTM, Dense\n"
+        "x = np.random.default_rng(0).normal(size=(64, 5, 2)).astype('float32')\n"
+        "y = (x.sum(axis=(1, 2)) > 0).astype('float32')\n"
+        "model = Sequential()\n"
+        "model.add(LSTM(4, input_shape=(5, 2)))\n"
+        "model.add(Dense(1, activation='sigmoid'))\n"
+        "model.compile(loss='binary_crossentropy', optimizer='adam', metrics=['accuracy'])\n"
+        "model.fit(x, y, epochs=2, batch_size=16, verbose=2)\n"
+        "print('evaluate:', model.evaluate(x, y, verbose=0))\n"
+        "from keras import distributed\n"
+        "print('ranks:', distributed.world_size())\n"
+    )
+    command = [sys.executable, "-m", "lstmkit", "run", "--nproc", "2", "--seed", "0", str(program)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=_env(), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("evaluate:") == 1 and done.stdout.count("Epoch 2/2") == 1
+    assert "ranks: 2" in done.stdout
