@@ -104,9 +104,6 @@ def wanted(distribute: str | None) -> bool:
     return world_size() > 1
 
 
-_opened_here = False
-
-
 def _close_group() -> None:
     if _group_ready():
         dist.destroy_process_group()
@@ -114,15 +111,11 @@ def _close_group() -> None:
 
 def ensure_process_group(device: torch.device) -> None:
     """Opens the default process group from torchrun's environment unless one is open:
-    gloo for a model on the CPU, nccl for one on CUDA."""
-    global _opened_here
+    gloo for a model on the CPU, nccl for one on CUDA. It is closed when the process exits."""
     if _group_ready():
         return
-    backend = "nccl" if device.type == "cuda" else "gloo"
-    dist.init_process_group(backend=backend, init_method="env://")
-    if not _opened_here:
-        _opened_here = True
-        atexit.register(_close_group)
+    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo", init_method="env://")
+    atexit.register(_close_group)
 
 
 def shard_order(samples: int, world: int, rank_: int, shuffle: bool, seed: int, pass_index: int) -> torch.Tensor:

@@ -1,15 +1,22 @@
 """Checkpoints of a training run, so `fit(..., checkpoint_dir=DIR, resume=True)` continues a run
 that was killed and ends with the same weights, bit for bit on CPU, as a run never stopped.
 
+Under data-parallel training rank 0 writes the checkpoints and every rank reads them back; a
+checkpoint resumes on any number of ranks (see `lstmkit.distributed`).
+
 A checkpoint is a model archive (see `lstmkit.models.saving`) with format "lstmkit.checkpoint"
 and the run's state under "run" in its JSON (arrays among the tensors, as "state.<n>"):
 
     position      epoch and step: `step` batches of `epoch` are done (step 0: the epoch has not begun)
-    stream        where the data order stands: the torch generator's state when the current pass
-                  over the data began (its shuffle was drawn from it) and how many batches of that
-                  pass were used; a resumed run redraws the same shuffle and skips those batches
+    stream        where the data order stands (`lstmkit.training.data.BatchStream.state`): the
+                  shuffle's seed, the pass over the data under way and how many batches of it
+                  were used; a resumed run redraws that pass's order and skips those batches
+                  (for a DataLoader of the user's, the torch generator's state when the pass
+                  began stands in for the seed)
     rng           torch's, numpy's and Python's generators at the moment of the checkpoint
-                  (dropout masks and later shuffles come from them)
+                  (dropout masks come from them)
+    torch_rng_by_rank  under data-parallel training, every rank's torch generator, so that
+                  each rank resumes its own dropout masks (None in a single process)
     trackers      the running sums behind the epoch's loss and metrics (mid-epoch checkpoints)
     callbacks     each callback's `get_state()` (History, EarlyStopping, CSVLogger, ...)
     fit           batch size, sample count, steps per epoch, shuffle: a resume with other
