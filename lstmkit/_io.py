@@ -4,6 +4,10 @@
 renames it over `path` (an atomic step on POSIX and Windows) and fsyncs the directory, so the
 rename itself survives a power cut. Until the rename, `path` still holds its previous contents;
 on any failure the temporary file is removed and the error names `path`.
+
+Everything lstmkit writes (models, weights, checkpoints, CSV logs, plots) comes through here, and
+under data-parallel training these are the run's outputs, the same on every rank: only rank 0
+writes them (`lstmkit.distributed.is_main_process`); on the other ranks a write does nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import os
 import tempfile
 from typing import Callable, BinaryIO
+
+from . import distributed
 
 
 def _fsync_directory(directory: str) -> None:
@@ -36,6 +42,8 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | Callable[[BinaryIO]
     path = os.fspath(path)
     if os.path.isdir(path):
         raise IsADirectoryError(f"Expected a file path to write, got the directory {path!r}")
+    if not distributed.is_main_process():
+        return  # one writer per run: rank 0
     directory = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(directory, exist_ok=True)

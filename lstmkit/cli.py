@@ -170,8 +170,6 @@ def _finish_recipe(args: argparse.Namespace, model: object, history: dict, save:
     """Saves the model (with `save(path)` when the recipe keeps more than the model) and plots the curves."""
     from . import plot
 
-    if not distributed.is_main_process():
-        return  # rank 0 saves and plots for the run
     if args.save:
         if save is None:
             model.save(args.save)  # type: ignore[attr-defined]

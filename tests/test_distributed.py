@@ -19,7 +19,7 @@ import torch
 from safetensors.numpy import load_file
 
 import lstmkit.layers as L
-from lstmkit import distributed
+from lstmkit import distributed, plot
 from lstmkit.callbacks import CSVLogger
 from lstmkit.models import Sequential, load_model
 
@@ -224,6 +224,7 @@ def test_other_ranks_print_and_write_nothing(tmp_path, monkeypatch, capsys):
     m.evaluate(x, y)
     m.save(tmp_path / "m.lstmkit")
     m.save_weights(tmp_path / "w.safetensors")
+    plot.history(m.history.history, tmp_path / "curves.png")
     assert capsys.readouterr().out == ""
     assert sorted(os.listdir(tmp_path)) == []
 

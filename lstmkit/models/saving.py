@@ -36,7 +36,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from .. import distributed, serialization
+from .. import serialization
 from .._io import atomic_write
 from .._version import __version__
 
@@ -75,8 +75,7 @@ def _write(path: str | os.PathLike[str], write: Any, overwrite: bool) -> None:
         raise ValueError(f"Expected a file path to save to, got the directory {path!r}")
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"{path!r} exists; pass overwrite=True to replace it")
-    if distributed.is_main_process():  # one writer per run: rank 0 (the weights are the same on every rank)
-        write(path)
+    write(path)
 
 
 def _refuse(path: str, problem: str) -> ValueError:

@@ -510,15 +510,14 @@ class CSVLogger(Callback):
                 csv.writer(row, delimiter=self.separator).writerow(["epoch", *self._keys])
         csv.writer(row, delimiter=self.separator).writerow([epoch, *(logs.get(k, "NA") for k in self._keys)])
         self._text += row.getvalue()
-        if distributed.is_main_process():
-            atomic_write(self.filename, self._text.encode())
+        atomic_write(self.filename, self._text.encode())
 
     def get_state(self) -> dict[str, Any]:
         return {"text": self._text, "keys": self._keys}
 
     def set_state(self, state: dict[str, Any]) -> None:
         self._text, self._keys = str(state["text"]), state["keys"]
-        if (self._text or os.path.exists(self.filename)) and distributed.is_main_process():
+        if self._text or os.path.exists(self.filename):
             atomic_write(self.filename, self._text.encode())
 
 
