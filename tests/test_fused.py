@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import warnings
+from typing import NamedTuple
 
 import pytest
 import torch
@@ -23,14 +24,23 @@ from lstmkit.layers import GRU, LSTM, SimpleRNN, CuDNNLSTM
 
 pytestmark = pytest.mark.skipif(not build.load(), reason=f"fused kernels unavailable: {build.failure()}")
 
-# |fused - reference| <= TOL * (1 + |reference|) elementwise: 1e-5 in float32 and 1e-10 in float64,
-# relative for entries above one in size (weight gradients summed over a batch and the steps reach
-# tens, where float32's rounding alone, in a different summation order, exceeds 1e-5 absolute).
+# float64: |fused - reference| <= TOL * (1 + |reference|) elementwise, 1e-10 (relative above
+# magnitude one: weight gradients summed over a batch and the steps reach tens).
+# float32: both paths are held to the float64 result instead (Float32Ledger): two float32 summation
+# orders differ from each other by up to twice the rounding error of either, and that error depends
+# on the processor's kernels, so a fixed fused-vs-reference bound passes on one machine and fails
+# on another. 1e-5 stays the floor there.
 TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
 
 
+class Run(NamedTuple):
+    outputs: list[torch.Tensor]
+    grads: list[torch.Tensor]
+    grad_names: list[str]  # "input", the layer's parameter names, "state0", "state1"
+
+
 def run_layer(layer_cls, implementation, x, mask, dtype, *, with_state=False, seed=1, perturb=0.1, build_dtype=None,
-              units=5, **options):
+              units=5, **options) -> Run:
     """Builds, perturbs and runs a layer; `build_dtype` draws the weights in another dtype first
     (float32 weights run in float64 give the exact result of float32 models)."""
     torch.manual_seed(seed)
@@ -57,8 +67,10 @@ def run_layer(layer_cls, implementation, x, mask, dtype, *, with_state=False, se
     # a loss that weighs every output element differently, so no gradient is trivially equal
     loss = sum((t * torch.linspace(-1, 1, t.numel(), dtype=dtype).view_as(t)).sum() for t in ys)
     loss.backward()
-    grads = [xx.grad] + [p.grad for p in layer.parameters()] + [s.grad for s in states]
-    return [t.detach() for t in ys], grads
+    named = list(layer.named_parameters())
+    grads = [xx.grad] + [p.grad for _, p in named] + [s.grad for s in states]
+    names = ["input"] + [name for name, _ in named] + [f"state{i}" for i in range(len(states))]
+    return Run([t.detach() for t in ys], grads, names)
 
 
 def assert_same(reference, fused, dtype, label):
@@ -71,25 +83,71 @@ def assert_same(reference, fused, dtype, label):
         assert err <= TOL[dtype], f"{label}: tensor {i} differs by {err:.3g} (scaled)"
 
 
-def assert_as_accurate(reference, fused, exact, label):
-    """Float32 results whose own rounding error exceeds TOL: the fused ones must be as close to the
-    exact (float64) result as the reference's are, up to a factor of 8 (two summation orders of
-    one ill-conditioned sum land a few times apart either way), or within TOL. A wrong formula
-    is off by far more: order one."""
-    for i, (a, b, e) in enumerate(zip(reference, fused, exact)):
-        ref_err = ((a.double() - e).abs() / (1 + e.abs())).max().item()
-        fus_err = ((b.double() - e).abs() / (1 + e.abs())).max().item()
-        assert fus_err <= max(TOL[torch.float32], 8 * ref_err), (
-            f"{label}: tensor {i} is {fus_err:.3g} from the float64 result, the reference {ref_err:.3g}")
+def scaled_errors(tensors, exact):
+    """Each tensor's largest |t - exact| / (1 + |exact|); equal infinities and NaNs count as equal."""
+    errors = []
+    for t, e in zip(tensors, exact):
+        t = t.double()
+        same = (t == e) | (t.isnan() & e.isnan())
+        diff = torch.where(same, torch.zeros_like(e), (t - e).abs() / (1 + e.abs()))
+        errors.append(diff.max().item() if e.numel() else 0.0)
+    return errors
+
+
+class Float32Ledger:
+    """Float32 results of both paths, each measured against the float64 result of the same
+    float32-rounded weights and inputs, then judged together.
+
+    How far a float32 result may land from the exact one depends on the conditioning of the sums
+    behind it: about 1e-6 for these cells' outputs, 1e-5 for gradients summed over a batch and the
+    steps, and 1e-4 for a layer-norm LSTM's gradients (normalising a near-constant vector, such as
+    `h U` from a zero state, divides by a standard deviation near sqrt(eps)). The float32
+    reference shows that conditioning: the bound for each tensor is four times the reference's
+    own worst error on it over every case recorded (a cell's whole matrix), and never below TOL.
+    One case alone can catch the reference at a lucky point (2e-6 where the fused path is 3e-5
+    away, on another processor); a wrong formula is off by order one.
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, float, float]] = []  # (case, tensor, reference's error, fused error)
+
+    def add(self, label: str, reference: Run, fused: Run, exact: Run) -> None:
+        assert len(reference.outputs) == len(fused.outputs) == len(exact.outputs), label
+        assert reference.grad_names == fused.grad_names == exact.grad_names, label
+        for kind, names, ref, fus, ex in (
+            ("outputs", [f"output{i}" for i in range(len(exact.outputs))], reference.outputs, fused.outputs,
+             exact.outputs),
+            ("gradients", exact.grad_names, reference.grads, fused.grads, exact.grads),
+        ):
+            for t in (*ref, *fus):
+                assert t is not None, f"{label}: a missing {kind} tensor"
+            for a, b, e in zip(ref, fus, ex):
+                assert a.shape == b.shape == e.shape, f"{label}: shapes {tuple(a.shape)}, {tuple(b.shape)}, {tuple(e.shape)}"
+            for name, r, f in zip(names, scaled_errors(ref, ex), scaled_errors(fus, ex)):
+                self.rows.append((f"{label} {kind}", name, r, f))
+
+    def check(self) -> None:
+        worst: dict[str, float] = {}
+        for _, name, r, _ in self.rows:
+            worst[name] = max(worst.get(name, 0.0), r)
+        for label, name, _, f in self.rows:
+            bound = max(TOL[torch.float32], 4 * worst[name])
+            assert f <= bound, (f"{label}: {name} is {f:.3g} from the float64 result, where the float32 reference "
+                                f"gets {worst[name]:.3g} at worst (bound {bound:.3g})")
 
 
 def compare(layer_cls, x, mask, dtype, perturb=0.1, **options):
     label = f"{layer_cls.__name__} {options} mask={mask is not None} B={x.shape[0]} {dtype}"
-    ref_out, ref_grads = run_layer(layer_cls, "reference", x, mask, dtype, perturb=perturb, **options)
-    fus_out, fus_grads = run_layer(layer_cls, "fused", x, mask, dtype, perturb=perturb, **options)
-    assert len(ref_out) == len(fus_out) and len(ref_grads) == len(fus_grads)
-    assert_same(ref_out, fus_out, dtype, label + " outputs")
-    assert_same(ref_grads, fus_grads, dtype, label + " gradients")
+    ref = run_layer(layer_cls, "reference", x, mask, dtype, perturb=perturb, **options)
+    fus = run_layer(layer_cls, "fused", x, mask, dtype, perturb=perturb, **options)
+    if dtype == torch.float32:
+        ledger = Float32Ledger()
+        ledger.add(label, ref, fus, run_layer(layer_cls, "reference", x, mask, torch.float64, perturb=perturb,
+                                              build_dtype=torch.float32, **options))
+        ledger.check()
+    else:
+        assert_same(ref.outputs, fus.outputs, dtype, label + " outputs")
+        assert_same(ref.grads, fus.grads, dtype, label + " gradients")
 
 
 def random_mask(B, T, generator):
@@ -120,6 +178,7 @@ def test_variant_matrix(layer_cls, extra, dtype):
     test_batch_split_across_threads covers the split)."""
     g = torch.Generator().manual_seed(0)
     flags = list(itertools.product([False, True], repeat=4))  # return_sequences, go_backwards, masked, state
+    ledger = Float32Ledger()
     for B in (3, 40):
         x = torch.randn(B, 7, 4, generator=g)
         for rs, gb, masked, with_state in flags:
@@ -128,19 +187,17 @@ def test_variant_matrix(layer_cls, extra, dtype):
             if layer_cls is not CuDNNLSTM:
                 options.update(recurrent_dropout=0.3 if rs else 0.0, dropout=0.2 if gb else 0.0,
                                use_bias=not (rs and gb), zero_output_for_mask=masked and rs)
-            label = f"{layer_cls.__name__} {options} B={B}"
+            label = f"{layer_cls.__name__} {options} mask={masked} state={with_state} B={B}"
             ref = run_layer(layer_cls, "reference", x, mask, dtype, with_state=with_state, **options)
             fus = run_layer(layer_cls, "fused", x, mask, dtype, with_state=with_state, **options)
-            assert_same(ref[0], fus[0], dtype, label + " outputs")
-            if options.get("layer_norm") and dtype == torch.float32:
-                # Normalising a near-constant vector (h U is zero at the first step from a zero
-                # state) scales its gradient by up to 1/sqrt(eps): float32 gradients of a layer-norm
-                # LSTM carry rounding errors above 1e-5 in the reference loop itself
+            if dtype == torch.float32:
                 exact = run_layer(layer_cls, "reference", x, mask, torch.float64, with_state=with_state,
                                   build_dtype=torch.float32, **options)
-                assert_as_accurate(ref[1], fus[1], exact[1], label + " gradients")
+                ledger.add(label, ref, fus, exact)
             else:
-                assert_same(ref[1], fus[1], dtype, label + " gradients")
+                assert_same(ref.outputs, fus.outputs, dtype, label + " outputs")
+                assert_same(ref.grads, fus.grads, dtype, label + " gradients")
+    ledger.check()
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
@@ -161,15 +218,16 @@ def test_batch_split_across_threads(layer_cls, extra, dtype):
         ref = run_layer(layer_cls, "reference", x, mask, dtype, with_state=True, units=128, **options)
         fus = run_layer(layer_cls, "fused", x, mask, dtype, with_state=True, units=128, **options)
         label = f"{layer_cls.__name__} {options} B=67 units=128"
-        assert_same(ref[0], fus[0], dtype, label + " outputs")
         if dtype == torch.float32:
-            # gradients summed over 67 samples x 6 steps x 128 units: in float32 two summation
-            # orders already differ by about 1e-5, so both are held to the float64 result
+            # gradients summed over 67 samples x 6 steps x 128 units
             exact = run_layer(layer_cls, "reference", x, mask, torch.float64, with_state=True, units=128,
                               build_dtype=torch.float32, **options)
-            assert_as_accurate(ref[1], fus[1], exact[1], label + " gradients")
+            ledger = Float32Ledger()
+            ledger.add(label, ref, fus, exact)
+            ledger.check()
         else:
-            assert_same(ref[1], fus[1], dtype, label + " gradients")
+            assert_same(ref.outputs, fus.outputs, dtype, label + " outputs")
+            assert_same(ref.grads, fus.grads, dtype, label + " gradients")
     finally:
         torch.set_num_threads(threads)
 
@@ -313,6 +371,7 @@ def test_implementation_survives_get_config():
     assert LSTM.from_config(layer.get_config()).implementation == "reference"
 
 
+@pytest.mark.slow
 def test_without_a_compiler_auto_warns_and_still_trains(tmp_path):
     """A machine with no C++ compiler: the build fails, "auto" falls back to the reference."""
     program = (
@@ -331,6 +390,19 @@ def test_without_a_compiler_auto_warns_and_still_trains(tmp_path):
     assert "warned True" in done.stdout
 
 
+def test_target_processor_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv(build.ARCH_VARIABLE, raising=False)
+    assert "-march=native" in build.cflags()
+    native_tag = build.build_tag()
+    monkeypatch.setenv(build.ARCH_VARIABLE, "x86-64-v2")
+    assert "-march=x86-64-v2" in build.cflags() and "-march=native" not in build.cflags()
+    assert build.build_tag() != native_tag  # built and cached apart
+    monkeypatch.setenv(build.ARCH_VARIABLE, "native; rm -rf /")
+    with pytest.raises(ValueError, match=r"LSTMKIT_CPU_ARCH='native; rm -rf /'"):
+        build.cflags()
+
+
+@pytest.mark.slow
 def test_bench_runs_every_contender():
     done = subprocess.run([sys.executable, "-m", "lstmkit.cli", "bench", "--quick", "--rounds", "1", "--steps", "1",
                            "--only", "seed"], capture_output=True, text=True, timeout=300)

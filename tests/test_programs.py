@@ -38,6 +38,7 @@ def test_the_import_rewrite_touches_only_import_lines():
         assert differing and all(is_keras_import(a) and "keras" not in b for a, b in differing)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SEEDS.is_dir(), reason="the seed programs live in ../shared/seeds")
 def test_seed_mnist_program_runs_with_lstmkit_imports(tmp_path):
     """The tutorial program, unedited apart from its imports, for its three epochs. To keep the
@@ -61,6 +62,7 @@ def test_seed_mnist_program_runs_with_lstmkit_imports(tmp_path):
     assert loss < 1.5, out
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SEEDS.is_dir(), reason="the seed programs live in ../shared/seeds")
 def test_seed_char_program_builds_its_model_and_it_trains(tmp_path):
     """The second seed expects the user's X and y to exist; they are given to it from outside,
@@ -116,6 +118,7 @@ def test_a_damaged_data_file_is_refused(tmp_path):
         mnist.load_data(path=damaged)
 
 
+@pytest.mark.slow
 def test_cli_version_help_and_errors(tmp_path):
     command = [sys.executable, "-m", "lstmkit.cli"]
     assert run([*command, "--version"], tmp_path).strip() == f"lstmkit {lstmkit.__version__}"
@@ -128,6 +131,7 @@ def test_cli_version_help_and_errors(tmp_path):
     assert no_file.returncode == 2 and "no program at 'nowhere.py'" in no_file.stderr
 
 
+@pytest.mark.slow
 def test_cli_run_passes_arguments_and_leaves_other_keras_text_alone(tmp_path):
     program = tmp_path / "prog.py"
     program.write_text("import sys\nfrom keras.layers import Dense\nprint(Dense.__module__, sys.argv[1:], 'keras')\n")
@@ -135,6 +139,7 @@ def test_cli_run_passes_arguments_and_leaves_other_keras_text_alone(tmp_path):
     assert out.strip() == "lstmkit.layers.dense ['--flag', '3'] keras"
 
 
+@pytest.mark.slow
 def test_cli_run_seed_makes_a_program_repeatable(tmp_path):
     program = tmp_path / "prog.py"
     program.write_text("import numpy, random, torch\nprint(torch.rand(2).tolist(), numpy.random.rand(), random.random())\n")
@@ -144,6 +149,7 @@ def test_cli_run_seed_makes_a_program_repeatable(tmp_path):
     assert run([*command[:4], "--seed", "6", str(program)], tmp_path) != first
 
 
+@pytest.mark.slow
 def test_cli_mnist_trains_reports_and_saves(tmp_path):
     out = run([sys.executable, "-m", "lstmkit.cli", "mnist", "--limit", "600", "--epochs", "2", "--seed", "1",
                "--save", "m.lstmkit", "--verbose", "2"], tmp_path)
@@ -158,6 +164,7 @@ def test_cli_mnist_trains_reports_and_saves(tmp_path):
     assert reloaded == pytest.approx(accuracy, abs=1e-4)
 
 
+@pytest.mark.slow
 def test_char_example_runs(tmp_path):
     out = run([sys.executable, str(ROOT / "examples" / "char_lstm.py"), "--chars", "4000", "--epochs", "3",
                "--seq-length", "20", "--generate", "30"], tmp_path)
@@ -166,6 +173,7 @@ def test_char_example_runs(tmp_path):
     assert loss < uniform
 
 
+@pytest.mark.slow
 def test_mnist_example_runs(tmp_path):
     out = run([sys.executable, str(ROOT / "examples" / "mnist_classifier.py"), "--limit", "500", "--epochs", "1"], tmp_path)
     assert re.search(r"Test loss [0-9.]+, test accuracy [0-9.]+", out)

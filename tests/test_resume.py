@@ -229,6 +229,7 @@ KILL_POINTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", list(KILL_POINTS))
 def test_sigkill_then_resume_gives_the_same_weights(tmp_path, program_reference, point):
     code, err = run_program(tmp_path, **KILL_POINTS[point])
@@ -242,6 +243,7 @@ def test_sigkill_then_resume_gives_the_same_weights(tmp_path, program_reference,
     assert (tmp_path / "log.csv").read_text() == log
 
 
+@pytest.mark.slow
 def test_sigkill_at_a_random_moment_then_resume(tmp_path, program_reference):
     delay = float(np.random.default_rng().uniform(1.5, 4.0))  # import and a part of the training
     code, err = run_program(tmp_path, kill_after=delay)

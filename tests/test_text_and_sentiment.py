@@ -198,6 +198,7 @@ def test_sentiment_runs_and_baseline_is_right(small_sentiment):
     assert p.shape == (2,) and ((p >= 0) & (p <= 1)).all()
 
 
+@pytest.mark.slow
 def test_sentiment_learns_word_polarity():
     """On the whole training set a few epochs must beat the majority class by a wide margin."""
     set_random_seed(0)

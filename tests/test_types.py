@@ -4,9 +4,12 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_mypy_accepts_the_package():
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "lstmkit", "--ignore-missing-imports", "--no-error-summary"],

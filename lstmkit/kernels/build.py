@@ -6,6 +6,7 @@ compiler flags, torch's and Python's versions and the processor's features, so a
 different machine builds afresh and an unchanged one loads in milliseconds.
 
 Cache folder: `$LSTMKIT_CACHE_DIR`, else `$XDG_CACHE_HOME/lstmkit`, else `~/.cache/lstmkit`.
+Target processor: this one (`-march=native`), or `$LSTMKIT_CPU_ARCH`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import re
 import sys
 import threading
 import time
@@ -23,12 +25,26 @@ import torch
 SOURCE = Path(__file__).with_name("csrc") / "fused_cpu.cpp"
 # -fopenmp: at::parallel_for is an OpenMP loop compiled into the extension itself; the library
 # links to the libgomp torch already loaded, so both share one thread team.
-CFLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp"]
+BASE_CFLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp"]
 LDFLAGS = ["-fopenmp"]
-if platform.machine().lower() in ("x86_64", "amd64"):
-    # gcc tunes some AVX2 processors (AMD Zen 1 among them) for 128-bit vectors; the pointwise
-    # loops run faster at full AVX2 width
-    CFLAGS.append("-mprefer-vector-width=256")
+# The processor the code is built for: this one, unless $LSTMKIT_CPU_ARCH names another gcc
+# -march target (say "x86-64" or "x86-64-v2", to see the kernels' numbers as an older processor
+# without AVX or FMA computes them: other vector widths in the summed reductions, no fused
+# multiply-adds).
+ARCH_VARIABLE = "LSTMKIT_CPU_ARCH"
+
+
+def cflags() -> list[str]:
+    arch = os.environ.get(ARCH_VARIABLE) or "native"
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", arch):
+        raise ValueError(f"${ARCH_VARIABLE}={arch!r} is not a gcc -march name (such as native, x86-64-v2 or armv8-a)")
+    flags = [*BASE_CFLAGS, f"-march={arch}"]
+    if platform.machine().lower() in ("x86_64", "amd64") and arch == "native":
+        # gcc tunes some AVX2 processors (AMD Zen 1 among them) for 128-bit vectors; the pointwise
+        # loops run faster at full AVX2 width
+        flags.append("-mprefer-vector-width=256")
+    return flags
+
 
 _lock = threading.Lock()
 _loaded = False
@@ -56,7 +72,7 @@ def _cpu_features() -> str:
 def build_tag() -> str:
     """A short hash of everything the compiled library depends on."""
     h = hashlib.sha256()
-    for part in (SOURCE.read_bytes(), " ".join(CFLAGS + LDFLAGS).encode(), torch.__version__.encode(),
+    for part in (SOURCE.read_bytes(), " ".join(cflags() + LDFLAGS).encode(), torch.__version__.encode(),
                  sys.version.encode(), platform.machine().encode(), _cpu_features().encode(),
                  os.environ.get("CXX", "").encode()):
         h.update(part)
@@ -107,7 +123,7 @@ def _build_and_load() -> None:
     cpp_extension.load(
         name=name,
         sources=[str(SOURCE)],
-        extra_cflags=CFLAGS,
+        extra_cflags=cflags(),
         extra_ldflags=LDFLAGS,
         build_directory=str(directory),
         is_python_module=False,
