@@ -15,6 +15,7 @@ import sys
 import warnings
 from typing import NamedTuple
 
+import numpy as np
 import pytest
 import torch
 
@@ -411,3 +412,33 @@ def test_bench_runs_every_contender():
     assert [r[0] for r in rows] == ["fused", "reference", "nn.LSTM", "LSTMCell"]
     for r in rows:
         assert float(r[-1]) > 0  # memory held for the backward pass
+
+
+@pytest.mark.parametrize("layer_cls,extra", CELLS, ids=lambda v: v.__name__ if isinstance(v, type) else str(v))
+def test_an_empty_batch_gives_empty_results_like_the_reference(layer_cls, extra):
+    """Zero samples (an empty last shard, a filter that kept nothing): the fused path returns the
+    reference's empty outputs, states and gradients; it once divided by a chunk count of zero."""
+    x = torch.randn(0, 5, 4)
+    mask = torch.ones(0, 5, dtype=torch.bool)
+    options = dict(extra, return_sequences=True, return_state=True)
+    if layer_cls is not CuDNNLSTM:
+        options.update(recurrent_dropout=0.3, dropout=0.2)
+    for masked, with_state in itertools.product([False, True], repeat=2):
+        ref = run_layer(layer_cls, "reference", x, mask if masked else None, torch.float32, with_state=with_state,
+                        **options)
+        fus = run_layer(layer_cls, "fused", x, mask if masked else None, torch.float32, with_state=with_state,
+                        **options)
+        assert [tuple(t.shape) for t in fus.outputs] == [tuple(t.shape) for t in ref.outputs]
+        assert [tuple(t.shape) for t in fus.grads] == [tuple(t.shape) for t in ref.grads]
+        for name, t in zip(fus.grad_names, fus.grads):
+            if name != "input" and not name.startswith("state"):
+                assert torch.count_nonzero(t) == 0, name  # no samples, no gradient
+
+
+def test_an_empty_batch_through_bidirectional_and_a_model():
+    from lstmkit.layers import Bidirectional, Dense
+    from lstmkit.models import Sequential
+
+    model = Sequential([Bidirectional(LSTM(3, return_sequences=True), input_shape=(5, 4)), GRU(2), Dense(2)])
+    assert tuple(model(torch.zeros(0, 5, 4)).shape) == (0, 2)
+    assert tuple(model(np.zeros((0, 5, 4), dtype="float32")).shape) == (0, 2)

@@ -137,3 +137,44 @@ def test_double_before_build_is_kept_when_weights_are_created_late():
     assert model.compute_dtype == torch.float64
     assert model.predict(np.ones((2, 4, 2), dtype="float32")).dtype == np.float64
     assert all(p.dtype == torch.float64 for p in model.parameters())
+
+
+def test_predict_from_several_threads_equals_one_and_leaves_the_mode_alone():
+    """predict reads no train/eval flag that another thread could flip: four threads predicting
+    at once (small batches, so their calls interleave) equal one thread, the dropout of the
+    LSTM and of the Dropout layer stays off in all of them, and the model keeps its mode."""
+    import threading
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2000, 6, 3)).astype("float32")
+    y = rng.integers(0, 2, size=2000)
+    model = Sequential([LSTM(16, dropout=0.3, input_shape=(6, 3)), Dropout(0.5), Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=256, verbose=0)
+    model.train()  # as fit leaves it; inference must not depend on it
+    alone = model.predict(x, batch_size=8)
+    model.eval()
+    np.testing.assert_array_equal(model.predict(x, batch_size=8), alone)
+    model.train()
+    results: dict[int, np.ndarray] = {}
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            results[i] = model.predict(x, batch_size=8)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for i in range(4):
+        # the same arithmetic on every thread; a thread's thread count for its products may
+        # differ, so equal up to float32 rounding of a 16-unit LSTM
+        np.testing.assert_allclose(results[i], alone, rtol=0, atol=1e-6)
+    assert model.training
+    model.evaluate(x[:64], y[:64], verbose=0)
+    assert model.training  # evaluate does not switch it off either

@@ -231,16 +231,13 @@ class Sequential(Trainer):
         """
         batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
         inputs = self.as_input(x)
-        was_training = self.training
-        self.eval()
-        try:
-            chunks = []
-            for index, start in enumerate(range(0, inputs.shape[0], batch_size)):
-                if steps is not None and index >= steps:
-                    break
-                chunks.append(self(inputs[start : start + batch_size]))
-        finally:
-            self.train(was_training)
+        # training=False reaches every layer as an argument: the module's train/eval flag, which
+        # another thread may flip at any moment, is neither read nor changed
+        chunks = []
+        for index, start in enumerate(range(0, inputs.shape[0], batch_size)):
+            if steps is not None and index >= steps:
+                break
+            chunks.append(self(inputs[start : start + batch_size], training=False))
         if not chunks:
             raise ValueError(f"predict got no samples: x has shape {tuple(inputs.shape)}")
         if isinstance(chunks[0], (list, tuple)):

@@ -167,18 +167,13 @@ def generate(
     rng = np.random.default_rng(seed)
     codes: list[int] = vocabulary.encode(prompt).tolist()
     out: list[int] = []
-    was_training = model.training
-    model.eval()
-    try:
-        for _ in range(length):
-            context = torch.tensor(codes[-window:])
-            x: Any = F.one_hot(context, vocabulary.size).to(model.compute_dtype)[None]  # (1, T, V)
-            p = model(x)[0].double().clamp_min(0).cpu().numpy()  # (V,)
-            logp = np.log(np.maximum(p, 1e-300)) / temperature
-            q = np.exp(logp - logp.max())
-            code = int(rng.choice(vocabulary.size, p=q / q.sum()))
-            codes.append(code)
-            out.append(code)
-    finally:
-        model.train(was_training)
+    for _ in range(length):
+        context = torch.tensor(codes[-window:])
+        x: Any = F.one_hot(context, vocabulary.size).to(model.compute_dtype)[None]  # (1, T, V)
+        p = model(x, training=False)[0].double().clamp_min(0).cpu().numpy()  # (V,)
+        logp = np.log(np.maximum(p, 1e-300)) / temperature
+        q = np.exp(logp - logp.max())
+        code = int(rng.choice(vocabulary.size, p=q / q.sum()))
+        codes.append(code)
+        out.append(code)
     return vocabulary.decode(out)

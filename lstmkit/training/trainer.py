@@ -295,7 +295,6 @@ class Trainer(nn.Module):
     def _test_step(
         self, trackers: dict[str, metrics_module.Mean], x: torch.Tensor, y: torch.Tensor, sample_weight: torch.Tensor | None
     ) -> dict[str, float]:
-        self.eval()
         loss, predictions, mask = self._forward_loss(x, y, sample_weight, training=False)
         return self._update_metrics(trackers, loss, y, predictions, mask)
 

@@ -315,6 +315,7 @@ void gemm_rows(int64_t m, int64_t n, int64_t k, const T* A, int64_t lda, const T
 // batches stay on one thread, where the fork would cost more than it saves.
 template <typename F>
 void for_batch_chunks(int64_t B, int64_t row_width, const F& fn) {
+  if (B <= 0) return;  // an empty batch: nothing to run (and no chunk size to divide by)
   const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
   const int64_t by_work = std::max<int64_t>(1, B * row_width / 4096);
   const int64_t chunks = std::min({threads, by_work, B});
