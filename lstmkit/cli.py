@@ -279,7 +279,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not os.path.isfile(args.program):
             command_line.error(f"no program at {args.program!r}")
-        run_program(args.program, args.args)
+        try:
+            run_program(args.program, args.args)
+        except ValueError as e:
+            if not str(e).startswith(repr(args.program)):
+                raise  # the program's own error: its traceback is the user's to read
+            command_line.error(str(e))
     return 0
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import atexit
 import inspect
+import numbers
 import os
 import sys
 from typing import Any, Sequence, cast
@@ -229,7 +230,7 @@ def launch(nproc: int, argv: Sequence[str], module: str = "lstmkit") -> int:
     from torch.distributed import run as torchrun
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
-    if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
+    if isinstance(nproc, bool) or not isinstance(nproc, numbers.Integral) or nproc < 1:
         raise ValueError(f"Expected a positive number of processes, got nproc={nproc!r}")
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
     options = torchrun.parse_args(["--standalone", f"--nproc-per-node={nproc}", "--module", module])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import tokenize
 from typing import Any, Mapping, Sequence
 
 _IMPORT_LINE = re.compile(r"^(\s*)(from|import)(\s+)keras(?=[.\s]|$)")
@@ -44,8 +45,16 @@ def run_program(
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No program at {path!r}")
-    with open(path, encoding="utf-8") as f:
-        code = compile(with_lstmkit_imports(f.read()), path, "exec")
+    try:
+        # Python's own rule: UTF-8 unless a "# -*- coding: ... -*-" line (or a BOM) says otherwise
+        with tokenize.open(path) as f:
+            source = f.read()
+    except (UnicodeDecodeError, SyntaxError) as err:
+        raise ValueError(
+            f"{path!r} cannot be read as Python source text ({err}): save it as UTF-8, or name its "
+            f"encoding in a first or second line such as '# -*- coding: latin-1 -*-'"
+        ) from None
+    code = compile(with_lstmkit_imports(source), path, "exec")
     saved_argv, saved_path = sys.argv, list(sys.path)
     sys.argv = [path, *argv]
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))

@@ -6,6 +6,7 @@ A regularizer maps a tensor to a scalar penalty. Layers collect theirs in `layer
 
 from __future__ import annotations
 
+import numbers
 from typing import Callable, Union
 
 import torch
@@ -19,7 +20,7 @@ class L1L2:
 
     def __init__(self, l1: float = 0.0, l2: float = 0.0) -> None:
         for name, value in (("l1", l1), ("l2", l2)):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            if not isinstance(value, numbers.Real) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"Expected a non-negative number for {name}, got {name}={value!r}")
         self.l1, self.l2 = float(l1), float(l2)
 

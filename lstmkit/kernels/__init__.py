@@ -10,6 +10,7 @@ Layers take `implementation=`; `None` means the library-wide default, which
 
 from __future__ import annotations
 
+import numbers
 import os
 import warnings
 
@@ -29,7 +30,7 @@ def check_implementation(value: object, argument: str = "implementation") -> str
     products, same results) are accepted and mean "auto"."""
     if value is None:
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and value in (1, 2):
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value in (1, 2):
         return "auto"
     if isinstance(value, str) and value in IMPLEMENTATIONS:
         return value

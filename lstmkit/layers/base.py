@@ -292,8 +292,16 @@ def to_tensor(x: Any, argument: str, *, float_dtype: torch.dtype = torch.float32
             f"Expected {argument} to be an array or tensor of numbers; it looks ragged (nested lists of "
             f"different lengths?): pad them to one length first ({err})"
         ) from None
+    if array.dtype.kind in "fiub":
+        if not array.dtype.isnative:  # big-endian data on a little-endian machine, or the reverse
+            array = array.astype(array.dtype.newbyteorder("="))
+        if any(stride < 0 for stride in array.strides):  # x[::-1]: torch holds no negative strides
+            array = array.copy()
     if array.dtype.kind == "f":
         return torch.as_tensor(array, dtype=float_dtype)
+    if array.dtype.kind == "u" and array.size and array.dtype.itemsize == 8 and array.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{argument} holds the value {int(array.max())}, beyond the int64 range that lstmkit's "
+                         f"integer tensors hold (largest {np.iinfo(np.int64).max})")
     if array.dtype.kind in "iub":
         return torch.as_tensor(array.astype(np.int64, copy=False))
     raise TypeError(

@@ -230,6 +230,8 @@ class Sequential(Trainer):
             A numpy array, or a list of arrays for a model whose last layer returns several.
         """
         batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
+        if steps is not None:
+            steps = positive_int("steps", steps)
         inputs = self.as_input(x)
         # training=False reaches every layer as an argument: the module's train/eval flag, which
         # another thread may flip at any moment, is neither read nor changed

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+import numbers
 from typing import Any, Iterable
 
 import numpy as np
@@ -55,7 +56,7 @@ class Tokenizer:
         char_level: bool = False,
         oov_token: str | None = None,
     ) -> None:
-        if num_words is not None and (isinstance(num_words, bool) or not isinstance(num_words, int) or num_words < 1):
+        if num_words is not None and (isinstance(num_words, bool) or not isinstance(num_words, numbers.Integral) or num_words < 1):
             raise ValueError(f"num_words must be a positive integer or None, got {num_words!r}")
         self.num_words = num_words
         self.filters, self.lower, self.split, self.char_level = filters, lower, split, char_level

@@ -12,6 +12,7 @@ next to the majority-class baseline (the training set's more common label, for e
 
 from __future__ import annotations
 
+import numbers
 import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
@@ -91,7 +92,7 @@ def train(
         positive_int(name, value)
     if num_words < 3:
         raise ValueError(f"num_words must be at least 3 (padding, out-of-vocabulary, one word), got num_words={num_words}")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 20):
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 20):
         raise ValueError(f"limit must be an integer of at least 20 or None, got limit={limit!r}")
     (x_train, y_train), (x_test, y_test) = movie_reviews.load_data(binary=True)
     fixed = np.random.default_rng(0)  # the validation choice does not follow the run's seed
@@ -124,13 +125,25 @@ def save(model: Sequential, tokenizer: Tokenizer, maxlen: int, path: str | os.Pa
     model.save(path, extras={"recipe": RECIPE, "tokenizer": tokenizer.to_json(), "maxlen": maxlen})
 
 
+# the most words per sentence a saved model may ask `predict` to read (a bound on what a file can
+# make it allocate: 8 bytes a word per sentence)
+MAX_WORDS_READ = 100_000
+
+
 def load(path: str | os.PathLike[str]) -> tuple[Sequential, Tokenizer, int]:
     """The model, tokenizer and maxlen written by `save` (or `lstmkit sentiment --save`)."""
     extras = load_extras(path)
     if extras.get("recipe") != RECIPE or "tokenizer" not in extras:
         raise ValueError(f"{os.fspath(path)!r} holds no sentiment model with its tokenizer (saved by "
                          f"`lstmkit sentiment` / lstmkit.recipes.sentiment.save); found recipe={extras.get('recipe')!r}")
-    return load_model(path, compile=False), tokenizer_from_json(extras["tokenizer"]), int(extras["maxlen"])
+    model = load_model(path, compile=False)
+    maxlen = extras.get("maxlen")
+    steps = model.input_layer.shape[1] if model.input_layer is not None and len(model.input_layer.shape) > 1 else None
+    if isinstance(maxlen, bool) or not isinstance(maxlen, int) or not 0 < maxlen <= MAX_WORDS_READ or (
+            steps is not None and maxlen != steps):
+        want = f"the model's {steps} input steps" if steps is not None else f"1 to {MAX_WORDS_READ:,} words"
+        raise ValueError(f"{os.fspath(path)!r} holds maxlen={maxlen!r} beside its sentiment model; expected {want}")
+    return model, tokenizer_from_json(extras["tokenizer"]), maxlen
 
 
 def predict(model: Sequential, tokenizer: Tokenizer, maxlen: int, texts: Sequence[str]) -> np.ndarray:

@@ -78,6 +78,23 @@ class Callback:
     def on_predict_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
 
 
+def callback_items(callbacks: Any) -> list[Callback]:
+    """`fit`'s `callbacks` argument as a list: None, one callback, or an iterable of them (as
+    Keras takes it); a TypeError naming the item that is not a `Callback`."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        return [callbacks]
+    if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Iterable):
+        raise TypeError(f"Expected callbacks to be a list of lstmkit.callbacks.Callback objects, got callbacks={callbacks!r}")
+    items = list(callbacks)
+    for index, item in enumerate(items):
+        if not isinstance(item, Callback):
+            raise TypeError(f"Expected callbacks to hold lstmkit.callbacks.Callback objects (subclass Callback for your "
+                            f"own), got callbacks[{index}]={item!r}")
+    return items
+
+
 class CallbackList:
     """Calls a hook on every callback in order: `callbacks.on_epoch_end(epoch, logs)`."""
 

@@ -12,6 +12,7 @@ Batches are `(x, y, sample_weight)` with `y` and `sample_weight` possibly None.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Iterable, Iterator, Mapping
 
 import torch
@@ -184,6 +185,9 @@ def class_weights_for(y: torch.Tensor, class_weight: Mapping[int, float], argume
             f"given classes: {sorted(class_weight)}"
         )
     for class_id, weight in class_weight.items():
+        if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"Expected class_weight's weights to be finite numbers >= 0, got class_weight[{class_id!r}]="
+                             f"{weight!r}")
         weights[ids == int(class_id)] = float(weight)
     return weights
 

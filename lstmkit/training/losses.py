@@ -114,6 +114,22 @@ def get(identifier: LossLike) -> LossFn:
     raise ValueError(f"Expected a loss name or a callable, got loss={identifier!r}")
 
 
+def _weight_like(values: torch.Tensor, sample_weight: torch.Tensor) -> torch.Tensor:
+    """`sample_weight` with trailing axes of one added to match `values`; a ValueError when it
+    cannot weigh them (more axes, or a size that is neither theirs nor one)."""
+    weight = sample_weight.to(values.dtype)
+    while weight.dim() < values.dim():
+        weight = weight.unsqueeze(-1)
+    if weight.dim() > values.dim() or any(w not in (1, v) for w, v in zip(weight.shape, values.shape)):
+        per_sample = (values.shape[0],) if values.dim() else ()
+        raise ValueError(
+            f"sample_weight of shape {tuple(sample_weight.shape)} (in this batch) cannot weigh the losses of "
+            f"shape {tuple(values.shape)}: give one weight per sample, shape {per_sample} in a batch"
+            + (f", or one per sample and step, shape {tuple(values.shape)}" if values.dim() > 1 else "")
+        )
+    return weight
+
+
 def masked_weights(mask: torch.Tensor, sample_weight: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor:
     """Keras's weights for the per-step losses of a masked sequence output: 0 at masked steps and
     total / valid elsewhere, so that `reduce` averages over the valid steps only; times
@@ -125,10 +141,7 @@ def masked_weights(mask: torch.Tensor, sample_weight: torch.Tensor | None, dtype
     weight = mask.to(dtype)
     weight = weight * (weight.numel() / (weight.sum() + EPSILON))
     if sample_weight is not None:
-        sample_weight = sample_weight.to(dtype)
-        while sample_weight.dim() < weight.dim():
-            sample_weight = sample_weight.unsqueeze(-1)
-        weight = weight * sample_weight
+        weight = weight * _weight_like(weight, sample_weight)
     return weight
 
 
@@ -139,8 +152,5 @@ def reduce(values: torch.Tensor, sample_weight: torch.Tensor | None = None) -> t
     0.5
     """
     if sample_weight is not None:
-        weight = sample_weight.to(values.dtype)
-        while weight.dim() < values.dim():
-            weight = weight.unsqueeze(-1)
-        values = values * weight
+        values = values * _weight_like(values, sample_weight)
     return values.sum() / max(values.numel(), 1)

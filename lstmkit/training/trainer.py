@@ -13,6 +13,7 @@ batch size, the metrics as weighted means over samples (see `metrics.Mean`).
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import warnings
 from typing import Any, Iterable, Mapping, Sequence
@@ -25,7 +26,7 @@ from .._checks import non_negative_int, one_of, positive_int
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from .callbacks import Callback, CallbackList, History, ProgbarLogger
+from .callbacks import Callback, CallbackList, History, ProgbarLogger, callback_items
 from ..layers.base import check_finite
 from .data import ArrayData, BatchStream, TorchData, check_targets, class_weights_for, from_arrays, is_torch_data
 
@@ -363,7 +364,7 @@ class Trainer(nn.Module):
         verbosity = _verbosity(verbose)
         if steps_per_epoch is not None:
             steps_per_epoch = positive_int("steps_per_epoch", steps_per_epoch)
-        if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
+        if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real) or not 0 <= validation_split < 1:
             raise ValueError(f"Expected validation_split in [0, 1), got validation_split={validation_split!r}")
 
         train = self._prepare(x, y, sample_weight, class_weight)
@@ -412,7 +413,7 @@ class Trainer(nn.Module):
                 validation, validation_sharded = self._validation_share(validation, replicas)
         self.history = History()
         callback_list = self._callbacks(
-            [*(callbacks or []), self.history], verbosity, {"epochs": epochs, "steps": steps, "in_fit": True}
+            [*callback_items(callbacks), self.history], verbosity, {"epochs": epochs, "steps": steps, "in_fit": True}
         )
         self.stop_training = False
         try:
@@ -597,7 +598,7 @@ class Trainer(nn.Module):
 
     def _callbacks(self, callbacks: Iterable[Callback] | None, verbosity: int, params: dict[str, Any]) -> CallbackList:
         progress: list[Callback] = [ProgbarLogger(verbosity)] if verbosity else []
-        return CallbackList([*progress, *(callbacks or [])], self, {**params, "verbose": verbosity})
+        return CallbackList([*progress, *callback_items(callbacks)], self, {**params, "verbose": verbosity})
 
     # ---- evaluate ------------------------------------------------------------------------------
 
