@@ -71,6 +71,17 @@ def first_weight(tensors):
     return next(k for k in tensors if k.startswith("weights.") and tensors[k].dim() == 2)
 
 
+def first_moment(tensors):
+    return next(k for k in tensors if k.startswith("optimizer.") and tensors[k].dim() == 2)
+
+
+def with_weight_as(dtype):
+    def edit(tensors):
+        key = first_weight(tensors)
+        tensors[key] = tensors[key].to(dtype) if dtype is not torch.complex64 else tensors[key] + 0.5j
+    return edit
+
+
 def set_layer_class(header, name):
     header["model_config"]["config"]["layers"][1]["class_name"] = name
 
@@ -121,6 +132,16 @@ CASES = {
     "weight missing": (lambda g: edited_tensors(g, lambda t: t.pop(first_weight(t))), "missing"),
     "weight of another shape": (lambda g: edited_tensors(g, lambda t: t.update({first_weight(t): torch.zeros(7, 7)})), "has shape"),
     "an extra weight": (lambda g: edited_tensors(g, lambda t: t.update({"weights.layers.9.kernel": torch.zeros(2)})), "not in the model"),
+    "an optimizer moment of another shape": (lambda g: edited_tensors(g, lambda t: t.update({first_moment(t): torch.zeros(7, 7)})), "optimizer state 'm' of weight .* has shape"),
+    "an optimizer moment of integers": (lambda g: edited_tensors(g, lambda t: t.update({first_moment(t): t[first_moment(t)].to(torch.int32)})), "should be a floating-point tensor"),
+    "a learning rate of 'nan' in the optimizer state": (lambda g: edited_header(g, lambda h: h["optimizer_state"]["keras"].update(learning_rate="nan")), "learning_rate='nan'"),
+    "a NaN learning rate in the optimizer state": (lambda g: edited_header(g, lambda h: h["optimizer_state"]["keras"].update(learning_rate=float("nan"))), "learning_rate=nan"),
+    "a negative iteration count": (lambda g: edited_header(g, lambda h: h["optimizer_state"]["keras"].update(iterations=-5)), "iterations=-5"),
+    "a NaN learning rate in the settings": (lambda g: edited_header(g, lambda h: h["compile_config"]["optimizer"]["config"].update(learning_rate=float("nan"))), "learning_rate=nan"),
+    "the abstract optimizer class": (lambda g: edited_header(g, lambda h: h["compile_config"]["optimizer"].update(class_name="Optimizer")), "abstract"),
+    "weights stored as int8": (lambda g: edited_tensors(g, with_weight_as(torch.int8)), "stored as int8"),
+    "weights stored as bool": (lambda g: edited_tensors(g, with_weight_as(torch.bool)), "stored as bool"),
+    "weights stored as complex": (lambda g: edited_tensors(g, with_weight_as(torch.complex64)), "stored as complex64"),
     "optimizer tensor misnamed": (lambda g: edited_tensors(g, lambda t: t.update({"optimizer.x": torch.zeros(2)})), "optimizer"),
 }
 

@@ -266,6 +266,9 @@ def rebuild_model(
             optimizer_cls = getattr(optimizers, setup["optimizer"]["class_name"], None)
             if not (isinstance(optimizer_cls, type) and issubclass(optimizer_cls, optimizers.Optimizer)):
                 raise ValueError(f"unknown optimizer class {setup['optimizer']['class_name']!r}")
+            if optimizer_cls.update is optimizers.Optimizer.update:  # the shared base: it has no update rule
+                raise ValueError(f"optimizer class {setup['optimizer']['class_name']!r} is abstract; a file names "
+                                 f"one of {', '.join(sorted(optimizers._REGISTRY))}")
             model.compile(
                 optimizer=optimizer_cls(**setup["optimizer"]["config"]),
                 loss=serialization.from_json(setup["loss"], custom_objects),
@@ -353,6 +356,9 @@ def _load_weights_into(model: Any, tensors: Mapping[str, torch.Tensor], path: st
             )
         )
     for key, value in saved.items():
+        if not value.is_floating_point():  # int8, bool, complex: casting would lose or invent values
+            raise ValueError(f"The weight {key} in {os.fspath(path)!r} is stored as {str(value.dtype).replace('torch.', '')}; "
+                             f"lstmkit weights are floating point (float32 or float64)")
         if tuple(value.shape) != tuple(expected[key].shape):
             raise ValueError(
                 f"The weight {key} in {os.fspath(path)!r} has shape {tuple(value.shape)}; "

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 
 import torch
 
-from .._checks import non_negative, rate
+from .._checks import non_negative, non_negative_int, rate
 
 
 class Optimizer(torch.optim.Optimizer):
@@ -144,12 +144,36 @@ class Optimizer(torch.optim.Optimizer):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Torch's `load_state_dict`, checked: every per-weight tensor (moments, accumulators,
+        momentum buffers) must be floating point and shaped like its weight, the iteration count a
+        non-negative integer and the learning rate a finite number >= 0. Nothing changes when a
+        check fails (a ValueError naming the entry)."""
         state_dict = dict(state_dict)
         keras_state = state_dict.pop("keras", None)
-        super().load_state_dict(state_dict)
+        iterations, learning_rate = self.iterations, self.base_learning_rate
         if keras_state is not None:
-            self.iterations = int(keras_state["iterations"])
-            self.base_learning_rate = float(keras_state["learning_rate"])
+            if not isinstance(keras_state, dict):
+                raise ValueError(f"Expected the optimizer state's 'keras' entry to be a dict, got {keras_state!r:.100}")
+            iterations = non_negative_int("iterations", keras_state.get("iterations"))
+            learning_rate = non_negative("learning_rate", keras_state.get("learning_rate"))
+        params = [p for group in self.param_groups for p in group["params"]]
+        saved = state_dict.get("state", {})
+        if not isinstance(saved, dict):
+            raise ValueError(f"Expected the optimizer state's 'state' entry to be a dict, got {type(saved).__name__}")
+        for index, entries in saved.items():
+            if not isinstance(index, int) or not 0 <= index < len(params) or not isinstance(entries, dict):
+                raise ValueError(f"The optimizer state holds an entry for weight {index!r}; the optimizer has "
+                                 f"weights 0 to {len(params) - 1}")
+            for key, value in entries.items():
+                if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+                    shown = value.dtype if isinstance(value, torch.Tensor) else type(value).__name__
+                    raise ValueError(f"The optimizer state {key!r} of weight {index} should be a floating-point "
+                                     f"tensor, got {shown}")
+                if tuple(value.shape) != tuple(params[index].shape):
+                    raise ValueError(f"The optimizer state {key!r} of weight {index} has shape {tuple(value.shape)}; "
+                                     f"the weight has {tuple(params[index].shape)}")
+        super().load_state_dict(state_dict)
+        self.iterations, self.base_learning_rate = iterations, learning_rate
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(learning_rate={self.base_learning_rate}, {self.hyper})"
