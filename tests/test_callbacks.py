@@ -256,5 +256,20 @@ def test_user_callbacks_get_keras_hooks_in_order():
 
 
 def test_callbacks_must_be_callback_objects():
-    with pytest.raises(TypeError, match="Expected lstmkit callbacks"):
+    with pytest.raises(TypeError, match=r"lstmkit.callbacks.Callback objects .*callbacks\[0\]="):
         model().fit(x, y, callbacks=[lambda: None], verbose=0)
+
+
+def test_lambda_callback_hooks_get_logs_as_in_keras():
+    """Keras calls every hook with logs: a Keras program's LambdaCallback takes them."""
+    calls = []
+    hooks = callbacks.LambdaCallback(
+        on_train_begin=lambda logs: calls.append(("train_begin", logs)),
+        on_epoch_begin=lambda epoch, logs: calls.append(("epoch_begin", epoch, logs)),
+        on_train_batch_begin=lambda batch, logs: calls.append(("batch_begin", batch, logs)),
+        on_epoch_end=lambda epoch, logs: calls.append(("epoch_end", epoch, sorted(logs))),
+        on_train_end=lambda logs: calls.append(("train_end", logs)),
+    )
+    model().fit(x, y, batch_size=30, epochs=1, callbacks=[hooks], verbose=0)
+    assert calls == [("train_begin", {}), ("epoch_begin", 0, {}), ("batch_begin", 0, {}),
+                     ("epoch_end", 0, ["accuracy", "loss"]), ("train_end", {})]

@@ -112,7 +112,14 @@ class CallbackList:
         if not hook.startswith("on_"):
             raise AttributeError(hook)
 
+        # Keras passes logs to every hook (a dict, empty where there is nothing to report), so a
+        # LambdaCallback(on_epoch_begin=lambda epoch, logs: ...) from a Keras program runs as written
+        takes_index = not hook.endswith(("train_begin", "train_end", "test_begin", "test_end", "predict_begin",
+                                         "predict_end"))
+
         def call_all(*args: Any) -> None:
+            if len(args) == int(takes_index):
+                args = (*args, {})
             for callback in self.callbacks:
                 getattr(callback, hook)(*args)
 

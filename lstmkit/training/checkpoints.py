@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from .. import distributed
+from .._io import DirectoryLock
 from ..models import saving
 
 KEEP = 2
@@ -109,6 +110,53 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all([torch.as_tensor(s, dtype=torch.uint8) for s in state["cuda"]])
 
 
+def _require(condition: bool, field: str, value: Any, expected: str) -> None:
+    if not condition:
+        raise ValueError(f"its run state has {field}={value!r:.80}, expected {expected}")
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def check_run(run: Any) -> None:
+    """Checks every field of a checkpoint's run state before any of it is used (a ValueError
+    naming the field): a hand-edited or damaged file is refused, never half applied."""
+    _require(isinstance(run, dict), "run", run, "a dict")
+    for key, kind in (("position", dict), ("fit", dict), ("stream", dict), ("rng", dict), ("callbacks", dict)):
+        _require(isinstance(run.get(key), kind), key, run.get(key), f"a {kind.__name__}")
+    position = run["position"]
+    for key in ("epoch", "step"):
+        _require(_count(position.get(key)), f"position.{key}", position.get(key), "an integer >= 0")
+    _require(isinstance(run.get("stopped"), bool), "stopped", run.get("stopped"), "true or false")
+    stream = run["stream"]
+    for key in ("seed", "pass", "consumed"):
+        if key in stream:  # a checkpoint without "seed" is an older lstmkit's, refused by name on resume
+            _require(_count(stream[key]), f"stream.{key}", stream[key], "an integer >= 0")
+    pass_rng = stream.get("pass_rng")
+    _require(pass_rng is None or (isinstance(pass_rng, torch.Tensor) and pass_rng.dtype == torch.uint8),
+             "stream.pass_rng", pass_rng, "null or a torch generator state")
+    rng = run["rng"]
+    size = torch.get_rng_state().numel()
+    torch_state = rng.get("torch")
+    _require(isinstance(torch_state, torch.Tensor) and torch_state.dtype == torch.uint8 and torch_state.numel() == size,
+             "rng.torch", torch_state, f"{size} bytes of torch generator state")
+    numpy_state, python_state = rng.get("numpy"), rng.get("python")
+    _require(isinstance(numpy_state, dict) and isinstance(numpy_state.get("keys"), np.ndarray)
+             and numpy_state["keys"].shape == (624,) and _count(numpy_state.get("pos"))
+             and numpy_state.get("kind") == "MT19937", "rng.numpy", numpy_state, "numpy's MT19937 state")
+    _require(isinstance(python_state, dict) and isinstance(python_state.get("internal"), np.ndarray)
+             and python_state["internal"].shape == (625,), "rng.python", python_state, "Python's generator state")
+    by_rank = run.get("torch_rng_by_rank")
+    _require(by_rank is None or (isinstance(by_rank, list) and all(
+        isinstance(s, torch.Tensor) and s.dtype == torch.uint8 and s.numel() == size for s in by_rank)),
+        "torch_rng_by_rank", by_rank, "null or a list of torch generator states")
+    trackers = run.get("trackers")
+    _require(trackers is None or (isinstance(trackers, dict) and all(
+        isinstance(v, list) and len(v) == 2 and all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in v)
+        for v in trackers.values())), "trackers", trackers, "null or {name: [total, count]}")
+
+
 class Checkpoints:
     """The checkpoints of one run in `directory`; `every_steps` adds mid-epoch ones."""
 
@@ -117,10 +165,19 @@ class Checkpoints:
         if os.path.exists(self.directory) and not os.path.isdir(self.directory):
             raise ValueError(f"checkpoint_dir must be a directory, got the file {self.directory!r}")
         self.every_steps = every_steps
-        if distributed.is_main_process():  # under data-parallel training rank 0 alone writes here
+        self._lock = DirectoryLock(self.directory, "checkpoint_dir")
+
+    def acquire(self) -> None:
+        """Takes the directory for this run (rank 0 alone writes under data-parallel training);
+        a ValueError when another run, alive, holds it."""
+        if distributed.is_main_process():
             os.makedirs(self.directory, exist_ok=True)
-            for leftover in glob.glob(os.path.join(self.directory, ".checkpoint-*.tmp")):
+            self._lock.acquire()
+            for leftover in glob.glob(os.path.join(glob.escape(self.directory), ".checkpoint-*.tmp")):
                 os.remove(leftover)  # a write that a kill cut short; the file it would have replaced is whole
+
+    def release(self) -> None:
+        self._lock.release()
 
     def paths(self) -> list[str]:
         """Checkpoint files, newest first."""
@@ -144,8 +201,9 @@ class Checkpoints:
                 if header.get("format") != saving.CHECKPOINT_FORMAT or not isinstance(header.get("run"), dict):
                     raise ValueError(f"{path!r} is not a checkpoint (format {header.get('format')!r})")
                 run = _decode(header["run"], tensors)
+                check_run(run)
                 position = run["position"]
-                return Saved(path, int(position["epoch"]), int(position["step"]), header, tensors, run)
+                return Saved(path, position["epoch"], position["step"], header, tensors, run)
             except (ValueError, KeyError, TypeError) as err:
                 warnings.warn(f"Skipping the checkpoint {path!r}, which does not read back: {err}", stacklevel=3)
         return None

@@ -12,6 +12,7 @@ batch size, the metrics as weighted means over samples (see `metrics.Mean`).
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import os
@@ -390,8 +391,16 @@ class Trainer(nn.Module):
             from .checkpoints import Checkpoints
 
             checkpoints = Checkpoints(checkpoint_dir, checkpoint_steps)
+        assert self.optimizer is not None
+        # What a resumed run must share with the one that wrote the checkpoint. The optimizer by
+        # class and settings, not its learning rate: callbacks (ReduceLROnPlateau, schedulers)
+        # change that during a run, and the checkpoint restores it.
+        optimizer_settings = {k: v for k, v in self.optimizer.get_config().items() if k != "learning_rate"}
         fit_settings = {"batch_size": batch_size, "samples": len(train) if isinstance(train, ArrayData) else None,
-                        "steps_per_epoch": steps_per_epoch, "shuffle": bool(shuffle)}
+                        "steps_per_epoch": steps_per_epoch, "shuffle": bool(shuffle),
+                        "data": train.fingerprint() if isinstance(train, ArrayData) else None,
+                        "optimizer": {"class_name": type(self.optimizer).__name__,
+                                      "config": json.loads(json.dumps(optimizer_settings))}}
 
         # The data order's seed comes from torch's generator (so set_random_seed repeats a run),
         # rank 0's on every rank; each rank then draws its own dropout masks.
@@ -417,11 +426,20 @@ class Trainer(nn.Module):
         )
         self.stop_training = False
         try:
+            if checkpoints is not None:
+                checkpoints.acquire()
             callback_list.on_train_begin()
             convert = (lambda b: self._batch_tensors(b[0], b[1], b[2], from_loader=isinstance(train, TorchData),
                                                      class_weight=class_weight))
             saved = checkpoints.latest() if checkpoints is not None and resume else None
             start_epoch = initial_epoch
+            if saved is not None and (saved.epoch, saved.step) > (epochs, 0):
+                raise ValueError(
+                    f"Cannot resume from {saved.path!r}: it stands after {saved.epoch} epochs"
+                    + (f" and {saved.step} batches of the next" if saved.step else "")
+                    + f", past this fit's epochs={epochs}; fit with epochs={saved.epoch + (saved.step > 0)} or more "
+                    "to go on from it, or without resume=True (or with another checkpoint_dir) to start afresh"
+                )
             if saved is not None:
                 start_epoch = saved.epoch
                 if saved.step == 0:  # an epoch boundary: nothing of the next epoch has run yet
@@ -471,6 +489,8 @@ class Trainer(nn.Module):
                         checkpoints.save(self, epoch + 1, 0, run)
             callback_list.on_train_end()
         finally:
+            if checkpoints is not None:
+                checkpoints.release()
             if replicas is not None:
                 replicas.close()
         return self.history
@@ -564,11 +584,18 @@ class Trainer(nn.Module):
                 f"Cannot resume from {saved.path!r}: it was saved with the callbacks {sorted(run['callbacks'])}, "
                 f"this fit has {sorted(stateful)}"
             )
+        if trackers is not None and run["trackers"] is not None and set(run["trackers"]) != set(trackers):
+            raise ValueError(f"Cannot resume from {saved.path!r}: it holds the running figures {sorted(run['trackers'])}, "
+                             f"this fit computes {sorted(trackers)}")
         saving._load_weights_into(self, saved.tensors, saved.path)
         if "optimizer_state" in saved.header:
             saving.load_optimizer_state(self, saved.header, saved.tensors, saved.path)
         for key, callback in stateful.items():
-            callback.set_state(run["callbacks"][key])
+            try:
+                callback.set_state(run["callbacks"][key])
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+                raise ValueError(f"Cannot resume from {saved.path!r}: the state it holds for the callback {key} does "
+                                 f"not read back ({type(err).__name__}: {err})") from None
         if trackers is not None and run["trackers"] is not None:
             for name, (total, count) in run["trackers"].items():
                 trackers[name].total, trackers[name].count = float(total), float(count)
