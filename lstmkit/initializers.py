@@ -8,8 +8,10 @@ repeatable.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
-from typing import Callable, Sequence, Union
+from typing import Callable, Iterator, Sequence, Union
 
 import torch
 
@@ -191,8 +193,30 @@ def get(identifier: InitializerLike) -> Initializer:
     )
 
 
+_skipping: contextvars.ContextVar[bool] = contextvars.ContextVar("lstmkit_skip_initialization", default=False)
+
+
+@contextlib.contextmanager
+def skip_initialization() -> Iterator[None]:
+    """Within it, `make` allocates weights without drawing their values (`torch.empty`): for
+    weights that are about to be overwritten, as when a saved model is loaded; with
+    `torch.device("meta")` it allocates nothing at all (shapes alone)."""
+    token = _skipping.set(True)
+    try:
+        yield
+    finally:
+        _skipping.reset(token)
+
+
+def skipping() -> bool:
+    """Whether `skip_initialization` is in force (weights are allocated, not drawn)."""
+    return _skipping.get()
+
+
 def make(init: Initializer, shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
     """Calls `init` and checks that it returned a tensor of the asked shape (numpy is accepted)."""
+    if _skipping.get():
+        return torch.empty(tuple(shape), dtype=dtype)
     value = torch.as_tensor(init(tuple(shape), dtype), dtype=dtype)
     if tuple(value.shape) != tuple(shape):
         raise ValueError(

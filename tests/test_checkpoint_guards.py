@@ -211,3 +211,13 @@ def test_a_write_under_way_keeps_its_temporary_file(tmp_path):
         os.close(fd)
     _io.atomic_write(tmp_path / "m.lstmkit", b"newer")
     assert not busy.exists() and (tmp_path / "m.lstmkit").read_bytes() == b"newer"
+
+
+def test_a_checkpoint_of_another_architecture_is_refused_not_skipped(tmp_path):
+    build().fit(X, Y, batch_size=8, epochs=1, verbose=0, checkpoint_dir=tmp_path)
+    set_random_seed(0)
+    other = Sequential([L.Input(shape=(5, 3)), L.LSTM(7), L.Dense(2, activation="softmax")])
+    other.compile(optimizer=Adam(learning_rate=0.01), loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"The weight layers.0.cell.\w+ in .*checkpoint-000001.* has shape \([0-9, ]*16,?\); "
+                                         r"model 'sequential' has \([0-9, ]*28,?\) there"):
+        other.fit(X, Y, batch_size=8, epochs=2, verbose=0, checkpoint_dir=tmp_path, resume=True)

@@ -121,7 +121,7 @@ class LSTMCell(RecurrentCell):
     def initial_bias(
         self, init: initializers.Initializer, shape: tuple[int, ...], dtype: torch.dtype
     ) -> torch.Tensor:
-        if not self.unit_forget_bias:
+        if not self.unit_forget_bias or initializers.skipping():  # skipping: values loaded next
             return initializers.make(init, shape, dtype)
         # Ones on the forget block of the last four blocks: the only bias of a plain LSTM, the
         # recurrent half of cuDNN's pair (where Keras 2 put them).

@@ -25,18 +25,20 @@ classes by name only; the user's own functions come from `custom_objects`, never
 
 from __future__ import annotations
 
+import collections
 import io
 import json
+import math
 import os
 import zipfile
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from .. import serialization
+from .. import initializers, serialization
 from .._io import atomic_write
 from .._version import __version__
 
@@ -45,7 +47,9 @@ WEIGHTS_FORMAT = "lstmkit.weights"
 CHECKPOINT_FORMAT = "lstmkit.checkpoint"
 JSON_MEMBER = "lstmkit.json"
 TENSORS_MEMBER = "tensors.safetensors"
-MAX_JSON_BYTES = 64 << 20  # the architecture and settings: far below this
+MAX_JSON_BYTES = 16 << 20  # the architecture, settings and extras (a tokenizer's vocabulary): far below this
+MAX_JSON_DEPTH = 64  # nesting of lists and dicts in it; an architecture nests a few levels
+MAX_MEMBERS = 16  # a model file holds two
 MAX_TENSOR_BYTES = 64 << 30  # 64 GiB of weights: beyond any LSTM this package trains
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".ckpt", ".joblib")
 
@@ -78,6 +82,10 @@ def _write(path: str | os.PathLike[str], write: Any, overwrite: bool) -> None:
     write(path)
 
 
+class DoesNotFit(ValueError):
+    """A whole, readable file whose tensors do not fit the model they are meant for."""
+
+
 def _refuse(path: str, problem: str) -> ValueError:
     return ValueError(f"Cannot load {path!r}: {problem}")
 
@@ -99,17 +107,98 @@ def _read_member(path: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: i
     return data
 
 
-def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """(header, tensors) of a model or checkpoint archive, checked as the module docstring says."""
+# bytes per element of each safetensors dtype
+_ITEM_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+               "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8, "C64": 8, "C128": 16}
+
+# (safetensors dtype, shape) of each tensor a safetensors header declares
+Declared = dict[str, tuple[str, tuple[int, ...]]]
+
+
+def _json_depth(value: Any) -> int:
+    """How deeply lists and dicts nest in `value`, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _declared_tensors(path: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Declared:
+    """The tensors the safetensors member declares, read from its header alone (nothing else of
+    it is inflated); their sizes must add up to the member's."""
+    try:
+        with zf.open(info) as f:
+            head = f.read(8)
+            size = int.from_bytes(head, "little") if len(head) == 8 else -1
+            if not 0 < size <= min(info.file_size - 8, MAX_JSON_BYTES):
+                raise _refuse(path, f"{TENSORS_MEMBER} is damaged (its header declares {size:,} bytes)")
+            spec = json.loads(f.read(size).decode("utf-8"))
+    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        if isinstance(err, ValueError) and str(err).startswith("Cannot load"):
+            raise
+        raise _refuse(path, f"{TENSORS_MEMBER} is damaged ({type(err).__name__}: {str(err)[:200]})") from None
+    if not isinstance(spec, dict):
+        raise _refuse(path, f"{TENSORS_MEMBER} is damaged (its header is not a JSON object)")
+    declared: Declared = {}
+    end = 0
+    for name, entry in spec.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype, shape, (start, stop) = entry["dtype"], tuple(entry["shape"]), entry["data_offsets"]
+            if dtype not in _ITEM_BYTES or not all(isinstance(d, int) and d >= 0 for d in (*shape, start, stop)):
+                raise ValueError(entry)
+        except (TypeError, KeyError, ValueError):
+            raise _refuse(path, f"{TENSORS_MEMBER} is damaged (tensor {name!r}: {str(entry)[:100]})") from None
+        if math.prod(shape) * _ITEM_BYTES[dtype] != stop - start:
+            raise _refuse(path, f"{TENSORS_MEMBER} is damaged (tensor {name!r} of shape {shape} spans {stop - start:,} bytes)")
+        declared[name] = (dtype, shape)
+        end = max(end, stop)
+    if 8 + size + end != info.file_size:
+        raise _refuse(path, f"{TENSORS_MEMBER} is damaged (its tensors take {end:,} bytes after a header of {size:,}; "
+                            f"the member holds {info.file_size:,})")
+    return declared
+
+
+def _declared_member_count(path: str) -> int | None:
+    """The member count in the zip's end-of-central-directory record (read before zipfile parses
+    a directory that may list thousands of entries); None where there is no such record."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - (1 << 16) - 22))
+        tail = f.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) < at + 22:
+        return None
+    return int.from_bytes(tail[at + 10 : at + 12], "little")  # 0xFFFF: the count is in a zip64 record
+
+
+def read_archive(
+    path: str | os.PathLike[str], check: Callable[[dict[str, Any], Declared], None] | None = None
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """(header, tensors) of a model or checkpoint archive, checked as the module docstring says.
+
+    `check(header, declared)`, when given, sees the JSON and the tensors' declared names, dtypes
+    and shapes before any tensor data is inflated, and raises to refuse the file."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No file at {path!r}")
+    count = _declared_member_count(path)
+    if count is not None and count > MAX_MEMBERS:
+        raise _refuse(path, f"it lists {count:,} members{' or more' if count == 0xFFFF else ''}; a model file holds "
+                            f"{JSON_MEMBER} and {TENSORS_MEMBER}")
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as err:
         raise _refuse(path, f"not a whole lstmkit model file: not a zip archive, or cut short ({err})") from None
     with zf:
         infos = zf.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise _refuse(path, f"it holds {len(infos):,} members; a model file holds {JSON_MEMBER} and {TENSORS_MEMBER}")
         for info in infos:
             name = info.filename
             parts = name.replace("\\", "/").split("/")
@@ -118,8 +207,9 @@ def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str
             if name.lower().endswith(_PICKLE_SUFFIXES):
                 raise _refuse(path, f"member {name!r} is a pickle, which lstmkit never loads (it can run code)")
         names = [info.filename for info in infos]
-        if len(set(names)) != len(names):
-            raise _refuse(path, f"members appear twice: {sorted({n for n in names if names.count(n) > 1})}")
+        twice = sorted(name for name, n in collections.Counter(names).items() if n > 1)
+        if twice:
+            raise _refuse(path, f"members appear twice: {twice}")
         unexpected = sorted(set(names) - {JSON_MEMBER, TENSORS_MEMBER})
         if "config.json" in names and JSON_MEMBER not in names:
             raise _refuse(path, "it is a Keras .keras file, which lstmkit does not read: load it in Keras and move "
@@ -129,17 +219,36 @@ def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str
         missing = sorted({JSON_MEMBER, TENSORS_MEMBER} - set(names))
         if missing:
             raise _refuse(path, f"members {missing} are missing")
+        for info in infos:
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise _refuse(path, f"member {info.filename!r} uses compression method {info.compress_type}, which "
+                                    "lstmkit does not read")
         raw_header = _read_member(path, zf, zf.getinfo(JSON_MEMBER), MAX_JSON_BYTES)
-        raw_tensors = _read_member(path, zf, zf.getinfo(TENSORS_MEMBER), MAX_TENSOR_BYTES)
-    for name, data in ((JSON_MEMBER, raw_header), (TENSORS_MEMBER, raw_tensors)):
-        if _looks_like_pickle(data):
-            raise _refuse(path, f"member {name!r} holds a pickle, which lstmkit never loads (it can run code)")
-    try:
-        header = json.loads(raw_header.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as err:
-        raise _refuse(path, f"{JSON_MEMBER} is not valid JSON ({type(err).__name__}: {str(err)[:200]})") from None
-    if not isinstance(header, dict) or header.get("format") not in (MODEL_FORMAT, CHECKPOINT_FORMAT):
-        raise _refuse(path, f"{JSON_MEMBER} has no lstmkit format tag (expected format {MODEL_FORMAT!r})")
+        if _looks_like_pickle(raw_header):
+            raise _refuse(path, f"member {JSON_MEMBER!r} holds a pickle, which lstmkit never loads (it can run code)")
+        try:
+            header = json.loads(raw_header.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as err:
+            raise _refuse(path, f"{JSON_MEMBER} is not valid JSON ({type(err).__name__}: {str(err)[:200]})") from None
+        if _json_depth(header) > MAX_JSON_DEPTH:
+            raise _refuse(path, f"{JSON_MEMBER} nests lists and dicts more than {MAX_JSON_DEPTH} deep")
+        if not isinstance(header, dict) or header.get("format") not in (MODEL_FORMAT, CHECKPOINT_FORMAT):
+            raise _refuse(path, f"{JSON_MEMBER} has no lstmkit format tag (expected format {MODEL_FORMAT!r})")
+        tensors_info = zf.getinfo(TENSORS_MEMBER)
+        try:
+            with zf.open(tensors_info) as f:
+                start = f.read(16)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+            raise _refuse(path, f"member {TENSORS_MEMBER!r} is damaged ({err})") from None
+        if _looks_like_pickle(start):
+            raise _refuse(path, f"member {TENSORS_MEMBER!r} holds a pickle, which lstmkit never loads (it can run code)")
+        if tensors_info.file_size > MAX_TENSOR_BYTES:
+            raise _refuse(path, f"member {TENSORS_MEMBER!r} declares {tensors_info.file_size:,} bytes, above the limit "
+                                f"of {MAX_TENSOR_BYTES:,}")
+        declared = _declared_tensors(path, zf, tensors_info)
+        if check is not None:
+            check(header, declared)
+        raw_tensors = _read_member(path, zf, tensors_info, MAX_TENSOR_BYTES)
     try:
         tensors = load_safetensors(raw_tensors)
     except (SafetensorError, ValueError, RuntimeError, OSError) as err:
@@ -147,15 +256,18 @@ def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str
     return header, tensors
 
 
-def _read(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """(tensors, header) of a model archive or a `save_weights` safetensors file."""
+def _read(
+    path: str | os.PathLike[str], check: Callable[[dict[str, Any], Declared], None] | None = None
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(tensors, header) of a model archive (`check` as `read_archive` takes it) or a
+    `save_weights` safetensors file."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No file at {path!r}")
     with open(path, "rb") as f:
         start = f.read(16)
     if start.startswith(b"PK"):
-        header, tensors = read_archive(path)
+        header, tensors = read_archive(path, check)
         return tensors, header
     if _looks_like_pickle(start):
         raise _refuse(path, "it is a pickle (torch.save?), which lstmkit never loads (it can run code)")
@@ -242,23 +354,97 @@ def _field(header: Mapping[str, Any], key: str, path: str, kind: type = dict) ->
     return value
 
 
-def rebuild_model(
-    header: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], path: str,
-    custom_objects: Mapping[str, Any] | None = None, compile: bool = True,
-) -> Any:
-    """The model a `model_state` header and tensors describe, weights loaded, compiled when asked."""
-    from ..training import optimizers
+def _architecture(header: Mapping[str, Any], path: str, custom_objects: Mapping[str, Any] | None) -> Any:
+    """The model the header's architecture describes, built, its weights allocated but not drawn
+    (they are loaded next); under `torch.device("meta")`, shapes alone."""
     from .sequential import Sequential
 
     spec = _field(header, "model_config", path)
     if spec.get("class_name") != "Sequential" or not isinstance(spec.get("config"), dict):
         raise _refuse(path, f"cannot rebuild a model of class {spec.get('class_name')!r}")
     try:
-        model = Sequential.from_config(serialization.from_json(spec["config"], custom_objects))
-    except (TypeError, KeyError, ValueError, AttributeError) as err:
-        raise _refuse(path, f"the architecture in {JSON_MEMBER} is not valid ({type(err).__name__}: {err})") from None
+        with initializers.skip_initialization():
+            model = Sequential.from_config(serialization.from_json(spec["config"], custom_objects))
+    except (TypeError, KeyError, ValueError, AttributeError, RuntimeError, OverflowError) as err:
+        raise _refuse(path, f"the architecture in {JSON_MEMBER} is not valid ({type(err).__name__}: {str(err)[:300]})") from None
     if not model.built:
         raise ValueError(f"The model saved in {path!r} has no input shape, so it cannot be rebuilt")
+    return model
+
+
+def _fits_the_architecture(path: str, custom_objects: Mapping[str, Any] | None) -> Callable[[dict[str, Any], Declared], None]:
+    """A `read_archive` check: the architecture, built on the meta device (no memory, no time),
+    names the weights and shapes the stored tensors must have, before any of them is read."""
+
+    def check(header: dict[str, Any], declared: Declared) -> None:
+        with torch.device("meta"):
+            shapes = _architecture(header, path, custom_objects)
+        fits_model(shapes, path)(header, declared)
+
+    return check
+
+
+MAX_STATE_BYTES = 64 << 20  # a checkpoint's run state beside the weights: generator states, a few figures
+
+
+def fits_model(model: Any, path: str) -> Callable[[dict[str, Any], Declared], None]:
+    """A `read_archive` check against a built model: the stored weights have its names and
+    shapes, each optimizer tensor the shape of its weight, and the rest (a checkpoint's run state)
+    stays small, so that what a file makes lstmkit inflate is bounded by the model's own size."""
+    expected = {f"weights.{k}": tuple(v.shape) for k, v in model.state_dict().items()}
+    params = [tuple(p.shape) for p in model.parameters()]
+
+    def check(header: dict[str, Any], declared: Declared) -> None:
+        stored = {k: shape for k, (_, shape) in declared.items() if k.startswith("weights.")}
+        _check_weight_names_and_shapes(stored, expected, path, model.name, prefix="weights.")
+        other = 0
+        for key, (dtype, shape) in declared.items():
+            if key.startswith("optimizer."):
+                index = key.split(".")[1]
+                if not index.isdigit() or int(index) >= len(params) or shape != params[int(index)]:
+                    raise DoesNotFit(f"Cannot load {path!r}: the optimizer tensor {key!r} of shape {shape} fits none of the model's weights")
+            elif not key.startswith("weights."):
+                other += math.prod(shape) * _ITEM_BYTES[dtype]
+        if other > MAX_STATE_BYTES:
+            raise DoesNotFit(f"Cannot load {path!r}: it holds {other:,} bytes of tensors beside the weights and optimizer state, above the "
+                                f"limit of {MAX_STATE_BYTES:,}")
+
+    return check
+
+
+def _check_weight_names_and_shapes(
+    stored: Mapping[str, tuple[int, ...]], expected: Mapping[str, tuple[int, ...]], path: str | os.PathLike[str],
+    model_name: str, prefix: str = "",
+) -> None:
+    missing, unexpected = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
+    if missing or unexpected:
+        raise DoesNotFit(
+            f"The weights in {os.fspath(path)!r} do not fit model {model_name!r}: "
+            + "; ".join(
+                part
+                for part in (
+                    f"missing {', '.join(k[len(prefix):] for k in missing)}" if missing else "",
+                    f"not in the model: {', '.join(k[len(prefix):] for k in unexpected)}" if unexpected else "",
+                )
+                if part
+            )
+        )
+    for key, shape in stored.items():
+        if tuple(shape) != tuple(expected[key]):
+            raise DoesNotFit(
+                f"The weight {key[len(prefix):]} in {os.fspath(path)!r} has shape {tuple(shape)}; "
+                f"model {model_name!r} has {tuple(expected[key])} there"
+            )
+
+
+def rebuild_model(
+    header: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], path: str,
+    custom_objects: Mapping[str, Any] | None = None, compile: bool = True,
+) -> Any:
+    """The model a `model_state` header and tensors describe, weights loaded, compiled when asked."""
+    from ..training import optimizers
+
+    model = _architecture(header, path, custom_objects)
     _load_weights_into(model, tensors, path)
     if compile and "compile_config" in header:
         setup = _field(header, "compile_config", path)
@@ -314,7 +500,7 @@ def load_model(
     Raises:
         ValueError: For a file that is not a whole lstmkit model, naming the file and the problem.
     """
-    tensors, header = _read(path)
+    tensors, header = _read(path, _fits_the_architecture(os.fspath(path), custom_objects))
     if header["format"] == WEIGHTS_FORMAT:
         raise ValueError(
             f"{os.fspath(path)!r} holds weights only (written by save_weights): build the model, then call "
@@ -342,28 +528,12 @@ def load_weights(model: Any, path: str | os.PathLike[str]) -> None:
 def _load_weights_into(model: Any, tensors: Mapping[str, torch.Tensor], path: str | os.PathLike[str]) -> None:
     saved = {key[len("weights."):]: value for key, value in tensors.items() if key.startswith("weights.")}
     expected = model.state_dict()
-    missing, unexpected = sorted(set(expected) - set(saved)), sorted(set(saved) - set(expected))
-    if missing or unexpected:
-        raise ValueError(
-            f"The weights in {os.fspath(path)!r} do not fit model {model.name!r}: "
-            + "; ".join(
-                part
-                for part in (
-                    f"missing {', '.join(missing)}" if missing else "",
-                    f"not in the model: {', '.join(unexpected)}" if unexpected else "",
-                )
-                if part
-            )
-        )
+    _check_weight_names_and_shapes({k: tuple(v.shape) for k, v in saved.items()},
+                                   {k: tuple(v.shape) for k, v in expected.items()}, path, model.name)
     for key, value in saved.items():
         if not value.is_floating_point():  # int8, bool, complex: casting would lose or invent values
             raise ValueError(f"The weight {key} in {os.fspath(path)!r} is stored as {str(value.dtype).replace('torch.', '')}; "
                              f"lstmkit weights are floating point (float32 or float64)")
-        if tuple(value.shape) != tuple(expected[key].shape):
-            raise ValueError(
-                f"The weight {key} in {os.fspath(path)!r} has shape {tuple(value.shape)}; "
-                f"model {model.name!r} has {tuple(expected[key].shape)} there"
-            )
     if any(v.dtype == torch.float64 for v in saved.values()):
         model.double()
     model.load_state_dict(saved)

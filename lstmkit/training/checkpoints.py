@@ -193,17 +193,20 @@ class Checkpoints:
             os.remove(old)
         return path
 
-    def latest(self) -> Saved | None:
-        """The newest checkpoint that reads back whole, or None when there is none."""
+    def latest(self, model: Any = None) -> Saved | None:
+        """The newest checkpoint that reads back whole, or None when there is none; with a built
+        `model`, its tensors' names and shapes are checked against it before they are read."""
         for path in self.paths():
             try:
-                header, tensors = saving.read_archive(path)
+                header, tensors = saving.read_archive(path, saving.fits_model(model, path) if model is not None else None)
                 if header.get("format") != saving.CHECKPOINT_FORMAT or not isinstance(header.get("run"), dict):
                     raise ValueError(f"{path!r} is not a checkpoint (format {header.get('format')!r})")
                 run = _decode(header["run"], tensors)
                 check_run(run)
                 position = run["position"]
                 return Saved(path, position["epoch"], position["step"], header, tensors, run)
+            except saving.DoesNotFit:
+                raise  # a whole checkpoint of another model: not one to skip silently
             except (ValueError, KeyError, TypeError) as err:
                 warnings.warn(f"Skipping the checkpoint {path!r}, which does not read back: {err}", stacklevel=3)
         return None

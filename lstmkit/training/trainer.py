@@ -431,7 +431,7 @@ class Trainer(nn.Module):
             callback_list.on_train_begin()
             convert = (lambda b: self._batch_tensors(b[0], b[1], b[2], from_loader=isinstance(train, TorchData),
                                                      class_weight=class_weight))
-            saved = checkpoints.latest() if checkpoints is not None and resume else None
+            saved = checkpoints.latest(self if self.built else None) if checkpoints is not None and resume else None
             start_epoch = initial_epoch
             if saved is not None and (saved.epoch, saved.step) > (epochs, 0):
                 raise ValueError(
