@@ -111,7 +111,8 @@ def test_a_checkpoint_of_two_ranks_resumes_on_one_and_on_two(tmp_path, two_ranks
     output = ranks(crashed, "--checkpoint-dir", str(crashed / "ck"), "--checkpoint-steps", "2", "--crash", "1", "2", expect=1)
     assert "exitcode" in output  # torchrun reports the failed ranks
     names = sorted(os.listdir(crashed / "ck"))
-    assert names == ["checkpoint-000001-000000000.lstmkit", "checkpoint-000001-000000002.lstmkit"]
+    # rank 0's lock on the directory (dropped with the process) and two checkpoints, no temporary file
+    assert names == [".lock", "checkpoint-000001-000000000.lstmkit", "checkpoint-000001-000000002.lstmkit"]
     shutil.copytree(crashed / "ck", tmp_path / "ck_copy")
     single(tmp_path / "on_one", "--checkpoint-dir", str(tmp_path / "ck_copy"), "--resume")
     ranks(tmp_path / "on_two", "--checkpoint-dir", str(crashed / "ck"), "--resume")
