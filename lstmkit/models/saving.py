@@ -18,8 +18,10 @@ a temporary file, fsynced, renamed over the target, so a crash leaves the previo
 Reading checks, before anything is built: the archive is whole (zip directory and CRCs), its
 member names are exactly the two above (a name that climbs out of the archive, or a pickle, is
 refused by name), sizes are within `MAX_JSON_BYTES` / `MAX_TENSOR_BYTES` and agree with the
-compression, the JSON parses to the keys expected, the tensors parse as safetensors, and the
-weights' names and shapes fit the rebuilt architecture. Layers are rebuilt from this package's
+compression, the JSON parses to the keys expected (nested at most `MAX_JSON_DEPTH` deep), the
+tensors parse as safetensors, and the weights' names and shapes fit the architecture: that is
+checked against the safetensors header alone, with the architecture built on the meta device
+and its initialisation skipped, before any tensor data is inflated or any weight allocated. Layers are rebuilt from this package's
 classes by name only; the user's own functions come from `custom_objects`, never from the file.
 """
 
