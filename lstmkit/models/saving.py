@@ -130,17 +130,23 @@ def _json_depth(value: Any) -> int:
 
 def _declared_tensors(path: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Declared:
     """The tensors the safetensors member declares, read from its header alone (nothing else of
-    it is inflated); their sizes must add up to the member's."""
+    it is inflated); their sizes must add up to the member's. A pickle in its place is refused."""
     try:
         with zf.open(info) as f:
-            head = f.read(8)
-            size = int.from_bytes(head, "little") if len(head) == 8 else -1
-            if not 0 < size <= min(info.file_size - 8, MAX_JSON_BYTES):
-                raise _refuse(path, f"{TENSORS_MEMBER} is damaged (its header declares {size:,} bytes)")
-            spec = json.loads(f.read(size).decode("utf-8"))
-    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, ValueError, RecursionError) as err:
-        if isinstance(err, ValueError) and str(err).startswith("Cannot load"):
-            raise
+            start = f.read(16)
+            size = int.from_bytes(start[:8], "little") if len(start) >= 8 else -1
+            valid = 0 < size <= min(info.file_size - 8, MAX_JSON_BYTES)
+            # the header's `size` bytes: what `start` holds past the length, then the rest
+            raw = (start[8:] + f.read(max(0, size + 8 - len(start))))[:size] if valid and not _looks_like_pickle(start) else b""
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:  # bad CRC, cut short
+        raise _refuse(path, f"member {TENSORS_MEMBER!r} is damaged ({err})") from None
+    if _looks_like_pickle(start):
+        raise _refuse(path, f"member {TENSORS_MEMBER!r} holds a pickle, which lstmkit never loads (it can run code)")
+    if not valid:
+        raise _refuse(path, f"{TENSORS_MEMBER} is damaged (its header declares {size:,} bytes)")
+    try:
+        spec = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
         raise _refuse(path, f"{TENSORS_MEMBER} is damaged ({type(err).__name__}: {str(err)[:200]})") from None
     if not isinstance(spec, dict):
         raise _refuse(path, f"{TENSORS_MEMBER} is damaged (its header is not a JSON object)")
@@ -237,13 +243,6 @@ def read_archive(
         if not isinstance(header, dict) or header.get("format") not in (MODEL_FORMAT, CHECKPOINT_FORMAT):
             raise _refuse(path, f"{JSON_MEMBER} has no lstmkit format tag (expected format {MODEL_FORMAT!r})")
         tensors_info = zf.getinfo(TENSORS_MEMBER)
-        try:
-            with zf.open(tensors_info) as f:
-                start = f.read(16)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
-            raise _refuse(path, f"member {TENSORS_MEMBER!r} is damaged ({err})") from None
-        if _looks_like_pickle(start):
-            raise _refuse(path, f"member {TENSORS_MEMBER!r} holds a pickle, which lstmkit never loads (it can run code)")
         if tensors_info.file_size > MAX_TENSOR_BYTES:
             raise _refuse(path, f"member {TENSORS_MEMBER!r} declares {tensors_info.file_size:,} bytes, above the limit "
                                 f"of {MAX_TENSOR_BYTES:,}")
@@ -393,12 +392,12 @@ def fits_model(model: Any, path: str) -> Callable[[dict[str, Any], Declared], No
     """A `read_archive` check against a built model: the stored weights have its names and
     shapes, each optimizer tensor the shape of its weight, and the rest (a checkpoint's run state)
     stays small, so that what a file makes lstmkit inflate is bounded by the model's own size."""
-    expected = {f"weights.{k}": tuple(v.shape) for k, v in model.state_dict().items()}
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     params = [tuple(p.shape) for p in model.parameters()]
 
     def check(header: dict[str, Any], declared: Declared) -> None:
-        stored = {k: shape for k, (_, shape) in declared.items() if k.startswith("weights.")}
-        _check_weight_names_and_shapes(stored, expected, path, model.name, prefix="weights.")
+        stored = {k[len("weights."):]: shape for k, (_, shape) in declared.items() if k.startswith("weights.")}
+        _check_weight_names_and_shapes(stored, expected, path, model.name)
         other = 0
         for key, (dtype, shape) in declared.items():
             if key.startswith("optimizer."):
@@ -416,7 +415,7 @@ def fits_model(model: Any, path: str) -> Callable[[dict[str, Any], Declared], No
 
 def _check_weight_names_and_shapes(
     stored: Mapping[str, tuple[int, ...]], expected: Mapping[str, tuple[int, ...]], path: str | os.PathLike[str],
-    model_name: str, prefix: str = "",
+    model_name: str,
 ) -> None:
     missing, unexpected = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
     if missing or unexpected:
@@ -425,8 +424,8 @@ def _check_weight_names_and_shapes(
             + "; ".join(
                 part
                 for part in (
-                    f"missing {', '.join(k[len(prefix):] for k in missing)}" if missing else "",
-                    f"not in the model: {', '.join(k[len(prefix):] for k in unexpected)}" if unexpected else "",
+                    f"missing {', '.join(missing)}" if missing else "",
+                    f"not in the model: {', '.join(unexpected)}" if unexpected else "",
                 )
                 if part
             )
@@ -434,7 +433,7 @@ def _check_weight_names_and_shapes(
     for key, shape in stored.items():
         if tuple(shape) != tuple(expected[key]):
             raise DoesNotFit(
-                f"The weight {key[len(prefix):]} in {os.fspath(path)!r} has shape {tuple(shape)}; "
+                f"The weight {key} in {os.fspath(path)!r} has shape {tuple(shape)}; "
                 f"model {model_name!r} has {tuple(expected[key])} there"
             )
 
