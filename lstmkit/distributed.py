@@ -148,8 +148,8 @@ class _ForwardWithMask(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x: torch.Tensor, training: bool, logits: bool) -> Any:
-        return self.model.forward_with_mask(x, training=training, logits=logits)  # type: ignore[operator]
+    def forward(self, x: Any, training: bool, logits: Any) -> Any:
+        return self.model.run(x, training=training, logits=logits)  # type: ignore[operator]
 
 
 class Replicas:
@@ -180,7 +180,7 @@ class Replicas:
             _ForwardWithMask(model), device_ids=[device.index] if device.type == "cuda" else None, **options
         )
 
-    def forward(self, x: torch.Tensor, training: bool, logits: bool) -> Any:
+    def forward(self, x: Any, training: bool, logits: Any) -> Any:
         return self.ddp(x, training, logits)
 
     def close(self) -> None:

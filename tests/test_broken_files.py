@@ -15,7 +15,6 @@ from safetensors.torch import save as save_safetensors
 
 import lstmkit.layers as L
 from lstmkit.models import Sequential, load_extras, load_model
-from lstmkit.models import saving
 
 EXPLODED = []
 

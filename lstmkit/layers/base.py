@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .._checks import positive_int, shape_tuple
+from . import registry, symbolic
 
 Shape = tuple[Any, ...]  # a shape with the batch first; None marks an unknown size
 
@@ -42,6 +43,10 @@ class Layer(nn.Module):
 
     _placement: torch.Tensor
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        registry.register(cls)
+
     def __init__(
         self,
         *,
@@ -71,6 +76,7 @@ class Layer(nn.Module):
         self.register_buffer("_placement", torch.empty(0), persistent=False)
         self.built = False
         self.input_shape_built: Shape | None = None
+        self.symbolic_nodes: list[symbolic.Node] = []  # its calls on symbolic tensors, each a node of a graph
 
     def _declared_shape(
         self,
@@ -117,12 +123,15 @@ class Layer(nn.Module):
     def build(self, input_shape: Shape) -> None:
         """Creates the weights for inputs of `input_shape` (batch first). Layers without weights keep this."""
 
-    def ensure_built(self, input_shape: Shape) -> None:
+    def ensure_built(self, input_shape: Any) -> None:
+        """Builds the layer for inputs of `input_shape` (a shape, or a list of shapes for a layer
+        taking several inputs) unless it is built."""
         if not self.built:
+            input_shape = [tuple(s) for s in input_shape] if isinstance(input_shape, list) else tuple(input_shape)
             self.check_input_shape(input_shape)
-            self.build(tuple(input_shape))
+            self.build(input_shape)
             self.to(device=self._placement.device, dtype=self._placement.dtype)
-            self.input_shape_built = tuple(input_shape)
+            self.input_shape_built = input_shape
             self.built = True
             self.requires_grad_(self.trainable)
 
@@ -145,12 +154,50 @@ class Layer(nn.Module):
         """The mask for this layer's output; by default the input's mask passes through."""
         return mask
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Runs the layer (through `forward`), or, on symbolic tensors from `Input`, adds a call
+        to a graph and returns its symbolic outputs (see `lstmkit.layers.symbolic`)."""
+        if symbolic.is_symbolic(args, kwargs):
+            return symbolic.call(self, args, kwargs)
+        return super().__call__(*args, **kwargs)
+
+    @property
+    def output(self) -> Any:
+        """The symbolic output of this layer's first call on symbolic tensors (Keras's `layer.output`)."""
+        return self._first_node("output").outputs[0] if len(self._first_node("output").outputs) == 1 \
+            else list(self._first_node("output").outputs)
+
+    @property
+    def input(self) -> Any:
+        """The symbolic input of this layer's first call on symbolic tensors (Keras's `layer.input`)."""
+        node = self._first_node("input")
+        return node.outputs[0] if node.is_input else node.args
+
+    def _first_node(self, what: str) -> symbolic.Node:
+        if not self.symbolic_nodes:
+            raise AttributeError(f"Layer {self.name!r} has no {what} yet: it has not been called on a symbolic tensor "
+                                 "(from Input) or been part of a model with a known input shape")
+        return self.symbolic_nodes[0]
+
+    def check_symbolic_call(self, input_shape: Any, argument_shapes: dict[str, Any]) -> None:
+        """Raises ValueError when a call on symbolic inputs of `input_shape` with these other
+        arguments (their shapes where they are tensors) cannot run; layers taking more than an
+        input (a recurrent layer's `initial_state`) check those here."""
+        unknown = sorted(set(argument_shapes) - {"training", "mask"})
+        if unknown:
+            raise TypeError(f"{type(self).__name__} layer {self.name!r} takes no argument(s) {unknown} in a call")
+
+    def output_dtype(self, input_dtype: Any) -> str:
+        """The dtype of this layer's outputs for inputs of `input_dtype` (a list for several)."""
+        return "float32"
+
     def forward(self, x: Any, mask: torch.Tensor | None = None, training: bool | None = None, **kwargs: Any) -> Any:
         x = self.as_input(x)
+        shape: Any = [tuple(t.shape) for t in x] if isinstance(x, list) else tuple(x.shape)
         if not self.built:
-            self.ensure_built(tuple(x.shape))
+            self.ensure_built(shape)
         else:
-            self.check_input_shape(tuple(x.shape))
+            self.check_input_shape(shape)
         if training is None:
             training = self.training
         return self.call(x, mask=mask, training=bool(training), **kwargs)

@@ -8,6 +8,7 @@ import torch
 
 from .._checks import one_of
 from .base import Layer, Shape
+from .registry import deserialize, serialize
 from .recurrent import Recurrent
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -83,6 +84,13 @@ class Bidirectional(Layer):
     @property
     def state_count(self) -> int:
         return self.forward_layer.state_count + self.backward_layer.state_count
+
+    def check_symbolic_call(self, input_shape: Any, argument_shapes: dict[str, Any]) -> None:
+        states = argument_shapes.pop("initial_state", None)
+        super().check_symbolic_call(input_shape, argument_shapes)
+        if states is not None and len(list(states)) != self.state_count:
+            raise ValueError(f"Bidirectional layer {self.name!r} expects {self.state_count} initial state tensors "
+                             f"(the forward layer's, then the backward layer's), got {len(list(states))}")
 
     def check_input_shape(self, input_shape: Shape) -> None:
         self.forward_layer.check_input_shape(input_shape)
@@ -167,8 +175,6 @@ class Bidirectional(Layer):
     reset_state = reset_states
 
     def get_config(self) -> dict[str, Any]:
-        from .registry import serialize
-
         config = super().get_config()
         layer_config = serialize(self.forward_layer)
         layer_config["config"]["name"] = self.forward_layer.name.removeprefix("forward_")
@@ -177,8 +183,6 @@ class Bidirectional(Layer):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "Bidirectional":
-        from .registry import deserialize
-
         config = dict(config)
         config["layer"] = deserialize(config["layer"])
         if config.get("backward_layer") is not None:

@@ -72,8 +72,9 @@ class Dense(Layer):
             raise ValueError(f"Dense layer {self.name!r} needs a known last dimension, got {tuple(input_shape)}")
         if self.kernel is not None and input_shape[-1] != self.kernel.shape[0]:
             raise ValueError(
-                f"Dense layer {self.name!r} was built for {self.kernel.shape[0]} input features, "
-                f"got input of shape {tuple(input_shape)}"
+                f"Dense layer {self.name!r} was built for inputs of shape {self.input_shape_built} "
+                f"({self.kernel.shape[0]} features), got input of shape {tuple(input_shape)}: axis -1 has "
+                f"{input_shape[-1]}, not {self.kernel.shape[0]}"
             )
 
     def build(self, input_shape: Shape) -> None:

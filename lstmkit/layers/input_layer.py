@@ -1,4 +1,4 @@
-"""`Input`: declares the shape (and dtype) of a model's samples."""
+"""`Input`: declares the shape (and dtype) of a model's samples; `InputLayer`, the layer behind it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import torch
 
 from .._checks import positive_int, shape_tuple
 from .base import Layer
+from .symbolic import SymbolicTensor, input_tensor
 
 _DTYPES = {
     "float32": torch.float32, "float64": torch.float64, "float16": torch.float16, "bfloat16": torch.bfloat16,
@@ -17,7 +18,8 @@ _DTYPES = {
 
 
 class InputLayer(Layer):
-    """The first entry of a `Sequential`: it has no weights and passes data through.
+    """A model's input: no weights, it passes data through. `layer.output` is the symbolic tensor
+    that `Input(...)` returns; a `Sequential` takes either as its first entry.
 
     Integer dtypes all arrive as int64 tensors, the index type torch's lookups need.
     """
@@ -30,10 +32,14 @@ class InputLayer(Layer):
         dtype: Any = None,
         batch_shape: Sequence[int | None] | None = None,
         name: str | None = None,
+        input_shape: Sequence[int | None] | None = None,
+        batch_input_shape: Sequence[int | None] | None = None,
     ) -> None:
+        shape = input_shape if shape is None else shape  # Keras 2's names
+        batch_shape = batch_input_shape if batch_shape is None else batch_shape
         if (shape is None) == (batch_shape is None):
             raise ValueError("Input needs exactly one of shape= or batch_shape=, e.g. Input(shape=(28, 28))")
-        super().__init__(name=name or "input_layer")
+        super().__init__(name=name)  # default: "input_layer"
         if batch_shape is not None:
             self.declared_input_shape = shape_tuple("batch_shape", batch_shape)
         else:
@@ -44,6 +50,8 @@ class InputLayer(Layer):
             raise ValueError(f"Unsupported dtype for Input: dtype={dtype!r}; use one of {', '.join(_DTYPES)}")
         self.dtype_name = key
         self.built = True
+        self.input_shape_built = self.declared_input_shape
+        input_tensor(self, self.declared_input_shape, key)  # becomes `self.output`
 
     @property
     def shape(self) -> tuple[int | None, ...]:
@@ -68,17 +76,24 @@ def Input(
     *,
     batch_shape: Sequence[int | None] | None = None,
     name: str | None = None,
-) -> InputLayer:
-    """Declares a model's input: `Sequential([Input(shape=(28, 28)), LSTM(128), ...])`.
+    tensor: Any = None,
+    sparse: Any = None,
+) -> SymbolicTensor:
+    """A model's input, as a symbolic tensor: `x = Input(shape=(None, 4)); y = LSTM(8)(x)`, and
+    also the first entry of a `Sequential([Input(shape=(28, 28)), LSTM(128), ...])`.
 
     Args:
         shape: One sample's shape, without the batch; None for a size that varies (timesteps).
         batch_size: A fixed batch size (stateful layers need one).
         dtype: `"float32"` (default), `"int32"`/`"int64"` for ids, ... or a torch dtype.
         batch_shape: The shape with the batch first, instead of `shape` and `batch_size`.
-        name: A name for the input.
+        name: A name for the input (the key of its data in a dict given to `fit`/`predict`).
 
     >>> Input(shape=(28, 28)).shape
     (None, 28, 28)
     """
-    return InputLayer(shape, batch_size=batch_size, dtype=dtype, batch_shape=batch_shape, name=name)
+    for argument, value in (("tensor", tensor), ("sparse", sparse)):
+        if value:
+            raise ValueError(f"Input({argument}=...) is not supported: lstmkit's inputs are dense and fed at run time")
+    made: SymbolicTensor = InputLayer(shape, batch_size=batch_size, dtype=dtype, batch_shape=batch_shape, name=name).output
+    return made

@@ -107,7 +107,8 @@ class Recurrent(Layer):
         if self.cell is not None and input_shape[-1] != self.cell.input_dim:
             raise ValueError(
                 f"{type(self).__name__} layer {self.name!r} was built for {self.cell.input_dim} features "
-                f"per time step, got input of shape {tuple(input_shape)} with {input_shape[-1]}"
+                f"per time step (inputs of shape {self.input_shape_built}), got input of shape {tuple(input_shape)} "
+                f"with {input_shape[-1]} (axis -1)"
             )
         if input_shape[1] == 0:
             raise ValueError(f"{type(self).__name__} layer {self.name!r} needs at least one time step, got input of shape {tuple(input_shape)}")
@@ -131,6 +132,20 @@ class Recurrent(Layer):
     @property
     def state_count(self) -> int:
         raise NotImplementedError
+
+    def check_symbolic_call(self, input_shape: Any, argument_shapes: dict[str, Any]) -> None:
+        states = argument_shapes.pop("initial_state", None)
+        super().check_symbolic_call(input_shape, argument_shapes)
+        if states is None:
+            return
+        states = [states] if isinstance(states, tuple) else list(states)
+        if len(states) != self.state_count:
+            raise ValueError(f"{type(self).__name__} layer {self.name!r} expects {self.state_count} initial state "
+                             f"tensor(s) of shape (batch, {self.units}), got {len(states)}")
+        for i, shape in enumerate(states):
+            if not isinstance(shape, tuple) or len(shape) != 2 or shape[1] not in (None, self.units):
+                raise ValueError(f"{type(self).__name__} layer {self.name!r}: initial_state[{i}] must have shape "
+                                 f"(batch, {self.units}), got {shape}: axis -1 differs from units={self.units}")
 
     # ---- the forward pass ----------------------------------------------------------------------
 

@@ -1,26 +1,43 @@
-"""Layer classes by name, to rebuild a layer from `{"class_name": ..., "config": ...}`."""
+"""Layer classes by name, to rebuild a layer from `{"class_name": ..., "config": ...}`.
+
+Every subclass of `Layer` defined in lstmkit (models included: a model is a layer) registers
+itself here when its class is created. A file names classes; only these are built from it. A
+user's own layer class is found only through `custom_objects`, never imported by name.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
-from .base import Layer
+if TYPE_CHECKING:
+    from .base import Layer
 
-
-def _classes() -> dict[str, type[Layer]]:
-    from .. import layers
-
-    found = {name: getattr(layers, name) for name in layers.__all__}
-    return {name: cls for name, cls in found.items() if isinstance(cls, type) and issubclass(cls, Layer)}
+_CLASSES: dict[str, type] = {}
 
 
-def serialize(layer: Layer) -> dict[str, Any]:
+def register(cls: type) -> None:
+    """Called for each new `Layer` subclass; keeps lstmkit's own public ones."""
+    if cls.__module__.startswith("lstmkit.") and not cls.__name__.startswith("_"):
+        _CLASSES[cls.__name__] = cls
+
+
+def serialize(layer: "Layer") -> dict[str, Any]:
     return {"class_name": type(layer).__name__, "config": layer.get_config()}
 
 
-def deserialize(spec: dict[str, Any]) -> Layer:
-    classes = _classes()
+def deserialize(spec: dict[str, Any], custom_objects: Mapping[str, Any] | None = None) -> "Layer":
+    """The layer `spec` describes; `custom_objects` may name a user's own layer classes."""
+    if not isinstance(spec, dict):
+        raise ValueError(f"Expected a layer description {{'class_name': ..., 'config': ...}}, got {spec!r:.100}")
     name = spec.get("class_name")
-    if name not in classes:
-        raise ValueError(f"Unknown layer type {name!r}; known types: {', '.join(sorted(classes))}")
-    return classes[name].from_config(dict(spec.get("config", {})))
+    cls = (custom_objects or {}).get(name) if isinstance(name, str) else None  # type: ignore[arg-type]
+    if not isinstance(cls, type):
+        cls = _CLASSES.get(name)  # type: ignore[arg-type]
+    if cls is None:
+        raise ValueError(f"Unknown layer type {name!r}; known types: {', '.join(sorted(_CLASSES))} "
+                         "(a layer class of your own: pass it in custom_objects)")
+    config = spec.get("config", {})
+    if not isinstance(config, dict):
+        raise ValueError(f"The configuration of a {name} layer must be a dict, got {type(config).__name__}")
+    built: Layer = cls.from_config(dict(config))  # type: ignore[attr-defined]
+    return built

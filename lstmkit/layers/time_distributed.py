@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from .base import Layer, Shape
+from .registry import deserialize, serialize
 
 
 class TimeDistributed(Layer):
@@ -52,16 +53,12 @@ class TimeDistributed(Layer):
         return (input_shape[0], input_shape[1], *inner[1:])
 
     def get_config(self) -> dict[str, Any]:
-        from .registry import serialize
-
         config = super().get_config()
         config["layer"] = serialize(self.layer)
         return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "TimeDistributed":
-        from .registry import deserialize
-
         config = dict(config)
         config["layer"] = deserialize(config["layer"])
         return cls(**config)

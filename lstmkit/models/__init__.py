@@ -1,7 +1,9 @@
-"""Models: `Sequential`, and `load_model` / `load_extras` for files written by `model.save`."""
+"""Models: `Model` (a graph of layers, Keras's functional API), `Sequential` (a stack, a kind of
+`Model`), and `load_model` / `load_extras` for files written by `model.save`."""
 
-from .saving import load_extras as load_extras
-from .saving import load_model as load_model
+from .loading import load_extras as load_extras
+from .loading import load_model as load_model
+from .model import Model as Model
 from .sequential import Sequential as Sequential
 
-__all__ = ["Sequential", "load_extras", "load_model"]
+__all__ = ["Model", "Sequential", "load_extras", "load_model"]

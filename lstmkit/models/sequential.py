@@ -11,27 +11,13 @@ import torch
 from torch import nn
 
 from ..layers.base import Layer, Shape, check_finite, to_tensor
-from ..layers.bidirectional import Bidirectional
-from ..layers.recurrent import Recurrent
 from ..layers.input_layer import InputLayer
 from ..layers.registry import deserialize, serialize
-from .._checks import positive_int
-from ..training.trainer import Trainer
-from . import saving
-from .summary import print_summary
+from ..layers.symbolic import SymbolicTensor
+from .model import LayerList, Model
 
 
-class LayerList(nn.ModuleList):
-    """An `nn.ModuleList` that holds lstmkit layers (typed so, for readers and type checkers)."""
-
-    def __iter__(self) -> Iterator[Layer]:
-        return super().__iter__()  # type: ignore[return-value]
-
-    def __getitem__(self, index: Any) -> Any:
-        return super().__getitem__(index)
-
-
-class Sequential(Trainer):
+class Sequential(Model):
     """A linear stack of layers, and a `torch.nn.Module`.
 
     The input shape comes from an `Input(shape=...)` given first, or from `input_shape=` on the
@@ -51,13 +37,10 @@ class Sequential(Trainer):
 
     check_finite: bool = True  # refuse NaN and infinite inputs (set False to let them through)
 
-    def __init__(self, layers: Iterable[Layer] | None = None, name: str | None = None) -> None:
-        super().__init__()
-        if name is not None and (not isinstance(name, str) or not name):
-            raise ValueError(f"Expected a non-empty string for name, got name={name!r}")
-        self.name = name or "sequential"
-        self.layers: LayerList = LayerList()
+    def __init__(self, layers: Iterable[Layer] | None = None, name: str | None = None, trainable: bool = True) -> None:
+        super().__init__(name=name or "sequential", trainable=trainable)
         self.input_layer: InputLayer | None = None
+        self._traced: tuple[int, SymbolicTensor, Any] | None = None
         for layer in layers or []:
             self.add(layer)
 
@@ -65,6 +48,10 @@ class Sequential(Trainer):
 
     def add(self, layer: Layer) -> None:
         """Appends a layer (or sets the input with an `Input`) and builds it when the input shape is known."""
+        if isinstance(layer, SymbolicTensor):
+            if not isinstance(layer.layer, InputLayer):
+                raise TypeError(f"Sequential.add takes layers, and an Input first; got the output of layer {layer.layer.name!r}")
+            layer = layer.layer
         if isinstance(layer, InputLayer):
             if len(self.layers) or self.input_layer is not None:
                 raise ValueError("An Input can only be the first entry of a Sequential model")
@@ -123,6 +110,10 @@ class Sequential(Trainer):
     def built(self) -> bool:
         return len(self.layers) > 0 and all(layer.built for layer in self.layers)
 
+    @built.setter
+    def built(self, value: bool) -> None:
+        """A model is built when its layers are."""
+
     @property
     def input_shape(self) -> Shape:
         if self.input_layer is None:
@@ -147,19 +138,84 @@ class Sequential(Trainer):
 
     # ---- the forward pass ----------------------------------------------------------------------
 
-    @property
-    def compute_dtype(self) -> torch.dtype:
-        """The floating dtype of the weights (or, before they exist, the one asked for with `.double()`)."""
-        for t in itertools.chain(self.parameters(), self.buffers()):
-            if t.is_floating_point():
-                return t.dtype
-        return torch.get_default_dtype()
+    # ---- what Model and training need of it ----------------------------------------------------
 
     @property
-    def device(self) -> torch.device:
-        for t in itertools.chain(self.parameters(), self.buffers()):
-            return t.device
-        return torch.device("cpu")
+    def input_names(self) -> list[str]:  # type: ignore[override]
+        return [self.input_layer.name if self.input_layer is not None else "input_layer"]
+
+    @property
+    def output_names(self) -> list[str]:  # type: ignore[override]
+        return [self.layers[-1].name if len(self.layers) else "output"]
+
+    @property
+    def output_shapes(self) -> list[Any]:
+        return [self.output_shape]
+
+    def _trace(self) -> tuple[SymbolicTensor, Any]:
+        """The stack as a graph (input and output symbolic tensors), made when first asked for
+        after the layers change; it gives the layers their `input` and `output`."""
+        if self.input_layer is None or not len(self.layers):
+            raise ValueError(f"Sequential model {self.name!r} has no input and output yet: give it an input shape "
+                             "(Input(shape=...) first) and layers")
+        if self._traced is None or self._traced[0] != len(self.layers):
+            x: Any = self.input_layer.output
+            first = x
+            for layer in self.layers:
+                x = layer(x)
+            self._traced = (len(self.layers), first, x)
+        return self._traced[1], self._traced[2]
+
+    @property
+    def inputs(self) -> list[SymbolicTensor]:
+        return [self._trace()[0]]
+
+    @property
+    def outputs(self) -> list[SymbolicTensor]:
+        out = self._trace()[1]
+        return list(out) if isinstance(out, list) else [out]
+
+    @property
+    def input(self) -> Any:
+        return self._trace()[0]
+
+    @property
+    def output(self) -> Any:
+        return self._trace()[1]
+
+    def _structured_outputs(self, values: list[Any]) -> Any:
+        return values[0] if len(values) == 1 else list(values)
+
+    def output_activations(self) -> list[Any]:
+        return [self.layers[-1].logits_activation() if len(self.layers) else None]
+
+    def run(self, xs: list[torch.Tensor], training: bool = False,
+            logits: Sequence[bool] | None = None) -> tuple[list[Any], list[torch.Tensor | None]]:
+        out, mask = self.forward_with_mask(xs[0], training=training, logits=bool(logits and logits[0]))
+        if isinstance(out, (list, tuple)):  # a last layer that returns several tensors
+            return list(out), list(mask) if isinstance(mask, (list, tuple)) else [mask] * len(out)
+        return [out], [mask]
+
+    def adapt_inputs(self, xs: list[Any], argument: str = "x") -> list[torch.Tensor]:
+        return [self.as_input(xs[0], argument)]
+
+    def check_inputs(self, shapes: Sequence[Sequence[int]], argument: str = "x") -> None:
+        self.check_input_shape(tuple(shapes[0]), argument)
+
+    def ensure_built_for(self, xs: list[torch.Tensor]) -> None:
+        if not self.built:
+            with torch.no_grad():
+                self(xs[0][:1], training=False)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        shape: Any = tuple(input_shape)
+        for layer in self.layers:
+            layer.ensure_built(shape)
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    def compute_mask(self, x: Any, mask: Any) -> None:
+        return None
 
     def check_input_shape(self, shape: Sequence[int], argument: str = "x") -> None:
         """Raises ValueError when data of `shape` (batch first) does not fit the declared input."""
@@ -192,10 +248,12 @@ class Sequential(Trainer):
         return x.to(self.device)
 
     def forward(
-        self, x: Any, mask: torch.Tensor | None = None, training: bool | None = None, logits: bool = False
+        self, x: Any, mask: torch.Tensor | None = None, training: bool | None = None, logits: bool = False, **kwargs: Any
     ) -> Any:
         """Runs the layers in turn; `logits=True` stops the last layer before its activation
         (only for a last layer whose `logits_activation()` is not None)."""
+        if kwargs:
+            raise TypeError(f"Sequential model {self.name!r} takes no call argument(s) {sorted(kwargs)}")
         return self.forward_with_mask(x, mask, training, logits)[0]
 
     def forward_with_mask(
@@ -216,41 +274,7 @@ class Sequential(Trainer):
             x = y
         return x, mask
 
-    @torch.no_grad()
-    def predict(self, x: Any, batch_size: int | None = 32, verbose: Any = 0, steps: int | None = None) -> Any:
-        """Runs the model in inference mode (dropout off) over `x` in batches; returns numpy.
-
-        Args:
-            x: Inputs as a numpy array, torch tensor or nested list, batch first.
-            batch_size: Samples per batch (default 32).
-            verbose: Accepted for Keras compatibility.
-            steps: Stop after this many batches.
-
-        Returns:
-            A numpy array, or a list of arrays for a model whose last layer returns several.
-        """
-        batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
-        if steps is not None:
-            steps = positive_int("steps", steps)
-        inputs = self.as_input(x)
-        # training=False reaches every layer as an argument: the module's train/eval flag, which
-        # another thread may flip at any moment, is neither read nor changed
-        chunks = []
-        for index, start in enumerate(range(0, inputs.shape[0], batch_size)):
-            if steps is not None and index >= steps:
-                break
-            chunks.append(self(inputs[start : start + batch_size], training=False))
-        if not chunks:
-            raise ValueError(f"predict got no samples: x has shape {tuple(inputs.shape)}")
-        if isinstance(chunks[0], (list, tuple)):
-            return [torch.cat([c[i] for c in chunks]).cpu().numpy() for i in range(len(chunks[0]))]
-        return torch.cat(chunks).cpu().numpy()
-
     # ---- weights -------------------------------------------------------------------------------
-
-    def get_weights(self) -> list[np.ndarray]:
-        """All layers' weights as numpy arrays, in Keras's order."""
-        return [w for layer in self.layers for w in layer.get_weights()]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Loads a list of arrays in Keras's order, e.g. `keras_model.get_weights()`.
@@ -273,35 +297,6 @@ class Sequential(Trainer):
             layer.set_weights(weights[start : start + n])
             start += n
 
-    @property
-    def weights(self) -> list[nn.Parameter]:
-        return [w for layer in self.layers for w in layer.weights]
-
-    def count_params(self) -> int:
-        return sum(layer.count_params() for layer in self.layers)
-
-    def summary(self, line_length: int | None = None, print_fn: Callable[[str], Any] | None = None) -> None:
-        """Prints the Keras-style table of layers, output shapes and parameter counts."""
-        print_summary(self, line_length, print_fn)
-
-    # ---- states, penalties, configuration -------------------------------------------------------
-
-    def reset_states(self) -> None:
-        """Zeroes the carried states of every stateful layer."""
-        for layer in self.layers:
-            if isinstance(layer, (Recurrent, Bidirectional)) and layer.stateful:
-                layer.reset_states()
-
-    reset_state = reset_states
-
-    @property
-    def losses(self) -> list[torch.Tensor]:
-        return [loss for layer in self.layers for loss in layer.losses]
-
-    def apply_constraints(self) -> None:
-        for layer in self.layers:
-            layer.apply_constraints()
-
     def get_config(self) -> dict[str, Any]:
         entries = [serialize(layer) for layer in self.layers]
         if self.input_layer is not None:
@@ -311,22 +306,6 @@ class Sequential(Trainer):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "Sequential":
         return cls([deserialize(entry) for entry in config["layers"]], name=config.get("name"))
-
-    # ---- files -------------------------------------------------------------------------------------
-
-    def save(self, filepath: str | os.PathLike[str], overwrite: bool = True, extras: dict[str, Any] | None = None) -> None:
-        """Writes one file with the architecture, weights and training state (see `lstmkit.models.saving`);
-        `lstmkit.models.load_model(filepath)` reads it back. `extras`: JSON values kept beside the
-        model (a tokenizer's `to_json()`, say), read back with `lstmkit.models.load_extras(filepath)`."""
-        saving.save_model(self, filepath, overwrite=overwrite, extras=extras)
-
-    def save_weights(self, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
-        """Writes the weights alone, for `load_weights` on a model of the same architecture."""
-        saving.save_weights(self, filepath, overwrite=overwrite)
-
-    def load_weights(self, filepath: str | os.PathLike[str]) -> None:
-        """Loads weights written by `save_weights` (or `save`) into this built model."""
-        saving.load_weights(self, filepath)
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"

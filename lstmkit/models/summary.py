@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
-
-if TYPE_CHECKING:
-    from .sequential import Sequential
+from typing import Any, Callable
 
 
 def format_shape(shape: Any) -> str:
@@ -23,8 +20,25 @@ def format_bytes(n: int) -> str:
     raise AssertionError("unreachable")
 
 
-def summary_lines(model: "Sequential", line_length: int = 80) -> list[str]:
-    """The table as lines: name (type), output shape and parameter count per layer, then totals."""
+def _totals(model: Any, line_length: int) -> list[str]:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    element = next((p.element_size() for p in model.parameters()), 4)
+    return [
+        "=" * line_length,
+        f"Total params: {total:,} ({format_bytes(total * element)})",
+        f"Trainable params: {trainable:,} ({format_bytes(trainable * element)})",
+        f"Non-trainable params: {total - trainable:,} ({format_bytes((total - trainable) * element)})",
+        "_" * line_length,
+    ]
+
+
+def summary_lines(model: Any, line_length: int = 80) -> list[str]:
+    """The table as lines: name (type), output shape and parameter count per layer, then
+    totals; for a graph (`Model(inputs, outputs)`) also its input layers and, per layer, the
+    tensors it is called on (`layer[call][output]`, Keras's "Connected to")."""
+    if hasattr(model, "nodes"):
+        return _graph_lines(model, max(line_length, 98))
     widths = (int(line_length * 0.42), int(line_length * 0.36))
     rule, double_rule = "_" * line_length, "=" * line_length
 
@@ -37,19 +51,46 @@ def summary_lines(model: "Sequential", line_length: int = 80) -> list[str]:
         lines.append(row(f"{layer.name} ({type(layer).__name__})", format_shape(shape), f"{layer.count_params():,}"))
         if index < len(model.layers) - 1:
             lines.append("")
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
-    element = next((p.element_size() for p in model.parameters()), 4)
-    lines += [
-        double_rule,
-        f"Total params: {total:,} ({format_bytes(total * element)})",
-        f"Trainable params: {trainable:,} ({format_bytes(trainable * element)})",
-        f"Non-trainable params: {total - trainable:,} ({format_bytes((total - trainable) * element)})",
-        rule,
-    ]
-    return lines
+    return lines + _totals(model, line_length)
 
 
-def print_summary(model: "Sequential", line_length: int | None = None, print_fn: Callable[[str], Any] | None = None) -> None:
+def _graph_lines(model: Any, line_length: int) -> list[str]:
+    widths = [int(line_length * f) for f in (0.30, 0.26, 0.12)]
+    widths.append(line_length - sum(widths))
+
+    def row(*cells: str) -> str:
+        name, shape, params, connected = cells
+        return (f" {name:<{widths[0] - 1}}{shape:<{widths[1]}}{params:>{widths[2] - 2}}  {connected}").rstrip()
+
+    # each call's number within this model, and each layer's calls here
+    numbers: dict[int, int] = {}
+    calls: dict[int, list[Any]] = {id(layer): [] for layer in model.layers}
+    for t in model.inputs:
+        if t.node.is_input:
+            numbers[id(t.node)] = 0
+            calls[id(t.layer)].append(t.node)
+    for node in model.nodes:
+        numbers[id(node)] = len(calls[id(node.layer)])
+        calls[id(node.layer)].append(node)
+
+    def ref(t: Any) -> str:
+        return f"{t.layer.name}[{numbers.get(id(t.node), t.node.index)}][{t.index}]"
+
+    lines = [f'Model: "{model.name}"', "_" * line_length, row("Layer (type)", "Output Shape", "Param #", "Connected to"),
+             "=" * line_length]
+    for index, layer in enumerate(model.layers):
+        nodes = calls[id(layer)]
+        shapes = [[t.shape for t in n.outputs] for n in nodes]
+        shape = shapes[0][0] if len(shapes[0]) == 1 else shapes[0]
+        connected = [ref(t) for n in nodes if not n.is_input for t in n.input_tensors()] or ["-"]
+        lines.append(row(f"{layer.name} ({type(layer).__name__})", format_shape(shape), f"{layer.count_params():,}",
+                         connected[0]))
+        lines.extend(row("", "", "", c) for c in connected[1:])
+        if index < len(model.layers) - 1:
+            lines.append("")
+    return lines + _totals(model, line_length)
+
+
+def print_summary(model: Any, line_length: int | None = None, print_fn: Callable[[str], Any] | None = None) -> None:
     for line in summary_lines(model, line_length or 80):
         (print_fn or print)(line)

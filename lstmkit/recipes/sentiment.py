@@ -137,6 +137,8 @@ def load(path: str | os.PathLike[str]) -> tuple[Sequential, Tokenizer, int]:
         raise ValueError(f"{os.fspath(path)!r} holds no sentiment model with its tokenizer (saved by "
                          f"`lstmkit sentiment` / lstmkit.recipes.sentiment.save); found recipe={extras.get('recipe')!r}")
     model = load_model(path, compile=False)
+    if not isinstance(model, Sequential):
+        raise ValueError(f"{os.fspath(path)!r} holds a {type(model).__name__}, not the Sequential model of the sentiment recipe")
     maxlen = extras.get("maxlen")
     steps = model.input_layer.shape[1] if model.input_layer is not None and len(model.input_layer.shape) > 1 else None
     if isinstance(maxlen, bool) or not isinstance(maxlen, int) or not 0 < maxlen <= MAX_WORDS_READ or (

@@ -139,7 +139,10 @@ def load(path: str | os.PathLike[str]) -> tuple[Sequential, CharVocabulary, int]
     if extras.get("recipe") != RECIPE or "chars" not in extras:
         raise ValueError(f"{os.fspath(path)!r} holds no text model with its vocabulary (saved by "
                          f"`lstmkit text` / lstmkit.recipes.text.save); found recipe={extras.get('recipe')!r}")
-    return load_model(path, compile=False), CharVocabulary.from_chars(extras["chars"]), int(extras.get("length", 100))
+    model = load_model(path, compile=False)
+    if not isinstance(model, Sequential):
+        raise ValueError(f"{os.fspath(path)!r} holds a {type(model).__name__}, not the Sequential model of the text recipe")
+    return model, CharVocabulary.from_chars(extras["chars"]), int(extras.get("length", 100))
 
 
 @torch.no_grad()

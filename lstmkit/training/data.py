@@ -6,7 +6,10 @@ Two kinds of source:
 - torch data: a `torch.utils.data.Dataset` of `(x, y)` or `(x, y, sample_weight)` items (batched
   here with a `DataLoader`), or a `DataLoader` / any re-iterable of such batches, used as it is.
 
-Batches are `(x, y, sample_weight)` with `y` and `sample_weight` possibly None.
+A model may have several inputs and outputs: `x` is then a list (in the model's input order) or
+a dict by input name, and `y` and `sample_weight` the same by output. Inside, each is a list of
+tensors, one per input or output (`structure`), and a batch is `(xs, ys, sample_weights)` with
+`ys` and `sample_weights` possibly None (and single weights None within `sample_weights`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 import numbers
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset, default_collate
@@ -30,14 +33,24 @@ def is_torch_data(x: Any) -> bool:
     return isinstance(x, (Dataset, DataLoader))
 
 
-class ArrayData:
-    """In-memory samples, cut into batches of `batch_size` (the last one may be smaller)."""
+Tensors = list[torch.Tensor]
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor | None, sample_weight: torch.Tensor | None) -> None:
+
+def _pick(tensors: list[Any] | None, index: Any) -> Any:
+    return None if tensors is None else [None if t is None else t[index] for t in tensors]
+
+
+class ArrayData:
+    """In-memory samples, cut into batches of `batch_size` (the last one may be smaller).
+
+    `x`: one tensor per model input; `y`: one per output (or None); `sample_weight`: one per
+    output, each possibly None (or None for all)."""
+
+    def __init__(self, x: Tensors, y: Tensors | None, sample_weight: list[torch.Tensor | None] | None) -> None:
         self.x, self.y, self.sample_weight = x, y, sample_weight
 
     def __len__(self) -> int:
-        return int(self.x.shape[0])
+        return int(self.x[0].shape[0])
 
     def steps(self, batch_size: int) -> int:
         return math.ceil(len(self) / batch_size)
@@ -47,7 +60,10 @@ class ArrayData:
         any size, and another data set (or the same one reordered) almost surely hashes otherwise."""
         h = hashlib.sha256()
         rows = torch.linspace(0, len(self) - 1, min(len(self), 64)).round().long()
-        for t in (self.x, self.y, self.sample_weight):
+        tensors: list[torch.Tensor | None] = list(self.x)
+        tensors += self.y if self.y is not None else [None]
+        tensors += self.sample_weight if self.sample_weight is not None else [None]
+        for t in tensors:
             if t is None:
                 h.update(b"none")
                 continue
@@ -60,16 +76,11 @@ class ArrayData:
         n = len(self) if order is None else int(order.shape[0])
         for start in range(0, n, batch_size):
             index: Any = slice(start, start + batch_size) if order is None else order[start : start + batch_size]
-            yield (
-                self.x[index],
-                None if self.y is None else self.y[index],
-                None if self.sample_weight is None else self.sample_weight[index],
-            )
+            yield _pick(self.x, index), _pick(self.y, index), _pick(self.sample_weight, index)
 
     def take(self, index: torch.Tensor | slice) -> "ArrayData":
         """The samples at `index` (indices, or a slice: a view), as their own data."""
-        pick = (lambda t: None if t is None else t[index])
-        return ArrayData(self.x[index], pick(self.y), pick(self.sample_weight))
+        return ArrayData(_pick(self.x, index), _pick(self.y, index), _pick(self.sample_weight, index))
 
     def split(self, validation_split: float) -> tuple["ArrayData", "ArrayData"]:
         """Keras's `validation_split`: the last fraction of the samples (taken before any shuffling)."""
@@ -150,11 +161,43 @@ def _length(value: Any) -> int:
     return int(value.shape[0]) if hasattr(value, "shape") and len(value.shape) else len(value)
 
 
+def _is_array(value: Any) -> bool:
+    return hasattr(value, "shape") and hasattr(value, "dtype")
+
+
+def structure(value: Any, names: Sequence[str], argument: str, what: str = "input") -> list[Any]:
+    """`value` as a list with one entry per name: a dict by name, a list in order, or (one
+    name) the value itself. A dict with a key missing or extra, or a list of the wrong length, is
+    a ValueError that says which."""
+    if isinstance(value, Mapping):
+        missing = [n for n in names if n not in value]
+        extra = sorted(str(k) for k in value if k not in names)
+        if missing or extra:
+            raise ValueError(
+                f"{argument} is a dict with the keys {sorted(map(str, value))}; the model's {what}s are {list(names)}"
+                + (f" (missing: {missing})" if missing else "") + (f" (not {what}s of the model: {extra})" if extra else "")
+            )
+        return [value[n] for n in names]
+    if len(names) == 1:
+        if isinstance(value, (list, tuple)) and len(value) == 1 and _is_array(value[0]):
+            return [value[0]]
+        return [value]
+    if isinstance(value, (list, tuple)) and (not value or _is_array(value[0]) or isinstance(value[0], (list, tuple))):
+        if len(value) != len(names):
+            raise ValueError(f"{argument} is a list of {len(value)}, but the model has {len(names)} {what}s {list(names)}: "
+                             f"give one array per {what}, or a dict by name")
+        return list(value)
+    raise ValueError(f"The model has {len(names)} {what}s {list(names)}; {argument} must be a list of {len(names)} arrays "
+                     f"or a dict by name, got {type(value).__name__}")
+
+
 def from_arrays(
     x: Any,
     y: Any,
     sample_weight: Any,
     *,
+    input_names: Sequence[str],
+    output_names: Sequence[str],
     float_dtype: torch.dtype,
     names: tuple[str, str, str] = ("x", "y", "sample_weight"),
 ) -> ArrayData:
@@ -162,18 +205,37 @@ def from_arrays(
     x_name, y_name, w_name = names
     if x is None:
         raise ValueError(f"{x_name} is required; got {x_name}=None")
-    x_t = to_tensor(x, x_name, float_dtype=float_dtype)
-    if x_t.dim() == 0 or x_t.shape[0] == 0:
-        raise ValueError(f"{x_name} holds no samples: shape {tuple(x_t.shape)}")
-    y_t = None if y is None else to_tensor(y, y_name, float_dtype=float_dtype)
-    w_t = None if sample_weight is None else to_tensor(sample_weight, w_name, float_dtype=float_dtype).to(float_dtype)
-    for name, value in ((y_name, y_t), (w_name, w_t)):
-        if value is not None and (value.dim() == 0 or value.shape[0] != x_t.shape[0]):
+
+    def label(base: str, entries: Sequence[str], i: int) -> str:
+        return base if len(entries) == 1 else f"{base}[{entries[i]!r}]"
+
+    xs = [to_tensor(v, label(x_name, input_names, i), float_dtype=float_dtype)
+          for i, v in enumerate(structure(x, input_names, x_name))]
+    for i, t in enumerate(xs):
+        if t.dim() == 0 or t.shape[0] == 0:
+            raise ValueError(f"{label(x_name, input_names, i)} holds no samples: shape {tuple(t.shape)}")
+    ys = None if y is None else [to_tensor(v, label(y_name, output_names, i), float_dtype=float_dtype)
+                                 for i, v in enumerate(structure(y, output_names, y_name, "output"))]
+    ws: list[torch.Tensor | None] | None = None
+    if sample_weight is not None:
+        given = (structure(sample_weight, output_names, w_name, "output")
+                 if isinstance(sample_weight, Mapping) or (len(output_names) > 1 and isinstance(sample_weight, (list, tuple))
+                                                            and sample_weight and not isinstance(sample_weight[0], numbers.Number))
+                 else [sample_weight] * len(output_names))
+        ws = [None if v is None else to_tensor(v, label(w_name, output_names, i), float_dtype=float_dtype).to(float_dtype)
+              for i, v in enumerate(given)]
+    n = xs[0].shape[0]
+    checked = [(label(x_name, input_names, i), t) for i, t in enumerate(xs[1:], 1)]
+    checked += [(label(y_name, output_names, i), t) for i, t in enumerate(ys or [])]
+    checked += [(label(w_name, output_names, i), t) for i, t in enumerate(ws or []) if t is not None]
+    first = label(x_name, input_names, 0)
+    for name, value in checked:
+        if value.dim() == 0 or value.shape[0] != n:
             raise ValueError(
-                f"{x_name} and {name} must hold the same number of samples, got {x_name} with "
-                f"{x_t.shape[0]} and {name} with {_length(value) if value.dim() else 'a single value'}"
+                f"{first} and {name} must hold the same number of samples, got {first} with "
+                f"{n} and {name} with {_length(value) if value.dim() else 'a single value'}"
             )
-    return ArrayData(x_t, y_t, w_t)
+    return ArrayData(xs, ys, ws)
 
 
 def class_weights_for(y: torch.Tensor, class_weight: Mapping[int, float], argument: str = "y") -> torch.Tensor:

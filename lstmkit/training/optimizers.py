@@ -326,3 +326,8 @@ def get(identifier: str | Optimizer) -> Optimizer:
         f"Unknown optimizer {identifier!r}; use one of {', '.join(sorted(_REGISTRY))} or an optimizer object "
         "such as lstmkit.optimizers.Adam(learning_rate=1e-3)"
     )
+
+
+def names() -> list[str]:
+    """The optimizer names `get` takes."""
+    return sorted(_REGISTRY)

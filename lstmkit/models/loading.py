@@ -1,0 +1,97 @@
+"""`load_model` and `load_extras`: models back from the files `model.save` writes.
+
+The file is read as `lstmkit.saving.archive` says; before any tensor data is inflated, the
+architecture it describes is built on the meta device (no memory, no initialisation) and the
+stored weights' names and shapes are checked against it. Layers and models are rebuilt from
+lstmkit's own classes by name (`lstmkit.layers.registry`); the user's functions (custom
+activations, losses, metrics, a Lambda's function) and layer classes come from
+`custom_objects`, never from the file.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Mapping
+
+import torch
+
+from .. import initializers, serialization
+from ..layers.registry import deserialize
+from ..saving.archive import JSON_MEMBER, WEIGHTS_FORMAT, Declared, read_file, refuse
+from ..saving.weights import fits_module, load_weights_into
+from ..training.model_file import field, restore_compile
+from .model import Model
+
+_ERRORS = (TypeError, KeyError, ValueError, AttributeError, RuntimeError, OverflowError, IndexError)
+
+
+def architecture(header: Mapping[str, Any], path: str, custom_objects: Mapping[str, Any] | None) -> Model:
+    """The model the header's architecture describes, built, its weights allocated but not drawn
+    (they are loaded next); under `torch.device("meta")`, shapes alone."""
+    spec = field(header, "model_config", path)
+    if not isinstance(spec.get("config"), dict):
+        raise refuse(path, f"{JSON_MEMBER}['model_config'] has no config")
+    try:
+        config = serialization.from_json(spec["config"], custom_objects)
+    except ValueError as err:  # a function it names is not in custom_objects
+        raise refuse(path, str(err)) from None
+    try:
+        with initializers.skip_initialization():
+            model = deserialize({"class_name": spec.get("class_name"), "config": config}, custom_objects)
+    except _ERRORS as err:
+        raise refuse(path, f"the architecture in {JSON_MEMBER} is not valid ({type(err).__name__}: {str(err)[:300]})") from None
+    if not isinstance(model, Model):
+        raise refuse(path, f"cannot rebuild a model of class {spec.get('class_name')!r}")
+    if not model.built:
+        raise ValueError(f"The model saved in {path!r} has no input shape, so it cannot be rebuilt")
+    return model
+
+
+def _fits_the_architecture(path: str, custom_objects: Mapping[str, Any] | None) -> Callable[[dict[str, Any], Declared], None]:
+    """A `read_archive` check: the architecture, built on the meta device (no memory, no time),
+    names the weights and shapes the stored tensors must have, before any of them is read."""
+
+    def check(header: dict[str, Any], declared: Declared) -> None:
+        with torch.device("meta"):
+            shapes = architecture(header, path, custom_objects)
+        fits_module(shapes, path, shapes.name)(header, declared)
+
+    return check
+
+
+def load_model(
+    path: str | os.PathLike[str], custom_objects: Mapping[str, Any] | None = None, compile: bool = True
+) -> Model:
+    """Rebuilds a model written by `model.save(path)`; compiled, with its optimizer state, when
+    it was saved compiled and `compile` is True, so `fit` continues where it stopped.
+
+    Args:
+        path: The file.
+        custom_objects: Functions (and layer classes) the model uses by name: custom
+            activations, losses, metrics, a Lambda layer's function (a `lambda` by the layer's name).
+        compile: Restore the optimizer, loss and metrics.
+
+    Raises:
+        ValueError: For a file that is not a whole lstmkit model, naming the file and the problem.
+    """
+    path = os.fspath(path)
+    tensors, header = read_file(path, _fits_the_architecture(path, custom_objects))
+    if header["format"] == WEIGHTS_FORMAT:
+        raise ValueError(
+            f"{path!r} holds weights only (written by save_weights): build the model, then call "
+            "model.load_weights(path)"
+        )
+    model = architecture(header, path, custom_objects)
+    load_weights_into(model, tensors, path)
+    if compile and "compile_config" in header:
+        restore_compile(model, header, tensors, path, custom_objects)
+    return model
+
+
+def load_extras(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The `extras` dict saved with the model in `path` (empty when none was)."""
+    _, header = read_file(path)
+    extras = header.get("extras", {})
+    if not isinstance(extras, dict):
+        raise refuse(os.fspath(path), f"{JSON_MEMBER}['extras'] should be a dict, got {type(extras).__name__}")
+    return dict(extras)

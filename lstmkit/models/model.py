@@ -1,0 +1,529 @@
+"""`Model`: a graph of layers from symbolic inputs to outputs (Keras's functional API), and the
+model interface `Sequential` shares: predict, weights, summary, files, and training (`Trainer`).
+
+    encoder_inputs = Input(shape=(None, 12))
+    _, h, c = LSTM(64, return_state=True)(encoder_inputs)
+    decoder_inputs = Input(shape=(None, 12))
+    decoded = LSTM(64, return_sequences=True)(decoder_inputs, initial_state=[h, c])
+    model = Model([encoder_inputs, decoder_inputs], Dense(12, activation="softmax")(decoded))
+
+A model is also a layer: `model(x)` on tensors runs it, on symbolic tensors adds it to another
+graph (its weights shared), and `TimeDistributed(model)` applies it to every step.
+
+Data for a model of several inputs (or outputs) is a list in the order of `model.inputs` (or
+`model.outputs`), or a dict by name: an input's name is its `Input`'s (`name=`), or the dict key
+when the inputs were given as a dict; an output's is its layer's (or the key).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._checks import positive_int
+from ..layers.base import Layer, Shape, check_finite, to_tensor
+from ..layers.input_layer import InputLayer
+from ..layers.registry import deserialize, serialize
+from ..layers.symbolic import SymbolicTensor, map_structure
+from ..saving import archive, weights
+from ..training.data import structure
+from ..training.model_file import model_state
+from ..training.trainer import Trainer
+from .graph import trace
+from .summary import print_summary
+
+
+class LayerList(nn.ModuleList):
+    """An `nn.ModuleList` that holds lstmkit layers (typed so, for readers and type checkers)."""
+
+    def __iter__(self) -> Iterator[Layer]:
+        return super().__iter__()  # type: ignore[return-value]
+
+    def __getitem__(self, index: Any) -> Any:
+        return super().__getitem__(index)
+
+
+def _as_list(value: Any, argument: str) -> tuple[list[SymbolicTensor], list[str] | None, bool]:
+    """(tensors, dict keys or None, given as one tensor) of a model's inputs or outputs."""
+    if isinstance(value, SymbolicTensor):
+        return [value], None, True
+    if isinstance(value, Mapping):
+        keys, tensors = [str(k) for k in value], list(value.values())
+    elif isinstance(value, (list, tuple)):
+        keys, tensors = None, list(value)
+    else:
+        raise TypeError(f"Model's {argument} must be symbolic tensors (from Input or a layer call), a list or a dict of "
+                        f"them, got {type(value).__name__}")
+    for index, t in enumerate(tensors):
+        if not isinstance(t, SymbolicTensor):
+            raise TypeError(f"Model's {argument}[{index}] must be a symbolic tensor (from Input or a layer call), got "
+                            f"{type(t).__name__}" + (": a layer itself? call it on a tensor" if isinstance(t, Layer) else ""))
+    if not tensors:
+        raise ValueError(f"Model needs at least one tensor in {argument}")
+    return tensors, keys, False
+
+
+def _unique(names: list[str]) -> list[str]:
+    """`names` with repeats numbered: ["dense", "dense"] -> ["dense", "dense_1"]."""
+    out: list[str] = []
+    for name in names:
+        candidate, n = name, 1
+        while candidate in out:
+            candidate, n = f"{name}_{n}", n + 1
+        out.append(candidate)
+    return out
+
+
+class Model(Layer, Trainer):
+    """A graph of layers from `inputs` to `outputs`, with Keras's model interface; a
+    `torch.nn.Module` and a layer.
+
+    Args:
+        inputs: The model's inputs: a symbolic tensor from `Input`, a list or a dict of them.
+        outputs: Symbolic tensors computed from the inputs: one, a list or a dict.
+        name: The model's name (default "functional", as Keras 3 names it).
+
+    Raises:
+        ValueError: An output that does not depend on the inputs, an `Input` used but not listed,
+            two layers with one name, a cycle; nothing is changed when it raises.
+    """
+
+    check_finite: bool = True  # refuse NaN and infinite inputs (set False to let them through)
+
+    def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None, **kwargs: Any) -> None:
+        if (inputs is None) != (outputs is None):
+            raise ValueError("Model(inputs, outputs) needs both: the symbolic inputs and the outputs computed from them")
+        unknown = sorted(set(kwargs) - {"trainable"})
+        if unknown:
+            raise TypeError(f"Model got unexpected argument(s) {unknown}")
+        if inputs is None:
+            super().__init__(name=name or "functional", **kwargs)
+            self.layers: LayerList = LayerList()
+            return
+        in_tensors, in_keys, single_input = _as_list(inputs, "inputs")
+        out_tensors, out_keys, single_output = _as_list(outputs, "outputs")
+        graph = trace(in_tensors, out_tensors, name or "functional")
+        renames = self._unique_layer_names(graph.layers, name or "functional")
+        super().__init__(name=name or "functional", **kwargs)
+        self._single_input, self._single_output = single_input, single_output
+        for layer, new_name in renames:
+            layer.name = new_name
+        self._inputs, self._outputs = in_tensors, out_tensors
+        self._input_keys, self._output_keys = in_keys, out_keys
+        self.nodes = graph.nodes
+        self.layers = LayerList(graph.layers)
+
+    @staticmethod
+    def _unique_layer_names(layers: list[Layer], model_name: str) -> list[tuple[Layer, str]]:
+        """The renames that give every layer its own name (a name given by the user is kept; two
+        layers given one name are a ValueError)."""
+        given: dict[str, Layer] = {}
+        for layer in layers:
+            if layer._given_name:
+                if layer.name in given:
+                    raise ValueError(f"Model {model_name!r} has two layers named {layer.name!r} "
+                                     f"({type(given[layer.name]).__name__} and {type(layer).__name__}): layer names must "
+                                     "be unique in a model")
+                given[layer.name] = layer
+        taken = {layer.name for layer in layers if layer._given_name}
+        renames = []
+        for layer in layers:
+            if layer._given_name:
+                continue
+            candidate, n = layer.name, 1
+            while candidate in taken:
+                base = layer.name
+                candidate, n = f"{base}_{n}", n + 1
+            taken.add(candidate)
+            if candidate != layer.name:
+                renames.append((layer, candidate))
+        return renames
+
+    # ---- the graph -----------------------------------------------------------------------------
+
+    @property
+    def built(self) -> bool:
+        return len(self.layers) > 0 and all(layer.built for layer in self.layers)
+
+    @built.setter
+    def built(self, value: bool) -> None:
+        """A model is built when its layers are; the flag `Layer` keeps is not needed."""
+
+    @property
+    def inputs(self) -> list[SymbolicTensor]:
+        return list(self._inputs)
+
+    @property
+    def outputs(self) -> list[SymbolicTensor]:
+        return list(self._outputs)
+
+    @property
+    def input_names(self) -> list[str]:  # type: ignore[override]
+        return list(self._input_keys) if self._input_keys is not None else _unique([t.layer.name for t in self._inputs])
+
+    @property
+    def output_names(self) -> list[str]:  # type: ignore[override]
+        return list(self._output_keys) if self._output_keys is not None else _unique([t.layer.name for t in self._outputs])
+
+    @property
+    def input(self) -> Any:
+        return self._inputs[0] if self._single_input else self._restructure(self._inputs, self._input_keys)
+
+    @property
+    def output(self) -> Any:
+        return self._outputs[0] if self._single_output else self._restructure(self._outputs, self._output_keys)
+
+    @property
+    def input_shape(self) -> Any:
+        shapes = [t.shape for t in self._inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self) -> Any:
+        shapes = [t.shape for t in self._outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shapes(self) -> list[Any]:
+        return [t.shape for t in self._outputs]
+
+    @staticmethod
+    def _restructure(values: list[Any], keys: list[str] | None) -> Any:
+        return dict(zip(keys, values)) if keys is not None else list(values)
+
+    def _structured_outputs(self, values: list[Any]) -> Any:
+        return values[0] if self._single_output else self._restructure(values, self._output_keys)
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called `name`, or at `index` in `model.layers`."""
+        if (name is None) == (index is None):
+            raise ValueError("get_layer needs exactly one of name= or index=")
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, int) or not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(f"Model {self.name!r} has {len(self.layers)} layers; got index={index!r}")
+            return self.layers[index]  # type: ignore[no-any-return]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"Model {self.name!r} has no layer named {name!r}; its layers are "
+                         f"{[layer.name for layer in self.layers]}")
+
+    # ---- running it ----------------------------------------------------------------------------
+
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        """The floating dtype of the weights (or, before they exist, the one asked for with `.double()`)."""
+        for t in itertools.chain(self.parameters(), self.buffers()):
+            if t.is_floating_point():
+                return t.dtype
+        return torch.get_default_dtype()
+
+    @property
+    def device(self) -> torch.device:
+        for t in itertools.chain(self.parameters(), self.buffers()):
+            return t.device
+        return torch.device("cpu")
+
+    def _input_dtype(self, index: int) -> torch.dtype | None:
+        layer = self._inputs[index].layer
+        return layer.torch_dtype if isinstance(layer, InputLayer) else None
+
+    def check_inputs(self, shapes: Sequence[Sequence[int]], argument: str = "x") -> None:
+        """Raises ValueError when data of `shapes` (one per input, batch first) does not fit."""
+        names = self.input_names
+        for index, (shape, t) in enumerate(zip(shapes, self._inputs)):
+            expected = t.shape
+            label = argument if len(names) == 1 else f"{argument}[{names[index]!r}]"
+            if len(shape) != len(expected) or any(e is not None and e != r for e, r in zip(expected[1:], shape[1:])):
+                axis = next((a for a, (e, r) in enumerate(zip(expected, shape)) if a and e is not None and e != r), None)
+                raise ValueError(
+                    f"Model {self.name!r} expects {label} of shape {expected} (batch first; None: any size), got "
+                    f"{label} of shape {tuple(shape)}: "
+                    + (f"rank {len(shape)}, not {len(expected)}" if len(shape) != len(expected)
+                       else f"axis {axis} has {shape[axis]}, not {expected[axis]}")  # type: ignore[index]
+                )
+            if shape and len(shapes) > 1 and shape[0] != shapes[0][0]:
+                raise ValueError(f"Every input needs the same number of samples; {label} has {shape[0]}, the first has "
+                                 f"{shapes[0][0]}")
+
+    def adapt_inputs(self, xs: list[Any], argument: str = "x") -> list[torch.Tensor]:
+        """The inputs converted (floats to the model's dtype, ids to int64), checked and on the
+        model's device."""
+        names = self.input_names
+        out = []
+        for index, x in enumerate(xs):
+            label = argument if len(names) == 1 else f"{argument}[{names[index]!r}]"
+            t = to_tensor(x, label, float_dtype=self.compute_dtype)
+            if self.check_finite:
+                check_finite(t, label)
+            if self._input_dtype(index) == torch.int64 and t.is_floating_point():
+                t = t.long()
+            out.append(t.to(self.device))
+        self.check_inputs([tuple(t.shape) for t in out], argument)
+        return out
+
+    def as_inputs(self, x: Any, argument: str = "x") -> list[torch.Tensor]:
+        """User data (an array; a list or dict for several inputs) as checked tensors, one per input."""
+        return self.adapt_inputs(structure(x, self.input_names, argument), argument)
+
+    def ensure_built_for(self, xs: list[torch.Tensor]) -> None:
+        """A functional model is built by its construction."""
+
+    def output_activations(self) -> list[Any]:
+        found = []
+        for t in self._outputs:
+            node = t.node
+            single = len(node.outputs) == 1 and not node.is_input
+            found.append(node.layer.logits_activation() if single else None)
+        return found
+
+    def run(self, xs: list[torch.Tensor], training: bool = False,
+            logits: Sequence[bool] | None = None) -> tuple[list[Any], list[torch.Tensor | None]]:
+        """Each output and its mask for the inputs `xs` (one tensor per input, checked), running
+        the layer calls in order; `logits[i]`: output i before its layer's final activation."""
+        values: dict[int, Any] = {}
+        masks: dict[int, Any] = {}
+        for t, x in zip(self._inputs, xs):
+            values[id(t)], masks[id(t)] = x, None
+        want = {id(self._outputs[i].node) for i, flag in enumerate(logits or []) if flag}
+        logit_values: dict[int, torch.Tensor] = {}
+        value_of = (lambda t: values[id(t)])
+        for node in self.nodes:
+            x = map_structure(value_of, node.args)
+            mask = map_structure(lambda t: masks[id(t)], node.args)
+            if isinstance(mask, list) and all(m is None for m in mask):
+                mask = None
+            kwargs = {k: map_structure(value_of, v) for k, v in node.kwargs.items() if k not in ("mask", "training")}
+            if "mask" in node.kwargs:
+                mask = map_structure(value_of, node.kwargs["mask"])
+            fixed = node.kwargs.get("training")
+            run_training = training if fixed is None else bool(fixed)
+            layer = node.layer
+            if id(node) in want:
+                z = layer(x, mask=mask, training=run_training, logits=True, **kwargs)
+                logit_values[id(node)] = z
+                y = layer.logits_activation()(z)
+            else:
+                y = layer(x, mask=mask, training=run_training, **kwargs)
+            out_mask = layer.compute_mask(x, mask)
+            ys = list(y) if isinstance(y, (list, tuple)) else [y]
+            out_masks = list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask] * len(ys)
+            for t, value, m in zip(node.outputs, ys, out_masks):
+                values[id(t)], masks[id(t)] = value, m
+        outs = [logit_values[id(t.node)] if logits and logits[i] else values[id(t)] for i, t in enumerate(self._outputs)]
+        return outs, [masks[id(t)] for t in self._outputs]
+
+    def forward(self, x: Any, mask: Any = None, training: bool | None = None, logits: bool = False, **kwargs: Any) -> Any:
+        """Runs the model on tensors or arrays (a list or dict for several inputs); returns its
+        output, or a list (dict) of outputs. As a layer of another model, `mask` is not used."""
+        if kwargs:
+            raise TypeError(f"Model {self.name!r} takes no call argument(s) {sorted(kwargs)}")
+        xs = self.as_inputs(x)
+        outs, _ = self.run(xs, training=self.training if training is None else bool(training),
+                           logits=[logits] * len(self._outputs) if logits else None)
+        return self._structured_outputs(outs)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        batch = input_shape[0][0] if isinstance(input_shape, list) else input_shape[0]
+        shapes = [(batch, *t.shape[1:]) for t in self._outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    def check_input_shape(self, input_shape: Any, argument: str = "x") -> None:
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        if len(shapes) != len(self._inputs):
+            raise ValueError(f"Model {self.name!r} takes {len(self._inputs)} inputs, got {len(shapes)}")
+        self.check_inputs([tuple(s) for s in shapes], argument)
+
+    def compute_mask(self, x: Any, mask: Any) -> None:
+        return None
+
+    @torch.no_grad()
+    def predict(self, x: Any, batch_size: int | None = 32, verbose: Any = 0, steps: int | None = None) -> Any:
+        """Runs the model in inference mode (dropout off) over `x` in batches; returns numpy.
+
+        Args:
+            x: Inputs as a numpy array, torch tensor or nested list, batch first; a list or dict of
+                them for a model of several inputs.
+            batch_size: Samples per batch (default 32).
+            verbose: Accepted for Keras compatibility.
+            steps: Stop after this many batches.
+
+        Returns:
+            A numpy array, or a list (or dict) of arrays for a model of several outputs.
+        """
+        batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
+        if steps is not None:
+            steps = positive_int("steps", steps)
+        xs = self.as_inputs(x)
+        n = xs[0].shape[0]
+        # training=False reaches every layer as an argument: the module's train/eval flag, which
+        # another thread may flip at any moment, is neither read nor changed
+        chunks: list[list[Any]] = []
+        for index, start in enumerate(range(0, n, batch_size)):
+            if steps is not None and index >= steps:
+                break
+            outs, _ = self.run([t[start : start + batch_size] for t in xs], training=False)
+            chunks.append(outs)
+        if not chunks:
+            raise ValueError(f"predict got no samples: x has shape {tuple(xs[0].shape)}")
+        joined = [_join([c[i] for c in chunks]) for i in range(len(chunks[0]))]
+        return self._structured_outputs(joined)
+
+    # ---- weights -------------------------------------------------------------------------------
+
+    @property
+    def weights(self) -> list[nn.Parameter]:
+        return [w for layer in self.layers for w in layer.weights]
+
+    def get_weights(self) -> list[np.ndarray]:
+        """All layers' weights as numpy arrays, in Keras's order."""
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Loads a list of arrays in Keras's order, e.g. `keras_model.get_weights()`.
+
+        Raises:
+            ValueError: When the model is not built, or the count or any shape differs.
+        """
+        if not self.built:
+            raise ValueError(f"Model {self.name!r} is not built yet: give it an input shape or call it on data first")
+        weights = list(weights)
+        counts = [len(layer.weights) for layer in self.layers]
+        if len(weights) != sum(counts):
+            per_layer = ", ".join(f"{layer.name}: {n}" for layer, n in zip(self.layers, counts) if n)
+            raise ValueError(f"Model {self.name!r} expects {sum(counts)} weight arrays ({per_layer}), got {len(weights)}")
+        start = 0
+        for layer, n in zip(self.layers, counts):
+            layer.set_weights(weights[start : start + n])
+            start += n
+
+    def count_params(self) -> int:
+        return sum(layer.count_params() for layer in self.layers)
+
+    def summary(self, line_length: int | None = None, print_fn: Callable[[str], Any] | None = None) -> None:
+        """Prints the Keras-style table of layers, output shapes, parameter counts (and, for a
+        graph, the tensors each layer is called on)."""
+        print_summary(self, line_length, print_fn)
+
+    # ---- states, penalties ----------------------------------------------------------------------
+
+    def reset_states(self) -> None:
+        """Zeroes the carried states of every stateful layer."""
+        for layer in self.layers:
+            if getattr(layer, "stateful", False) or isinstance(layer, Model):
+                layer.reset_states()  # type: ignore[operator]
+
+    reset_state = reset_states
+
+    @property
+    def losses(self) -> list[torch.Tensor]:
+        return [loss for layer in self.layers for loss in layer.losses]
+
+    def apply_constraints(self) -> None:
+        for layer in self.layers:
+            layer.apply_constraints()
+
+    # ---- configuration and files --------------------------------------------------------------
+
+    def get_config(self) -> dict[str, Any]:
+        """The graph: each layer's configuration, each call (`[layer, call, output]` references
+        to the tensors it reads), and the inputs and outputs as references."""
+        node_number: dict[int, int] = {}
+        calls: dict[int, int] = {}
+        for layer in self.layers:
+            calls[id(layer)] = 0
+        for t in self._inputs:
+            if t.node.is_input:
+                node_number[id(t.node)] = 0
+                calls[id(t.layer)] = 1
+        for node in self.nodes:
+            node_number[id(node)] = calls[id(node.layer)]
+            calls[id(node.layer)] += 1
+
+        def ref(t: SymbolicTensor) -> list[Any]:
+            return [t.layer.name, node_number[id(t.node)], t.index]
+
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "layers": [serialize(layer) for layer in self.layers],
+            "nodes": [{"layer": node.layer.name, "args": map_structure(ref, node.args),
+                       "kwargs": {k: map_structure(ref, v) for k, v in node.kwargs.items()}} for node in self.nodes],
+            "inputs": self._restructure([ref(t) for t in self._inputs], self._input_keys) if not self._single_input
+            else ref(self._inputs[0]),
+            "outputs": self._restructure([ref(t) for t in self._outputs], self._output_keys) if not self._single_output
+            else ref(self._outputs[0]),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Model":
+        """Rebuilds the graph `get_config` describes (fresh layers, new weights)."""
+        layers = {}
+        for spec in config["layers"]:
+            layer = deserialize(spec)
+            layers[layer.name] = layer
+        made: dict[tuple[str, int], list[SymbolicTensor]] = {}
+        for layer in layers.values():
+            if isinstance(layer, InputLayer):
+                made[(layer.name, 0)] = [layer.output]
+
+        def tensor(ref: Any) -> Any:
+            if not (isinstance(ref, list) and len(ref) == 3 and isinstance(ref[0], str)):
+                raise ValueError(f"Expected a tensor reference [layer, call, output], got {ref!r:.80}")
+            name, call, index = ref
+            if (name, call) not in made:
+                raise ValueError(f"The graph reads call {call} of layer {name!r} before it is made")
+            return made[(name, call)][index]
+
+        def resolve(value: Any) -> Any:
+            if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str) and isinstance(value[1], int):
+                return tensor(value)
+            if isinstance(value, list):
+                return [resolve(v) for v in value]
+            if isinstance(value, dict):
+                return {k: resolve(v) for k, v in value.items()}
+            return value
+
+        for spec in config["nodes"]:
+            called = layers.get(spec["layer"])
+            if called is None:
+                raise ValueError(f"The graph calls a layer {spec['layer']!r} it does not describe")
+            layer = called
+            out = layer(resolve(spec["args"]), **{k: resolve(v) for k, v in spec.get("kwargs", {}).items()})
+            number = sum(1 for key in made if key[0] == layer.name)
+            made[(layer.name, number)] = out if isinstance(out, list) else [out]
+        return cls(resolve(config["inputs"]), resolve(config["outputs"]), name=config.get("name"),
+                   trainable=config.get("trainable", True))
+
+    def save(self, filepath: str | os.PathLike[str], overwrite: bool = True, extras: dict[str, Any] | None = None) -> None:
+        """Writes one file with the architecture, weights and training state (see `lstmkit.saving.archive`);
+        `lstmkit.models.load_model(filepath)` reads it back. `extras`: JSON values kept beside the
+        model (a tokenizer's `to_json()`, say), read back with `lstmkit.models.load_extras(filepath)`."""
+        header, tensors = model_state(self, extras)
+        archive.write_file(filepath, lambda p: archive.write_archive(p, header, tensors), overwrite)
+
+    def save_weights(self, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
+        """Writes the weights alone, for `load_weights` on a model of the same architecture."""
+        weights.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: str | os.PathLike[str]) -> None:
+        """Loads weights written by `save_weights` (or `save`) into this built model."""
+        weights.load_weights(self, filepath)
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}"
+
+    def __repr__(self) -> str:
+        return nn.Module.__repr__(self)
+
+
+def _join(parts: list[Any]) -> Any:
+    if isinstance(parts[0], (list, tuple)):
+        return [_join([p[i] for p in parts]) for i in range(len(parts[0]))]
+    return torch.cat(parts).cpu().numpy()
+
