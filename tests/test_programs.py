@@ -178,3 +178,67 @@ def test_mnist_example_runs(tmp_path):
     out = run([sys.executable, str(ROOT / "examples" / "mnist_classifier.py"), "--limit", "500", "--epochs", "1"], tmp_path)
     assert re.search(r"Test loss [0-9.]+, test accuracy [0-9.]+", out)
     assert "Total params: 220,874" in out
+
+
+KERAS_FUNCTIONAL_PROGRAM = '''
+import numpy as np
+from keras.models import Model
+from keras.layers import Input, LSTM, Dense
+
+# the classic character-level translation set-up, on made-up data
+num_encoder_tokens, num_decoder_tokens, latent_dim = 7, 9, 16
+encoder_input_data = np.eye(num_encoder_tokens, dtype="float32")[np.random.randint(0, 7, (64, 5))]
+decoder_input_data = np.eye(num_decoder_tokens, dtype="float32")[np.random.randint(0, 9, (64, 6))]
+decoder_target_data = np.roll(decoder_input_data, -1, axis=1)
+
+encoder_inputs = Input(shape=(None, num_encoder_tokens))
+encoder = LSTM(latent_dim, return_state=True)
+encoder_outputs, state_h, state_c = encoder(encoder_inputs)
+encoder_states = [state_h, state_c]
+decoder_inputs = Input(shape=(None, num_decoder_tokens))
+decoder_lstm = LSTM(latent_dim, return_sequences=True, return_state=True)
+decoder_outputs, _, _ = decoder_lstm(decoder_inputs, initial_state=encoder_states)
+decoder_dense = Dense(num_decoder_tokens, activation="softmax")
+decoder_outputs = decoder_dense(decoder_outputs)
+model = Model([encoder_inputs, decoder_inputs], decoder_outputs)
+model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
+model.fit([encoder_input_data, decoder_input_data], decoder_target_data, batch_size=16, epochs=2, validation_split=0.2)
+model.save("s2s.lstmkit")
+
+encoder_model = Model(encoder_inputs, encoder_states)
+decoder_state_input_h = Input(shape=(latent_dim,))
+decoder_state_input_c = Input(shape=(latent_dim,))
+decoder_states_inputs = [decoder_state_input_h, decoder_state_input_c]
+decoder_outputs, state_h, state_c = decoder_lstm(decoder_inputs, initial_state=decoder_states_inputs)
+decoder_model = Model([decoder_inputs] + decoder_states_inputs, [decoder_dense(decoder_outputs), state_h, state_c])
+states_value = encoder_model.predict(encoder_input_data[:1])
+target_seq = np.zeros((1, 1, num_decoder_tokens), dtype="float32")
+decoded = []
+for _ in range(6):
+    output_tokens, h, c = decoder_model.predict([target_seq] + states_value)
+    sampled = int(np.argmax(output_tokens[0, -1, :]))
+    decoded.append(sampled)
+    target_seq = np.zeros((1, 1, num_decoder_tokens), dtype="float32")
+    target_seq[0, 0, sampled] = 1.0
+    states_value = [h, c]
+print("decoded", decoded)
+'''
+
+
+@pytest.mark.slow
+def test_a_keras_functional_seq2seq_program_runs_through_lstmkit_run(tmp_path):
+    (tmp_path / "s2s.py").write_text(KERAS_FUNCTIONAL_PROGRAM)
+    out = run([sys.executable, "-m", "lstmkit", "run", "s2s.py"], tmp_path)
+    assert out.count("Epoch ") == 2 and "val_accuracy" in out
+    decoded = re.search(r"decoded \[([0-9, ]+)\]", out).group(1).split(", ")
+    assert len(decoded) == 6 and all(0 <= int(d) < 9 for d in decoded)
+    assert (tmp_path / "s2s.lstmkit").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_seq2seq_addition_example_runs(tmp_path):
+    out = run([sys.executable, str(ROOT / "examples" / "seq2seq_addition.py"), "--epochs", "2", "--samples", "600"],
+              tmp_path)
+    assert "Connected to" in out and out.count("Epoch ") == 2
+    right, total = map(int, re.search(r"held-out questions: (\d+)/(\d+) exactly right", out).groups())
+    assert total == 1000 and 0 <= right <= total

@@ -54,3 +54,16 @@ def test_keras_names_example_runs():
     assert printed, result.stdout
     assert int(printed.group(1).replace(",", "")) == keras_parameter_count_of_the_example()
     assert "predicted digits:" in result.stdout
+
+
+def test_the_functional_api_block_runs():
+    """The README's encoder-decoder block runs as written; its inference models share the
+    training model's weights (the encoder's and decoder's together are the whole model's)."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### The functional API"):]
+    block = section[section.index("```python") + len("```python"):section.index("```\n", section.index("```python") + 9)]
+    names: dict = {}
+    exec(compile(block, "README.md", "exec"), names)
+    model, encoder, decoder = names["model"], names["encoder"], names["decoder"]
+    assert encoder.count_params() + decoder.count_params() == model.count_params()
+    assert model.output_shape == (None, None, 14) and decoder.output_shape == [(None, None, 14), (None, 128), (None, 128)]
