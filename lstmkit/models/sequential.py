@@ -107,14 +107,6 @@ class Sequential(Model):
         self._build_layers(tuple(input_shape))
 
     @property
-    def built(self) -> bool:
-        return len(self.layers) > 0 and all(layer.built for layer in self.layers)
-
-    @built.setter
-    def built(self, value: bool) -> None:
-        """A model is built when its layers are."""
-
-    @property
     def input_shape(self) -> Shape:
         if self.input_layer is None:
             raise ValueError(f"Sequential model {self.name!r} has no known input shape yet")

@@ -63,38 +63,7 @@ def fit(
     resume: bool = False,
     distribute: str | None = "auto",
 ) -> History:
-    """Trains for `epochs` passes over the data; returns a `History`.
-
-    Args:
-        x, y: Inputs and targets as arrays or tensors; or `x` a torch `Dataset` / `DataLoader`
-            of `(x, y)` or `(x, y, sample_weight)` (then `y` is None).
-        batch_size: Samples per step (default 32); a `DataLoader` keeps its own.
-        epochs: The index of the last epoch (training runs from `initial_epoch` to it).
-        verbose: "auto" or 1: a progress bar per epoch; 2: one line per epoch; 0: silent.
-        callbacks: `lstmkit.callbacks` objects.
-        validation_split: The fraction of array samples, taken from the end, to hold out.
-        validation_data: `(x_val, y_val)`, `(x_val, y_val, sample_weight_val)` or torch data.
-        shuffle: Reshuffle the samples every epoch.
-        class_weight: `{class id: weight}`, multiplying each sample's loss.
-        sample_weight: One weight per sample (or per sample and time step).
-        initial_epoch: The epoch to start from (to resume a run).
-        steps_per_epoch: Batches per epoch (default: the whole data once).
-        validation_batch_size: Batch size for validation (default `batch_size`).
-        checkpoint_dir: Save a checkpoint there at the end of every epoch: weights,
-            optimizer, callbacks' state, random generators and the place in the data.
-        checkpoint_steps: Also save one every this many batches within an epoch.
-        resume: Continue from the newest whole checkpoint in `checkpoint_dir` (start afresh
-            when there is none). The run then ends with the weights, bit for bit on CPU, of
-            a run that was never stopped. See `lstmkit.training.checkpoints`.
-        distribute: "auto" (default): train data-parallel when this process is one of several
-            ranks (started by `torchrun` or `--nproc`); "ddp": always (an error outside such a
-            launch); None: never. Data-parallel, `batch_size` is the global batch (each rank
-            computes batch_size / ranks of it) and the run trains the model that one process
-            would with the same arguments. See `lstmkit.distributed`.
-
-    Raises:
-        ValueError: For bad arguments or data, naming the argument and the value.
-    """
+    """`model.fit`: the arguments are documented there (`Trainer.fit`)."""
     setup, step_fns = model.require_compiled("fit")
     batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
     validation_batch_size = positive_int(
