@@ -20,6 +20,13 @@ def _same(a: Any, b: Any) -> bool:
     return a is None or b is None or a == b
 
 
+def _sum(xs: list[torch.Tensor]) -> torch.Tensor:
+    out = xs[0]
+    for t in xs[1:]:
+        out = out + t
+    return out
+
+
 class Merge(Layer):
     """Base of the merge layers: takes a list of at least `min_inputs` tensors."""
 
@@ -76,10 +83,7 @@ class Add(Merge):
     """The elementwise sum of its inputs."""
 
     def merge(self, xs: list[torch.Tensor]) -> torch.Tensor:
-        out = xs[0]
-        for t in xs[1:]:
-            out = out + t
-        return out
+        return _sum(xs)
 
 
 class Subtract(Merge):
@@ -105,7 +109,7 @@ class Average(Merge):
     """The elementwise mean of its inputs."""
 
     def merge(self, xs: list[torch.Tensor]) -> torch.Tensor:
-        return Add.merge(self, xs) / len(xs)  # type: ignore[arg-type]
+        return _sum(xs) / len(xs)
 
 
 class Maximum(Merge):

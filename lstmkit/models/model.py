@@ -29,7 +29,7 @@ from .._checks import positive_int
 from ..layers.base import Layer, Shape, check_finite, to_tensor
 from ..layers.input_layer import InputLayer
 from ..layers.registry import deserialize, serialize
-from ..layers.symbolic import SymbolicTensor, map_structure
+from ..layers.symbolic import Node, SymbolicTensor, map_structure
 from ..saving import archive, weights
 from ..training.data import structure
 from ..training.model_file import model_state
@@ -430,20 +430,20 @@ class Model(Layer, Trainer):
 
     # ---- configuration and files --------------------------------------------------------------
 
+    def layer_calls(self) -> tuple[dict[int, int], dict[int, list[Node]]]:
+        """Each call's number among its layer's calls in this model (by `id(node)`), and each
+        layer's calls here in run order (by `id(layer)`); an input layer's one call is number 0."""
+        numbers: dict[int, int] = {}
+        calls: dict[int, list[Node]] = {id(layer): [] for layer in self.layers}
+        for node in [t.node for t in self._inputs if t.node.is_input] + self.nodes:
+            numbers[id(node)] = len(calls[id(node.layer)])
+            calls[id(node.layer)].append(node)
+        return numbers, calls
+
     def get_config(self) -> dict[str, Any]:
         """The graph: each layer's configuration, each call (`[layer, call, output]` references
         to the tensors it reads), and the inputs and outputs as references."""
-        node_number: dict[int, int] = {}
-        calls: dict[int, int] = {}
-        for layer in self.layers:
-            calls[id(layer)] = 0
-        for t in self._inputs:
-            if t.node.is_input:
-                node_number[id(t.node)] = 0
-                calls[id(t.layer)] = 1
-        for node in self.nodes:
-            node_number[id(node)] = calls[id(node.layer)]
-            calls[id(node.layer)] += 1
+        node_number, _ = self.layer_calls()
 
         def ref(t: SymbolicTensor) -> list[Any]:
             return [t.layer.name, node_number[id(t.node)], t.index]

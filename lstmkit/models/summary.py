@@ -62,16 +62,7 @@ def _graph_lines(model: Any, line_length: int) -> list[str]:
         name, shape, params, connected = cells
         return (f" {name:<{widths[0] - 1}}{shape:<{widths[1]}}{params:>{widths[2] - 2}}  {connected}").rstrip()
 
-    # each call's number within this model, and each layer's calls here
-    numbers: dict[int, int] = {}
-    calls: dict[int, list[Any]] = {id(layer): [] for layer in model.layers}
-    for t in model.inputs:
-        if t.node.is_input:
-            numbers[id(t.node)] = 0
-            calls[id(t.layer)].append(t.node)
-    for node in model.nodes:
-        numbers[id(node)] = len(calls[id(node.layer)])
-        calls[id(node.layer)].append(node)
+    numbers, calls = model.layer_calls()
 
     def ref(t: Any) -> str:
         return f"{t.layer.name}[{numbers.get(id(t.node), t.node.index)}][{t.index}]"
