@@ -12,10 +12,12 @@ from typing import Any
 from ._version import __version__ as __version__
 
 _SUBMODULES = (
-    "activations", "callbacks", "cells", "constraints", "datasets", "distributed", "initializers", "layers", "losses",
-    "metrics", "models", "optimizers", "regularizers", "saving", "training", "utils",
+    "activations", "backend", "callbacks", "cells", "constraints", "datasets", "distributed", "initializers", "layers",
+    "losses", "metrics", "models", "optimizers", "preprocessing", "regularizers", "saving", "training", "utils",
 )
-_NAMES = {"Input": "layers", "Model": "models", "Sequential": "models"}
+# top-level names Keras has (`keras.Sequential`, ...), and the import hook that makes `keras` lstmkit
+_NAMES = {"Input": "layers", "Layer": "layers", "Model": "models", "Sequential": "models",
+          "install_keras_alias": "keras_alias"}
 
 __all__ = [*_SUBMODULES, *_NAMES, "__version__"]
 

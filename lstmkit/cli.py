@@ -52,11 +52,14 @@ def parser() -> argparse.ArgumentParser:
     _recipe_options(mnist)
     run = commands.add_parser(
         "run",
-        help="run a Keras program on lstmkit (its keras imports redirected; the file is not changed)",
-        description="Runs PROGRAM with each import line that names keras rewritten to name lstmkit "
-        "(`from keras.layers import LSTM` -> `from lstmkit.layers import LSTM`); nothing else changes.",
+        help="run a Keras program on lstmkit (`keras` and `tensorflow.keras` imports give lstmkit; the file is not changed)",
+        description="Runs PROGRAM with an import hook on: `import keras`, `from keras.layers import LSTM`, Keras 2's "
+        "module paths (keras.layers.recurrent, keras.utils.np_utils, ...) and `tensorflow.keras` give lstmkit's "
+        "modules; nothing in the program's text changes.",
     )
     run.add_argument("--seed", type=int, help="seed the random generators before the program starts, for a repeatable run")
+    run.add_argument("--epochs", type=_positive, help="train every fit() call of the program for N epochs, whatever it "
+                     "asks (a quick try of a long tutorial)")
     _nproc_option(run)
     run.add_argument("program", help="the Python file to run")
     run.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed on to the program")
@@ -280,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not os.path.isfile(args.program):
             command_line.error(f"no program at {args.program!r}")
         try:
-            run_program(args.program, args.args)
+            run_program(args.program, args.args, epochs=args.epochs)
         except ValueError as e:
             if not str(e).startswith(repr(args.program)):
                 raise  # the program's own error: its traceback is the user's to read

@@ -1,36 +1,26 @@
-"""Running a Keras program on lstmkit: its `keras` imports are redirected, nothing else changes.
+"""Running a Keras program on lstmkit: its `keras` imports give lstmkit, nothing else changes.
 
-`lstmkit run tutorial.py` reads the program, rewrites each import line that names the `keras`
-package (`import keras`, `from keras.layers import LSTM`) to name `lstmkit`, and runs the result
-as `__main__`. The file on disk is left as it is.
+`lstmkit run tutorial.py` runs the program as `__main__` with the `keras` import hook on
+(`lstmkit.keras_alias`): `import keras`, `from keras.layers import LSTM`, Keras 2's module paths
+and `tensorflow.keras` all give lstmkit's modules. The program's text is not rewritten and the
+file on disk is left as it is.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sys
 import tokenize
 from typing import Any, Mapping, Sequence
 
-_IMPORT_LINE = re.compile(r"^(\s*)(from|import)(\s+)keras(?=[.\s]|$)")
-
-
-def with_lstmkit_imports(source: str) -> str:
-    """`source` with `keras` replaced by `lstmkit` on its import lines, and nowhere else.
-
-    >>> with_lstmkit_imports("from keras.layers import LSTM\\nname = 'keras'\\nimport kerastuner")
-    "from lstmkit.layers import LSTM\\nname = 'keras'\\nimport kerastuner"
-    """
-    return "\n".join(_IMPORT_LINE.sub(r"\1\2\3lstmkit", line) for line in source.split("\n"))
-
-
-def is_keras_import(line: str) -> bool:
-    return _IMPORT_LINE.match(line) is not None
+from ._checks import positive_int
+from .keras_alias import install_keras_alias
+from .training.loop import epochs_override
 
 
 def run_program(
-    path: str | os.PathLike[str], argv: Sequence[str] = (), init_globals: Mapping[str, Any] | None = None
+    path: str | os.PathLike[str], argv: Sequence[str] = (), init_globals: Mapping[str, Any] | None = None,
+    epochs: int | None = None,
 ) -> dict[str, Any]:
     """Runs the program at `path` as `__main__` with lstmkit in place of keras.
 
@@ -38,11 +28,15 @@ def run_program(
         path: The program.
         argv: Its command-line arguments.
         init_globals: Names to define before it runs (as `runpy.run_path` takes them).
+        epochs: When given, every `fit` (and `fit_generator`) call in the program trains this
+            many epochs, whatever it asks for: a quick try of a long tutorial.
 
     Returns:
         The program's global names after it ran.
     """
     path = os.fspath(path)
+    if epochs is not None:
+        epochs = positive_int("epochs", epochs)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No program at {path!r}")
     try:
@@ -54,13 +48,14 @@ def run_program(
             f"{path!r} cannot be read as Python source text ({err}): save it as UTF-8, or name its "
             f"encoding in a first or second line such as '# -*- coding: latin-1 -*-'"
         ) from None
-    code = compile(with_lstmkit_imports(source), path, "exec")
+    code = compile(source, path, "exec")
     saved_argv, saved_path = sys.argv, list(sys.path)
     sys.argv = [path, *argv]
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
     names: dict[str, Any] = {**(init_globals or {}), "__name__": "__main__", "__file__": path, "__builtins__": __builtins__}
     try:
-        exec(code, names)
+        with install_keras_alias(), epochs_override(epochs):
+            exec(code, names)
     finally:
         sys.argv, sys.path[:] = saved_argv, saved_path
     return names

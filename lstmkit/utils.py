@@ -1,4 +1,5 @@
-"""Helpers with Keras's names: `set_random_seed`, `to_categorical`."""
+"""Helpers with Keras's names (`keras.utils`): `set_random_seed`, `to_categorical`, `get_file`
+(offline: Keras's cache only), `Sequence` / `PyDataset`, `pad_sequences`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from .datasets.cache import get_file as get_file
+from .preprocessing.sequence import pad_sequences as pad_sequences
+from .training.data import Sequence as Sequence
+
+PyDataset = Sequence  # Keras 3's name for it
 
 
 def set_random_seed(seed: int) -> None:

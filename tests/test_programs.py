@@ -1,5 +1,5 @@
-"""Whole programs as a user runs them, each in a fresh Python process: the seed tutorials with
-only `keras` changed to `lstmkit` in their imports, the `lstmkit` command, and the examples."""
+"""Whole programs as a user runs them, each in a fresh Python process: the seed tutorials under
+`lstmkit run` (its `keras` import hook), the `lstmkit` command, and the examples."""
 
 import hashlib
 import pathlib
@@ -12,7 +12,6 @@ import pytest
 
 import lstmkit
 from lstmkit.datasets import _files, mnist
-from lstmkit.keras_programs import is_keras_import, with_lstmkit_imports
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -26,22 +25,10 @@ def run(code_or_args, tmp_path, timeout=600):
     return result.stdout
 
 
-def test_the_import_rewrite_touches_only_import_lines():
-    source = "import keras\nfrom keras.layers import LSTM\nx = 'keras'\nimport kerasy\n  from keras import ops\n"
-    assert with_lstmkit_imports(source) == (
-        "import lstmkit\nfrom lstmkit.layers import LSTM\nx = 'keras'\nimport kerasy\n  from lstmkit import ops\n"
-    )
-    for seed in SEEDS.glob("*.py"):
-        source = seed.read_text()
-        changed = with_lstmkit_imports(source)
-        differing = [(a, b) for a, b in zip(source.split("\n"), changed.split("\n")) if a != b]
-        assert differing and all(is_keras_import(a) and "keras" not in b for a, b in differing)
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not SEEDS.is_dir(), reason="the seed programs live in ../shared/seeds")
-def test_seed_mnist_program_runs_with_lstmkit_imports(tmp_path):
-    """The tutorial program, unedited apart from its imports, for its three epochs. To keep the
+def test_seed_mnist_program_runs_under_lstmkit_run(tmp_path):
+    """The tutorial program, unedited, for its three epochs. To keep the
     suite short, `load_data` is wrapped (from outside the program) to return the first 2,000
     training and 1,000 test images; README has the full run."""
     out = run(

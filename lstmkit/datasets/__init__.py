@@ -1,10 +1,14 @@
 """Datasets shipped inside the package, so every program runs offline: `mnist`, `shakespeare`,
-`movie_reviews`, `airline` and `sunspots` (sources and licences in each module's docstring)."""
+`movie_reviews`, `airline` and `sunspots` (sources and licences in each module's docstring).
+Keras's `imdb` and `reuters` are read from Keras's own files in its cache (`cache.get_file`),
+which lstmkit neither ships nor downloads."""
 
 from . import airline as airline
+from . import imdb as imdb
+from . import reuters as reuters
 from . import mnist as mnist
 from . import movie_reviews as movie_reviews
 from . import shakespeare as shakespeare
 from . import sunspots as sunspots
 
-__all__ = ["airline", "mnist", "movie_reviews", "shakespeare", "sunspots"]
+__all__ = ["airline", "imdb", "mnist", "movie_reviews", "reuters", "shakespeare", "sunspots"]

@@ -18,7 +18,7 @@ Shape = tuple[Any, ...]  # a shape with the batch first; None marks an unknown s
 def snake_case(name: str) -> str:
     """Keras's default layer names: `SimpleRNN` -> `simple_rnn`, `LSTM` -> `lstm`."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class Layer(nn.Module):

@@ -54,3 +54,33 @@ class Dropout(Layer):
     def extra_repr(self) -> str:
         return f"name={self.name!r}, rate={self.rate}"
 
+
+
+class SpatialDropout1D(Dropout):
+    """Dropout of whole channels: on (B, T, C) each sample drops a fraction `rate` of its C
+    channels at every step alike (noise shape (B, 1, C)), as Keras's `SpatialDropout1D`.
+
+    >>> import torch
+    >>> y = SpatialDropout1D(0.5)(torch.ones(4, 6, 8), training=True)
+    >>> bool(((y == 0).all(1) | (y != 0).all(1)).all())
+    True
+    """
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(rate, noise_shape=None, seed=seed, **kwargs)
+
+    def check_input_shape(self, input_shape: Any) -> None:
+        if len(input_shape) != 3:
+            raise ValueError(f"SpatialDropout1D layer {self.name!r} expects inputs of shape (batch, steps, channels), got "
+                             f"{tuple(input_shape)}")
+
+    def call(self, x: torch.Tensor, *, mask: torch.Tensor | None = None, training: bool = False, **kwargs: Any) -> torch.Tensor:
+        if not training or self.rate == 0.0:
+            return x
+        keep = F.dropout(torch.ones((x.shape[0], 1, x.shape[2]), dtype=x.dtype, device=x.device), self.rate, training=True)
+        return x * keep
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.pop("noise_shape")
+        return config

@@ -1,8 +1,10 @@
-"""The GRU layer, Keras 3's `GRU`."""
+"""The GRU layer, Keras 3's `GRU`, and Keras 2's `CuDNNGRU`."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
+
+import numpy as np
 
 from .. import activations, constraints, initializers, regularizers
 from ..cells import GRUCell
@@ -118,4 +120,68 @@ class GRU(Recurrent):
             recurrent_activation=activations.serialize(self.recurrent_activation),
             reset_after=self.reset_after,
         )
+        return config
+
+
+class CuDNNGRU(GRU):
+    """Keras 2's `CuDNNGRU`, so that programs written for it run unchanged, on CPU too.
+
+    It is a GRU with tanh and sigmoid, the reset gate applied after the recurrent product
+    (`reset_after=True`, cuDNN's form) and no dropout, taking Keras 2 CuDNNGRU's arguments. Its
+    weights are exchanged in Keras 2's layout: kernel (input_dim, 3·units), recurrent_kernel
+    (units, 3·units) and bias (6·units,): the input biases then the recurrent ones (a Keras 3
+    GRU's (2, 3·units) bias, flattened). `set_weights` takes either form.
+
+    >>> import torch
+    >>> layer = CuDNNGRU(4, input_shape=(7, 3))
+    >>> tuple(layer(torch.zeros(2, 7, 3)).shape), [w.shape for w in layer.get_weights()]
+    ((2, 4), [(3, 12), (4, 12), (24,)])
+    """
+
+    def __init__(
+        self,
+        units: int,
+        *,
+        kernel_initializer: initializers.InitializerLike = "glorot_uniform",
+        recurrent_initializer: initializers.InitializerLike = "orthogonal",
+        bias_initializer: initializers.InitializerLike = "zeros",
+        kernel_regularizer: regularizers.RegularizerLike = None,
+        recurrent_regularizer: regularizers.RegularizerLike = None,
+        bias_regularizer: regularizers.RegularizerLike = None,
+        activity_regularizer: regularizers.RegularizerLike = None,
+        kernel_constraint: constraints.ConstraintLike = None,
+        recurrent_constraint: constraints.ConstraintLike = None,
+        bias_constraint: constraints.ConstraintLike = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            units, kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
+            return_sequences=return_sequences, return_state=return_state, go_backwards=go_backwards,
+            stateful=stateful, reset_after=True, **kwargs,
+        )
+
+    def get_weights(self) -> list[np.ndarray]:
+        weights = super().get_weights()
+        weights[2] = weights[2].reshape(-1)
+        return weights
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        weights = list(weights)
+        if len(weights) == 3 and np.shape(weights[2]) == (6 * self.units,):
+            weights[2] = np.asarray(weights[2]).reshape(2, 3 * self.units)
+        super().set_weights(weights)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        for key in ("activation", "recurrent_activation", "use_bias", "dropout", "recurrent_dropout", "unroll",
+                    "zero_output_for_mask", "reset_after"):
+            config.pop(key, None)
         return config

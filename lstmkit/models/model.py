@@ -31,10 +31,11 @@ from ..layers.input_layer import InputLayer
 from ..layers.registry import deserialize, serialize
 from ..layers.symbolic import Node, SymbolicTensor, map_structure
 from ..saving import archive, weights
-from ..training.data import structure
+from ..training.data import TorchData, is_torch_data, structure
 from ..training.model_file import model_state
 from ..training.trainer import Trainer
 from .graph import trace
+from .keras2_methods import Keras2Methods
 from .summary import print_summary
 
 
@@ -79,7 +80,7 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-class Model(Layer, Trainer):
+class Model(Layer, Trainer, Keras2Methods):
     """A graph of layers from `inputs` to `outputs`, with Keras's model interface; a
     `torch.nn.Module` and a layer.
 
@@ -348,8 +349,9 @@ class Model(Layer, Trainer):
 
         Args:
             x: Inputs as a numpy array, torch tensor or nested list, batch first; a list or dict of
-                them for a model of several inputs.
-            batch_size: Samples per batch (default 32).
+                them for a model of several inputs. Or a source of batches (a generator, a
+                `Sequence`, a torch DataLoader) whose items are `x` or `(x, ...)`.
+            batch_size: Samples per batch (default 32; a source of batches keeps its own).
             verbose: Accepted for Keras compatibility.
             steps: Stop after this many batches.
 
@@ -359,20 +361,28 @@ class Model(Layer, Trainer):
         batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
         if steps is not None:
             steps = positive_int("steps", steps)
-        xs = self.as_inputs(x)
-        n = xs[0].shape[0]
         # training=False reaches every layer as an argument: the module's train/eval flag, which
         # another thread may flip at any moment, is neither read nor changed
         chunks: list[list[Any]] = []
-        for index, start in enumerate(range(0, n, batch_size)):
+        for index, batch in enumerate(self._predict_batches(x, batch_size)):
             if steps is not None and index >= steps:
                 break
-            outs, _ = self.run([t[start : start + batch_size] for t in xs], training=False)
+            outs, _ = self.run(batch, training=False)
             chunks.append(outs)
         if not chunks:
-            raise ValueError(f"predict got no samples: x has shape {tuple(xs[0].shape)}")
+            raise ValueError(f"predict got no samples from x={type(x).__name__}"
+                             + (f" of shape {tuple(np.shape(x))}" if hasattr(x, "shape") else ""))
         joined = [_join([c[i] for c in chunks]) for i in range(len(chunks[0]))]
         return self._structured_outputs(joined)
+
+    def _predict_batches(self, x: Any, batch_size: int) -> Iterator[list[torch.Tensor]]:
+        if is_torch_data(x):
+            for item in TorchData(x).items(batch_size):  # a tuple is (x, y[, sample_weight]), as in Keras
+                yield self.as_inputs(item[0] if isinstance(item, tuple) else item)
+            return
+        xs = self.as_inputs(x)
+        for start in range(0, xs[0].shape[0], batch_size):
+            yield [t[start : start + batch_size] for t in xs]
 
     # ---- weights -------------------------------------------------------------------------------
 

@@ -21,9 +21,12 @@ def format_bytes(n: int) -> str:
 
 
 def _totals(model: Any, line_length: int) -> list[str]:
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
-    element = next((p.element_size() for p in model.parameters()), 4)
+    # Keras's weights: parameters and the statistics some layers keep (BatchNormalization's moving
+    # mean and variance), which count as non-trainable
+    weights = model.weights
+    trainable = sum(w.numel() for w in weights if w.requires_grad)
+    total = sum(w.numel() for w in weights)
+    element = next((w.element_size() for w in weights), 4)
     return [
         "=" * line_length,
         f"Total params: {total:,} ({format_bytes(total * element)})",

@@ -3,8 +3,10 @@
 Two kinds of source:
 - arrays: `x`, `y` and `sample_weight` as numpy arrays, torch tensors or nested lists, all with
   the same number of samples; batched here, reshuffled every epoch when asked;
-- torch data: a `torch.utils.data.Dataset` of `(x, y)` or `(x, y, sample_weight)` items (batched
-  here with a `DataLoader`), or a `DataLoader` / any re-iterable of such batches, used as it is.
+- batch sources: a `torch.utils.data.Dataset` of `(x, y)` or `(x, y, sample_weight)` items (batched
+  here with a `DataLoader`), or a `DataLoader` / any re-iterable of such batches, used as it is;
+  also Keras's kinds: a Python generator of batches (read on from epoch to epoch) and a
+  `Sequence` (batch i is `seq[i]`; `seq.on_epoch_end()` after each pass).
 
 A model may have several inputs and outputs: `x` is then a list (in the model's input order) or
 a dict by input name, and `y` and `sample_weight` the same by output. Inside, each is a list of
@@ -14,6 +16,7 @@ tensors, one per input or output (`structure`), and a batch is `(xs, ys, sample_
 
 from __future__ import annotations
 
+import collections.abc
 import hashlib
 import math
 import numbers
@@ -29,8 +32,57 @@ from ..layers.base import to_tensor
 Batch = tuple[Any, Any, Any]
 
 
+class Sequence:
+    """Keras's `keras.utils.Sequence` (Keras 3 calls it `PyDataset`): batches by index.
+
+    Subclass it with `__len__` (batches per epoch) and `__getitem__(i)` (batch i as `(x, y)` or
+    `(x, y, sample_weight)`); `on_epoch_end()` runs after each pass (to reshuffle, say). `fit`,
+    `evaluate`, `predict` and the Keras 2 `*_generator` methods take one as `x`.
+
+    Args:
+        workers, use_multiprocessing, max_queue_size: Accepted for Keras compatibility; batches
+            are read in this process, one after another.
+    """
+
+    def __init__(self, workers: int = 1, use_multiprocessing: bool = False, max_queue_size: int = 10) -> None:
+        pass
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must define __len__: the number of batches")
+
+    def __getitem__(self, index: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__(index): batch `index`")
+
+    def on_epoch_end(self) -> None:
+        """Called after each pass over the batches."""
+
+
+def _is_sequence(x: Any) -> bool:
+    """A Keras-style Sequence: ours, or any object with `__len__`, `__getitem__` and `on_epoch_end`."""
+    return isinstance(x, Sequence) or all(hasattr(x, a) for a in ("__len__", "__getitem__", "on_epoch_end"))
+
+
+class _SequencePasses:
+    """A Sequence read as a re-iterable of batches: each iteration is one pass, then `on_epoch_end()`."""
+
+    def __init__(self, sequence: Any) -> None:
+        self.sequence = sequence
+
+    def __len__(self) -> int:
+        return len(self.sequence)
+
+    def __iter__(self) -> Iterator[Any]:
+        for index in range(len(self.sequence)):
+            yield self.sequence[index]
+        self.sequence.on_epoch_end()
+
+
 def is_torch_data(x: Any) -> bool:
-    return isinstance(x, (Dataset, DataLoader))
+    """Whether `x` is a source of batches (a torch Dataset or DataLoader, a generator or other
+    iterator of batches, a Keras-style Sequence) rather than arrays."""
+    if isinstance(x, (Dataset, DataLoader, collections.abc.Iterator)):
+        return True
+    return not isinstance(x, (list, tuple, dict, str, bytes)) and not hasattr(x, "__array__") and _is_sequence(x)
 
 
 Tensors = list[torch.Tensor]
@@ -98,7 +150,7 @@ class TorchData:
     """A `DataLoader` (or any re-iterable of batches), or a `Dataset` batched by a `DataLoader` here."""
 
     def __init__(self, source: Any) -> None:
-        self.source = source
+        self.source = _SequencePasses(source) if _is_sequence(source) and not isinstance(source, Dataset) else source
 
     @property
     def indexable(self) -> bool:
@@ -144,10 +196,13 @@ class TorchData:
         sampler = getattr(self.source, "sampler", None)
         return sampler if isinstance(sampler, DistributedSampler) else None
 
+    def items(self, batch_size: int, order: torch.Tensor | None = None) -> Iterable[Any]:
+        """The batches as the source gives them, unchecked (or the Dataset's samples in `order`)."""
+        return self._indexed(batch_size, order) if self.indexable else self._loader(batch_size)
+
     def batches(self, batch_size: int, order: torch.Tensor | None = None) -> Iterator[Batch]:
         """Batches from the loader, or of the Dataset's samples in `order` (default: their order)."""
-        source = self._indexed(batch_size, order) if self.indexable else self._loader(batch_size)
-        for index, batch in enumerate(source):
+        for index, batch in enumerate(self.items(batch_size, order)):
             if isinstance(batch, Mapping) or not isinstance(batch, (tuple, list)) or not 1 <= len(batch) <= 3:
                 raise ValueError(
                     f"Batch {index} from the data loader is {type(batch).__name__}; expected a tuple "

@@ -8,12 +8,14 @@ a checkpoint keeps of a run in `run_state.py`.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import math
 import numbers
 import os
 import warnings
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import torch
 
@@ -26,6 +28,20 @@ from .data import ArrayData, BatchStream, TorchData, is_torch_data
 from .inputs import batch_tensors, prepare
 from .run_state import Saved, restore, snapshot
 from .step import Step, new_trackers
+
+
+_EPOCHS: contextvars.ContextVar[int | None] = contextvars.ContextVar("lstmkit_epochs_override", default=None)
+
+
+@contextlib.contextmanager
+def epochs_override(epochs: int | None) -> Iterator[None]:
+    """Within the block, every `fit` trains `epochs` epochs whatever it is asked (None: no change);
+    `lstmkit run --epochs N` runs a program inside one."""
+    token = _EPOCHS.set(epochs)
+    try:
+        yield
+    finally:
+        _EPOCHS.reset(token)
 
 
 def verbosity(verbose: Any) -> int:
@@ -62,9 +78,12 @@ def fit(
     checkpoint_steps: int | None = None,
     resume: bool = False,
     distribute: str | None = "auto",
+    validation_steps: int | None = None,
 ) -> History:
     """`model.fit`: the arguments are documented there (`Trainer.fit`)."""
     setup, step_fns = model.require_compiled("fit")
+    if _EPOCHS.get() is not None:
+        epochs = _EPOCHS.get()
     batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
     validation_batch_size = positive_int(
         "validation_batch_size", batch_size if validation_batch_size is None else validation_batch_size
@@ -74,6 +93,8 @@ def fit(
     shown = verbosity(verbose)
     if steps_per_epoch is not None:
         steps_per_epoch = positive_int("steps_per_epoch", steps_per_epoch)
+    if validation_steps is not None:
+        validation_steps = positive_int("validation_steps", validation_steps)
     if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real) or not 0 <= validation_split < 1:
         raise ValueError(f"Expected validation_split in [0, 1), got validation_split={validation_split!r}")
 
@@ -182,7 +203,8 @@ def fit(
                         checkpoints.save(model, epoch, step, run)
             epoch_logs = dict(logs)
             if validation is not None and not model.stop_training:
-                val_logs = evaluate_loop(model, setup, step_fns, validation, -(-validation_batch_size // world), callback_list, None,
+                val_logs = evaluate_loop(model, setup, step_fns, validation, -(-validation_batch_size // world), callback_list,
+                                         validation_steps,
                                                replicas if validation_sharded else None)
                 epoch_logs.update({f"val_{name}": value for name, value in val_logs.items()})
             callback_list.on_epoch_end(epoch, epoch_logs)

@@ -157,6 +157,7 @@ class Trainer(nn.Module):
         checkpoint_steps: int | None = None,
         resume: bool = False,
         distribute: str | None = "auto",
+        validation_steps: int | None = None,
     ) -> History:
         """Trains for `epochs` passes over the data; returns a `History`.
 
@@ -187,6 +188,8 @@ class Trainer(nn.Module):
                 launch); None: never. Data-parallel, `batch_size` is the global batch (each rank
                 computes batch_size / ranks of it) and the run trains the model that one process
                 would with the same arguments. See `lstmkit.distributed`.
+            validation_steps: Batches of `validation_data` per validation (default: all of it;
+                needed for a generator that never ends).
 
         Raises:
             ValueError: For bad arguments or data, naming the argument and the value.
@@ -194,7 +197,7 @@ class Trainer(nn.Module):
         return loop.fit(
             self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
             class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_batch_size, checkpoint_dir,
-            checkpoint_steps, resume, distribute,
+            checkpoint_steps, resume, distribute, validation_steps,
         )
 
     def evaluate(

@@ -1,0 +1,104 @@
+"""Keras's word-index data sets (IMDB, Reuters), read from Keras's own files in its cache.
+
+The `.npz` files hold each text as a list of word ranks (1 = the most frequent word), in numpy
+object arrays, which numpy stores pickled. They are read here with an unpickler that rebuilds
+numpy arrays and Python lists and nothing else, so a crafted file cannot run code.
+The functions below do what Keras's `load_data` does to them, step for step: shuffle with one
+`np.random.RandomState(seed)`, prepend `start_char`, shift ranks by `index_from`, drop texts of
+`maxlen` words or more, and replace ranks outside `[skip_top, num_words)` by `oov_char`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import zipfile
+from typing import Any, Sequence
+
+import numpy as np
+from numpy.lib import format as npy_format
+
+# what numpy's pickled object arrays are made of; nothing else may be rebuilt from a data file
+_ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+}
+
+
+class _ArraysOnly(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _ALLOWED:
+            raise pickle.UnpicklingError(f"refused {module}.{name}: a data file may hold only numpy arrays and lists")
+        return super().find_class(module, name)
+
+
+def _read_npy(raw: bytes, member: str, path: str) -> np.ndarray:
+    f = io.BytesIO(raw)
+    version = npy_format.read_magic(f)
+    shape, fortran, dtype = (npy_format.read_array_header_1_0(f) if version == (1, 0)
+                             else npy_format.read_array_header_2_0(f))
+    if not dtype.hasobject:
+        f.seek(0)
+        return npy_format.read_array(f, allow_pickle=False)
+    try:
+        array = _ArraysOnly(f).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as err:
+        raise ValueError(f"{path}: member {member!r} cannot be read as an array of word ids ({err})") from None
+    if not isinstance(array, np.ndarray) or array.shape != shape:
+        raise ValueError(f"{path}: member {member!r} is not the array of shape {shape} its header declares")
+    return array
+
+
+def load_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """The arrays of a `.npz` file by name; object arrays (lists of ids) unpickled safely."""
+    path = os.fspath(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return {name[:-4]: _read_npy(archive.read(name), name, path)
+                    for name in archive.namelist() if name.endswith(".npy")}
+    except zipfile.BadZipFile:
+        raise ValueError(f"{path} is not a .npz file (a zip of .npy arrays); is the download complete?") from None
+
+
+def need(arrays: dict[str, np.ndarray], names: Sequence[str], path: str) -> list[np.ndarray]:
+    missing = [n for n in names if n not in arrays]
+    if missing:
+        raise ValueError(f"{path} lacks the arrays {missing} (it has {sorted(arrays)}): not Keras's file")
+    return [arrays[n] for n in names]
+
+
+def shuffled(rng: np.random.RandomState, *arrays: np.ndarray) -> list[np.ndarray]:
+    """The arrays in one random order drawn from `rng` (Keras's `np.random.RandomState(seed)`)."""
+    order = np.arange(len(arrays[0]))
+    rng.shuffle(order)
+    return [a[order] for a in arrays]
+
+
+def shifted(texts: Any, start_char: int | None, index_from: int) -> list[list[int]]:
+    if start_char is not None:
+        return [[start_char] + [w + index_from for w in x] for x in texts]
+    return [[w + index_from for w in x] for x in texts]
+
+
+def shorter_than(maxlen: int | None, texts: list[list[int]], labels: Any) -> tuple[list[list[int]], list[Any]]:
+    """The texts of fewer than `maxlen` words and their labels (all of them for no maxlen)."""
+    if not maxlen:
+        return texts, list(labels)
+    kept = [(x, y) for x, y in zip(texts, labels) if len(x) < maxlen]
+    return [x for x, _ in kept], [y for _, y in kept]
+
+
+def vocabulary_cut(texts: list[list[int]], num_words: int | None, skip_top: int, oov_char: int | None) -> list[list[int]]:
+    """Ranks outside [skip_top, num_words) become `oov_char` (or are dropped when it is None)."""
+    if not num_words:
+        num_words = max(max(x) for x in texts if x)
+    if oov_char is not None:
+        return [[w if skip_top <= w < num_words else oov_char for w in x] for x in texts]
+    return [[w for w in x if skip_top <= w < num_words] for x in texts]
+
+
+def as_object_array(texts: list[list[int]]) -> np.ndarray:
+    out = np.empty(len(texts), dtype=object)
+    out[:] = texts
+    return out

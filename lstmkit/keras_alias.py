@@ -1,0 +1,211 @@
+"""`keras` as another name for lstmkit: an import hook.
+
+While the hook is on, importing `keras`, `keras.X.Y`, `tensorflow.keras.X.Y` or `tf_keras.X.Y`
+gives lstmkit's modules: `import keras` then `keras.layers.LSTM(...)`, `from keras.layers.recurrent
+import LSTM` (a Keras 2 path), `from tensorflow.keras.models import Sequential` all find lstmkit's
+classes. Nothing in the program's text is rewritten. `import tensorflow as tf` gives a module
+whose only content is `tf.keras`; anything else on it raises an error saying so.
+
+The hook is a `sys.meta_path` finder that answers before every other finder for those names.
+Each `keras...` module it makes is a small stand-in that looks its names up on the lstmkit
+module it stands for (the objects are lstmkit's own: `keras.layers.LSTM is lstmkit.layers.LSTM`);
+lstmkit's modules are never changed. A real `keras` or `tensorflow` already imported is set aside
+while the hook is on and put back when it is taken off.
+
+    >>> import lstmkit, lstmkit.layers
+    >>> with lstmkit.install_keras_alias():
+    ...     import keras
+    ...     from keras.layers.recurrent import LSTM
+    ...     keras.layers.LSTM is LSTM is lstmkit.layers.LSTM
+    True
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+import threading
+import types
+from typing import Any, Sequence
+
+# the packages whose modules the hook answers for
+ROOTS = ("tensorflow.keras", "tf_keras", "keras")
+
+# Keras 2 (and tf.keras) module paths, under a root, and the lstmkit module each one's names live in
+RENAMED = {
+    **{f"layers.{m}": "layers" for m in (
+        "recurrent", "recurrent_v2", "core", "embeddings", "convolutional", "convolutional_recurrent",
+        "cudnn_recurrent", "normalization", "normalization_v2", "pooling", "merge", "merging", "wrappers",
+        "noise", "advanced_activations", "rnn", "reshaping", "regularization", "activation", "attention",
+        "preprocessing", "local")},
+    "layers.normalization.batch_normalization": "layers",
+    "layers.normalization.layer_normalization": "layers",
+    "utils.data_utils": "utils", "utils.np_utils": "utils", "utils.generic_utils": "utils",
+    "utils.io_utils": "utils", "utils.layer_utils": "utils", "utils.vis_utils": "utils",
+    "utils.all_utils": "utils", "utils.sequence": "utils",
+    "engine": "models", "engine.training": "models", "engine.topology": "models", "engine.sequential": "models",
+    "engine.functional": "models", "engine.input_layer": "layers", "engine.base_layer": "layers",
+    "optimizers.legacy": "optimizers", "optimizers.schedules": "optimizers", "optimizer_v2": "optimizers",
+    "saving": "models", "api": "", "api._v2": "", "api._v2.keras": "",
+}
+
+_lock = threading.RLock()
+_installed: list["KerasAlias"] = []
+
+
+def lstmkit_name(fullname: str) -> str | None:
+    """The lstmkit module a `keras...` module name stands for; None for names the hook leaves alone.
+
+    >>> lstmkit_name("keras.layers.recurrent"), lstmkit_name("tensorflow.keras"), lstmkit_name("kerastuner")
+    ('lstmkit.layers', 'lstmkit', None)
+    """
+    for root in ROOTS:
+        if fullname == root or fullname.startswith(root + "."):
+            rest = fullname[len(root) + 1:]
+            rest = RENAMED.get(rest, rest)
+            return "lstmkit" + ("." + rest if rest else "")
+    return None
+
+
+class KerasOnlyError(AttributeError):
+    """Raised for any `tensorflow.X` other than `tensorflow.keras` while the hook is on."""
+
+
+class _StandIn(types.ModuleType):
+    """A `keras...` module: its names are looked up on the lstmkit module it stands for."""
+
+    def __init__(self, name: str, target: types.ModuleType) -> None:
+        super().__init__(name, getattr(target, "__doc__", None))
+        self.__path__: list[str] = []  # a package, so that `keras.layers.recurrent` can be imported below it
+        self.__dict__["_lstmkit_module"] = target
+        if hasattr(target, "__all__"):
+            self.__all__ = list(target.__all__)
+
+    def __getattr__(self, name: str) -> Any:
+        target = self.__dict__["_lstmkit_module"]
+        try:
+            return getattr(target, name)
+        except AttributeError:
+            raise AttributeError(
+                f"module {self.__name__!r} (lstmkit's {target.__name__!r}, running this program in place of Keras) "
+                f"has no attribute {name!r}"
+            ) from None
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(dir(self.__dict__["_lstmkit_module"])) | set(self.__dict__))
+
+
+class _TensorFlow(types.ModuleType):
+    """`tensorflow` while the hook is on: `tensorflow.keras` and nothing else."""
+
+    def __init__(self) -> None:
+        super().__init__("tensorflow", "lstmkit's stand-in for TensorFlow: only tf.keras is provided.")
+        self.__path__: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "keras":
+            return importlib.import_module("tensorflow.keras")
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise KerasOnlyError(
+            f"tensorflow.{name}: lstmkit runs this program in place of Keras and provides only tf.keras "
+            f"(tensorflow.keras), not the rest of TensorFlow. Write it with keras / numpy / torch instead "
+            f"(for tf.random.set_seed: keras.utils.set_random_seed)."
+        )
+
+
+class _Loader(importlib.abc.Loader):
+    def __init__(self, target: str | None) -> None:
+        self.target = target
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        if self.target is None:
+            return _TensorFlow()
+        try:
+            module = importlib.import_module(self.target)
+        except ModuleNotFoundError:
+            raise ModuleNotFoundError(
+                f"No module named {spec.name!r}: lstmkit, which runs this program in place of Keras, has no "
+                f"{self.target!r}. lstmkit has: {', '.join(_public_modules())}", name=spec.name,
+            ) from None
+        return _StandIn(spec.name, module)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        """Nothing to run: the stand-in reads the lstmkit module, which is already imported."""
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None, target: Any = None
+                  ) -> importlib.machinery.ModuleSpec | None:
+        if fullname == "tensorflow":
+            return importlib.machinery.ModuleSpec(fullname, _Loader(None), is_package=True)
+        name = lstmkit_name(fullname)
+        if name is None:
+            if fullname.startswith("tensorflow."):  # tensorflow.python, tensorflow.compat, ...
+                raise ModuleNotFoundError(
+                    f"No module named {fullname!r}: lstmkit runs this program in place of Keras and provides only "
+                    "tf.keras (tensorflow.keras), not the rest of TensorFlow", name=fullname)
+            return None
+        return importlib.machinery.ModuleSpec(fullname, _Loader(name), is_package=True)
+
+
+def _public_modules() -> list[str]:
+    import lstmkit
+
+    return ["lstmkit." + m for m in lstmkit._SUBMODULES]
+
+
+def _ours(name: str) -> bool:
+    return name == "tensorflow" or name.startswith("tensorflow.") or lstmkit_name(name) is not None
+
+
+class KerasAlias:
+    """The hook while it is on. `remove()` (or leaving a `with` block) takes it off and puts back
+    any real `keras` / `tensorflow` modules that were imported before."""
+
+    def __init__(self) -> None:
+        self._finder = _Finder()
+        self._set_aside: dict[str, types.ModuleType] = {}
+        self.active = False
+
+    def _install(self) -> "KerasAlias":
+        with _lock:
+            self._set_aside = {n: m for n, m in sys.modules.items() if _ours(n)}
+            for name in self._set_aside:
+                del sys.modules[name]
+            sys.meta_path.insert(0, self._finder)
+            _installed.append(self)
+            self.active = True
+        return self
+
+    def remove(self) -> None:
+        with _lock:
+            if not self.active:
+                return
+            self.active = False
+            if self._finder in sys.meta_path:
+                sys.meta_path.remove(self._finder)
+            _installed.remove(self)
+            if not _installed:  # the last hook off: drop the stand-ins, bring back what was there
+                for name in [n for n in sys.modules if _ours(n)]:
+                    del sys.modules[name]
+            sys.modules.update(self._set_aside)
+
+    def __enter__(self) -> "KerasAlias":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
+
+
+def install_keras_alias() -> KerasAlias:
+    """Makes `import keras` (and `tensorflow.keras`, `tf_keras`, Keras 2's module paths) give
+    lstmkit, for the code that runs after it; `lstmkit run` does this around a program.
+
+    Returns:
+        The hook: call `.remove()` to take it off, or use it in a `with` block. A real Keras that
+        is installed is shadowed only while the hook is on.
+    """
+    return KerasAlias()._install()

@@ -1,0 +1,236 @@
+"""`ConvLSTM2D`: an LSTM whose state is a stack of feature maps, for sequences of images
+(Keras's layer, on the reference cell `lstmkit.cells.ConvLSTMCell`)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+
+from .. import _checks, activations, constraints, initializers, regularizers
+from .._checks import positive_int
+from ..cells.conv_lstm import ConvLSTMCell
+from . import _spatial as sp
+from .base import Layer, Shape
+from .recurrent import dropout_mask
+
+
+class ConvLSTM2D(Layer):
+    """A convolutional LSTM over frames: (B, T, H, W, C) -> (B, H', W', filters), or with
+    `return_sequences` (B, T, H', W', filters) (channels_last; channels_first puts C after T).
+
+    The step (equations in `lstmkit.cells.ConvLSTMCell`) convolves each frame with the kernel
+    (`strides`, `padding`, `dilation_rate`) and the previous output with the recurrent kernel
+    ("same" padding, stride 1). This is the reference loop over time steps, not a fused kernel.
+
+    Weights, in order: kernel (kh, kw, C, 4·filters), recurrent_kernel (kh, kw, filters,
+    4·filters), bias (4·filters,); gate blocks i, f, c, o (Keras's layout).
+
+    Args:
+        filters, kernel_size, strides, padding ("valid" / "same"), data_format, dilation_rate:
+            As for `Conv2D`.
+        activation, recurrent_activation, use_bias, unit_forget_bias, the initializers,
+        regularizers and constraints: As for `LSTM`.
+        dropout: Fraction of each input frame dropped at training time (one mask per sequence).
+        recurrent_dropout: Fraction of the previous output dropped where it enters the
+            recurrent convolution (one mask per sequence).
+        return_sequences, return_state, go_backwards: As for `LSTM`. A mask (B, T) of the
+            steps keeps the state through masked steps.
+        stateful: Not supported (a ValueError).
+    """
+
+    rank = 2
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | tuple[int, ...],
+        strides: int | tuple[int, ...] = 1,
+        padding: str = "valid",
+        data_format: str | None = None,
+        dilation_rate: int | tuple[int, ...] = 1,
+        activation: activations.ActivationLike = "tanh",
+        recurrent_activation: activations.ActivationLike = "sigmoid",
+        use_bias: bool = True,
+        kernel_initializer: initializers.InitializerLike = "glorot_uniform",
+        recurrent_initializer: initializers.InitializerLike = "orthogonal",
+        bias_initializer: initializers.InitializerLike = "zeros",
+        unit_forget_bias: bool = True,
+        kernel_regularizer: regularizers.RegularizerLike = None,
+        recurrent_regularizer: regularizers.RegularizerLike = None,
+        bias_regularizer: regularizers.RegularizerLike = None,
+        activity_regularizer: regularizers.RegularizerLike = None,
+        kernel_constraint: constraints.ConstraintLike = None,
+        recurrent_constraint: constraints.ConstraintLike = None,
+        bias_constraint: constraints.ConstraintLike = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if stateful:
+            raise ValueError(f"{type(self).__name__}(stateful=True) is not supported; carry the state yourself with "
+                             "return_state=True and initial_state=")
+        self.filters = positive_int("filters", filters)
+        self.kernel_size = sp.per_axis("kernel_size", kernel_size, self.rank)
+        self.strides = sp.per_axis("strides", strides, self.rank)
+        self.padding = sp.padding_mode(padding)
+        self.data_format = sp.data_format(data_format)
+        self.dilation_rate = sp.per_axis("dilation_rate", dilation_rate, self.rank)
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_bias, self.unit_forget_bias = bool(use_bias), bool(unit_forget_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = _checks.rate("dropout", dropout)
+        self.recurrent_dropout = _checks.rate("recurrent_dropout", recurrent_dropout)
+        self.seed = seed
+        self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = False
+        self.cell: ConvLSTMCell | None = None
+
+    def _frame_shape(self, input_shape: Shape) -> Shape:
+        """The shape of one frame batch, (B, *spatial, C) or (B, C, *spatial), without the time axis."""
+        return (input_shape[0], *input_shape[2:])
+
+    def check_input_shape(self, input_shape: Shape) -> None:
+        if len(input_shape) != self.rank + 3:
+            raise ValueError(f"{type(self).__name__} layer {self.name!r} expects inputs of rank {self.rank + 3} "
+                             f"(batch, time, {'rows, cols, channels' if self.data_format == 'channels_last' else 'channels, rows, cols'}), "
+                             f"got shape {tuple(input_shape)}")
+        frame = self._frame_shape(input_shape)
+        chans = sp.channels(frame, self.data_format)
+        if chans is None:
+            raise ValueError(f"{type(self).__name__} layer {self.name!r} needs a known number of channels, got {tuple(input_shape)}")
+        if self.cell is not None and chans != self.cell.kernel.shape[-2]:
+            raise ValueError(f"{type(self).__name__} layer {self.name!r} was built for {self.cell.kernel.shape[-2]} channels, "
+                             f"got input of shape {tuple(input_shape)}")
+        if input_shape[1] == 0:
+            raise ValueError(f"{type(self).__name__} layer {self.name!r} needs at least one time step, got {tuple(input_shape)}")
+
+    def build(self, input_shape: Shape) -> None:
+        chans = int(sp.channels(self._frame_shape(input_shape), self.data_format))
+        self.cell = ConvLSTMCell(
+            self.rank, chans, self.filters, self.kernel_size, activation=self.activation,
+            recurrent_activation=self.recurrent_activation, use_bias=self.use_bias,
+            kernel_initializer=self.kernel_initializer, recurrent_initializer=self.recurrent_initializer,
+            bias_initializer=self.bias_initializer, unit_forget_bias=self.unit_forget_bias,
+        )
+
+    def _state_shape(self, input_shape: Shape) -> Shape:
+        frame = self._frame_shape(input_shape)
+        spatial = [sp.output_size(n, k, s, d, self.padding) for n, k, s, d in
+                   zip(sp.spatial_shape(frame, self.data_format), self.kernel_size, self.strides, self.dilation_rate)]
+        return sp.assemble(input_shape[0], spatial, self.filters, self.data_format)
+
+    def compute_output_shape(self, input_shape: Shape) -> Any:
+        state = self._state_shape(input_shape)
+        output = (state[0], input_shape[1], *state[1:]) if self.return_sequences else state
+        return [output, state, state] if self.return_state else output
+
+    def compute_mask(self, x: Any, mask: Any) -> Any:
+        output_mask = mask if self.return_sequences else None
+        return [output_mask, None, None] if self.return_state else output_mask
+
+    def check_symbolic_call(self, input_shape: Any, argument_shapes: dict[str, Any]) -> None:
+        states = argument_shapes.pop("initial_state", None)
+        super().check_symbolic_call(input_shape, argument_shapes)
+        if states is not None and (not isinstance(states, list) or len(states) != 2):
+            raise ValueError(f"{type(self).__name__} layer {self.name!r} takes initial_state=[h, c], got {states!r}")
+
+    def call(  # type: ignore[override]
+        self, x: torch.Tensor, *, mask: torch.Tensor | None = None, training: bool = False,
+        initial_state: Sequence[Any] | None = None,
+    ) -> Any:
+        cell = self.cell
+        assert cell is not None
+        x = x.to(cell.kernel.dtype)
+        B, T = x.shape[:2]
+        frames = sp.channels_first(x.reshape(B * T, *x.shape[2:]), self.data_format)  # (B·T, C, H, W)
+        if training and self.dropout > 0:
+            frames = (frames.reshape(B, T, *frames.shape[1:]) * dropout_mask((B, 1, *frames.shape[1:]), self.dropout, x)
+                      ).reshape(frames.shape)
+        padded = [p for n, k, s, d in reversed(list(zip(frames.shape[2:], self.kernel_size, self.strides,
+                                                         self.dilation_rate)))
+                  for p in sp.pads(n, k, s, d, self.padding)]
+        xw = cell.project_inputs(frames, self.strides, padded, self.dilation_rate)  # (B·T, 4F, H', W')
+        xw = xw.reshape(B, T, *xw.shape[1:])
+        if initial_state is not None:
+            h, c = (sp.channels_first(torch.as_tensor(s, dtype=x.dtype, device=x.device), self.data_format)
+                    for s in initial_state)
+        else:
+            h = torch.zeros((B, self.filters, *xw.shape[3:]), dtype=x.dtype, device=x.device)
+            c = torch.zeros_like(h)
+        recurrent_mask = dropout_mask(tuple(h.shape), self.recurrent_dropout, x) \
+            if training and self.recurrent_dropout > 0 else None
+        if mask is not None:
+            mask = torch.as_tensor(mask, device=x.device).bool()
+            if tuple(mask.shape) != (B, T):
+                raise ValueError(f"{type(self).__name__} layer {self.name!r}: mask must have shape (batch, timesteps) = "
+                                 f"{(B, T)}, got {tuple(mask.shape)}")
+        steps = range(T - 1, -1, -1) if self.go_backwards else range(T)
+        outputs = []
+        for t in steps:
+            new_h, (_, new_c) = cell.step(xw[:, t], (h, c), recurrent_mask)
+            if mask is not None:
+                keep = mask[:, t].reshape(B, *([1] * (h.dim() - 1)))
+                new_h, new_c = torch.where(keep, new_h, h), torch.where(keep, new_c, c)
+            h, c = new_h, new_c
+            outputs.append(h)
+        output = torch.stack(outputs, dim=1) if self.return_sequences else h  # (B, T, F, H', W') or (B, F, H', W')
+        if self.return_sequences:
+            output = sp.back_from_channels_first(output.reshape(B * T, *output.shape[2:]), self.data_format)
+            output = output.reshape(B, T, *output.shape[1:])
+        else:
+            output = sp.back_from_channels_first(output, self.data_format)
+        if self.activity_regularizer is not None:
+            self.record_activity(output)
+        if self.return_state:
+            return [output, sp.back_from_channels_first(h, self.data_format), sp.back_from_channels_first(c, self.data_format)]
+        return output
+
+    def weight_regularizers(self) -> list[tuple[torch.Tensor, Any]]:
+        if self.cell is None:
+            return []
+        pairs = [(self.cell.kernel, self.kernel_regularizer), (self.cell.recurrent_kernel, self.recurrent_regularizer),
+                 (self.cell.bias, self.bias_regularizer)]
+        return [(w, r) for w, r in pairs if w is not None and r is not None]
+
+    def weight_constraints(self) -> list[tuple[torch.Tensor, Any]]:
+        if self.cell is None:
+            return []
+        pairs = [(self.cell.kernel, self.kernel_constraint), (self.cell.recurrent_kernel, self.recurrent_constraint),
+                 (self.cell.bias, self.bias_constraint)]
+        return [(w, c) for w, c in pairs if w is not None and c is not None]
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            filters=self.filters, kernel_size=self.kernel_size, strides=self.strides, padding=self.padding,
+            data_format=self.data_format, dilation_rate=self.dilation_rate,
+            activation=activations.serialize(self.activation),
+            recurrent_activation=activations.serialize(self.recurrent_activation), use_bias=self.use_bias,
+            kernel_initializer=self.kernel_initializer, recurrent_initializer=self.recurrent_initializer,
+            bias_initializer=self.bias_initializer, unit_forget_bias=self.unit_forget_bias,
+            kernel_regularizer=self.kernel_regularizer, recurrent_regularizer=self.recurrent_regularizer,
+            bias_regularizer=self.bias_regularizer, activity_regularizer=self.activity_regularizer,
+            kernel_constraint=self.kernel_constraint, recurrent_constraint=self.recurrent_constraint,
+            bias_constraint=self.bias_constraint, dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
+            seed=self.seed, return_sequences=self.return_sequences, return_state=self.return_state,
+            go_backwards=self.go_backwards,
+        )
+        return config

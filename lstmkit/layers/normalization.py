@@ -1,0 +1,273 @@
+"""`BatchNormalization` and `LayerNormalization`, with Keras's arguments, defaults and weights."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from .. import constraints, initializers, regularizers
+from .base import Layer, Shape
+
+
+def _axes(name: str, axis: Any, rank: int) -> tuple[int, ...]:
+    values = [axis] if isinstance(axis, int) and not isinstance(axis, bool) else list(axis) \
+        if isinstance(axis, (list, tuple)) else None
+    if not values or any(isinstance(a, bool) or not isinstance(a, int) or not -rank <= a < rank or a % rank == 0
+                         for a in values):
+        raise ValueError(f"{name}: axis={axis!r} must name axes of the {rank}-D input other than the batch (0)")
+    return tuple(sorted(a % rank for a in values))
+
+
+def _epsilon(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f"Expected epsilon to be a positive number, got epsilon={value!r}")
+    return float(value)
+
+
+class BatchNormalization(Layer):
+    """Normalises each feature (the `axis`, by default the last) over the batch and the other axes.
+
+    At training time: y = γ (x - μ_B) / sqrt(σ²_B + ε) + β with the batch's mean μ_B and (biased)
+    variance σ²_B, and the moving statistics move toward them:
+    moving = moving · momentum + batch · (1 - momentum). At inference the moving mean and
+    variance take the batch's place. With a mask (B, T) on a (B, T, D) input the batch statistics
+    count only the unmasked steps, as Keras 3 does.
+
+    Weights, in Keras's order: gamma (scale), beta (center), moving_mean, moving_variance, each of
+    the normalised axes' shape; the moving ones are not trained (torch buffers) but are weights as
+    Keras counts and exchanges them (`get_weights`, `set_weights`, `count_params`).
+
+    Args:
+        axis: The feature axis (or axes).
+        momentum: Of the moving statistics (Keras's default 0.99).
+        epsilon: Added to the variance (Keras's default 1e-3).
+        center, scale: Whether to learn β and γ.
+        beta_initializer, gamma_initializer, moving_mean_initializer, moving_variance_initializer,
+        beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint: As Keras takes them.
+        synchronized: Accepted for Keras compatibility (statistics are this process's batch's).
+    """
+
+    def __init__(
+        self,
+        axis: int | Sequence[int] = -1,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        beta_initializer: initializers.InitializerLike = "zeros",
+        gamma_initializer: initializers.InitializerLike = "ones",
+        moving_mean_initializer: initializers.InitializerLike = "zeros",
+        moving_variance_initializer: initializers.InitializerLike = "ones",
+        beta_regularizer: regularizers.RegularizerLike = None,
+        gamma_regularizer: regularizers.RegularizerLike = None,
+        beta_constraint: constraints.ConstraintLike = None,
+        gamma_constraint: constraints.ConstraintLike = None,
+        synchronized: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.axis = axis
+        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
+            raise ValueError(f"Expected momentum in [0, 1], got momentum={momentum!r}")
+        self.momentum = float(momentum)
+        self.epsilon = _epsilon(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.synchronized = bool(synchronized)
+        self.gamma: nn.Parameter | None = None
+        self.beta: nn.Parameter | None = None
+        self.moving_mean: torch.Tensor
+        self.moving_variance: torch.Tensor
+        self._feature_axes: tuple[int, ...] = ()
+
+    def check_input_shape(self, input_shape: Shape) -> None:
+        axes = _axes(f"BatchNormalization layer {self.name!r}", self.axis, len(input_shape))
+        if any(input_shape[a] is None for a in axes):
+            raise ValueError(f"BatchNormalization layer {self.name!r} needs known sizes on axis={self.axis!r}, got input "
+                             f"shape {tuple(input_shape)}")
+        if self.built and tuple(input_shape[a] for a in axes) != tuple(self.moving_mean.shape):
+            raise ValueError(f"BatchNormalization layer {self.name!r} was built for {tuple(self.moving_mean.shape)} features, "
+                             f"got input of shape {tuple(input_shape)}")
+
+    def build(self, input_shape: Shape) -> None:
+        self._feature_axes = _axes("BatchNormalization", self.axis, len(input_shape))
+        shape = tuple(int(input_shape[a]) for a in self._feature_axes)
+        dtype = torch.get_default_dtype()
+        if self.scale:
+            self.gamma = nn.Parameter(initializers.make(self.gamma_initializer, shape, dtype))
+        if self.center:
+            self.beta = nn.Parameter(initializers.make(self.beta_initializer, shape, dtype))
+        self.register_buffer("moving_mean", initializers.make(self.moving_mean_initializer, shape, dtype))
+        self.register_buffer("moving_variance", initializers.make(self.moving_variance_initializer, shape, dtype))
+
+    @property
+    def weights(self) -> list[Any]:
+        if not self.built:
+            return []
+        return [w for w in (self.gamma, self.beta) if w is not None] + [self.moving_mean, self.moving_variance]
+
+    def _broadcast(self, v: torch.Tensor, rank: int) -> torch.Tensor:
+        shape = [1] * rank
+        for a, n in zip(self._feature_axes, v.shape):
+            shape[a] = n
+        return v.reshape(shape)
+
+    def call(self, x: torch.Tensor, *, mask: torch.Tensor | None = None, training: bool = False,
+             **kwargs: Any) -> torch.Tensor:
+        x = x.to(self.moving_mean.dtype)
+        rank = x.dim()
+        reduce = [a for a in range(rank) if a not in self._feature_axes]
+        if training:
+            if mask is not None and mask.dim() < rank:
+                w = mask.to(x.dtype).reshape(*mask.shape, *([1] * (rank - mask.dim())))  # (B, T, 1...)
+                w = w.expand_as(x)
+                count = w.sum(dim=reduce, keepdim=True)
+                mean = (x * w).sum(dim=reduce, keepdim=True) / count
+                var = (((x - mean) ** 2) * w).sum(dim=reduce, keepdim=True) / count
+            else:
+                mean = x.mean(dim=reduce, keepdim=True)
+                var = x.var(dim=reduce, unbiased=False, keepdim=True)
+            with torch.no_grad():
+                m = self.momentum
+                self.moving_mean.mul_(m).add_(mean.reshape(self.moving_mean.shape).detach() * (1 - m))
+                self.moving_variance.mul_(m).add_(var.reshape(self.moving_variance.shape).detach() * (1 - m))
+        else:
+            mean = self._broadcast(self.moving_mean, rank)
+            var = self._broadcast(self.moving_variance, rank)
+        y = (x - mean) * torch.rsqrt(var + self.epsilon)
+        if self.gamma is not None:
+            y = y * self._broadcast(self.gamma, rank)
+        if self.beta is not None:
+            y = y + self._broadcast(self.beta, rank)
+        return y
+
+    def weight_regularizers(self) -> list[tuple[torch.Tensor, Any]]:
+        pairs = [(self.gamma, self.gamma_regularizer), (self.beta, self.beta_regularizer)]
+        return [(w, r) for w, r in pairs if w is not None and r is not None]
+
+    def weight_constraints(self) -> list[tuple[torch.Tensor, Any]]:
+        pairs = [(self.gamma, self.gamma_constraint), (self.beta, self.beta_constraint)]
+        return [(w, c) for w, c in pairs if w is not None and c is not None]
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            axis=self.axis, momentum=self.momentum, epsilon=self.epsilon, center=self.center, scale=self.scale,
+            beta_initializer=self.beta_initializer, gamma_initializer=self.gamma_initializer,
+            moving_mean_initializer=self.moving_mean_initializer,
+            moving_variance_initializer=self.moving_variance_initializer,
+            beta_regularizer=self.beta_regularizer, gamma_regularizer=self.gamma_regularizer,
+            beta_constraint=self.beta_constraint, gamma_constraint=self.gamma_constraint,
+            synchronized=self.synchronized,
+        )
+        return config
+
+
+class LayerNormalization(Layer):
+    """Normalises each sample over `axis` (default the last): y = γ (x - μ) / sqrt(σ² + ε) + β,
+    μ and σ² (biased) taken over those axes of that sample alone; the same in training and
+    inference. With `rms_scaling=True`, Keras's (deprecated) form: y = γ x / sqrt(σ² + ε), no
+    centring and no β; Keras itself warns that this divides by the variance, not the root mean
+    square, and lstmkit computes what Keras computes.
+
+    Weights, in order: gamma (when `scale`), beta (when `center`), of the normalised axes' shape.
+
+    >>> import torch
+    >>> y = LayerNormalization()(torch.tensor([[1.0, 2.0, 3.0]]))
+    >>> y = y.detach(); round(float(y.mean()), 6), round(float(y.var(unbiased=False)), 3)
+    (0.0, 0.999)
+    """
+
+    def __init__(
+        self,
+        axis: int | Sequence[int] = -1,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        rms_scaling: bool = False,
+        beta_initializer: initializers.InitializerLike = "zeros",
+        gamma_initializer: initializers.InitializerLike = "ones",
+        beta_regularizer: regularizers.RegularizerLike = None,
+        gamma_regularizer: regularizers.RegularizerLike = None,
+        beta_constraint: constraints.ConstraintLike = None,
+        gamma_constraint: constraints.ConstraintLike = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.axis = axis
+        self.epsilon = _epsilon(epsilon)
+        self.center, self.scale, self.rms_scaling = bool(center), bool(scale), bool(rms_scaling)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.gamma: nn.Parameter | None = None
+        self.beta: nn.Parameter | None = None
+        self._norm_axes: tuple[int, ...] = ()
+
+    def check_input_shape(self, input_shape: Shape) -> None:
+        axes = _axes(f"LayerNormalization layer {self.name!r}", self.axis, len(input_shape))
+        if any(input_shape[a] is None for a in axes):
+            raise ValueError(f"LayerNormalization layer {self.name!r} needs known sizes on axis={self.axis!r}, got input "
+                             f"shape {tuple(input_shape)}")
+
+    def build(self, input_shape: Shape) -> None:
+        self._norm_axes = _axes("LayerNormalization", self.axis, len(input_shape))
+        shape = tuple(int(input_shape[a]) for a in self._norm_axes)
+        dtype = torch.get_default_dtype()
+        if self.scale:
+            self.gamma = nn.Parameter(initializers.make(self.gamma_initializer, shape, dtype))
+        if self.center and not self.rms_scaling:
+            self.beta = nn.Parameter(initializers.make(self.beta_initializer, shape, dtype))
+
+    def _broadcast(self, v: torch.Tensor, rank: int) -> torch.Tensor:
+        shape = [1] * rank
+        for a, n in zip(self._norm_axes, v.shape):
+            shape[a] = n
+        return v.reshape(shape)
+
+    def call(self, x: torch.Tensor, *, mask: Any = None, training: bool = False, **kwargs: Any) -> torch.Tensor:
+        x = x.to(torch.get_default_dtype() if self.gamma is None and self.beta is None else
+                 (self.gamma if self.gamma is not None else self.beta).dtype)  # type: ignore[union-attr]
+        rank = x.dim()
+        if self.rms_scaling:
+            y = x * torch.rsqrt(x.var(dim=self._norm_axes, unbiased=False, keepdim=True) + self.epsilon)
+        else:
+            mean = x.mean(dim=self._norm_axes, keepdim=True)
+            var = x.var(dim=self._norm_axes, unbiased=False, keepdim=True)
+            y = (x - mean) * torch.rsqrt(var + self.epsilon)
+        if self.gamma is not None:
+            y = y * self._broadcast(self.gamma, rank)
+        if self.beta is not None:
+            y = y + self._broadcast(self.beta, rank)
+        return y
+
+    def weight_regularizers(self) -> list[tuple[torch.Tensor, Any]]:
+        pairs = [(self.gamma, self.gamma_regularizer), (self.beta, self.beta_regularizer)]
+        return [(w, r) for w, r in pairs if w is not None and r is not None]
+
+    def weight_constraints(self) -> list[tuple[torch.Tensor, Any]]:
+        pairs = [(self.gamma, self.gamma_constraint), (self.beta, self.beta_constraint)]
+        return [(w, c) for w, c in pairs if w is not None and c is not None]
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            axis=self.axis, epsilon=self.epsilon, center=self.center, scale=self.scale, rms_scaling=self.rms_scaling,
+            beta_initializer=self.beta_initializer, gamma_initializer=self.gamma_initializer,
+            beta_regularizer=self.beta_regularizer, gamma_regularizer=self.gamma_regularizer,
+            beta_constraint=self.beta_constraint, gamma_constraint=self.gamma_constraint,
+        )
+        return config
