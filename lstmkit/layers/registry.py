@@ -21,6 +21,11 @@ def register(cls: type) -> None:
         _CLASSES[cls.__name__] = cls
 
 
+def lookup(name: str) -> type | None:
+    """lstmkit's layer class of that name, if there is one."""
+    return _CLASSES.get(name)
+
+
 def serialize(layer: "Layer") -> dict[str, Any]:
     return {"class_name": type(layer).__name__, "config": layer.get_config()}
 

@@ -20,6 +20,7 @@ from ..layers.registry import deserialize
 from ..saving.archive import JSON_MEMBER, WEIGHTS_FORMAT, Declared, read_file, refuse
 from ..saving.weights import fits_module, load_weights_into
 from ..training.model_file import field, restore_compile
+from . import keras_files
 from .model import Model
 
 _ERRORS = (TypeError, KeyError, ValueError, AttributeError, RuntimeError, OverflowError, IndexError)
@@ -65,6 +66,10 @@ def load_model(
     """Rebuilds a model written by `model.save(path)`; compiled, with its optimizer state, when
     it was saved compiled and `compile` is True, so `fit` continues where it stopped.
 
+    Also reads models saved by Keras itself: a Keras 3 `.keras` archive or a Keras 2/3 `.h5`
+    file, when every layer is one lstmkit has (see `lstmkit.models.keras_files`); compiled with
+    the file's optimizer (afresh), loss and metrics when lstmkit has them.
+
     Args:
         path: The file.
         custom_objects: Functions (and layer classes) the model uses by name: custom
@@ -75,6 +80,8 @@ def load_model(
         ValueError: For a file that is not a whole lstmkit model, naming the file and the problem.
     """
     path = os.fspath(path)
+    if keras_files.file_kind(path) is not None:
+        return keras_files.load(path, custom_objects, compile)
     tensors, header = read_file(path, _fits_the_architecture(path, custom_objects))
     if header["format"] == WEIGHTS_FORMAT:
         raise ValueError(

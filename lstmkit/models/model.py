@@ -34,6 +34,7 @@ from ..saving import archive, weights
 from ..training.data import TorchData, is_torch_data, structure
 from ..training.model_file import model_state
 from ..training.trainer import Trainer
+from . import keras_files
 from .graph import trace
 from .keras2_methods import Keras2Methods
 from .summary import print_summary
@@ -522,7 +523,11 @@ class Model(Layer, Trainer, Keras2Methods):
         weights.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath: str | os.PathLike[str]) -> None:
-        """Loads weights written by `save_weights` (or `save`) into this built model."""
+        """Loads weights written by `save_weights` (or `save`) into this built model; also Keras's
+        weight files (`.weights.h5`, Keras 2's `.h5`), layer by layer by name."""
+        if keras_files.file_kind(os.fspath(filepath)) == "hdf5":
+            keras_files.load_weights(self, os.fspath(filepath))
+            return
         weights.load_weights(self, filepath)
 
     def extra_repr(self) -> str:
