@@ -150,8 +150,8 @@ sum = _reduce(lambda t, *a: torch.sum(t, *a))  # noqa: A001 - Keras's names shad
 mean = _reduce(lambda t, *a: torch.mean(t, *a))
 max = _reduce(lambda t, *a: torch.amax(t, *a) if a else torch.amax(t))  # noqa: A001
 min = _reduce(lambda t, *a: torch.amin(t, *a) if a else torch.amin(t))  # noqa: A001
-std = _reduce(lambda t, *a: torch.std(t, *a, unbiased=False) if a else torch.std(t, unbiased=False))
-var = _reduce(lambda t, *a: torch.var(t, *a, unbiased=False) if a else torch.var(t, unbiased=False))
+std = _reduce(lambda t, *a: torch.std(t, a[0], unbiased=False, keepdim=a[1]) if a else torch.std(t, unbiased=False))
+var = _reduce(lambda t, *a: torch.var(t, a[0], unbiased=False, keepdim=a[1]) if a else torch.var(t, unbiased=False))
 prod = _reduce(lambda t, *a: torch.prod(t, *a) if a else torch.prod(t))
 
 

@@ -231,3 +231,24 @@ def test_bad_layer_arguments_are_named(make, message):
 def test_bad_input_shapes_are_named(layer, shape, message):
     with pytest.raises(ValueError, match=message):
         layer()(torch.zeros(shape))
+
+
+def test_activation_layers_match_keras():
+    compare(lambda K, S: S([K.Input((11, 3)), K.Dense(6), K.ReLU(max_value=0.8, negative_slope=0.1, threshold=0.2),
+                            K.Dense(5), K.LeakyReLU(negative_slope=0.2), K.ELU(alpha=0.7), K.PReLU(shared_axes=[1]),
+                            K.Dense(4), K.Softmax()]), seq())
+
+
+def test_tokenizer_matrices_match_keras_s_tokenizer():
+    from keras.src.legacy.preprocessing.text import Tokenizer as KerasTokenizer
+
+    from lstmkit.preprocessing.text import Tokenizer
+
+    texts = ["the cat sat on the mat", "the dog ate the cat's dinner", "a mat, a hat", "dog dog dog"]
+    for num_words in (None, 5):
+        ours, theirs = Tokenizer(num_words=num_words), KerasTokenizer(num_words=num_words)
+        ours.fit_on_texts(texts)
+        theirs.fit_on_texts(texts)
+        for mode in ("binary", "count", "freq", "tfidf"):
+            np.testing.assert_allclose(ours.texts_to_matrix(texts + ["unseen words"], mode=mode),
+                                       theirs.texts_to_matrix(texts + ["unseen words"], mode=mode), rtol=1e-12)

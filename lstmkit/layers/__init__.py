@@ -1,6 +1,7 @@
 """Keras-named layers; each one is a `torch.nn.Module`, callable on tensors or on symbolic
 tensors from `Input` (see `lstmkit.layers.symbolic`)."""
 
+from .activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .activation import Activation as Activation
 from .base import Layer as Layer
 from .bidirectional import Bidirectional as Bidirectional
@@ -66,6 +67,7 @@ __all__ = [
     "Embedding",
     "Masking",
     "Activation",
+    "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU",
     "Lambda",
     "RepeatVector",
     "Flatten",

@@ -103,6 +103,42 @@ class Tokenizer:
             sequences.append(seq)
         return sequences
 
+    def sequences_to_matrix(self, sequences: Iterable[Iterable[int]], mode: str = "binary") -> np.ndarray:
+        """One row per sequence, one column per word index below `num_words` (or the vocabulary
+        size + 1): "binary" 1 where the word occurs, "count" its count, "freq" its count over
+        the sequence's length, "tfidf" (1 + ln count) · ln(1 + documents / (1 + documents with
+        the word)), as Keras 2 computes them. Indices at or past the width are left out."""
+        if mode not in ("binary", "count", "freq", "tfidf"):
+            raise ValueError(f"mode must be 'binary', 'count', 'freq' or 'tfidf', got mode={mode!r}")
+        width = self.num_words or (len(self.word_index) + 1 if self.word_index else 0)
+        if not width:
+            raise ValueError("sequences_to_matrix needs num_words, or a tokenizer fitted on texts first")
+        if mode == "tfidf" and not self.document_count:
+            raise ValueError("mode='tfidf' needs a tokenizer fitted on texts first (it counts the documents)")
+        documents_with = {self.word_index[w]: n for w, n in self.word_docs.items() if w in self.word_index}
+        sequences = list(sequences)
+        matrix = np.zeros((len(sequences), width))
+        for row, seq in enumerate(sequences):
+            seq = list(seq)
+            counts: dict[int, int] = {}
+            for j in seq:
+                if j < width:
+                    counts[j] = counts.get(j, 0) + 1
+            for j, c in counts.items():
+                if mode == "binary":
+                    matrix[row, j] = 1.0
+                elif mode == "count":
+                    matrix[row, j] = c
+                elif mode == "freq":
+                    matrix[row, j] = c / len(seq)
+                else:
+                    matrix[row, j] = (1 + np.log(c)) * np.log(1 + self.document_count / (1 + documents_with.get(j, 0)))
+        return matrix
+
+    def texts_to_matrix(self, texts: Iterable[str], mode: str = "binary") -> np.ndarray:
+        """`sequences_to_matrix` of the texts' sequences."""
+        return self.sequences_to_matrix(self.texts_to_sequences(texts), mode=mode)
+
     def sequences_to_texts(self, sequences: Iterable[Iterable[int]]) -> list[str]:
         return [" ".join(self.index_word[i] for i in seq if i in self.index_word) for seq in sequences]
 

@@ -1,0 +1,387 @@
+"""A Keras program's view of lstmkit: the `keras` import hook, `lstmkit.backend`, `get_file` and
+Keras's data sets read from its cache, Keras 2's model methods, and `lstmkit run --epochs`.
+Oracles: Keras 3 itself (its get_file, imdb/reuters loaders, ctc ops) and lstmkit's own fit on
+arrays for the generator paths."""
+
+import io
+import os
+import sys
+import tarfile
+import textwrap
+import warnings
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+import torch
+
+import lstmkit
+import lstmkit.backend as K
+import lstmkit.layers as L
+from lstmkit.datasets import cache, imdb, reuters
+from lstmkit.keras_programs import run_program
+from lstmkit.models import Sequential
+from lstmkit.utils import Sequence, get_file
+
+rng = np.random.default_rng(3)
+
+
+# ---- the import hook ---------------------------------------------------------------------------
+
+KERAS_2_IMPORTS = [
+    ("from keras.layers.recurrent import LSTM", "LSTM", L.LSTM),
+    ("from keras.layers.core import Dense, Dropout, Activation", "Activation", L.Activation),
+    ("from keras.layers.embeddings import Embedding", "Embedding", L.Embedding),
+    ("from keras.layers.convolutional import Conv1D, MaxPooling1D", "MaxPooling1D", L.MaxPooling1D),
+    ("from keras.layers.convolutional_recurrent import ConvLSTM2D", "ConvLSTM2D", L.ConvLSTM2D),
+    ("from keras.layers.normalization import BatchNormalization", "BatchNormalization", L.BatchNormalization),
+    ("from keras.layers.cudnn_recurrent import CuDNNGRU", "CuDNNGRU", L.CuDNNGRU),
+    ("from keras.layers.wrappers import Bidirectional", "Bidirectional", L.Bidirectional),
+    ("from keras.utils.data_utils import get_file", "get_file", get_file),
+    ("from keras.utils.np_utils import to_categorical", "to_categorical", lstmkit.utils.to_categorical),
+    ("from keras.preprocessing.sequence import pad_sequences", "pad_sequences", lstmkit.preprocessing.sequence.pad_sequences),
+    ("from keras.preprocessing import sequence", "sequence", lstmkit.preprocessing.sequence),
+    ("from keras.datasets import imdb", "imdb", imdb),
+    ("from keras import backend as K", "K", K),
+    ("import keras.backend as K", "K.int_shape", K.int_shape),
+    ("from keras.models import Sequential, load_model", "Sequential", Sequential),
+    ("from keras.optimizers import RMSprop", "RMSprop", lstmkit.optimizers.RMSprop),
+    ("from keras.callbacks import EarlyStopping", "EarlyStopping", lstmkit.callbacks.EarlyStopping),
+    ("from tensorflow.keras.layers import GRU", "GRU", L.GRU),
+    ("from tensorflow import keras", "keras.layers.Dense", L.Dense),
+    ("import tensorflow as tf", "tf.keras.layers.LSTM", L.LSTM),
+    ("import keras", "keras.layers.Conv2D", L.Conv2D),
+    ("import keras as K2", "K2.Sequential", Sequential),
+    ("import keras", "keras.Input", L.Input),
+    ("from keras import layers", "layers.GlobalMaxPooling1D", L.GlobalMaxPooling1D),
+    ("import tf_keras as keras", "keras.utils.Sequence", Sequence),
+]
+
+
+@pytest.mark.parametrize("statement, name, expected", KERAS_2_IMPORTS)
+def test_keras_names_resolve_to_lstmkit_objects_under_the_hook(statement, name, expected):
+    names = {}
+    with lstmkit.install_keras_alias():
+        exec(statement + f"\nfound = {name}", names)
+    assert names["found"] is expected
+
+
+def test_the_real_keras_is_shadowed_only_while_the_hook_is_on():
+    real = sys.modules["keras"]
+    assert real is keras and real.__name__ == "keras" and not hasattr(real, "install_keras_alias")  # the oracle
+    hook = lstmkit.install_keras_alias()
+    try:
+        import keras as inside
+
+        assert inside.layers.LSTM is L.LSTM
+    finally:
+        hook.remove()
+    import keras as after
+
+    assert after is real and sys.modules["keras"] is real
+    assert not any(isinstance(f, type(hook._finder)) for f in sys.meta_path)
+
+
+def test_tensorflow_beyond_tf_keras_is_an_error_that_says_so():
+    with lstmkit.install_keras_alias():
+        import tensorflow as tf
+
+        assert tf.keras.models.Sequential is Sequential
+        with pytest.raises(AttributeError, match=r"tensorflow.constant: lstmkit .* provides only tf.keras"):
+            tf.constant(1.0)
+        with pytest.raises(ModuleNotFoundError, match="provides only tf.keras"):
+            import tensorflow.python  # noqa: F401
+        with pytest.raises(ModuleNotFoundError, match="No module named 'keras.ops'.*lstmkit has"):
+            import keras.ops  # noqa: F401
+
+
+def test_a_program_runs_with_its_keras_imports_and_epochs_overridden(tmp_path):
+    program = tmp_path / "prog.py"
+    program.write_text(textwrap.dedent("""
+        import numpy as np
+        import keras
+        from keras.layers.recurrent import LSTM
+        from keras import backend as K
+        model = keras.Sequential([keras.Input(shape=(4, 2)), LSTM(3), keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        history = model.fit(np.zeros((8, 4, 2)), np.zeros((8, 1)), epochs=40, verbose=0)
+        first = model.fit(np.zeros((8, 4, 2)), np.zeros((8, 1)), epochs=7, verbose=0)
+        backend_name = K.backend()
+    """))
+    names = run_program(program, epochs=2)
+    assert len(names["history"].history["loss"]) == 2 and len(names["first"].history["loss"]) == 2
+    assert names["backend_name"] == "torch"
+    assert len(run_program(program)["history"].history["loss"]) == 40
+    assert sys.modules["keras"] is keras
+
+
+# ---- backend -------------------------------------------------------------------------------------
+
+def test_backend_settings_and_refusals():
+    assert K.backend() == "torch" and K.floatx() == "float32" and K.epsilon() == pytest.approx(1e-7)
+    assert K.image_data_format() == "channels_last"
+    K.set_image_data_format("channels_first")
+    try:
+        assert L.Conv2D(2, 3).data_format == "channels_first"
+    finally:
+        K.set_image_data_format("channels_last")
+    with pytest.raises(ValueError, match="data_format"):
+        K.set_image_data_format("nchw")
+    with pytest.raises(ValueError, match="set_floatx\\('float16'\\)"):
+        K.set_floatx("float16")
+    with pytest.raises(AttributeError, match="keras.backend.tile is not provided.*torch.tile"):
+        K.tile
+    assert K.int_shape(L.Input(shape=(None, 4))) == (None, None, 4)
+    assert K.int_shape(np.zeros((2, 3))) == (2, 3)
+
+
+def test_backend_math_matches_keras_ops():
+    x = rng.normal(size=(3, 4, 5)).astype("float32")
+    t = torch.as_tensor(x)
+    ops = keras.ops
+    pairs = [
+        (K.sum(t, axis=1), ops.sum(x, axis=1)), (K.mean(t, axis=[1, 2], keepdims=True), ops.mean(x, axis=[1, 2], keepdims=True)),
+        (K.max(t, axis=-1), ops.max(x, axis=-1)), (K.min(t), ops.min(x)), (K.std(t, axis=0), ops.std(x, axis=0)),
+        (K.square(t), ops.square(x)), (K.sqrt(K.abs(t)), ops.sqrt(ops.abs(x))), (K.exp(t), ops.exp(x)),
+        (K.clip(t, -0.5, 0.5), ops.clip(x, -0.5, 0.5)), (K.softmax(t), ops.softmax(x)),
+        (K.batch_dot(t, t, axes=(2, 2)), np.einsum("bik,bjk->bij", x, x)),
+        (K.batch_dot(t[:, 0], t[:, 1], axes=1), (x[:, 0] * x[:, 1]).sum(-1, keepdims=True)),
+        (K.permute_dimensions(t, (0, 2, 1)), ops.transpose(x, (0, 2, 1))), (K.repeat_elements(t, 2, 1), ops.repeat(x, 2, 1)),
+        (K.concatenate([t, t], axis=1), ops.concatenate([x, x], axis=1)), (K.l2_normalize(t, -1), x / np.linalg.norm(x, axis=-1, keepdims=True)),
+    ]
+    for ours, theirs in pairs:
+        np.testing.assert_allclose(np.asarray(ours), keras.ops.convert_to_numpy(theirs), rtol=1e-5, atol=1e-6)
+
+
+def test_ctc_cost_and_greedy_decode_match_keras_ops():
+    B, T, C = 3, 12, 6  # class C-1 is the blank, as Keras's ctc_batch_cost has it
+    probs = torch.softmax(torch.as_tensor(rng.normal(size=(B, T, C)).astype("float32")) * 3, -1)
+    labels = torch.as_tensor(rng.integers(0, C - 1, (B, 4)))
+    label_length = torch.tensor([[4], [2], [3]])
+    input_length = torch.tensor([[12], [10], [7]])
+    ours = K.ctc_batch_cost(labels, probs, input_length, label_length)
+    theirs = keras.ops.ctc_loss(labels, torch.log(probs), label_length[:, 0], input_length[:, 0], mask_index=C - 1)
+    assert ours.shape == (B, 1)
+    np.testing.assert_allclose(ours[:, 0].numpy(), keras.ops.convert_to_numpy(theirs), rtol=1e-5)
+    (decoded,), _ = K.ctc_decode(probs, input_length[:, 0])
+    (expected,), _ = keras.ops.ctc_decode(probs, input_length[:, 0], strategy="greedy", mask_index=C - 1)
+    expected = keras.ops.convert_to_numpy(expected)
+    for ours_row, their_row in zip(decoded.numpy(), expected):
+        assert [v for v in ours_row if v >= 0] == [v for v in their_row if v >= 0]
+    with pytest.raises(ValueError, match="greedy=False"):
+        K.ctc_decode(probs, input_length[:, 0], greedy=False)
+
+
+def test_k_function_gives_an_inner_layer_s_output():
+    model = Sequential([L.Input(shape=(5, 3)), L.LSTM(4, return_sequences=True), L.GlobalMaxPooling1D(), L.Dense(2)])
+    probe = K.function([model.input], [model.layers[0].output])
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    (inner,) = probe([x, 0])
+    np.testing.assert_allclose(inner, model.layers[0](torch.as_tensor(x)).detach().numpy(), atol=1e-6)
+
+
+# ---- get_file and the data sets -------------------------------------------------------------------
+
+def test_get_file_without_the_file_says_where_to_put_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r"does not download.*https://example.org/data/corpus.txt .*"
+                                                 + str(tmp_path / "datasets" / "corpus.txt")):
+        get_file("corpus.txt", origin="https://example.org/data/corpus.txt")
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "datasets" / "corpus.txt").write_text("hello")
+    assert get_file("corpus.txt", origin="https://example.org/data/corpus.txt") == str(tmp_path / "datasets" / "corpus.txt")
+    assert get_file(origin="https://example.org/data/corpus.txt") == str(tmp_path / "datasets" / "corpus.txt")
+    with pytest.warns(UserWarning, match="does not match the file_hash"):
+        get_file("corpus.txt", origin="https://example.org/x", file_hash="0" * 64)
+    with pytest.raises(ValueError, match="origin"):
+        get_file("corpus.txt")
+
+
+def _archives(folder):
+    payload = {"data/a.txt": b"first", "data/sub/b.txt": b"second"}
+    with tarfile.open(folder / "corpus.tar.gz", "w:gz") as tar:
+        for name, data in payload.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    with zipfile.ZipFile(folder / "corpus.zip", "w") as z:
+        for name, data in payload.items():
+            z.writestr(name, data)
+    (folder / "plain_archive").write_bytes((folder / "corpus.zip").read_bytes())
+
+
+@pytest.mark.parametrize("kwargs", [dict(fname="corpus.tar.gz", extract=True), dict(fname="corpus.zip", extract=True),
+                                    dict(fname="corpus.tar.gz", untar=True), dict(fname="plain", extract=True)])
+def test_get_file_extracts_where_keras_3_does(tmp_path, kwargs):
+    ours_dir, keras_dir = tmp_path / "ours", tmp_path / "keras"
+    for d in (ours_dir, keras_dir):
+        (d / "datasets").mkdir(parents=True)
+        _archives(d / "datasets")
+    origin = "https://example.org/nowhere/archive"
+    ours = get_file(origin=origin, cache_dir=str(ours_dir), **kwargs)
+    theirs = keras.utils.get_file(origin=origin, cache_dir=str(keras_dir), **kwargs)
+    assert os.path.relpath(ours, ours_dir) == os.path.relpath(theirs, keras_dir)
+    found = sorted(os.path.relpath(os.path.join(r, f), ours) for r, _, fs in os.walk(ours) for f in fs)
+    assert found == sorted(os.path.relpath(os.path.join(r, f), theirs) for r, _, fs in os.walk(theirs) for f in fs)
+    assert open(os.path.join(ours, "data", "sub", "b.txt"), "rb").read() == b"second"
+
+
+def test_an_archive_reaching_outside_its_folder_is_refused(tmp_path):
+    (tmp_path / "datasets").mkdir()
+    with tarfile.open(tmp_path / "datasets" / "evil.tar", "w") as tar:
+        info = tarfile.TarInfo("../../escaped.txt")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    with pytest.raises(ValueError, match="outside"):
+        get_file("evil.tar", origin="https://example.org/evil.tar", extract=True, cache_dir=str(tmp_path))
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path.parent / "escaped.txt").exists()
+
+
+@pytest.fixture
+def keras_cache(tmp_path, monkeypatch):
+    """Small files in Keras's format in a fresh cache, seen by lstmkit and (its download step
+    bypassed, as the files are not the published ones) by Keras's own loaders."""
+    folder = tmp_path / "datasets"
+    folder.mkdir()
+
+    def texts(n):
+        out = np.empty(n, dtype=object)
+        out[:] = [rng.integers(1, 300, rng.integers(3, 40)).tolist() for _ in range(n)]
+        return out
+
+    np.savez(folder / "imdb.npz", x_train=texts(50), y_train=rng.integers(0, 2, 50), x_test=texts(40),
+             y_test=rng.integers(0, 2, 40))
+    np.savez(folder / "reuters.npz", x=texts(70), y=rng.integers(0, 46, 70))
+    (folder / "imdb_word_index.json").write_text('{"the": 1, "movie": 17}')
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    import keras.src.datasets.imdb as keras_imdb
+    import keras.src.datasets.reuters as keras_reuters
+
+    def cached(fname, origin, file_hash=None, **kwargs):
+        return str(folder / fname)
+
+    monkeypatch.setattr(keras_imdb, "get_file", cached)
+    monkeypatch.setattr(keras_reuters, "get_file", cached)
+    return folder
+
+
+ARGUMENTS = [{}, dict(num_words=100, skip_top=5, maxlen=30), dict(start_char=None, oov_char=None, index_from=0, num_words=50),
+             dict(seed=7, index_from=2), dict(maxlen=20, oov_char=None, skip_top=3)]
+
+
+@pytest.mark.parametrize("kwargs", ARGUMENTS)
+@pytest.mark.parametrize("dataset", ["imdb", "reuters"])
+def test_word_datasets_match_keras_s_loaders(keras_cache, dataset, kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the small files do not match the published hashes
+        ours = {"imdb": imdb, "reuters": reuters}[dataset].load_data(**kwargs)
+    theirs = getattr(keras.datasets, dataset).load_data(**kwargs)
+    for a, b in zip([*ours[0], *ours[1]], [*theirs[0], *theirs[1]]):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        if a.dtype == object:
+            assert [list(u) for u in a] == [list(v) for v in b]
+        else:
+            np.testing.assert_array_equal(a, b)
+
+
+def test_word_index_and_a_missing_data_file(keras_cache):
+    assert imdb.get_word_index() == {"the": 1, "movie": 17}
+    (keras_cache / "reuters.npz").unlink()
+    with pytest.raises(FileNotFoundError, match=r"reuters.npz.*storage.googleapis.com.*put it at .*reuters.npz"):
+        reuters.load_data()
+    assert reuters.get_label_names()[:3] == ("cocoa", "grain", "veg-oil")
+
+
+def test_a_data_file_with_code_in_its_pickles_is_refused(keras_cache):
+    class Boom:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    evil = np.empty(1, dtype=object)
+    evil[0] = Boom()
+    np.savez(keras_cache / "imdb.npz", x_train=evil, y_train=np.zeros(1), x_test=evil, y_test=np.zeros(1))
+    with pytest.raises(ValueError, match="refused posix.system|refused nt.system"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        imdb.load_data()
+
+
+# ---- Keras 2's model methods ---------------------------------------------------------------------
+
+def _model(units=3, activation="softmax"):
+    model = Sequential([L.Input(shape=(5, 2)), L.LSTM(4), L.Dense(units, activation=activation)])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy" if units > 1 else "binary_crossentropy",
+                  metrics=["acc"])
+    return model
+
+
+def test_predict_classes_and_proba_as_keras_2_with_its_warnings():
+    x = rng.normal(size=(9, 5, 2)).astype("float32")
+    model = _model()
+    with pytest.warns(UserWarning, match=r"`model.predict_classes\(\)` is deprecated"):
+        classes = model.predict_classes(x)
+    np.testing.assert_array_equal(classes, model.predict(x).argmax(-1))
+    binary = _model(1, "sigmoid")
+    with pytest.warns(UserWarning, match="predict_classes"):
+        got = binary.predict_classes(x)
+    assert got.dtype == np.int32 and got.shape == (9, 1)
+    np.testing.assert_array_equal(got, (binary.predict(x) > 0.5).astype("int32"))
+    with pytest.warns(UserWarning, match=r"`model.predict_proba\(\)` is deprecated"):
+        np.testing.assert_array_equal(model.predict_proba(x), model.predict(x))
+
+
+def test_fit_generator_trains_as_fit_does_on_the_same_batches():
+    x = rng.normal(size=(32, 5, 2)).astype("float32")
+    y = rng.integers(0, 3, 32)
+    vx, vy = x[:8], y[:8]
+
+    def batches():
+        while True:
+            for start in range(0, 32, 8):
+                yield x[start:start + 8], y[start:start + 8]
+
+    torch.manual_seed(5)
+    a = _model()
+    torch.manual_seed(5)
+    b = _model()
+    with pytest.warns(UserWarning, match=r"`Model.fit_generator` is deprecated.*Please use `Model.fit`"):
+        ha = a.fit_generator(batches(), steps_per_epoch=4, epochs=3, validation_data=(vx, vy), verbose=0)
+    hb = b.fit(x, y, batch_size=8, epochs=3, shuffle=False, validation_data=(vx, vy), verbose=0)
+    assert set(ha.history) == {"loss", "acc", "val_loss", "val_acc"}
+    for key in ha.history:
+        np.testing.assert_allclose(ha.history[key], hb.history[key], rtol=1e-5)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wa, wb, atol=1e-6)
+    with pytest.warns(UserWarning, match="evaluate_generator"):
+        loss, acc = a.evaluate_generator(batches(), steps=4)
+    np.testing.assert_allclose([loss, acc], a.evaluate(x, y, batch_size=8, verbose=0), rtol=1e-5)
+    with pytest.warns(UserWarning, match="predict_generator"):
+        p = a.predict_generator((x[s:s + 8] for s in range(0, 32, 8)), steps=4)
+    np.testing.assert_allclose(p, a.predict(x), atol=1e-6)
+
+
+def test_a_sequence_is_read_by_index_and_told_each_epoch_end():
+    x = rng.normal(size=(24, 5, 2)).astype("float32")
+    y = rng.integers(0, 3, 24)
+
+    class Batches(lstmkit.utils.Sequence):
+        def __init__(self):
+            super().__init__(workers=2)
+            self.ends, self.read = 0, []
+
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            self.read.append(i)
+            return x[i * 8:(i + 1) * 8], y[i * 8:(i + 1) * 8]
+
+        def on_epoch_end(self):
+            self.ends += 1
+
+    data = Batches()
+    model = _model()
+    history = model.fit(data, epochs=2, verbose=0, validation_data=Batches(), validation_steps=2)
+    assert data.ends == 2 and data.read == [0, 1, 2, 0, 1, 2]
+    assert len(history.history["val_acc"]) == 2
+    assert model.predict(Batches()).shape == (24, 3)
