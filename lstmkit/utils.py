@@ -11,7 +11,7 @@ import torch
 
 from .datasets.cache import get_file as get_file
 from .preprocessing.sequence import pad_sequences as pad_sequences
-from .training.data import Sequence as Sequence
+from .training.keras_sequence import Sequence as Sequence
 
 PyDataset = Sequence  # Keras 3's name for it
 

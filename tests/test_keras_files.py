@@ -157,3 +157,57 @@ def test_a_keras_file_whose_architecture_disagrees_with_its_weights_is_refused_b
     with pytest.raises(KerasFileError, match=r"layer 'lstm[_0-9]*' \(LSTM\) has weights of shapes \[\(3, 800000\)"):
         load_model(hostile)
     assert time.perf_counter() - start < 5.0
+
+
+def test_a_model_with_a_user_s_layer_trained_in_keras_loads_with_custom_objects(tmp_path):
+
+    import lstmkit.backend as K
+    from test_keras_namespace import attention_class
+
+    ops = keras.ops
+    TheirAttention = keras.saving.register_keras_serializable(package="blog")(attention_class(
+        keras.layers.Layer, ops.tanh, ops.matmul, ops.squeeze, ops.softmax, ops.expand_dims,
+        lambda t, a: ops.sum(t, axis=a)))
+    OurAttention = attention_class(lstmkit.layers.Layer, K.tanh, K.dot, K.squeeze, K.softmax, K.expand_dims,
+                                   lambda t, a: K.sum(t, axis=a))
+    inputs = keras.Input(shape=(6, 3))
+    theirs = keras.Model(inputs, keras.layers.Dense(1)(TheirAttention()(keras.layers.GRU(4, return_sequences=True)(inputs))))
+    theirs.compile("adam", "mse")
+    x = rng.normal(size=(32, 6, 3)).astype("float32")
+    theirs.fit(x, x.sum((1, 2))[:, None], epochs=3, verbose=0)  # trained in Keras
+    for suffix in (".keras", ".h5"):
+        theirs.save(tmp_path / f"m{suffix}")
+        with pytest.raises(KerasFileError, match="Attention"):
+            load_model(tmp_path / f"m{suffix}")
+        ours = load_model(tmp_path / f"m{suffix}", custom_objects={"Attention": OurAttention})
+        np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), atol=ATOL, rtol=0)
+    assert isinstance(ours.layers[2], OurAttention)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "config not a model", "weights missing a layer"])
+def test_broken_keras_files_are_refused_by_name(tmp_path, damage):
+    theirs = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4), keras.layers.Dense(1)])
+    theirs.save(tmp_path / "m.keras")
+    theirs.save(tmp_path / "m.h5")
+    if damage == "truncated":
+        data = (tmp_path / "m.h5").read_bytes()
+        (tmp_path / "broken.h5").write_bytes(data[: len(data) // 2])
+        target = tmp_path / "broken.h5"
+    else:
+        target = tmp_path / "broken.keras"
+        with zipfile.ZipFile(tmp_path / "m.keras") as src, zipfile.ZipFile(target, "w") as dst:
+            for item in src.infolist():
+                data = src.read(item.filename)
+                if item.filename == "config.json" and damage == "config not a model":
+                    data = json.dumps({"class_name": "Dense", "config": {"units": 3}}).encode()
+                if item.filename == "model.weights.h5" and damage == "weights missing a layer":
+                    import h5py
+                    import io
+
+                    buffer = io.BytesIO(data)
+                    with h5py.File(buffer, "a") as f:
+                        del f["layers/dense"]
+                    data = buffer.getvalue()
+                dst.writestr(item, data)
+    with pytest.raises(ValueError, match="broken"):
+        load_model(target)

@@ -385,3 +385,53 @@ def test_a_sequence_is_read_by_index_and_told_each_epoch_end():
     assert data.ends == 2 and data.read == [0, 1, 2, 0, 1, 2]
     assert len(history.history["val_acc"]) == 2
     assert model.predict(Batches()).shape == (24, 3)
+
+
+# ---- a Keras program's own layer ------------------------------------------------------------------
+
+def attention_class(base, tanh, matmul, squeeze, softmax, expand_dims, reduce_sum):
+    """A Keras-style attention layer as blog programs write it (add_weight in build, call(self, x),
+    no compute_output_shape), over either library's base class and tensor functions."""
+
+    class Attention(base):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+
+        def build(self, input_shape):
+            self.W = self.add_weight(name="att_weight", shape=(input_shape[-1], 1), initializer="glorot_uniform")
+            self.b = self.add_weight(shape=(input_shape[1], 1), initializer="zeros", name="att_bias")
+            super().build(input_shape)
+
+        def call(self, x):
+            e = squeeze(tanh(matmul(x, self.W) + self.b), -1)
+            alpha = expand_dims(softmax(e), -1)
+            return reduce_sum(x * alpha, 1)
+
+    return Attention
+
+
+def test_a_user_s_keras_layer_with_add_weight_runs_as_in_keras(tmp_path):
+    ops = keras.ops
+    TheirAttention = attention_class(keras.layers.Layer, ops.tanh, ops.matmul, ops.squeeze, ops.softmax,
+                                     ops.expand_dims, lambda t, a: ops.sum(t, axis=a))
+    OurAttention = attention_class(L.Layer, K.tanh, K.dot, K.squeeze, K.softmax, K.expand_dims,
+                                   lambda t, a: K.sum(t, axis=a))
+
+    def build(layers, Model, Attention):
+        inputs = layers.Input(shape=(7, 3))
+        return Model(inputs, layers.Dense(2)(Attention()(layers.LSTM(5, return_sequences=True)(inputs))))
+
+    theirs = build(keras.layers, keras.Model, TheirAttention)
+    ours = build(L, lstmkit.Model, OurAttention)
+    assert ours.layers[2].output.shape == (None, 5)  # found by running the layer, as Keras 3 finds it
+    theirs.set_weights([rng.uniform(-0.5, 0.5, w.shape).astype("float32") for w in theirs.get_weights()])
+    ours.set_weights(theirs.get_weights())
+    x = rng.normal(size=(4, 7, 3)).astype("float32")
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), atol=1e-5, rtol=0)
+    assert [w.shape for w in ours.layers[2].get_weights()] == [(5, 1), (7, 1)]
+    assert sorted(ours.layers[2].state_dict()) == ["att_bias", "att_weight"]  # registered once, under its name
+    ours.compile("adam", "mse")
+    ours.fit(x, np.zeros((4, 2), "float32"), epochs=1, verbose=0)
+    ours.save(tmp_path / "att.lstmkit")
+    back = lstmkit.models.load_model(tmp_path / "att.lstmkit", custom_objects={"Attention": OurAttention})
+    np.testing.assert_allclose(back.predict(x), ours.predict(x), atol=1e-6)

@@ -3,6 +3,8 @@ constant learning rate) and against hand-derived values where they do not."""
 
 import math
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -126,11 +128,35 @@ def test_late_build_and_errors():
     opt.build([torch.nn.Parameter(torch.zeros(2))])
     with pytest.raises(ValueError, match="already bound"):
         opt.build([torch.nn.Parameter(torch.zeros(2))])
-    with pytest.raises(ValueError, match="Unknown optimizer 'adamw'"):
-        O.get("adamw")
+    with pytest.raises(ValueError, match="Unknown optimizer 'nadam'"):
+        O.get("nadam")
     with pytest.raises(ValueError, match="learning_rate=-0.1"):
         O.SGD(-0.1)
     with pytest.raises(ValueError, match="at most one of clipnorm, clipvalue, global_clipnorm"):
         O.Adam(clipnorm=1.0, clipvalue=0.5)
     with pytest.raises(ValueError, match="beta_1=1.0"):
         O.Adam(beta_1=1.0)
+
+
+@pytest.mark.parametrize("name, ours, theirs", [
+    ("adadelta", lambda ps: O.Adadelta(0.5, params=ps), lambda: __import__("keras").optimizers.Adadelta(0.5)),
+    ("adamax", lambda ps: O.Adamax(0.05, params=ps), lambda: __import__("keras").optimizers.Adamax(0.05)),
+    ("adamw", lambda ps: O.AdamW(0.05, weight_decay=0.1, params=ps),
+     lambda: __import__("keras").optimizers.AdamW(0.05, weight_decay=0.1)),
+])
+def test_more_optimizers_step_as_keras_3(name, ours, theirs):
+    import keras
+
+    grads = random_grads()
+    w0 = np.array([0.5, -1.5, 2.0, 0.0], dtype="float32")
+    variable = keras.Variable(w0)
+    optimizer = theirs()
+    for g in grads:
+        optimizer.apply_gradients([(keras.ops.convert_to_tensor(g.numpy().astype("float32")), variable)])
+    p = torch.nn.Parameter(torch.tensor(w0))
+    mine = ours([p])
+    for g in grads:
+        p.grad = g.float().clone()
+        mine.step()
+    np.testing.assert_allclose(p.detach().numpy(), keras.ops.convert_to_numpy(variable), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(p.detach().numpy(), w0, atol=1e-3)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 import re
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from .. import constraints, initializers, regularizers
 from .._checks import positive_int, shape_tuple
 from . import registry, symbolic
 
@@ -123,6 +125,62 @@ class Layer(nn.Module):
     def build(self, input_shape: Shape) -> None:
         """Creates the weights for inputs of `input_shape` (batch first). Layers without weights keep this."""
 
+    # ---- a user's own layer, written the Keras way ----------------------------------------------
+
+    def add_weight(self, *args: Any, shape: Sequence[int] | None = None, initializer: Any = None, dtype: Any = None,
+                   trainable: bool = True, regularizer: Any = None, constraint: Any = None, name: str | None = None,
+                   **ignored: Any) -> nn.Parameter:
+        """Creates a weight in `build`, as a Keras layer of one's own does: `self.W =
+        self.add_weight(name="W", shape=(d, 1), initializer="glorot_uniform")`. Keras 3's
+        positional order (shape, initializer, dtype, trainable) and Keras 2's (name, shape, dtype,
+        initializer, regularizer, trainable, constraint) are both taken. Weights come in the order
+        they were added, which is Keras's order for `get_weights` / `set_weights`."""
+        if args and isinstance(args[0], str):  # Keras 2: add_weight(name, shape, dtype, initializer, regularizer, ...)
+            keys = ("name", "shape", "dtype", "initializer", "regularizer", "trainable", "constraint")
+        else:
+            keys = ("shape", "initializer", "dtype", "trainable", "autocast", "regularizer", "constraint")
+        given = {"shape": shape, "initializer": initializer, "dtype": dtype, "trainable": trainable,
+                 "regularizer": regularizer, "constraint": constraint, "name": name}
+        given.update(zip(keys, args))
+        if given["shape"] is None:
+            raise ValueError(f"Layer {self.name!r}: add_weight needs shape=, got shape=None")
+        init = initializers.get(given["initializer"] if given["initializer"] is not None else "glorot_uniform")
+        dtype = self._placement.dtype if given["dtype"] in (None, "float32") else getattr(torch, str(given["dtype"]))
+        param = nn.Parameter(initializers.make(init, tuple(int(d) for d in given["shape"]), dtype),
+                             requires_grad=bool(given["trainable"]))
+        key = re.sub(r"\W", "_", str(given["name"] or f"weight_{len(self._parameters)}"))
+        while key in self._parameters or key in self.__dict__:
+            key += "_"
+        self.register_parameter(key, param)
+        penalties = self.__dict__.setdefault("_added_penalties", [])
+        penalties.append((param, regularizers.get(given["regularizer"]), constraints.get(given["constraint"])))
+        return param
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # `self.W = self.add_weight(name="kernel", ...)`: the weight is registered once, under its
+        # name; the attribute is an alias, not a second registration of the same tensor
+        if isinstance(value, nn.Parameter) and name not in self._parameters \
+                and any(p is value for p in self.__dict__.get("_parameters", {}).values()):
+            object.__setattr__(self, name, value)
+            return
+        super().__setattr__(name, value)
+
+    def _call_arguments(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The keyword arguments this class's `call` takes (a user's `call(self, x)` takes none of
+        `mask` and `training`)."""
+        accepted = _CALL_ARGUMENTS.get(type(self))
+        if accepted is None:
+            params = inspect.signature(type(self).call).parameters.values()
+            accepted = frozenset({"*"}) if any(p.kind == p.VAR_KEYWORD for p in params) else frozenset(p.name for p in params)
+            _CALL_ARGUMENTS[type(self)] = accepted
+        if "*" in accepted:
+            return kwargs
+        return {k: v for k, v in kwargs.items() if k in accepted}
+
+    def is_users_layer(self) -> bool:
+        """A layer class written outside lstmkit (a Keras program's own)."""
+        return not type(self).__module__.startswith("lstmkit.")
+
     def ensure_built(self, input_shape: Any) -> None:
         """Builds the layer for inputs of `input_shape` (a shape, or a list of shapes for a layer
         taking several inputs) unless it is built."""
@@ -142,7 +200,15 @@ class Layer(nn.Module):
         raise NotImplementedError
 
     def compute_output_shape(self, input_shape: Shape) -> Any:
-        return tuple(input_shape)
+        """The output's shape for inputs of `input_shape`. lstmkit's layers say it; for a Keras
+        program's own layer that does not, it is found as Keras 3 finds it, by running the layer
+        (on zeros)."""
+        if self.is_users_layer():
+            return probe_output_shape(lambda x: self(x, training=False), input_shape,
+                                      self.__dict__.get("_symbolic_input_dtype", "float32"),
+                                      f"{type(self).__name__} layer {self.name!r}", "its call",
+                                      "define compute_output_shape(self, input_shape)")
+        return tuple(input_shape) if not isinstance(input_shape, list) else input_shape
 
     def logits_activation(self) -> Any:
         """The activation this layer applies last, when `call(..., logits=True)` can return its
@@ -189,6 +255,7 @@ class Layer(nn.Module):
 
     def output_dtype(self, input_dtype: Any) -> str:
         """The dtype of this layer's outputs for inputs of `input_dtype` (a list for several)."""
+        self.__dict__["_symbolic_input_dtype"] = input_dtype  # what a shape probe feeds a user's layer
         return "float32"
 
     def forward(self, x: Any, mask: torch.Tensor | None = None, training: bool | None = None, **kwargs: Any) -> Any:
@@ -200,7 +267,7 @@ class Layer(nn.Module):
             self.check_input_shape(shape)
         if training is None:
             training = self.training
-        return self.call(x, mask=mask, training=bool(training), **kwargs)
+        return self.call(x, **self._call_arguments({"mask": mask, "training": bool(training), **kwargs}))
 
     def as_input(self, x: Any) -> torch.Tensor:
         """Turns numpy arrays and nested lists into tensors (floats as float32); tensors pass as they are."""
@@ -272,12 +339,13 @@ class Layer(nn.Module):
     # ---- penalties and constraints ----------------------------------------------------------
 
     def weight_regularizers(self) -> list[tuple[torch.Tensor, Any]]:
-        """(weight, regularizer) pairs of this layer; layers with regularizable weights override it."""
-        return []
+        """(weight, regularizer) pairs of this layer; layers with regularizable weights override it
+        (a user's layer: those given to `add_weight`)."""
+        return [(w, r) for w, r, _ in self.__dict__.get("_added_penalties", []) if r is not None]
 
     def weight_constraints(self) -> list[tuple[torch.Tensor, Any]]:
         """(weight, constraint) pairs of this layer; layers with constrainable weights override it."""
-        return []
+        return [(w, c) for w, _, c in self.__dict__.get("_added_penalties", []) if c is not None]
 
     def record_activity(self, output: torch.Tensor) -> None:
         """Keeps the activity penalty of this call's output (Keras divides it by the batch size)."""
@@ -320,6 +388,45 @@ class Layer(nn.Module):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})" if not self._modules else super().__repr__()
+
+
+_CALL_ARGUMENTS: dict[type, frozenset[str]] = {}
+
+
+def _zeros(shape: Shape, size: int, dtype: str) -> torch.Tensor:
+    kind = torch.int64 if dtype.startswith(("int", "uint")) else torch.bool if dtype == "bool" else torch.float32
+    return torch.zeros([size if d is None else d for d in shape], dtype=kind)
+
+
+def probe_output_shape(run: Callable[[Any], Any], input_shape: Any, dtypes: Any, owner: str, what: str,
+                       remedy: str) -> Any:
+    """The output shape of `run` (a Lambda's function, a user's layer's call) found by running it
+    on zeros twice, unknown sizes taken as 2 and then 3: sizes that differ are unknown (None).
+    Errors `run` raises are reported with the input shape, `owner` and the `remedy`."""
+    batch = input_shape[0][0] if isinstance(input_shape, list) else input_shape[0]
+
+    def make(size: int) -> Any:
+        if isinstance(input_shape, list):
+            kinds = dtypes if isinstance(dtypes, list) else ["float32"] * len(input_shape)
+            return [_zeros(s, size, d) for s, d in zip(input_shape, kinds)]
+        return _zeros(input_shape, size, dtypes if isinstance(dtypes, str) else "float32")
+
+    try:
+        with torch.no_grad():
+            first, second = run(make(2)), run(make(3))
+    except Exception as err:  # the user's code: any error it raises is reported with the shapes
+        raise ValueError(f"{owner} failed on inputs of shape {input_shape} ({type(err).__name__}: {err}); {remedy} "
+                         "if it cannot run on zeros") from err
+
+    def shape(a: Any, b: Any) -> Any:
+        if isinstance(a, (list, tuple)):
+            return [shape(u, v) for u, v in zip(a, b)]
+        if not isinstance(a, torch.Tensor):
+            raise ValueError(f"{owner} must return tensors, {what} returned {type(a).__name__}")
+        sizes = [None if u != v else u for u, v in zip(a.shape, b.shape)]
+        return (batch, *sizes[1:]) if sizes else (batch,)
+
+    return shape(first, second)
 
 
 def to_tensor(x: Any, argument: str, *, float_dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from .base import Layer, Shape
+from .base import Layer, Shape, probe_output_shape
 
 
 class NamedFunction:
@@ -27,11 +27,6 @@ class NamedFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.function(*args, **kwargs)
-
-
-def _probe(shape: Shape, size: int, dtype: str) -> torch.Tensor:
-    kind = torch.int64 if dtype.startswith(("int", "uint")) else torch.bool if dtype == "bool" else torch.float32
-    return torch.zeros([size if d is None else d for d in shape], dtype=kind)
 
 
 class Lambda(Layer):
@@ -85,30 +80,8 @@ class Lambda(Layer):
         return self._probe_shape(input_shape, batch)
 
     def _probe_shape(self, input_shape: Any, batch: Any) -> Any:
-        dtypes = self._input_dtype
-
-        def make(size: int) -> Any:
-            if isinstance(input_shape, list):
-                kinds = dtypes if isinstance(dtypes, list) else ["float32"] * len(input_shape)
-                return [_probe(s, size, d) for s, d in zip(input_shape, kinds)]
-            return _probe(input_shape, size, dtypes if isinstance(dtypes, str) else "float32")
-
-        try:
-            with torch.no_grad():
-                first, second = self.function(make(2), **self.arguments), self.function(make(3), **self.arguments)
-        except Exception as err:  # the user's function: any error it raises is reported with the shapes
-            raise ValueError(f"Lambda layer {self.name!r} failed on inputs of shape {input_shape} ({type(err).__name__}: "
-                             f"{err}); pass output_shape=... if it cannot run on zeros") from err
-
-        def shape(a: Any, b: Any) -> Any:
-            if isinstance(a, (list, tuple)):
-                return [shape(u, v) for u, v in zip(a, b)]
-            if not isinstance(a, torch.Tensor):
-                raise ValueError(f"Lambda layer {self.name!r} must return tensors, its function returned {type(a).__name__}")
-            sizes = [None if u != v else u for u, v in zip(a.shape, b.shape)]
-            return (batch, *sizes[1:]) if sizes else (batch,)
-
-        return shape(first, second)
+        return probe_output_shape(lambda x: self.function(x, **self.arguments), input_shape, self._input_dtype,
+                                  f"Lambda layer {self.name!r}", "its function", "pass output_shape=...")
 
     def compute_mask(self, x: Any, mask: Any) -> Any:
         if callable(self.mask_given):

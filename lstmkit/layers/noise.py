@@ -21,9 +21,10 @@ class GaussianNoise(Layer):
 
     def __init__(self, stddev: float, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if isinstance(stddev, bool) or not isinstance(stddev, numbers.Real) or not stddev >= 0:
+        if isinstance(stddev, bool) or not isinstance(stddev, numbers.Real) or not float(stddev) >= 0:
             raise ValueError(f"Expected stddev to be a number >= 0, got stddev={stddev!r}")
-        self.stddev, self.seed = float(stddev), seed
+        self.stddev: float = float(stddev)
+        self.seed: int | None = seed
 
     def call(self, x: torch.Tensor, *, mask: Any = None, training: bool = False, **kwargs: Any) -> torch.Tensor:
         if not training or self.stddev == 0.0:
@@ -40,7 +41,8 @@ class GaussianDropout(Layer):
 
     def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.rate, self.seed = _checks.rate("rate", rate), seed
+        self.rate: float = _checks.rate("rate", rate)
+        self.seed: int | None = seed
 
     def call(self, x: torch.Tensor, *, mask: Any = None, training: bool = False, **kwargs: Any) -> torch.Tensor:
         if not training or self.rate == 0.0:

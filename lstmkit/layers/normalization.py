@@ -22,12 +22,47 @@ def _axes(name: str, axis: Any, rank: int) -> tuple[int, ...]:
 
 
 def _epsilon(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) > 0:
         raise ValueError(f"Expected epsilon to be a positive number, got epsilon={value!r}")
     return float(value)
 
 
-class BatchNormalization(Layer):
+def _broadcast(v: torch.Tensor, axes: tuple[int, ...], rank: int) -> torch.Tensor:
+    """A weight over `axes` shaped to broadcast against a rank-`rank` input."""
+    shape = [1] * rank
+    for a, n in zip(axes, v.shape):
+        shape[a] = n
+    return v.reshape(shape)
+
+
+class _ScaleAndCenter(Layer):
+    """What both normalisations share: the learned scale γ and centre β, their penalties and
+    constraints, and applying them."""
+
+    gamma: nn.Parameter | None
+    beta: nn.Parameter | None
+    gamma_regularizer: Any
+    beta_regularizer: Any
+    gamma_constraint: Any
+    beta_constraint: Any
+
+    def scale_and_center(self, y: torch.Tensor, axes: tuple[int, ...]) -> torch.Tensor:
+        if self.gamma is not None:
+            y = y * _broadcast(self.gamma, axes, y.dim())
+        if self.beta is not None:
+            y = y + _broadcast(self.beta, axes, y.dim())
+        return y
+
+    def weight_regularizers(self) -> list[tuple[torch.Tensor, Any]]:
+        pairs = [(self.gamma, self.gamma_regularizer), (self.beta, self.beta_regularizer)]
+        return [(w, r) for w, r in pairs if w is not None and r is not None]
+
+    def weight_constraints(self) -> list[tuple[torch.Tensor, Any]]:
+        pairs = [(self.gamma, self.gamma_constraint), (self.beta, self.beta_constraint)]
+        return [(w, c) for w, c in pairs if w is not None and c is not None]
+
+
+class BatchNormalization(_ScaleAndCenter):
     """Normalises each feature (the `axis`, by default the last) over the batch and the other axes.
 
     At training time: y = γ (x - μ_B) / sqrt(σ²_B + ε) + β with the batch's mean μ_B and (biased)
@@ -70,22 +105,23 @@ class BatchNormalization(Layer):
     ) -> None:
         super().__init__(**kwargs)
         self.axis = axis
-        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
+        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= float(momentum) <= 1:
             raise ValueError(f"Expected momentum in [0, 1], got momentum={momentum!r}")
-        self.momentum = float(momentum)
-        self.epsilon = _epsilon(epsilon)
-        self.center, self.scale = bool(center), bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
-        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
-        self.synchronized = bool(synchronized)
-        self.gamma: nn.Parameter | None = None
-        self.beta: nn.Parameter | None = None
+        self.momentum: float = float(momentum)
+        self.epsilon: float = _epsilon(epsilon)
+        self.center: bool = bool(center)
+        self.scale: bool = bool(scale)
+        self.beta_initializer: Any = initializers.get(beta_initializer)
+        self.gamma_initializer: Any = initializers.get(gamma_initializer)
+        self.moving_mean_initializer: Any = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer: Any = initializers.get(moving_variance_initializer)
+        self.beta_regularizer: Any = regularizers.get(beta_regularizer)
+        self.gamma_regularizer: Any = regularizers.get(gamma_regularizer)
+        self.beta_constraint: Any = constraints.get(beta_constraint)
+        self.gamma_constraint: Any = constraints.get(gamma_constraint)
+        self.synchronized: bool = bool(synchronized)
+        self.gamma = None
+        self.beta = None
         self.moving_mean: torch.Tensor
         self.moving_variance: torch.Tensor
         self._feature_axes: tuple[int, ...] = ()
@@ -116,12 +152,6 @@ class BatchNormalization(Layer):
             return []
         return [w for w in (self.gamma, self.beta) if w is not None] + [self.moving_mean, self.moving_variance]
 
-    def _broadcast(self, v: torch.Tensor, rank: int) -> torch.Tensor:
-        shape = [1] * rank
-        for a, n in zip(self._feature_axes, v.shape):
-            shape[a] = n
-        return v.reshape(shape)
-
     def call(self, x: torch.Tensor, *, mask: torch.Tensor | None = None, training: bool = False,
              **kwargs: Any) -> torch.Tensor:
         x = x.to(self.moving_mean.dtype)
@@ -142,22 +172,9 @@ class BatchNormalization(Layer):
                 self.moving_mean.mul_(m).add_(mean.reshape(self.moving_mean.shape).detach() * (1 - m))
                 self.moving_variance.mul_(m).add_(var.reshape(self.moving_variance.shape).detach() * (1 - m))
         else:
-            mean = self._broadcast(self.moving_mean, rank)
-            var = self._broadcast(self.moving_variance, rank)
-        y = (x - mean) * torch.rsqrt(var + self.epsilon)
-        if self.gamma is not None:
-            y = y * self._broadcast(self.gamma, rank)
-        if self.beta is not None:
-            y = y + self._broadcast(self.beta, rank)
-        return y
-
-    def weight_regularizers(self) -> list[tuple[torch.Tensor, Any]]:
-        pairs = [(self.gamma, self.gamma_regularizer), (self.beta, self.beta_regularizer)]
-        return [(w, r) for w, r in pairs if w is not None and r is not None]
-
-    def weight_constraints(self) -> list[tuple[torch.Tensor, Any]]:
-        pairs = [(self.gamma, self.gamma_constraint), (self.beta, self.beta_constraint)]
-        return [(w, c) for w, c in pairs if w is not None and c is not None]
+            mean = _broadcast(self.moving_mean, self._feature_axes, rank)
+            var = _broadcast(self.moving_variance, self._feature_axes, rank)
+        return self.scale_and_center((x - mean) * torch.rsqrt(var + self.epsilon), self._feature_axes)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -173,7 +190,7 @@ class BatchNormalization(Layer):
         return config
 
 
-class LayerNormalization(Layer):
+class LayerNormalization(_ScaleAndCenter):
     """Normalises each sample over `axis` (default the last): y = γ (x - μ) / sqrt(σ² + ε) + β,
     μ and σ² (biased) taken over those axes of that sample alone; the same in training and
     inference. With `rms_scaling=True`, Keras's (deprecated) form: y = γ x / sqrt(σ² + ε), no
@@ -207,14 +224,14 @@ class LayerNormalization(Layer):
         self.axis = axis
         self.epsilon = _epsilon(epsilon)
         self.center, self.scale, self.rms_scaling = bool(center), bool(scale), bool(rms_scaling)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
-        self.gamma: nn.Parameter | None = None
-        self.beta: nn.Parameter | None = None
+        self.beta_initializer: Any = initializers.get(beta_initializer)
+        self.gamma_initializer: Any = initializers.get(gamma_initializer)
+        self.beta_regularizer: Any = regularizers.get(beta_regularizer)
+        self.gamma_regularizer: Any = regularizers.get(gamma_regularizer)
+        self.beta_constraint: Any = constraints.get(beta_constraint)
+        self.gamma_constraint: Any = constraints.get(gamma_constraint)
+        self.gamma = None
+        self.beta = None
         self._norm_axes: tuple[int, ...] = ()
 
     def check_input_shape(self, input_shape: Shape) -> None:
@@ -232,35 +249,15 @@ class LayerNormalization(Layer):
         if self.center and not self.rms_scaling:
             self.beta = nn.Parameter(initializers.make(self.beta_initializer, shape, dtype))
 
-    def _broadcast(self, v: torch.Tensor, rank: int) -> torch.Tensor:
-        shape = [1] * rank
-        for a, n in zip(self._norm_axes, v.shape):
-            shape[a] = n
-        return v.reshape(shape)
-
     def call(self, x: torch.Tensor, *, mask: Any = None, training: bool = False, **kwargs: Any) -> torch.Tensor:
-        x = x.to(torch.get_default_dtype() if self.gamma is None and self.beta is None else
-                 (self.gamma if self.gamma is not None else self.beta).dtype)  # type: ignore[union-attr]
-        rank = x.dim()
+        x = x.to(self._placement.dtype)  # the layer's dtype, also with neither gamma nor beta
         if self.rms_scaling:
             y = x * torch.rsqrt(x.var(dim=self._norm_axes, unbiased=False, keepdim=True) + self.epsilon)
         else:
             mean = x.mean(dim=self._norm_axes, keepdim=True)
             var = x.var(dim=self._norm_axes, unbiased=False, keepdim=True)
             y = (x - mean) * torch.rsqrt(var + self.epsilon)
-        if self.gamma is not None:
-            y = y * self._broadcast(self.gamma, rank)
-        if self.beta is not None:
-            y = y + self._broadcast(self.beta, rank)
-        return y
-
-    def weight_regularizers(self) -> list[tuple[torch.Tensor, Any]]:
-        pairs = [(self.gamma, self.gamma_regularizer), (self.beta, self.beta_regularizer)]
-        return [(w, r) for w, r in pairs if w is not None and r is not None]
-
-    def weight_constraints(self) -> list[tuple[torch.Tensor, Any]]:
-        pairs = [(self.gamma, self.gamma_constraint), (self.beta, self.beta_constraint)]
-        return [(w, c) for w, c in pairs if w is not None and c is not None]
+        return self.scale_and_center(y, self._norm_axes)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

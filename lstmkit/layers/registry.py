@@ -7,12 +7,16 @@ user's own layer class is found only through `custom_objects`, never imported by
 
 from __future__ import annotations
 
+import contextvars
 from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:
     from .base import Layer
 
 _CLASSES: dict[str, type] = {}
+# the custom_objects of the outermost deserialize under way, seen by the nested ones (the layers
+# of a model, the layer inside a wrapper), which their classes' from_config make without them
+_CUSTOM: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar("lstmkit_custom_objects", default={})
 
 
 def register(cls: type) -> None:
@@ -35,7 +39,8 @@ def deserialize(spec: dict[str, Any], custom_objects: Mapping[str, Any] | None =
     if not isinstance(spec, dict):
         raise ValueError(f"Expected a layer description {{'class_name': ..., 'config': ...}}, got {spec!r:.100}")
     name = spec.get("class_name")
-    cls = (custom_objects or {}).get(name) if isinstance(name, str) else None  # type: ignore[arg-type]
+    custom_objects = {**_CUSTOM.get(), **(custom_objects or {})}
+    cls = custom_objects.get(name) if isinstance(name, str) else None  # type: ignore[arg-type]
     if not isinstance(cls, type):
         cls = _CLASSES.get(name)  # type: ignore[arg-type]
     if cls is None:
@@ -44,5 +49,9 @@ def deserialize(spec: dict[str, Any], custom_objects: Mapping[str, Any] | None =
     config = spec.get("config", {})
     if not isinstance(config, dict):
         raise ValueError(f"The configuration of a {name} layer must be a dict, got {type(config).__name__}")
-    built: Layer = cls.from_config(dict(config))  # type: ignore[attr-defined]
+    token = _CUSTOM.set(custom_objects)
+    try:
+        built: Layer = cls.from_config(dict(config))  # type: ignore[attr-defined]
+    finally:
+        _CUSTOM.reset(token)
     return built

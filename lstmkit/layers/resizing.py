@@ -22,6 +22,7 @@ def _pairs(value: Any, rank: int) -> tuple[tuple[int, int], ...]:
             return (v[0], v[1])
         raise ValueError(f"Expected padding as an int, {rank} ints or {rank} (before, after) pairs, got padding={value!r}")
 
+    result: tuple[tuple[int, int], ...]
     if rank == 1:
         result = (pair(value),)
     elif isinstance(value, int) and not isinstance(value, bool):

@@ -161,13 +161,19 @@ def layer_spec(spec: Any, custom_objects: Mapping[str, Any]) -> dict[str, Any]:
         return {"class_name": "Model", "config": functional_config(config, custom_objects)}
     if class_name == "Sequential":
         return {"class_name": "Sequential", "config": sequential_config(config, custom_objects)}
-    custom = custom_objects.get(class_name)
-    cls = custom if isinstance(custom, type) else lookup(class_name)
-    if cls is None or (spec.get("registered_name") not in (None, class_name) and custom is None):
+    # a class registered in Keras as "package>Name" is looked for in custom_objects as either
+    registered = str(spec.get("registered_name") or class_name)
+    short = class_name.split(">")[-1]
+    custom = next((custom_objects[k] for k in (class_name, registered, short, registered.split(">")[-1])
+                   if isinstance(custom_objects.get(k), type)), None)
+    cls = custom if custom is not None else lookup(class_name)
+    if cls is None or (registered != class_name and custom is None):
         raise KerasFileError(f"{where} is of a class lstmkit does not have; a layer class of your own is only taken from "
-                             f"custom_objects={{{class_name!r}: YourLayer}}")
-    if custom is not None:  # a user's class takes its own configuration
-        return {"class_name": class_name, "config": config}
+                             f"custom_objects={{{short!r}: YourLayer}}")
+    if custom is not None:  # a user's class takes its own configuration, less Keras's own settings
+        if isinstance(custom_objects, dict):  # rebuilt by its own name, whatever key it was given under
+            custom_objects.setdefault(cls.__name__, cls)
+        return {"class_name": cls.__name__, "config": {k: v for k, v in config.items() if k not in _IGNORED}}
     accepted = _accepted(cls)
     out: dict[str, Any] = {}
     for key, value in config.items():
@@ -182,7 +188,7 @@ def layer_spec(spec: Any, custom_objects: Mapping[str, Any]) -> dict[str, Any]:
         elif key in ("layer", "backward_layer") and isinstance(value, dict):
             value = layer_spec(value, custom_objects)
         elif key == "function" and class_name == "Lambda":
-            value = _lambda_function(config, name, custom_objects)
+            value = _lambda_function(config, str(name), custom_objects)
         elif key in ("output_shape", "mask", "function_type", "module", "output_shape_type", "output_shape_module") \
                 and class_name == "Lambda":
             if key == "output_shape" and isinstance(value, (list, tuple)):
@@ -454,8 +460,21 @@ def _compile_from(model: Any, config: Any, path: str, custom_objects: Mapping[st
 
 
 def load(path: str, custom_objects: Mapping[str, Any] | None = None, compile: bool = True) -> Any:
-    """A model from a Keras `.keras` archive or a Keras 2/3 legacy `.h5` file (see the module doc)."""
-    custom_objects = dict(custom_objects or {})
+    """A model from a Keras `.keras` archive or a Keras 2/3 legacy `.h5` file (see the module doc).
+
+    Raises:
+        KerasFileError: (a ValueError) naming the file, for anything that cannot be loaded.
+    """
+    try:
+        return _load(path, dict(custom_objects or {}), compile)
+    except KerasFileError:
+        raise
+    except (OSError, KeyError, IndexError, TypeError, AttributeError, ValueError, zipfile.BadZipFile, RecursionError) as err:
+        raise KerasFileError(f"{path!r} is not a whole Keras model file lstmkit can read ({type(err).__name__}: "
+                             f"{str(err)[:200]})") from None
+
+
+def _load(path: str, custom_objects: dict[str, Any], compile: bool) -> Any:
     kind = file_kind(path)
     if kind == "keras":
         with zipfile.ZipFile(path) as z:
@@ -501,6 +520,9 @@ def load_weights(model: Any, path: str) -> None:
     layer by name (Keras 2's numbered names matched in order)."""
     if not model.built:
         raise KerasFileError(f"Model {model.name!r} is not built: give it an input shape before load_weights({path!r})")
-    with h5py.File(path, "r") as f:
-        load_weights_from(model, f, path)
+    try:
+        with h5py.File(path, "r") as f:
+            load_weights_from(model, f, path)
+    except (OSError, KeyError, TypeError, AttributeError) as err:
+        raise KerasFileError(f"{path!r} is not a whole Keras weights file ({type(err).__name__}: {str(err)[:200]})") from None
 

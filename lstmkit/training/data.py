@@ -28,53 +28,9 @@ from torch.utils.data.distributed import DistributedSampler
 
 from ..distributed import shard_order
 from ..layers.base import to_tensor
+from .keras_sequence import SequencePasses, is_sequence
 
 Batch = tuple[Any, Any, Any]
-
-
-class Sequence:
-    """Keras's `keras.utils.Sequence` (Keras 3 calls it `PyDataset`): batches by index.
-
-    Subclass it with `__len__` (batches per epoch) and `__getitem__(i)` (batch i as `(x, y)` or
-    `(x, y, sample_weight)`); `on_epoch_end()` runs after each pass (to reshuffle, say). `fit`,
-    `evaluate`, `predict` and the Keras 2 `*_generator` methods take one as `x`.
-
-    Args:
-        workers, use_multiprocessing, max_queue_size: Accepted for Keras compatibility; batches
-            are read in this process, one after another.
-    """
-
-    def __init__(self, workers: int = 1, use_multiprocessing: bool = False, max_queue_size: int = 10) -> None:
-        pass
-
-    def __len__(self) -> int:
-        raise NotImplementedError(f"{type(self).__name__} must define __len__: the number of batches")
-
-    def __getitem__(self, index: int) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} must define __getitem__(index): batch `index`")
-
-    def on_epoch_end(self) -> None:
-        """Called after each pass over the batches."""
-
-
-def _is_sequence(x: Any) -> bool:
-    """A Keras-style Sequence: ours, or any object with `__len__`, `__getitem__` and `on_epoch_end`."""
-    return isinstance(x, Sequence) or all(hasattr(x, a) for a in ("__len__", "__getitem__", "on_epoch_end"))
-
-
-class _SequencePasses:
-    """A Sequence read as a re-iterable of batches: each iteration is one pass, then `on_epoch_end()`."""
-
-    def __init__(self, sequence: Any) -> None:
-        self.sequence = sequence
-
-    def __len__(self) -> int:
-        return len(self.sequence)
-
-    def __iter__(self) -> Iterator[Any]:
-        for index in range(len(self.sequence)):
-            yield self.sequence[index]
-        self.sequence.on_epoch_end()
 
 
 def is_torch_data(x: Any) -> bool:
@@ -82,7 +38,7 @@ def is_torch_data(x: Any) -> bool:
     iterator of batches, a Keras-style Sequence) rather than arrays."""
     if isinstance(x, (Dataset, DataLoader, collections.abc.Iterator)):
         return True
-    return not isinstance(x, (list, tuple, dict, str, bytes)) and not hasattr(x, "__array__") and _is_sequence(x)
+    return not isinstance(x, (list, tuple, dict, str, bytes)) and not hasattr(x, "__array__") and is_sequence(x)
 
 
 Tensors = list[torch.Tensor]
@@ -150,7 +106,7 @@ class TorchData:
     """A `DataLoader` (or any re-iterable of batches), or a `Dataset` batched by a `DataLoader` here."""
 
     def __init__(self, source: Any) -> None:
-        self.source = _SequencePasses(source) if _is_sequence(source) and not isinstance(source, Dataset) else source
+        self.source: Any = SequencePasses(source) if is_sequence(source) and not isinstance(source, Dataset) else source
 
     @property
     def indexable(self) -> bool:

@@ -82,8 +82,9 @@ def fit(
 ) -> History:
     """`model.fit`: the arguments are documented there (`Trainer.fit`)."""
     setup, step_fns = model.require_compiled("fit")
-    if _EPOCHS.get() is not None:
-        epochs = _EPOCHS.get()
+    override = _EPOCHS.get()
+    if override is not None:
+        epochs = override
     batch_size = positive_int("batch_size", 32 if batch_size is None else batch_size)
     validation_batch_size = positive_int(
         "validation_batch_size", batch_size if validation_batch_size is None else validation_batch_size

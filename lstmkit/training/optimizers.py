@@ -309,7 +309,56 @@ class Adagrad(Optimizer):
         p.sub_(g * lr / (acc + self.hyper["epsilon"]).sqrt())
 
 
-_REGISTRY: dict[str, Callable[[], Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019), Keras 3's `AdamW`: the same
+    steps as `Adam`, each weight first shrunk by lr · weight_decay (default 0.004)."""
+
+    def __init__(self, learning_rate: float = 0.001, weight_decay: float = 0.004, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False, **kwargs: Any) -> None:
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **kwargs)
+
+
+class Adadelta(Optimizer):
+    """Adadelta (Zeiler 2012) as Keras 3 computes it, the step scaled by the learning rate:
+
+        a = ρ a + (1 - ρ) g²;   Δ = -sqrt(d + ε) / sqrt(a + ε) · g;   d = ρ d + (1 - ρ) Δ²;   w += lr · Δ
+    """
+
+    def __init__(self, learning_rate: float = 0.001, rho: float = 0.95, epsilon: float = 1e-7, **kwargs: Any) -> None:
+        super().__init__(learning_rate, rho=rate("rho", rho), epsilon=non_negative("epsilon", epsilon), **kwargs)
+
+    def update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float) -> None:
+        rho, eps = self.hyper["rho"], self.hyper["epsilon"]
+        a = state.setdefault("accumulated_grad", torch.zeros_like(p))
+        d = state.setdefault("accumulated_delta", torch.zeros_like(p))
+        a.mul_(rho).add_(g * g * (1 - rho))
+        delta = -(d + eps).sqrt() / (a + eps).sqrt() * g
+        d.mul_(rho).add_(delta * delta * (1 - rho))
+        p.add_(delta * lr)
+
+
+class Adamax(Optimizer):
+    """Adamax (Kingma & Ba 2015, the infinity norm) as Keras 3 computes it:
+
+        m = m + (1 - β1)(g - m);   u = max(β2 u, |g|);   w -= lr · m / ((1 - β1^t)(u + ε))
+    """
+
+    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, **kwargs: Any) -> None:
+        super().__init__(learning_rate, beta_1=rate("beta_1", beta_1), beta_2=rate("beta_2", beta_2),
+                         epsilon=non_negative("epsilon", epsilon), **kwargs)
+
+    def update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float) -> None:
+        b1, b2, eps = self.hyper["beta_1"], self.hyper["beta_2"], self.hyper["epsilon"]
+        m = state.setdefault("m", torch.zeros_like(p))
+        u = state.setdefault("u", torch.zeros_like(p))
+        m.add_((g - m) * (1 - b1))
+        torch.maximum(u * b2, g.abs(), out=u)
+        p.sub_(m * lr / ((1 - b1 ** (self.iterations + 1)) * (u + eps)))
+
+
+_REGISTRY: dict[str, Callable[[], Optimizer]] = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop,
+                                                  "adagrad": Adagrad, "adadelta": Adadelta, "adamax": Adamax}
 
 
 def get(identifier: str | Optimizer) -> Optimizer:
