@@ -9,9 +9,10 @@ from .training.callbacks import LearningRateScheduler as LearningRateScheduler
 from .training.callbacks import ModelCheckpoint as ModelCheckpoint
 from .training.callbacks import ProgbarLogger as ProgbarLogger
 from .training.callbacks import ReduceLROnPlateau as ReduceLROnPlateau
+from .training.callbacks import TensorBoard as TensorBoard
 from .training.callbacks import TerminateOnNaN as TerminateOnNaN
 
 __all__ = [
     "Callback", "History", "ProgbarLogger", "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau",
-    "LearningRateScheduler", "CSVLogger", "TerminateOnNaN", "LambdaCallback",
+    "LearningRateScheduler", "CSVLogger", "TerminateOnNaN", "LambdaCallback", "TensorBoard",
 ]

@@ -100,3 +100,46 @@ def forecast(
     _save(fig, path)
     plt.close(fig)
     return os.fspath(path)
+
+
+def model_diagram(model: Any, path: str | os.PathLike[str] = "model.png", show_shapes: bool = False,
+                  show_layer_names: bool = True, **ignored: Any) -> str:
+    """Keras's `plot_model`, drawn with matplotlib (no pydot or graphviz): a box per layer, top to
+    bottom in the model's layer order, arrows from the layers each one reads; with `show_shapes`
+    each box also gives the output shape. Returns the path of the PNG written."""
+    layers = list(model.layers)
+    if hasattr(model, "nodes"):  # a graph: each layer's inbound layers from its calls
+        _, calls = model.layer_calls()
+        shapes = [calls[id(layer)][0].outputs[0].shape if len(calls[id(layer)][0].outputs) == 1
+                  else [t.shape for t in calls[id(layer)][0].outputs] for layer in layers]
+        sources = [{t.layer.name for n in calls[id(layer)] if not n.is_input for t in n.input_tensors()} for layer in layers]
+    else:  # a stack: each layer reads the one before
+        shapes = list(model.layer_output_shapes())
+        sources = [set()] + [{layers[i - 1].name} for i in range(1, len(layers))]
+    plt = _pyplot()
+    height = max(2.0, 0.9 * len(layers))
+    fig, ax = plt.subplots(figsize=(6, height))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-len(layers), 0.5)
+    ax.axis("off")
+    row = {layer.name: i for i, layer in enumerate(layers)}
+    for i, (layer, shape) in enumerate(zip(layers, shapes)):
+        text = f"{layer.name} ({type(layer).__name__})" if show_layer_names else type(layer).__name__
+        if show_shapes:
+            text += f"\noutput: {shape}"
+        ax.text(0.5, -i, text, ha="center", va="center", fontsize=9,
+                bbox={"boxstyle": "round", "facecolor": "#e8eef7", "edgecolor": "#4a6fa5"})
+    for i, names in enumerate(sources):
+        for name in sorted(names):
+            if name not in row:
+                continue
+            if row[name] == i - 1:  # the layer just above: straight down
+                ax.annotate("", xy=(0.5, -i + 0.3), xytext=(0.5, -row[name] - 0.3),
+                            arrowprops={"arrowstyle": "->", "color": "#4a6fa5"})
+            else:  # further up: around the boxes, on the right
+                ax.annotate("", xy=(0.85, -i), xytext=(0.85, -row[name]),
+                            arrowprops={"arrowstyle": "->", "color": "#4a6fa5", "connectionstyle": "arc3,rad=-0.4"})
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+    return os.fspath(path)

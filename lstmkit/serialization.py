@@ -1,8 +1,8 @@
 """Layer and model configurations as JSON, and back.
 
-`get_config()` holds plain values plus initializer, regularizer and constraint objects and,
-for user code, callables. `to_json` writes an object of this package's initializers,
-regularizers and constraints as `{"module", "class_name", "config"}` (its constructor arguments,
+`get_config()` holds plain values plus initializer, regularizer and constraint objects (and a
+compile configuration loss and metric objects) and, for user code, callables. `to_json` writes an
+object of this package's initializers, regularizers, constraints, losses and metrics as `{"module", "class_name", "config"}` (its constructor arguments,
 which these classes keep under the same names), and a user's function as `{"custom_object": name}`,
 which `from_json` resolves through `custom_objects`. Nothing is pickled.
 """
@@ -14,11 +14,14 @@ from types import ModuleType
 from typing import Any, Mapping
 
 from . import constraints, initializers, regularizers
+from .training import losses, metrics
 
 _MODULES: dict[str, ModuleType] = {
     "initializers": initializers,
     "regularizers": regularizers,
     "constraints": constraints,
+    "losses": losses,  # loss objects (SparseCategoricalCrossentropy(from_logits=True), ...)
+    "metrics": metrics,  # metric objects (RootMeanSquaredError(), ...)
 }
 
 

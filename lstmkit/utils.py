@@ -1,5 +1,5 @@
 """Helpers with Keras's names (`keras.utils`): `set_random_seed`, `to_categorical`, `get_file`
-(offline: Keras's cache only), `Sequence` / `PyDataset`, `pad_sequences`."""
+(offline: Keras's cache only), `Sequence` / `PyDataset`, `pad_sequences`, `plot_model`."""
 
 from __future__ import annotations
 
@@ -10,10 +10,18 @@ import numpy as np
 import torch
 
 from .datasets.cache import get_file as get_file
+from .plot import model_diagram
 from .preprocessing.sequence import pad_sequences as pad_sequences
 from .training.keras_sequence import Sequence as Sequence
 
 PyDataset = Sequence  # Keras 3's name for it
+
+
+def plot_model(model: Any, to_file: str = "model.png", show_shapes: bool = False, show_layer_names: bool = True,
+               **kwargs: Any) -> str:
+    """Keras's `plot_model`: a diagram of the model's layers as a PNG at `to_file`, drawn with
+    matplotlib (Keras needs pydot and graphviz); returns the path."""
+    return model_diagram(model, to_file, show_shapes=show_shapes, show_layer_names=show_layer_names)
 
 
 def set_random_seed(seed: int) -> None:

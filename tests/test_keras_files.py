@@ -211,3 +211,22 @@ def test_broken_keras_files_are_refused_by_name(tmp_path, damage):
                 dst.writestr(item, data)
     with pytest.raises(ValueError, match="broken"):
         load_model(target)
+
+
+def test_architecture_json_from_keras_and_from_lstmkit(tmp_path):
+    from lstmkit.models import model_from_json
+
+    theirs = functional_seq2seq()
+    randomize(theirs)
+    ours = model_from_json(theirs.to_json())
+    ours.set_weights(theirs.get_weights())
+    x = [rng.normal(size=(2, 4, 5)).astype("float32"), rng.normal(size=(2, 3, 7)).astype("float32")]
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), atol=ATOL, rtol=0)
+    # the Keras 2 habit: architecture as JSON, weights apart, both read back
+    (tmp_path / "model.json").write_text(ours.to_json(indent=2))
+    ours.save_weights(tmp_path / "model.h5")
+    again = model_from_json((tmp_path / "model.json").read_text())
+    again.load_weights(tmp_path / "model.h5")
+    np.testing.assert_allclose(again.predict(x), ours.predict(x), atol=0, rtol=0)
+    with pytest.raises(ValueError, match="not valid JSON"):
+        model_from_json("{nope")

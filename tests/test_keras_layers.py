@@ -252,3 +252,54 @@ def test_tokenizer_matrices_match_keras_s_tokenizer():
         for mode in ("binary", "count", "freq", "tfidf"):
             np.testing.assert_allclose(ours.texts_to_matrix(texts + ["unseen words"], mode=mode),
                                        theirs.texts_to_matrix(texts + ["unseen words"], mode=mode), rtol=1e-12)
+
+
+def test_rnn_of_keras_cells_is_the_fused_layer_and_matches_keras():
+    compare(lambda K, S: S([K.Input((11, 3)), K.RNN(K.LSTMCell(5), return_sequences=True),
+                            K.RNN(K.GRUCell(4), go_backwards=True, return_sequences=True), K.RNN(K.SimpleRNNCell(3))]),
+            seq())
+    assert type(L.RNN(L.LSTMCell(5))) is L.LSTM
+
+
+def minimal_rnn_cell(base, matmul):
+    """Keras's documentation's example of a cell of one's own."""
+
+    class MinimalRNNCell(base):
+        def __init__(self, units, **kwargs):
+            self.units = units
+            self.state_size = units
+            super().__init__(**kwargs)
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="uniform", name="kernel")
+            self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), initializer="uniform",
+                                                    name="recurrent_kernel")
+            self.built = True
+
+        def call(self, inputs, states):
+            output = matmul(inputs, self.kernel) + matmul(states[0], self.recurrent_kernel)
+            return output, [output]
+
+    return MinimalRNNCell
+
+
+def test_rnn_runs_a_cell_of_the_program_s_own_as_keras_does():
+    import lstmkit.backend as K
+
+    theirs_cell, ours_cell = minimal_rnn_cell(keras.layers.Layer, keras.ops.matmul), minimal_rnn_cell(L.Layer, K.dot)
+    x = seq(B=3, T=6, D=5)
+    mask = np.ones((3, 6), dtype=bool)
+    mask[1, 4:] = False
+    for kwargs in ({}, {"return_sequences": True, "go_backwards": True}, {"return_state": True}):
+        theirs = keras.layers.RNN(theirs_cell(4), **kwargs)
+        ours = L.RNN(ours_cell(4), **kwargs)
+        expected = theirs(x, mask=mask)
+        ours(torch.as_tensor(x))
+        ours.set_weights(theirs.get_weights())
+        got = ours(torch.as_tensor(x), mask=torch.as_tensor(mask))
+        if kwargs.get("return_state"):  # [output, state]; this cell's state is its output
+            got, expected = got[0], expected[0]
+            np.testing.assert_allclose(ours(torch.as_tensor(x))[1].detach().numpy(), ours(torch.as_tensor(x))[0].detach().numpy())
+        np.testing.assert_allclose(got.detach().numpy(), keras.ops.convert_to_numpy(expected), atol=ATOL, rtol=0)
+    inputs = L.Input(shape=(None, 5))
+    assert L.RNN(ours_cell(7), return_sequences=True)(inputs).shape == (None, None, 7)

@@ -435,3 +435,41 @@ def test_a_user_s_keras_layer_with_add_weight_runs_as_in_keras(tmp_path):
     ours.save(tmp_path / "att.lstmkit")
     back = lstmkit.models.load_model(tmp_path / "att.lstmkit", custom_objects={"Attention": OurAttention})
     np.testing.assert_allclose(back.predict(x), ours.predict(x), atol=1e-6)
+
+
+def test_history_answers_to_both_names_of_accuracy():
+    x = rng.normal(size=(12, 5, 2)).astype("float32")
+    y = rng.integers(0, 3, 12)
+    history = _model().fit(x, y, epochs=2, validation_data=(x, y), verbose=0)  # metrics=["acc"]
+    assert history.history["accuracy"] is history.history["acc"] and len(history.history["val_accuracy"]) == 2
+    with pytest.raises(KeyError):
+        history.history["precision"]
+    model = _model()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    assert model.fit(x, y, epochs=1, verbose=0).history["acc"] == model.history.history["accuracy"]
+
+
+def test_plot_model_draws_every_layer_and_tensorboard_never_stops_a_run(tmp_path):
+    inputs = L.Input(shape=(5, 2))
+    a = L.LSTM(4, return_sequences=True)(inputs)
+    model = lstmkit.Model(inputs, L.Dense(1)(L.concatenate([L.GlobalMaxPooling1D()(a), L.LSTM(3)(a)])))
+    path = lstmkit.utils.plot_model(model, to_file=str(tmp_path / "model.png"), show_shapes=True)
+    data = open(path, "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+    stack = Sequential([L.Input(shape=(5, 2)), L.LSTM(3), L.Dense(1)])
+    assert lstmkit.utils.plot_model(stack, to_file=str(tmp_path / "stack.png")).endswith("stack.png")
+    stack.compile("sgd", "mse")
+    board = lstmkit.callbacks.TensorBoard(log_dir=str(tmp_path / "logs"), histogram_freq=1)
+    try:
+        import tensorboard  # noqa: F401
+        expected_warning = None
+    except ImportError:
+        expected_warning = RuntimeWarning
+    x, y = rng.normal(size=(8, 5, 2)).astype("float32"), rng.normal(size=(8, 1)).astype("float32")
+    if expected_warning is None:
+        history = stack.fit(x, y, epochs=2, verbose=0, callbacks=[board])
+        assert any((tmp_path / "logs").iterdir())
+    else:
+        with pytest.warns(RuntimeWarning, match="tensorboard package is not installed"):
+            history = stack.fit(x, y, epochs=2, verbose=0, callbacks=[board])
+    assert len(history.history["loss"]) == 2

@@ -89,3 +89,86 @@ def test_hand_values_and_reduction():
     assert losses.reduce(torch.tensor([[1.0, 2.0], [3.0, 4.0]]), torch.tensor([1.0, 0.0])).item() == pytest.approx(3 / 4)
     with pytest.raises(ValueError, match="Unknown loss 'crossentropy'"):
         losses.get("crossentropy")
+
+
+# ---- Keras's other losses, its loss classes and metric classes (oracle: Keras 3) -------------------
+
+KERAS_LOSS_CLASSES = ["MeanSquaredError", "MeanAbsoluteError", "MeanAbsolutePercentageError",
+                      "MeanSquaredLogarithmicError", "LogCosh", "KLDivergence", "Poisson", "Hinge", "SquaredHinge",
+                      "CosineSimilarity", "Huber"]
+
+
+@pytest.mark.parametrize("name", KERAS_LOSS_CLASSES)
+def test_loss_classes_and_functions_match_keras_3(name):
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+    import numpy as np
+
+    import lstmkit.losses as OL
+
+    rng = np.random.default_rng(5)
+    y_true = rng.uniform(0, 1, (6, 4)).astype("float32")
+    y_pred = rng.uniform(0.05, 1, (6, 4)).astype("float32")
+    if name in ("Hinge", "SquaredHinge"):
+        y_true = (y_true > 0.5).astype("float32")
+    expected = keras.ops.convert_to_numpy(getattr(keras.losses, name)(reduction=None)(y_true, y_pred))
+    ours = getattr(OL, name)()
+    np.testing.assert_allclose(ours(torch.tensor(y_true), torch.tensor(y_pred)).numpy(), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(OL.get(ours.name)(torch.tensor(y_true), torch.tensor(y_pred)).numpy(), expected,
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("make", [
+    lambda L: L.SparseCategoricalCrossentropy(from_logits=True),
+    lambda L: L.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
+    lambda L: L.CategoricalCrossentropy(label_smoothing=0.2),
+    lambda L: L.BinaryCrossentropy(from_logits=True, label_smoothing=0.1),
+    lambda L: L.BinaryCrossentropy(),
+])
+def test_crossentropy_classes_with_logits_and_smoothing_match_keras_3(make):
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+    import numpy as np
+
+    import lstmkit.losses as OL
+
+    rng = np.random.default_rng(6)
+    theirs, ours = make(keras.losses), make(OL)
+    logits = rng.normal(size=(6, 5)).astype("float32") * 2
+    pred = logits if ours.from_logits else (np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)).astype("float32")
+    if isinstance(ours, OL.SparseCategoricalCrossentropy):
+        y = rng.integers(0, 5, 6)
+    else:
+        y = np.eye(5, dtype="float32")[rng.integers(0, 5, 6)]
+    expected = keras.ops.convert_to_numpy(theirs(y, pred))  # Keras's mean over the batch
+    np.testing.assert_allclose(ours(torch.tensor(y), torch.tensor(pred)).mean().item(), expected, rtol=1e-5)
+
+
+def test_metric_objects_report_as_keras_names_them_and_a_model_keeps_them():
+    import numpy as np
+
+    import lstmkit.layers as L
+    import lstmkit.losses as OL
+    import lstmkit.metrics as OM
+    from lstmkit.models import Sequential, load_model
+
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(40, 3)).astype("float32"), rng.normal(size=(40, 2)).astype("float32")
+    model = Sequential([L.Input(shape=(3,)), L.Dense(2)])
+    model.compile("sgd", OL.Huber(delta=0.5), metrics=[OM.RootMeanSquaredError(), OM.MeanAbsoluteError(), "mape"])
+    result = model.evaluate(x, y, batch_size=7, return_dict=True, verbose=0)
+    p = model.predict(x)
+    assert set(result) == {"loss", "root_mean_squared_error", "mean_absolute_error", "mape"}
+    assert result["root_mean_squared_error"] == pytest.approx(float(np.sqrt(((p - y) ** 2).mean())), rel=1e-5)
+    assert result["mean_absolute_error"] == pytest.approx(float(np.abs(p - y).mean()), rel=1e-5)
+    import tempfile, os
+
+    with tempfile.TemporaryDirectory() as d:
+        model.save(os.path.join(d, "m.lstmkit"))
+        back = load_model(os.path.join(d, "m.lstmkit"))
+    assert isinstance(back.loss, OL.Huber) and back.loss.delta == 0.5
+    assert back.evaluate(x, y, batch_size=7, return_dict=True, verbose=0) == pytest.approx(result)

@@ -128,8 +128,8 @@ def test_late_build_and_errors():
     opt.build([torch.nn.Parameter(torch.zeros(2))])
     with pytest.raises(ValueError, match="already bound"):
         opt.build([torch.nn.Parameter(torch.zeros(2))])
-    with pytest.raises(ValueError, match="Unknown optimizer 'nadam'"):
-        O.get("nadam")
+    with pytest.raises(ValueError, match="Unknown optimizer 'lion'"):
+        O.get("lion")
     with pytest.raises(ValueError, match="learning_rate=-0.1"):
         O.SGD(-0.1)
     with pytest.raises(ValueError, match="at most one of clipnorm, clipvalue, global_clipnorm"):
@@ -141,6 +141,7 @@ def test_late_build_and_errors():
 @pytest.mark.parametrize("name, ours, theirs", [
     ("adadelta", lambda ps: O.Adadelta(0.5, params=ps), lambda: __import__("keras").optimizers.Adadelta(0.5)),
     ("adamax", lambda ps: O.Adamax(0.05, params=ps), lambda: __import__("keras").optimizers.Adamax(0.05)),
+    ("nadam", lambda ps: O.Nadam(0.05, params=ps), lambda: __import__("keras").optimizers.Nadam(0.05)),
     ("adamw", lambda ps: O.AdamW(0.05, weight_decay=0.1, params=ps),
      lambda: __import__("keras").optimizers.AdamW(0.05, weight_decay=0.1)),
 ])

@@ -37,6 +37,7 @@ from .reshaping import RepeatVector as RepeatVector
 from .reshaping import Reshape as Reshape
 from .registry import serialize as serialize
 from .resizing import UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
+from .rnn import RNN, GRUCell, LSTMCell, SimpleRNNCell
 from .simple_rnn import SimpleRNN as SimpleRNN
 from .time_distributed import TimeDistributed as TimeDistributed
 
@@ -47,6 +48,7 @@ __all__ = [
     "CuDNNLSTM",
     "GRU",
     "CuDNNGRU",
+    "RNN", "LSTMCell", "GRUCell", "SimpleRNNCell",
     "ConvLSTM2D",
     "SimpleRNN",
     "Bidirectional",

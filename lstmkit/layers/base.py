@@ -159,8 +159,9 @@ class Layer(nn.Module):
     def __setattr__(self, name: str, value: Any) -> None:
         # `self.W = self.add_weight(name="kernel", ...)`: the weight is registered once, under its
         # name; the attribute is an alias, not a second registration of the same tensor
-        if isinstance(value, nn.Parameter) and name not in self._parameters \
-                and any(p is value for p in self.__dict__.get("_parameters", {}).values()):
+        params = self.__dict__.get("_parameters")  # None before Module.__init__ (Keras cells set units first)
+        if isinstance(value, nn.Parameter) and params is not None and name not in params \
+                and any(p is value for p in params.values()):
             object.__setattr__(self, name, value)
             return
         super().__setattr__(name, value)

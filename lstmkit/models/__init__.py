@@ -3,7 +3,8 @@
 
 from .loading import load_extras as load_extras
 from .loading import load_model as load_model
+from .loading import model_from_json as model_from_json
 from .model import Model as Model
 from .sequential import Sequential as Sequential
 
-__all__ = ["Model", "Sequential", "load_extras", "load_model"]
+__all__ = ["Model", "Sequential", "load_extras", "load_model", "model_from_json"]

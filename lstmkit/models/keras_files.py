@@ -185,7 +185,7 @@ def layer_spec(spec: Any, custom_objects: Mapping[str, Any]) -> dict[str, Any]:
             value = _constraint(value, where)
         elif key in ("activation", "recurrent_activation"):
             value = _named(value, "activation", where, custom_objects)
-        elif key in ("layer", "backward_layer") and isinstance(value, dict):
+        elif key in ("layer", "backward_layer", "cell") and isinstance(value, dict):
             value = layer_spec(value, custom_objects)
         elif key == "function" and class_name == "Lambda":
             value = _lambda_function(config, str(name), custom_objects)

@@ -10,6 +10,7 @@ activations, losses, metrics, a Lambda's function) and layer classes come from
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Callable, Mapping
 
@@ -102,3 +103,30 @@ def load_extras(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(extras, dict):
         raise refuse(os.fspath(path), f"{JSON_MEMBER}['extras'] should be a dict, got {type(extras).__name__}")
     return dict(extras)
+
+
+def model_from_json(json_string: str, custom_objects: Mapping[str, Any] | None = None) -> Model:
+    """The model (new weights) an architecture in JSON describes: written by `model.to_json()` of
+    lstmkit, or of Keras 2/3 (translated as `load_model` translates Keras files). Keras 2 programs
+    save `to_json()` beside `save_weights("w.h5")`, then `model_from_json` and `load_weights`.
+
+    Raises:
+        ValueError: For text that is not such a JSON architecture, naming what is wrong.
+    """
+    if not isinstance(json_string, (str, bytes)) or len(json_string) > keras_files.MAX_CONFIG_BYTES:
+        raise ValueError(f"model_from_json takes the JSON text of a model's architecture, got {type(json_string).__name__}")
+    try:
+        spec = json.loads(json_string)
+    except (json.JSONDecodeError, RecursionError) as err:
+        raise ValueError(f"model_from_json: the text is not valid JSON ({err})") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("config"), (dict, list)):
+        raise ValueError("model_from_json: expected {'class_name': ..., 'config': ...}, the form to_json() writes")
+    if spec.get("format") == "lstmkit":
+        model = deserialize({"class_name": spec.get("class_name"),
+                             "config": serialization.from_json(spec["config"], custom_objects)}, custom_objects)
+    else:
+        model = keras_files.build(keras_files.layer_spec(spec, dict(custom_objects or {})), dict(custom_objects or {}),
+                                  "model_from_json")
+    if not isinstance(model, Model):
+        raise ValueError(f"model_from_json: the JSON describes a {spec.get('class_name')}, not a model")
+    return model

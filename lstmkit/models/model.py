@@ -18,6 +18,7 @@ when the inputs were given as a dict; an output's is its layer's (or the key).
 from __future__ import annotations
 
 import itertools
+import json
 import os
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -25,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import serialization
 from .._checks import positive_int
 from ..layers.base import Layer, Shape, check_finite, to_tensor
 from ..layers.input_layer import InputLayer
@@ -517,6 +519,12 @@ class Model(Layer, Trainer, Keras2Methods):
         model (a tokenizer's `to_json()`, say), read back with `lstmkit.models.load_extras(filepath)`."""
         header, tensors = model_state(self, extras)
         archive.write_file(filepath, lambda p: archive.write_archive(p, header, tensors), overwrite)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as JSON text (no weights); `lstmkit.models.model_from_json` rebuilds it.
+        `kwargs` go to `json.dumps` (Keras 2 programs pass `indent=`)."""
+        return json.dumps({"format": "lstmkit", "class_name": type(self).__name__,
+                           "config": serialization.to_json(self.get_config(), "model config")}, **kwargs)
 
     def save_weights(self, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
         """Writes the weights alone, for `load_weights` on a model of the same architecture."""

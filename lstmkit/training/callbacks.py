@@ -126,13 +126,28 @@ class CallbackList:
         return call_all
 
 
+class Figures(dict):  # type: ignore[type-arg]
+    """`History.history`: a dict of lists by figure name that also answers to accuracy's other
+    Keras name: `acc` for `accuracy` and the reverse (`val_acc`, `<output>_acc` likewise), as
+    Keras 2.2 and 2.3+ programs read them."""
+
+    def __missing__(self, key: Any) -> list[float]:
+        if isinstance(key, str):
+            for short, long in (("acc", "accuracy"), ("accuracy", "acc")):
+                if key == short or key.endswith("_" + short):
+                    other = key[: len(key) - len(short)] + long
+                    if dict.__contains__(self, other):
+                        return dict.__getitem__(self, other)  # type: ignore[no-any-return]
+        raise KeyError(key)
+
+
 class History(Callback):
     """Records the epoch figures: `history.history["val_loss"]` is the list over epochs."""
 
     def __init__(self) -> None:
         super().__init__()
         self.epoch: list[int] = []
-        self.history: dict[str, list[float]] = {}
+        self.history: dict[str, list[float]] = Figures()
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         self.epoch.append(epoch)
@@ -144,7 +159,7 @@ class History(Callback):
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.epoch = [int(e) for e in state["epoch"]]
-        self.history = {str(k): [float(x) for x in v] for k, v in state["history"].items()}
+        self.history = Figures({str(k): [float(x) for x in v] for k, v in state["history"].items()})
 
 
 class ProgbarLogger(Callback):
@@ -571,3 +586,41 @@ class LambdaCallback(Callback):
             if not name.startswith("on_") or not hasattr(Callback, name):
                 raise ValueError(f"LambdaCallback got {name}=..., which is not a callback hook")
             setattr(self, name, fn)
+
+
+class TensorBoard(Callback):
+    """Keras's `TensorBoard(log_dir="logs")`: each epoch's figures as TensorBoard scalars
+    (`train/loss`, `validation/loss`, ...), written with `torch.utils.tensorboard` when the
+    `tensorboard` package is installed; without it, one warning and nothing written, so the
+    program still runs. Histograms, graphs and profiling (Keras's other options) are accepted
+    and not written."""
+
+    def __init__(self, log_dir: str | os.PathLike[str] = "logs", histogram_freq: int = 0, write_graph: bool = True,
+                 write_images: bool = False, update_freq: Any = "epoch", **ignored: Any) -> None:
+        super().__init__()
+        self.log_dir = os.fspath(log_dir)
+        self._writer: Any = None
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        if not distributed.is_main_process():
+            return
+        try:
+            from torch.utils.tensorboard import SummaryWriter  # needs the optional tensorboard package
+        except ImportError:
+            warnings.warn("TensorBoard callback: the tensorboard package is not installed, so nothing is written "
+                          f"to {self.log_dir!r} (pip install tensorboard)", RuntimeWarning, stacklevel=2)
+            return
+        self._writer = SummaryWriter(self.log_dir)
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        if self._writer is None:
+            return
+        for key, value in (logs or {}).items():
+            tag = f"validation/{key[4:]}" if key.startswith("val_") else f"train/{key}"
+            self._writer.add_scalar(tag, value, epoch)
+        self._writer.flush()
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None

@@ -13,7 +13,8 @@ as clipping the probabilities. A training loop whose model ends in a softmax or 
 from __future__ import annotations
 
 import math
-from typing import Callable, Union
+import re
+from typing import Any, Callable, Union
 
 import torch
 import torch.nn.functional as F
@@ -88,7 +89,58 @@ def huber(y_true: torch.Tensor, y_pred: torch.Tensor, delta: float = 1.0) -> tor
     return torch.where(error <= delta, 0.5 * error.square(), delta * (error - 0.5 * delta)).mean(dim=-1)
 
 
+def mean_absolute_percentage_error(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """100 · |y_true − y_pred| / max(|y_true|, ε), averaged over the last axis."""
+    y = y_true.to(y_pred.dtype)
+    return 100.0 * ((y - y_pred).abs() / y.abs().clamp(min=EPSILON)).mean(dim=-1)
+
+
+def mean_squared_logarithmic_error(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """(log(1 + max(y_pred, ε)) − log(1 + max(y_true, ε)))², averaged over the last axis."""
+    y = y_true.to(y_pred.dtype)
+    return (torch.log1p(y_pred.clamp(min=EPSILON)) - torch.log1p(y.clamp(min=EPSILON))).square().mean(dim=-1)
+
+
+def log_cosh(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """log(cosh(x)) for x = y_pred − y_true, computed as x + softplus(−2x) − log 2; averaged over the last axis."""
+    x = y_pred - y_true.to(y_pred.dtype)
+    return (x + F.softplus(-2.0 * x) - math.log(2.0)).mean(dim=-1)
+
+
+def kl_divergence(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """Σ y_true · log(y_true / y_pred) over the last axis, both clipped to [ε, 1]."""
+    y, p = y_true.to(y_pred.dtype).clamp(EPSILON, 1.0), y_pred.clamp(EPSILON, 1.0)
+    return (y * torch.log(y / p)).sum(dim=-1)
+
+
+def poisson(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """y_pred − y_true · log(y_pred + ε), averaged over the last axis."""
+    return (y_pred - y_true.to(y_pred.dtype) * torch.log(y_pred + EPSILON)).mean(dim=-1)
+
+
+def _signed(y_true: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Labels in {0, 1} as {-1, 1} (Keras's hinge losses take either)."""
+    y = y_true.to(like.dtype)
+    return 2.0 * y - 1.0 if bool(((y == 0) | (y == 1)).all()) else y
+
+
+def hinge(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """max(1 − y · y_pred, 0) with y in {−1, 1} (0/1 labels are mapped), averaged over the last axis."""
+    return (1.0 - _signed(y_true, y_pred) * y_pred).clamp(min=0.0).mean(dim=-1)
+
+
+def squared_hinge(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    return (1.0 - _signed(y_true, y_pred) * y_pred).clamp(min=0.0).square().mean(dim=-1)
+
+
+def cosine_similarity(y_true: torch.Tensor, y_pred: torch.Tensor, axis: int = -1) -> torch.Tensor:
+    """−cos(y_true, y_pred) along `axis` (Keras's loss: lower is more alike)."""
+    y = y_true.to(y_pred.dtype)
+    return -(F.normalize(y, dim=axis, eps=1e-12) * F.normalize(y_pred, dim=axis, eps=1e-12)).sum(dim=axis)
+
+
 mse, mae = mean_squared_error, mean_absolute_error
+mape, msle, logcosh, kld = mean_absolute_percentage_error, mean_squared_logarithmic_error, log_cosh, kl_divergence
 
 _REGISTRY: dict[str, LossFn] = {
     "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
@@ -100,7 +152,131 @@ _REGISTRY: dict[str, LossFn] = {
     "mean_absolute_error": mean_absolute_error,
     "huber": huber,
     "huber_loss": huber,
+    "mape": mean_absolute_percentage_error,
+    "mean_absolute_percentage_error": mean_absolute_percentage_error,
+    "msle": mean_squared_logarithmic_error,
+    "mean_squared_logarithmic_error": mean_squared_logarithmic_error,
+    "logcosh": log_cosh,
+    "log_cosh": log_cosh,
+    "kld": kl_divergence,
+    "kl_divergence": kl_divergence,
+    "kullback_leibler_divergence": kl_divergence,
+    "poisson": poisson,
+    "hinge": hinge,
+    "squared_hinge": squared_hinge,
+    "cosine_similarity": cosine_similarity,
 }
+
+
+class Loss:
+    """Keras's loss classes (`SparseCategoricalCrossentropy(from_logits=True)`, ...): a loss
+    function with its settings, called as `(y_true, y_pred) -> per-sample losses` like the
+    functions. The constructor arguments are kept as attributes (a model file stores them)."""
+
+    fn: Callable[..., torch.Tensor] = staticmethod(mean_squared_error)
+    options: tuple[str, ...] = ()
+
+    def __init__(self, reduction: str = "sum_over_batch_size", name: str | None = None, **options: Any) -> None:
+        if reduction not in ("sum_over_batch_size", "auto"):
+            raise ValueError(f"{type(self).__name__}: lstmkit reduces losses as Keras's default does (the mean over the "
+                             f"batch); got reduction={reduction!r}")
+        self.reduction, self.name = reduction, name or _snake(type(self).__name__)
+        for key, value in options.items():
+            setattr(self, key, value)
+
+    def settings(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in self.options}
+
+    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        return type(self).fn(y_true, y_pred, **self.settings())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.settings().items())})"
+
+
+def _snake(name: str) -> str:
+    """Keras's default names: `KLDivergence` -> `kl_divergence`, `MeanSquaredError` -> `mean_squared_error`."""
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)).lower()
+
+
+def _smoothed(y: torch.Tensor, smoothing: float, classes: float) -> torch.Tensor:
+    return y * (1.0 - smoothing) + smoothing / classes if smoothing else y
+
+
+class SparseCategoricalCrossentropy(Loss):
+    options = ("from_logits",)
+
+    def __init__(self, from_logits: bool = False, ignore_class: int | None = None, **kwargs: Any) -> None:
+        if ignore_class is not None:
+            raise ValueError("SparseCategoricalCrossentropy(ignore_class=...) is not supported; weigh those "
+                             "samples 0 with sample_weight instead")
+        super().__init__(from_logits=bool(from_logits), **kwargs)
+
+    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        return sparse_categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)  # type: ignore[attr-defined]
+
+
+class CategoricalCrossentropy(Loss):
+    options = ("from_logits", "label_smoothing")
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1, **kwargs: Any) -> None:
+        if axis != -1:
+            raise ValueError(f"CategoricalCrossentropy takes the classes on the last axis; got axis={axis!r}")
+        super().__init__(from_logits=bool(from_logits), label_smoothing=float(label_smoothing), **kwargs)
+
+    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        y = _smoothed(y_true.to(y_pred.dtype), self.label_smoothing, y_pred.shape[-1])  # type: ignore[attr-defined]
+        return categorical_crossentropy(y, y_pred, from_logits=self.from_logits)  # type: ignore[attr-defined]
+
+
+class BinaryCrossentropy(Loss):
+    options = ("from_logits", "label_smoothing")
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1, **kwargs: Any) -> None:
+        if axis != -1:
+            raise ValueError(f"BinaryCrossentropy averages over the last axis; got axis={axis!r}")
+        super().__init__(from_logits=bool(from_logits), label_smoothing=float(label_smoothing), **kwargs)
+
+    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        y = _smoothed(y_true.to(y_pred.dtype), self.label_smoothing, 2.0)  # type: ignore[attr-defined]
+        return binary_crossentropy(y, y_pred, from_logits=self.from_logits)  # type: ignore[attr-defined]
+
+
+class Huber(Loss):
+    fn = staticmethod(huber)
+    options = ("delta",)
+
+    def __init__(self, delta: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(delta=float(delta), **kwargs)
+
+
+class CosineSimilarity(Loss):
+    fn = staticmethod(cosine_similarity)
+    options = ("axis",)
+
+    def __init__(self, axis: int = -1, **kwargs: Any) -> None:
+        super().__init__(axis=int(axis), **kwargs)
+
+
+def _plain(fn: Callable[..., torch.Tensor], class_name: str) -> type:
+    return type(class_name, (Loss,), {"fn": staticmethod(fn), "__module__": __name__,
+                                     "__doc__": f"Keras's `{class_name}`: `{fn.__name__}` as a loss object."})
+
+
+MeanSquaredError = _plain(mean_squared_error, "MeanSquaredError")
+MeanAbsoluteError = _plain(mean_absolute_error, "MeanAbsoluteError")
+MeanAbsolutePercentageError = _plain(mean_absolute_percentage_error, "MeanAbsolutePercentageError")
+MeanSquaredLogarithmicError = _plain(mean_squared_logarithmic_error, "MeanSquaredLogarithmicError")
+LogCosh = _plain(log_cosh, "LogCosh")
+KLDivergence = _plain(kl_divergence, "KLDivergence")
+Poisson = _plain(poisson, "Poisson")
+Hinge = _plain(hinge, "Hinge")
+SquaredHinge = _plain(squared_hinge, "SquaredHinge")
+
+CLASSES = {cls.__name__: cls for cls in (
+    SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy, Huber, CosineSimilarity,
+    MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError, LogCosh,
+    KLDivergence, Poisson, Hinge, SquaredHinge)}
 
 
 def get(identifier: LossLike) -> LossFn:

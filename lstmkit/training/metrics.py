@@ -65,6 +65,11 @@ _REGISTRY: dict[str, MetricFn] = {
     "categorical_crossentropy": losses.categorical_crossentropy,
     "binary_crossentropy": losses.binary_crossentropy,
 }
+for _fn in (losses.mean_absolute_percentage_error, losses.mean_squared_logarithmic_error, losses.log_cosh,
+            losses.kl_divergence, losses.poisson, losses.hinge, losses.squared_hinge, losses.cosine_similarity):
+    _REGISTRY[_fn.__name__] = _fn
+_REGISTRY.update(mape=losses.mean_absolute_percentage_error, msle=losses.mean_squared_logarithmic_error,
+                 logcosh=losses.log_cosh, kld=losses.kl_divergence)
 _ACCURACY = ("accuracy", "acc")
 # metrics that grow as the model improves; the rest are errors, which shrink
 MAXIMIZED = {"accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy"}
@@ -93,8 +98,13 @@ def check(identifier: MetricLike) -> None:
 
 
 def name_of(identifier: MetricLike) -> str:
-    """The key a metric has in the logs: its name as given, or the function's name."""
-    return identifier if isinstance(identifier, str) else getattr(identifier, "__name__", type(identifier).__name__)
+    """The key a metric has in the logs: its name as given, a metric or loss object's `name`, or
+    the function's name."""
+    if isinstance(identifier, str):
+        return identifier
+    if isinstance(identifier, (Metric, losses.Loss)):
+        return identifier.name
+    return getattr(identifier, "__name__", type(identifier).__name__)
 
 
 def get(identifier: MetricLike, y_true_shape: Sequence[int], y_pred_shape: Sequence[int]) -> MetricFn:
@@ -105,6 +115,60 @@ def get(identifier: MetricLike, y_true_shape: Sequence[int], y_pred_shape: Seque
     return identifier
 
 
+class Metric:
+    """Keras's metric classes (`keras.metrics.RootMeanSquaredError()`, ...) as per-sample
+    functions with a name: the running mean of `fn` over the samples, then `finalize` of it
+    (the square root for RootMeanSquaredError)."""
+
+    fn: Callable[..., torch.Tensor] = staticmethod(losses.mean_squared_error)
+    default_name = "mean_squared_error"
+    finalize: Callable[[float], float] | None = None
+
+    def __init__(self, name: str | None = None, dtype: object = None) -> None:
+        self.name = name or self.default_name
+
+    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        return type(self).fn(y_true, y_pred)
+
+
+class MeanSquaredError(Metric):
+    fn, default_name = staticmethod(losses.mean_squared_error), "mean_squared_error"
+
+
+class RootMeanSquaredError(Metric):
+    """sqrt of the mean squared error over every value seen (not a mean of per-batch roots)."""
+
+    fn, default_name = staticmethod(losses.mean_squared_error), "root_mean_squared_error"
+    finalize = staticmethod(lambda value: value ** 0.5)
+
+
+class MeanAbsoluteError(Metric):
+    fn, default_name = staticmethod(losses.mean_absolute_error), "mean_absolute_error"
+
+
+class MeanAbsolutePercentageError(Metric):
+    fn, default_name = staticmethod(losses.mean_absolute_percentage_error), "mean_absolute_percentage_error"
+
+
+class SparseCategoricalAccuracy(Metric):
+    fn, default_name = staticmethod(sparse_categorical_accuracy), "sparse_categorical_accuracy"
+
+
+class CategoricalAccuracy(Metric):
+    fn, default_name = staticmethod(categorical_accuracy), "categorical_accuracy"
+
+
+class BinaryAccuracy(Metric):
+    default_name = "binary_accuracy"
+
+    def __init__(self, name: str | None = None, dtype: object = None, threshold: float = 0.5) -> None:
+        super().__init__(name, dtype)
+        self.threshold = float(threshold)
+
+    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        return binary_accuracy(y_true, y_pred, self.threshold)
+
+
 class Mean:
     """A running weighted mean: Σ value · weight / Σ weight over everything given to `update`.
 
@@ -112,7 +176,8 @@ class Mean:
     2.25
     """
 
-    def __init__(self) -> None:
+    def __init__(self, finalize: Callable[[float], float] | None = None) -> None:
+        self.finalize = finalize  # applied to the mean by `result` (a root-mean-square's root)
         self.reset()
 
     def reset(self) -> None:
@@ -141,4 +206,5 @@ class Mean:
         self.count += count
 
     def result(self) -> float:
-        return self.total / self.count if self.count else 0.0
+        mean = self.total / self.count if self.count else 0.0
+        return self.finalize(mean) if self.finalize is not None else mean

@@ -357,8 +357,47 @@ class Adamax(Optimizer):
         p.sub_(m * lr / ((1 - b1 ** (self.iterations + 1)) * (u + eps)))
 
 
+class Nadam(Optimizer):
+    """Adam with Nesterov momentum (Dozat 2016) as Keras 3 computes it, with the momentum
+    schedule μ_t = β1 (1 − ½ · 0.96^t) and Π_t = μ_1 ⋯ μ_t:
+
+        m = m + (1 − β1)(g − m);   v = v + (1 − β2)(g² − v)
+        m̂ = μ_{t+1} m / (1 − Π_t μ_{t+1}) + (1 − μ_t) g / (1 − Π_t);   v̂ = v / (1 − β2^t)
+        w −= lr · m̂ / (sqrt(v̂) + ε)
+    """
+
+    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, **kwargs: Any) -> None:
+        super().__init__(learning_rate, beta_1=rate("beta_1", beta_1), beta_2=rate("beta_2", beta_2),
+                         epsilon=non_negative("epsilon", epsilon), **kwargs)
+        self._schedule: tuple[int, float] = (0, 1.0)  # (t, Π_t), extended step by step
+
+    def _mu(self, t: int) -> float:
+        return self.hyper["beta_1"] * (1.0 - 0.5 * 0.96**t)
+
+    def _product(self, t: int) -> float:
+        known, value = self._schedule if self._schedule[0] <= t else (0, 1.0)
+        for k in range(known + 1, t + 1):
+            value *= self._mu(k)
+        self._schedule = (t, value)
+        return value
+
+    def update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float) -> None:
+        b1, b2, eps = self.hyper["beta_1"], self.hyper["beta_2"], self.hyper["epsilon"]
+        t = self.iterations + 1
+        mu_t, mu_next, product = self._mu(t), self._mu(t + 1), self._product(t)
+        m = state.setdefault("m", torch.zeros_like(p))
+        v = state.setdefault("v", torch.zeros_like(p))
+        m.add_((g - m) * (1 - b1))
+        v.add_((g * g - v) * (1 - b2))
+        m_hat = m * (mu_next / (1 - product * mu_next)) + g * ((1 - mu_t) / (1 - product))
+        v_hat = v / (1 - b2**t)
+        p.sub_(m_hat * lr / (v_hat.sqrt() + eps))
+
+
 _REGISTRY: dict[str, Callable[[], Optimizer]] = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop,
-                                                  "adagrad": Adagrad, "adadelta": Adadelta, "adamax": Adamax}
+                                                  "adagrad": Adagrad, "adadelta": Adadelta, "adamax": Adamax,
+                                                  "nadam": Nadam}
 
 
 def get(identifier: str | Optimizer) -> Optimizer:

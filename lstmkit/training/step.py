@@ -41,7 +41,8 @@ def logit_activations(model: Any, setup: Setup) -> list[Any]:
 
 
 def new_trackers(setup: Setup) -> Trackers:
-    return {name: metrics_module.Mean() for name in setup.names}
+    finalize = {name: getattr(metric, "finalize", None) for o in setup.outputs for name, metric in o.metrics}
+    return {name: metrics_module.Mean(finalize.get(name)) for name in setup.names}
 
 
 class Step:
