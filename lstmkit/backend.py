@@ -10,7 +10,7 @@ those programs call, on torch tensors: `sum`, `mean`, `max`, `min`, `square`, `s
 `exp`, `log`, `pow`, `clip`, `round`, `sign`, `argmax`, `argmin`, `equal`, `cast`, `dot`,
 `batch_dot`, `concatenate`, `stack`, `reshape`, `expand_dims`, `squeeze`, `permute_dimensions`,
 `repeat_elements`, `flatten`, `batch_flatten`, `transpose`, `softmax`, `sigmoid`, `tanh`, `relu`,
-`zeros_like`, `ones_like`, `shape`, `constant`, `variable`, `get_value`, `eval`, `l2_normalize`,
+`zeros_like`, `ones_like`, `shape`, `constant`, `variable`, `get_value`, `eval`, `set_value`, `l2_normalize`,
 `categorical_crossentropy`, `binary_crossentropy`, `sparse_categorical_crossentropy`.
 
 Graph helpers: `function(inputs, outputs)` (Keras 2's `K.function`: symbolic inputs and outputs
@@ -128,6 +128,20 @@ def get_value(x: Any) -> np.ndarray:
 
 
 eval = get_value  # noqa: A001 - Keras's name
+
+
+def set_value(x: Any, value: Any) -> None:
+    """Keras 2's `K.set_value`: a weight tensor takes `value`; `model.optimizer.lr` (or
+    `learning_rate`) sets the optimizer's learning rate, as Keras 2's learning-rate programs do."""
+    owner = getattr(x, "owner", None)
+    if isinstance(x, float) and owner is not None:
+        owner.learning_rate = float(value)
+    elif isinstance(x, torch.Tensor):
+        with torch.no_grad():
+            x.copy_(torch.as_tensor(np.asarray(value), dtype=x.dtype))
+    else:
+        raise TypeError(f"K.set_value needs a weight tensor or model.optimizer.learning_rate, got {type(x).__name__}; "
+                        "a plain number cannot be changed in place")
 
 
 def cast(x: Any, dtype: str) -> torch.Tensor:

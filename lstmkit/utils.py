@@ -1,5 +1,5 @@
 """Helpers with Keras's names (`keras.utils`): `set_random_seed`, `to_categorical`, `get_file`
-(offline: Keras's cache only), `Sequence` / `PyDataset`, `pad_sequences`, `plot_model`."""
+(offline: Keras's cache only), `Sequence` / `PyDataset`, `pad_sequences`, `timeseries_dataset_from_array`, `plot_model`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import torch
 from .datasets.cache import get_file as get_file
 from .plot import model_diagram
 from .preprocessing.sequence import pad_sequences as pad_sequences
+from .preprocessing.timeseries import timeseries_dataset_from_array as timeseries_dataset_from_array
 from .training.keras_sequence import Sequence as Sequence
 
 PyDataset = Sequence  # Keras 3's name for it

@@ -303,3 +303,43 @@ def test_rnn_runs_a_cell_of_the_program_s_own_as_keras_does():
         np.testing.assert_allclose(got.detach().numpy(), keras.ops.convert_to_numpy(expected), atol=ATOL, rtol=0)
     inputs = L.Input(shape=(None, 5))
     assert L.RNN(ours_cell(7), return_sequences=True)(inputs).shape == (None, None, 7)
+
+
+ATTENTION = {
+    "dot": lambda K: K.Attention(),
+    "dot-scaled": lambda K: K.Attention(use_scale=True),
+    "concat-scaled": lambda K: K.Attention(use_scale=True, score_mode="concat"),
+    "additive": lambda K: K.AdditiveAttention(),
+    "additive-unscaled": lambda K: K.AdditiveAttention(use_scale=False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ATTENTION))
+def test_attention_layers_in_an_encoder_decoder_match_keras(name):
+    def build(K, Model):
+        enc_in, dec_in = K.Input((7, 3)), K.Input((5, 3))
+        enc = K.LSTM(6, return_sequences=True)(K.Masking()(enc_in))
+        dec = K.LSTM(6, return_sequences=True)(dec_in)
+        context = ATTENTION[name](K)([dec, enc])
+        return Model([enc_in, dec_in], K.Dense(2)(K.concatenate([context, dec])))
+
+    theirs, ours = build(keras.layers, keras.Model), build(L, __import__("lstmkit").Model)
+    randomize(theirs)
+    ours.set_weights(theirs.get_weights())
+    enc = rng.normal(size=(3, 7, 3)).astype("float32")
+    enc[1, 4:] = 0.0  # masked steps of one encoder sequence get no attention
+    dec = rng.normal(size=(3, 5, 3)).astype("float32")
+    np.testing.assert_allclose(ours.predict([enc, dec]), theirs.predict([enc, dec], verbose=0), atol=ATOL, rtol=0)
+    assert ours.count_params() == theirs.count_params()
+
+
+def test_attention_scores_and_causal_mask_match_keras():
+    q, v = rng.normal(size=(2, 4, 3)).astype("float32"), rng.normal(size=(2, 4, 3)).astype("float32")
+    out, scores = keras.layers.Attention()([q, v], return_attention_scores=True, use_causal_mask=True)
+    got, weights = L.Attention()([torch.as_tensor(q), torch.as_tensor(v)], return_attention_scores=True,
+                                 use_causal_mask=True)
+    np.testing.assert_allclose(got.numpy(), keras.ops.convert_to_numpy(out), atol=ATOL, rtol=0)
+    np.testing.assert_allclose(weights.numpy(), keras.ops.convert_to_numpy(scores), atol=ATOL, rtol=0)
+    inputs = [L.Input(shape=(4, 3)), L.Input(shape=(6, 3))]
+    context, attention = L.Attention()(inputs, return_attention_scores=True)
+    assert context.shape == (None, 4, 3) and attention.shape == (None, 4, 6)

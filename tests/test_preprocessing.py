@@ -105,3 +105,40 @@ def test_series_windows_and_scaler_fitted_on_training_part():
         MinMaxScaler().transform(series)
     with pytest.raises(ValueError, match="lookback"):
         windows(series, lookback=6)
+
+
+@pytest.mark.parametrize("kwargs", [dict(length=5, batch_size=4), dict(length=4, sampling_rate=2, stride=3, batch_size=3),
+                                    dict(length=3, start_index=4, end_index=30, reverse=True, batch_size=5),
+                                    dict(length=10, batch_size=128)])
+def test_timeseries_generator_matches_keras_s(kwargs):
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    from keras.src.legacy.preprocessing.sequence import TimeseriesGenerator as KerasGenerator
+
+    from lstmkit.preprocessing.sequence import TimeseriesGenerator
+
+    data = np.arange(80, dtype="float32").reshape(40, 2)
+    targets = np.arange(40) * 10
+    ours, theirs = TimeseriesGenerator(data, targets, **kwargs), KerasGenerator(data, targets, **kwargs)
+    assert len(ours) == len(theirs) > 0
+    for i in range(len(ours)):
+        for a, b in zip(ours[i], theirs[i]):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="past end_index"):
+        TimeseriesGenerator(data, targets, length=50)
+
+
+def test_timeseries_dataset_windows_start_where_their_target_is():
+    from lstmkit.utils import timeseries_dataset_from_array
+
+    data = np.arange(100)
+    # the Keras documentation's example: every other step, 10 to a window; the target 20 steps on
+    ds = timeseries_dataset_from_array(data[:-20], data[20:], sequence_length=10, sampling_rate=2, batch_size=32)
+    x, y = ds.take(1)[0]
+    assert x[0].tolist() == list(range(0, 20, 2)) and y[0] == 20
+    assert x[-1].tolist() == list(range(31, 51, 2)) and y[-1] == 51
+    count = 80 - 9 * 2
+    assert sum(len(b[0]) for b in ds) == count and len(ds) == 2
+    unsupervised = timeseries_dataset_from_array(data, None, sequence_length=5, sequence_stride=10, batch_size=None)
+    assert unsupervised[0].shape == (10, 5) and unsupervised[0][:, 0].tolist() == list(range(0, 100, 10))

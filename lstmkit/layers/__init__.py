@@ -3,6 +3,8 @@ tensors from `Input` (see `lstmkit.layers.symbolic`)."""
 
 from .activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .activation import Activation as Activation
+from .attention import AdditiveAttention as AdditiveAttention
+from .attention import Attention as Attention
 from .base import Layer as Layer
 from .bidirectional import Bidirectional as Bidirectional
 from .conv_lstm import ConvLSTM2D as ConvLSTM2D
@@ -69,6 +71,7 @@ __all__ = [
     "Embedding",
     "Masking",
     "Activation",
+    "Attention", "AdditiveAttention",
     "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU",
     "Lambda",
     "RepeatVector",

@@ -41,6 +41,8 @@ class Layer(nn.Module):
         input_dim: Keras 2's shorthand for `input_shape=(input_dim,)`; for a recurrent layer
             `(None, input_dim)`.
         trainable: False freezes the weights (`requires_grad=False`).
+        weights: Keras 2's initial weights, `get_weights()`'s list, set when the layer is built
+            (`Embedding(n, d, weights=[matrix], trainable=False)` for pretrained vectors).
     """
 
     _placement: torch.Tensor
@@ -59,8 +61,10 @@ class Layer(nn.Module):
         input_dim: int | None = None,
         trainable: bool = True,
         dtype: Any = None,
+        weights: Sequence[Any] | None = None,
     ) -> None:
         super().__init__()
+        self._initial_weights = None if weights is None else list(weights)  # Keras 2's weights=[...], set when built
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"Expected a non-empty string for name, got name={name!r}")
         self.name: str = name or snake_case(type(self).__name__)
@@ -193,6 +197,9 @@ class Layer(nn.Module):
             self.input_shape_built = input_shape
             self.built = True
             self.requires_grad_(self.trainable)
+            if self._initial_weights is not None:
+                self.set_weights(self._initial_weights)
+                self._initial_weights = None
 
     def check_input_shape(self, input_shape: Shape) -> None:
         """Raises ValueError when inputs of `input_shape` cannot go into this layer."""

@@ -6,4 +6,6 @@ from . import sequence as sequence
 from . import text as text
 from . import timeseries as timeseries
 
-__all__ = ["sequence", "text", "timeseries"]
+from .timeseries import timeseries_dataset_from_array as timeseries_dataset_from_array
+
+__all__ = ["sequence", "text", "timeseries", "timeseries_dataset_from_array"]

@@ -61,3 +61,6 @@ def pad_sequences(
         else:
             out[i, length - len(kept):] = kept
     return out
+
+
+from .timeseries import TimeseriesGenerator as TimeseriesGenerator  # noqa: E402 - Keras 2 imports it from here

@@ -1,9 +1,15 @@
 """Windows of a time series for sequence-to-value models, and a scaler fitted on the training
-part only (fitting it on the whole series would leak the test period's range into training)."""
+part only (fitting it on the whole series would leak the test period's range into training);
+Keras's `TimeseriesGenerator` and `timeseries_dataset_from_array`."""
 
 from __future__ import annotations
 
+from typing import Any, Iterator
+
 import numpy as np
+
+from .._checks import positive_int
+from ..training.keras_sequence import Sequence
 
 
 class MinMaxScaler:
@@ -57,3 +63,107 @@ def windows(series: np.ndarray, lookback: int, horizon: int = 1) -> tuple[np.nda
     x = series[starts[:, None] + np.arange(lookback)[None, :]][..., None]
     y = series[starts[:, None] + lookback + np.arange(horizon)[None, :]]
     return x, y
+
+
+class TimeseriesGenerator(Sequence):
+    """Keras 2's `TimeseriesGenerator`: batches of windows of `data`, each with the target at the
+    step right after it, as a `Sequence` for `fit` / `fit_generator`.
+
+    Window i ends just before row r_i and holds `data[r_i - length : r_i : sampling_rate]`; its
+    target is `targets[r_i]`. The rows run from `start_index + length` to `end_index` (default
+    the last row), `stride` apart, `batch_size` to a batch; with `shuffle` each batch draws its
+    rows at random (numpy's generator), with `reverse` the windows run backwards in time.
+
+    >>> gen = TimeseriesGenerator(np.arange(10), np.arange(10), length=3, batch_size=2)
+    >>> len(gen), gen[0][0].tolist(), gen[0][1].tolist()
+    (4, [[0, 1, 2], [1, 2, 3]], [3, 4])
+    """
+
+    def __init__(self, data: Any, targets: Any, length: int, sampling_rate: int = 1, stride: int = 1,
+                 start_index: int = 0, end_index: int | None = None, shuffle: bool = False, reverse: bool = False,
+                 batch_size: int = 128, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if len(data) != len(targets):
+            raise ValueError(f"data and targets must have the same length, got {len(data)} and {len(targets)}")
+        self.data, self.targets = data, targets
+        self.length = positive_int("length", length)
+        self.sampling_rate = positive_int("sampling_rate", sampling_rate)
+        self.stride = positive_int("stride", stride)
+        self.batch_size = positive_int("batch_size", batch_size)
+        self.start_index = int(start_index) + self.length
+        self.end_index = len(data) - 1 if end_index is None else int(end_index)
+        self.shuffle, self.reverse = bool(shuffle), bool(reverse)
+        if self.start_index > self.end_index:
+            raise ValueError(f"start_index + length = {self.start_index} is past end_index = {self.end_index}: no row is "
+                             "left to be the step after a window")
+
+    def __len__(self) -> int:
+        span = self.batch_size * self.stride
+        return (self.end_index - self.start_index + span) // span
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.shuffle:
+            rows = np.random.randint(self.start_index, self.end_index + 1, size=self.batch_size)
+        else:
+            first = self.start_index + self.batch_size * self.stride * index
+            rows = np.arange(first, min(first + self.batch_size * self.stride, self.end_index + 1), self.stride)
+        samples = np.array([self.data[row - self.length:row:self.sampling_rate] for row in rows])
+        targets = np.array([self.targets[row] for row in rows])
+        return (samples[:, ::-1, ...], targets) if self.reverse else (samples, targets)
+
+
+class TimeseriesDataset(Sequence):
+    """What `timeseries_dataset_from_array` returns: batches of windows (with their targets), by
+    index or by iterating, and `take(n)` for the first n batches as Keras programs read a
+    `tf.data.Dataset`."""
+
+    def __init__(self, data: Any, targets: Any, starts: np.ndarray, sequence_length: int, sampling_rate: int,
+                 batch_size: int) -> None:
+        super().__init__()
+        self.data, self.targets, self.starts = data, targets, starts
+        self.sequence_length, self.sampling_rate, self.batch_size = sequence_length, sampling_rate, batch_size
+
+    def __len__(self) -> int:
+        return -(-len(self.starts) // self.batch_size)
+
+    def __getitem__(self, index: int) -> Any:
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} of {len(self)}")
+        starts = self.starts[index * self.batch_size:(index + 1) * self.batch_size]
+        steps = np.arange(self.sequence_length) * self.sampling_rate
+        windows = np.asarray(self.data)[starts[:, None] + steps[None, :]]
+        return windows if self.targets is None else (windows, np.asarray(self.targets)[starts])
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self[i] for i in range(len(self)))
+
+    def take(self, count: int) -> list[Any]:
+        return [self[i] for i in range(min(int(count), len(self)))]
+
+
+def timeseries_dataset_from_array(data: Any, targets: Any, sequence_length: int, sequence_stride: int = 1,
+                                  sampling_rate: int = 1, batch_size: int | None = 128, shuffle: bool = False,
+                                  seed: int | None = None, start_index: int | None = None,
+                                  end_index: int | None = None) -> TimeseriesDataset:
+    """Keras's `timeseries_dataset_from_array`, without TensorFlow: windows of
+    `sequence_length` steps, `sampling_rate` apart, starting every `sequence_stride` rows between
+    `start_index` and `end_index`; the window starting at row i has target `targets[i]`
+    (None: no targets). `shuffle` shuffles the windows (seeded by `seed`) before batching.
+
+    >>> ds = timeseries_dataset_from_array(np.arange(10), np.arange(10) * 10, sequence_length=3, batch_size=4)
+    >>> len(ds), ds[0][0].tolist(), ds[0][1].tolist()
+    (2, [[0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5]], [0, 10, 20, 30])
+    """
+    sequence_length = positive_int("sequence_length", sequence_length)
+    sequence_stride = positive_int("sequence_stride", sequence_stride)
+    sampling_rate = positive_int("sampling_rate", sampling_rate)
+    start = 0 if start_index is None else int(start_index)
+    end = len(data) if end_index is None else int(end_index)
+    count = end - start - (sequence_length - 1) * sampling_rate
+    if targets is not None:
+        count = min(count, len(targets))
+    starts = np.arange(0, max(count, 0), sequence_stride) + start
+    if shuffle:
+        np.random.default_rng(seed).shuffle(starts)
+    size = len(starts) if batch_size is None else positive_int("batch_size", batch_size)
+    return TimeseriesDataset(data, targets, starts, sequence_length, sampling_rate, max(size, 1))

@@ -20,6 +20,17 @@ import torch
 from .._checks import non_negative, non_negative_int, rate
 
 
+class LearningRate(float):
+    """A learning rate read from an optimizer: a float, plus the optimizer it came from (`owner`)."""
+
+    owner: "Optimizer"
+
+    def __new__(cls, value: float, owner: "Optimizer") -> "LearningRate":
+        made = super().__new__(cls, value)
+        made.owner = owner
+        return made
+
+
 class Optimizer(torch.optim.Optimizer):
     """Shared by every optimizer here: learning-rate decay, gradient clipping, weight decay.
 
@@ -83,8 +94,9 @@ class Optimizer(torch.optim.Optimizer):
 
     @property
     def learning_rate(self) -> float:
-        """The current step size, with Keras 2's `decay` applied."""
-        return self.base_learning_rate / (1.0 + self.decay * self.iterations)
+        """The current step size, with Keras 2's `decay` applied (a float that knows its
+        optimizer, so Keras 2's `K.set_value(model.optimizer.lr, 0.01)` can set it)."""
+        return LearningRate(self.base_learning_rate / (1.0 + self.decay * self.iterations), self)
 
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:  # what LR schedulers and callbacks set
