@@ -13,7 +13,7 @@ from ._version import __version__ as __version__
 
 _SUBMODULES = (
     "activations", "backend", "callbacks", "cells", "constraints", "datasets", "distributed", "initializers", "layers",
-    "losses", "metrics", "models", "optimizers", "preprocessing", "regularizers", "saving", "training", "utils",
+    "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "regularizers", "saving", "training", "utils",
 )
 # top-level names Keras has (`keras.Sequential`, ...), and the import hook that makes `keras` lstmkit
 _NAMES = {"Input": "layers", "Layer": "layers", "Model": "models", "Sequential": "models",

@@ -92,8 +92,8 @@ def test_tensorflow_beyond_tf_keras_is_an_error_that_says_so():
             tf.constant(1.0)
         with pytest.raises(ModuleNotFoundError, match="provides only tf.keras"):
             import tensorflow.python  # noqa: F401
-        with pytest.raises(ModuleNotFoundError, match="No module named 'keras.ops'.*lstmkit has"):
-            import keras.ops  # noqa: F401
+        with pytest.raises(ModuleNotFoundError, match="No module named 'keras.applications'.*lstmkit has"):
+            import keras.applications  # noqa: F401
 
 
 def test_a_program_runs_with_its_keras_imports_and_epochs_overridden(tmp_path):
@@ -473,3 +473,21 @@ def test_plot_model_draws_every_layer_and_tensorboard_never_stops_a_run(tmp_path
         with pytest.warns(RuntimeWarning, match="tensorboard package is not installed"):
             history = stack.fit(x, y, epochs=2, verbose=0, callbacks=[board])
     assert len(history.history["loss"]) == 2
+
+
+def test_ops_for_a_keras_3_program_s_own_code_match_keras_ops():
+    import lstmkit.ops as ops
+
+    x = rng.normal(size=(3, 4, 5)).astype("float32")
+    t = torch.as_tensor(x)
+    pairs = [
+        (ops.mean(t, axis=1), keras.ops.mean(x, axis=1)), (ops.transpose(t, (0, 2, 1)), keras.ops.transpose(x, (0, 2, 1))),
+        (ops.matmul(t, t.transpose(1, 2)), keras.ops.matmul(x, x.transpose(0, 2, 1))),
+        (ops.logsumexp(t, axis=-1), keras.ops.logsumexp(x, axis=-1)), (ops.cumsum(t, axis=1), keras.ops.cumsum(x, axis=1)),
+        (ops.one_hot(torch.tensor([0, 2]), 3), keras.ops.one_hot(np.array([0, 2]), 3)),
+        (ops.where(t > 0, t, 0.0 * t), keras.ops.where(x > 0, x, 0.0 * x)), (ops.expand_dims(t, 1), keras.ops.expand_dims(x, 1)),
+    ]
+    for ours, theirs in pairs:
+        np.testing.assert_allclose(np.asarray(ours), keras.ops.convert_to_numpy(theirs), rtol=1e-5, atol=1e-6)
+    with pytest.raises(AttributeError, match="keras.ops.no_such_op"):
+        ops.no_such_op
