@@ -230,3 +230,18 @@ def test_architecture_json_from_keras_and_from_lstmkit(tmp_path):
     np.testing.assert_allclose(again.predict(x), ours.predict(x), atol=0, rtol=0)
     with pytest.raises(ValueError, match="not valid JSON"):
         model_from_json("{nope")
+
+
+def test_a_weights_file_linking_to_another_file_is_refused(tmp_path):
+    import h5py
+
+    theirs = keras.Sequential([keras.Input((5, 3)), keras.layers.Dense(2)])
+    theirs.save_weights(tmp_path / "w.weights.h5")
+    with h5py.File(tmp_path / "secret.h5", "w") as f:
+        f["data"] = np.ones((3, 2), dtype="float32")
+    with h5py.File(tmp_path / "w.weights.h5", "a") as f:
+        del f["layers/dense/vars/0"]
+        f["layers/dense/vars/0"] = h5py.ExternalLink(str(tmp_path / "secret.h5"), "/data")
+    ours = Sequential([lstmkit.layers.Input(shape=(5, 3)), lstmkit.layers.Dense(2)])
+    with pytest.raises(ValueError, match="is a link, not an array"):
+        ours.load_weights(tmp_path / "w.weights.h5")

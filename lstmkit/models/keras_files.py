@@ -327,9 +327,20 @@ def build(spec: dict[str, Any], custom_objects: Mapping[str, Any], path: str) ->
 
 # ---- the weights ------------------------------------------------------------------------------
 
+def _array(group: Any, name: str) -> Any:
+    """The dataset `name` in `group`; a link to another place or file (which Keras never writes)
+    and anything but a dataset are refused, so a file cannot make lstmkit read another file."""
+    if not isinstance(group.get(name, getlink=True), h5py.HardLink):
+        raise KerasFileError(f"{group.name}/{name} is a link, not an array: lstmkit reads arrays stored in the file only")
+    found = group[name]
+    if not isinstance(found, h5py.Dataset):
+        raise KerasFileError(f"{found.name} is not an array")
+    return found
+
+
 def _numbered(group: Any) -> list[Any]:
     """A Keras 3 `vars` group's arrays, in their numeric order."""
-    return [group[k] for k in sorted(group.keys(), key=int)] if group is not None else []
+    return [_array(group, k) for k in sorted(group.keys(), key=int)] if group is not None else []
 
 
 def _keras3_arrays(group: Any, layer: Any) -> list[Any]:
@@ -368,7 +379,7 @@ def _keras3_keys(layers: Any) -> list[str]:
 
 def _legacy_arrays(group: Any) -> list[Any]:
     names = [n.decode() if isinstance(n, bytes) else str(n) for n in group.attrs.get("weight_names", [])]
-    return [group[n] for n in names]
+    return [_array(group, n) for n in names]
 
 
 def _per_layer(model: Any, f: Any, path: str) -> list[tuple[Layer, list[Any]]]:
