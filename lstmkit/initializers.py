@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
-from typing import Callable, Iterator, Sequence, Union
+from typing import Any, Callable, Iterator, Sequence, Union
 
+import numpy as np
 import torch
 
 Initializer = Callable[[Sequence[int], torch.dtype], torch.Tensor]
@@ -32,12 +33,27 @@ def _fans(shape: Sequence[int]) -> tuple[int, int]:
     return shape[-2] * receptive, shape[-1] * receptive
 
 
+def _generator(seed: int | None) -> torch.Generator | None:
+    """A generator for one draw when a seed is given (the same seed, the same weights), else None
+    (torch's global generator, which `set_random_seed` seeds)."""
+    return None if seed is None else torch.Generator().manual_seed(int(seed))
+
+
 class Constant:
-    def __init__(self, value: float = 0.0) -> None:
-        self.value = float(value)
+    """A number everywhere; or, as Keras 2 programs pass pretrained vectors, an array of the
+    weight's shape (`Embedding(..., embeddings_initializer=Constant(matrix))`)."""
+
+    def __init__(self, value: Any = 0.0) -> None:
+        self.value = float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64).tolist()
 
     def __call__(self, shape: Sequence[int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        return torch.full(tuple(shape), self.value, dtype=dtype)
+        if isinstance(self.value, float):
+            return torch.full(tuple(shape), self.value, dtype=dtype)
+        values = torch.as_tensor(self.value, dtype=dtype)
+        if tuple(values.shape) != tuple(shape):
+            raise ValueError(f"Constant initializer holds an array of shape {tuple(values.shape)}, the weight has shape "
+                             f"{tuple(shape)}")
+        return values.clone()
 
 
 class Zeros(Constant):
@@ -51,39 +67,40 @@ class Ones(Constant):
 
 
 class RandomUniform:
-    def __init__(self, minval: float = -0.05, maxval: float = 0.05) -> None:
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None) -> None:
         if not minval < maxval:
             raise ValueError(f"Expected minval < maxval, got minval={minval}, maxval={maxval}")
-        self.minval, self.maxval = float(minval), float(maxval)
+        self.minval, self.maxval, self.seed = float(minval), float(maxval), seed
 
     def __call__(self, shape: Sequence[int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        return torch.empty(tuple(shape), dtype=dtype).uniform_(self.minval, self.maxval)
+        return torch.empty(tuple(shape), dtype=dtype).uniform_(self.minval, self.maxval, generator=_generator(self.seed))
 
 
 class RandomNormal:
-    def __init__(self, mean: float = 0.0, stddev: float = 0.05) -> None:
-        self.mean, self.stddev = float(mean), float(stddev)
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
+        self.mean, self.stddev, self.seed = float(mean), float(stddev), seed
 
     def __call__(self, shape: Sequence[int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        return torch.empty(tuple(shape), dtype=dtype).normal_(self.mean, self.stddev)
+        return torch.empty(tuple(shape), dtype=dtype).normal_(self.mean, self.stddev, generator=_generator(self.seed))
 
 
 class TruncatedNormal:
     """Normal draws, redrawn outside two standard deviations of the mean."""
 
-    def __init__(self, mean: float = 0.0, stddev: float = 0.05) -> None:
-        self.mean, self.stddev = float(mean), float(stddev)
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
+        self.mean, self.stddev, self.seed = float(mean), float(stddev), seed
 
     def __call__(self, shape: Sequence[int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
         out = torch.empty(tuple(shape), dtype=dtype)
-        torch.nn.init.trunc_normal_(out, 0.0, 1.0, -2.0, 2.0)
+        torch.nn.init.trunc_normal_(out, 0.0, 1.0, -2.0, 2.0, generator=_generator(self.seed))
         return out * self.stddev + self.mean
 
 
 class VarianceScaling:
     """Draws with variance `scale / n`, n the fan picked by `mode` (Keras's VarianceScaling)."""
 
-    def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal") -> None:
+    def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal",
+                 seed: int | None = None) -> None:
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"Expected mode in 'fan_in', 'fan_out', 'fan_avg', got mode={mode!r}")
         if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
@@ -91,7 +108,7 @@ class VarianceScaling:
                 "Expected distribution in 'truncated_normal', 'untruncated_normal', 'uniform', "
                 f"got distribution={distribution!r}"
             )
-        self.scale, self.mode, self.distribution = float(scale), mode, distribution
+        self.scale, self.mode, self.distribution, self.seed = float(scale), mode, distribution, seed
 
     def __call__(self, shape: Sequence[int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
         fan_in, fan_out = _fans(shape)
@@ -99,10 +116,10 @@ class VarianceScaling:
         variance = self.scale / max(1.0, n)
         if self.distribution == "uniform":
             limit = math.sqrt(3.0 * variance)
-            return RandomUniform(-limit, limit)(shape, dtype)
+            return RandomUniform(-limit, limit, self.seed)(shape, dtype)
         if self.distribution == "untruncated_normal":
-            return RandomNormal(0.0, math.sqrt(variance))(shape, dtype)
-        return TruncatedNormal(0.0, math.sqrt(variance) / _TRUNCATED_STD)(shape, dtype)
+            return RandomNormal(0.0, math.sqrt(variance), self.seed)(shape, dtype)
+        return TruncatedNormal(0.0, math.sqrt(variance) / _TRUNCATED_STD, self.seed)(shape, dtype)
 
 
 class Orthogonal:
@@ -112,14 +129,14 @@ class Orthogonal:
     higher-rank shapes are flattened to `(prod(shape[:-1]), shape[-1])` first.
     """
 
-    def __init__(self, gain: float = 1.0) -> None:
-        self.gain = float(gain)
+    def __init__(self, gain: float = 1.0, seed: int | None = None) -> None:
+        self.gain, self.seed = float(gain), seed
 
     def __call__(self, shape: Sequence[int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
         if len(shape) < 2:
             raise ValueError(f"Orthogonal initializer needs a shape of rank >= 2, got shape={tuple(shape)}")
         rows, cols = math.prod(shape[:-1]), shape[-1]
-        draw = torch.randn(max(rows, cols), min(rows, cols), dtype=torch.float64)
+        draw = torch.randn(max(rows, cols), min(rows, cols), dtype=torch.float64, generator=_generator(self.seed))
         q, r = torch.linalg.qr(draw)
         # Fixing the signs by diag(r) makes the result uniformly distributed over orthogonal matrices.
         q = q * torch.sign(torch.diagonal(r)).unsqueeze(0)
@@ -138,6 +155,42 @@ class Identity:
         return self.gain * torch.eye(shape[0], shape[1], dtype=dtype)
 
 
+class GlorotUniform(VarianceScaling):
+    def __init__(self, seed: int | None = None) -> None:
+        super().__init__(1.0, "fan_avg", "uniform", seed)
+
+
+class GlorotNormal(VarianceScaling):
+    def __init__(self, seed: int | None = None) -> None:
+        super().__init__(1.0, "fan_avg", "truncated_normal", seed)
+
+
+class HeUniform(VarianceScaling):
+    def __init__(self, seed: int | None = None) -> None:
+        super().__init__(2.0, "fan_in", "uniform", seed)
+
+
+class HeNormal(VarianceScaling):
+    def __init__(self, seed: int | None = None) -> None:
+        super().__init__(2.0, "fan_in", "truncated_normal", seed)
+
+
+class LecunUniform(VarianceScaling):
+    def __init__(self, seed: int | None = None) -> None:
+        super().__init__(1.0, "fan_in", "uniform", seed)
+
+
+class LecunNormal(VarianceScaling):
+    def __init__(self, seed: int | None = None) -> None:
+        super().__init__(1.0, "fan_in", "truncated_normal", seed)
+
+
+# Keras 2's lower-case names for the classes (`from keras.initializers import glorot_uniform`)
+glorot_uniform, glorot_normal, he_uniform, he_normal = GlorotUniform, GlorotNormal, HeUniform, HeNormal
+lecun_uniform, lecun_normal, variance_scaling = LecunUniform, LecunNormal, VarianceScaling
+zeros, ones, constant, orthogonal, identity = Zeros, Ones, Constant, Orthogonal, Identity
+random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
+
 _REGISTRY: dict[str, Callable[[], Initializer]] = {
     "zeros": Zeros,
     "ones": Ones,
@@ -148,12 +201,12 @@ _REGISTRY: dict[str, Callable[[], Initializer]] = {
     "truncated_normal": TruncatedNormal,
     "orthogonal": Orthogonal,
     "identity": Identity,
-    "glorot_uniform": lambda: VarianceScaling(1.0, "fan_avg", "uniform"),
-    "glorot_normal": lambda: VarianceScaling(1.0, "fan_avg", "truncated_normal"),
-    "he_uniform": lambda: VarianceScaling(2.0, "fan_in", "uniform"),
-    "he_normal": lambda: VarianceScaling(2.0, "fan_in", "truncated_normal"),
-    "lecun_uniform": lambda: VarianceScaling(1.0, "fan_in", "uniform"),
-    "lecun_normal": lambda: VarianceScaling(1.0, "fan_in", "truncated_normal"),
+    "glorot_uniform": GlorotUniform,
+    "glorot_normal": GlorotNormal,
+    "he_uniform": HeUniform,
+    "he_normal": HeNormal,
+    "lecun_uniform": LecunUniform,
+    "lecun_normal": LecunNormal,
 }
 
 

@@ -491,3 +491,54 @@ def test_ops_for_a_keras_3_program_s_own_code_match_keras_ops():
         np.testing.assert_allclose(np.asarray(ours), keras.ops.convert_to_numpy(theirs), rtol=1e-5, atol=1e-6)
     with pytest.raises(AttributeError, match="keras.ops.no_such_op"):
         ops.no_such_op
+
+
+def test_fashion_mnist_and_boston_housing_match_keras_s_loaders(tmp_path, monkeypatch):
+    import gzip
+    import pickle
+
+    import keras.src.datasets.boston_housing as keras_boston
+    import keras.src.datasets.fashion_mnist as keras_fashion
+
+    from lstmkit.datasets import boston_housing, cifar10, fashion_mnist
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    folder = tmp_path / "datasets" / "fashion-mnist"
+    folder.mkdir(parents=True)
+    images = {"train": rng.integers(0, 256, (6, 28, 28), dtype=np.uint8), "t10k": rng.integers(0, 256, (4, 28, 28), dtype=np.uint8)}
+    for part, x in images.items():
+        with gzip.open(folder / f"{part}-images-idx3-ubyte.gz", "wb") as f:
+            f.write(b"\0" * 16 + x.tobytes())
+        with gzip.open(folder / f"{part}-labels-idx1-ubyte.gz", "wb") as f:
+            f.write(b"\0" * 8 + rng.integers(0, 10, len(x), dtype=np.uint8).tobytes())
+    np.savez(tmp_path / "datasets" / "boston_housing.npz", x=rng.normal(size=(30, 13)), y=rng.normal(size=30))
+
+    def cached(fname=None, origin=None, cache_subdir="datasets", **kwargs):
+        return str(tmp_path / cache_subdir / fname)
+
+    monkeypatch.setattr(keras_fashion, "get_file", cached)
+    monkeypatch.setattr(keras_boston, "get_file", cached)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # stand-in files, not the published hashes
+        for ours, theirs in ((fashion_mnist.load_data(), keras.datasets.fashion_mnist.load_data()),
+                             (boston_housing.load_data(test_split=0.3, seed=5),
+                              keras.datasets.boston_housing.load_data(test_split=0.3, seed=5))):
+            for a, b in zip([*ours[0], *ours[1]], [*theirs[0], *theirs[1]]):
+                assert a.dtype == b.dtype
+                np.testing.assert_array_equal(a, b)
+    # CIFAR-10: Keras's archive layout, batches pickled as Python 2 pickled them (bytes keys)
+    batches = {name: (rng.integers(0, 256, (3, 3072), dtype=np.uint8), rng.integers(0, 10, 3).tolist())
+               for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]}
+    archive = tmp_path / "datasets" / "cifar-10-batches-py-target_archive"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, (data, labels) in batches.items():
+            payload = pickle.dumps({b"data": data, b"labels": labels, b"batch_label": b"x"}, protocol=2)
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        (x_train, y_train), (x_test, y_test) = cifar10.load_data()
+    assert x_train.shape == (15, 32, 32, 3) and y_train.shape == (15, 1) and x_test.shape == (3, 32, 32, 3)
+    np.testing.assert_array_equal(x_train[3], batches["data_batch_2"][0][0].reshape(3, 32, 32).transpose(1, 2, 0))
+    assert y_test[:, 0].tolist() == batches["test_batch"][1]

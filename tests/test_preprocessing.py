@@ -142,3 +142,19 @@ def test_timeseries_dataset_windows_start_where_their_target_is():
     assert sum(len(b[0]) for b in ds) == count and len(ds) == 2
     unsupervised = timeseries_dataset_from_array(data, None, sequence_length=5, sequence_stride=10, batch_size=None)
     assert unsupervised[0].shape == (10, 5) and unsupervised[0][:, 0].tolist() == list(range(0, 100, 10))
+
+
+def test_hashing_trick_and_one_hot_as_keras_2():
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    from keras.src.legacy.preprocessing import text as keras_text
+
+    from lstmkit.preprocessing.text import hashing_trick, one_hot
+
+    sentence = "The cat sat on the mat, and the cat slept."
+    assert hashing_trick(sentence, 50, "md5") == keras_text.hashing_trick(sentence, 50, "md5")
+    assert one_hot(sentence, 30) == keras_text.one_hot(sentence, 30)  # Python's hash, this process's seed
+    assert all(1 <= i < 30 for i in one_hot(sentence, 30))
+    with pytest.raises(ValueError, match="n must be"):
+        one_hot(sentence, 1)

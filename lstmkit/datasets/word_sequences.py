@@ -1,8 +1,8 @@
 """Keras's word-index data sets (IMDB, Reuters), read from Keras's own files in its cache.
 
 The `.npz` files hold each text as a list of word ranks (1 = the most frequent word), in numpy
-object arrays, which numpy stores pickled. They are read here with an unpickler that rebuilds
-numpy arrays and Python lists and nothing else, so a crafted file cannot run code.
+object arrays, which numpy stores pickled. They are read with `_pickles.arrays_only_pickle`,
+which rebuilds numpy arrays and Python lists and nothing else, so a crafted file cannot run code.
 The functions below do what Keras's `load_data` does to them, step for step: shuffle with one
 `np.random.RandomState(seed)`, prepend `start_char`, shift ranks by `index_from`, drop texts of
 `maxlen` words or more, and replace ranks outside `[skip_top, num_words)` by `oov_char`.
@@ -19,19 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 from numpy.lib import format as npy_format
 
-# what numpy's pickled object arrays are made of; nothing else may be rebuilt from a data file
-_ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-}
-
-
-class _ArraysOnly(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in _ALLOWED:
-            raise pickle.UnpicklingError(f"refused {module}.{name}: a data file may hold only numpy arrays and lists")
-        return super().find_class(module, name)
-
+from ._pickles import arrays_only_pickle
 
 def _read_npy(raw: bytes, member: str, path: str) -> np.ndarray:
     f = io.BytesIO(raw)
@@ -42,7 +30,7 @@ def _read_npy(raw: bytes, member: str, path: str) -> np.ndarray:
         f.seek(0)
         return npy_format.read_array(f, allow_pickle=False)
     try:
-        array = _ArraysOnly(f).load()
+        array = arrays_only_pickle(f)
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as err:
         raise ValueError(f"{path}: member {member!r} cannot be read as an array of word ids ({err})") from None
     if not isinstance(array, np.ndarray) or array.shape != shape:

@@ -3,6 +3,7 @@ sliding windows character-level models train on."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import OrderedDict
 import numbers
@@ -29,6 +30,30 @@ def text_to_word_sequence(text: str, filters: str = DEFAULT_FILTERS, lower: bool
     table: dict[str, str | int | None] = {c: split for c in filters}
     text = text.translate(str.maketrans(table))
     return [w for w in text.split(split) if w]
+
+
+def hashing_trick(text: str, n: int, hash_function: Any = None, filters: str = DEFAULT_FILTERS, lower: bool = True,
+                  split: str = " ") -> list[int]:
+    """Keras 2's `hashing_trick`: each word of `text` as `hash(word) % (n - 1) + 1`, an id in
+    1..n-1 (0 is left for padding). `hash_function`: Python's `hash` by default (which differs
+    from one process to the next unless PYTHONHASHSEED is set, as in Keras), "md5" for ids that
+    never change, or a function of the word."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 2:
+        raise ValueError(f"n must be an integer >= 2 (ids run from 1 to n - 1), got n={n!r}")
+    if hash_function is None:
+        hash_function = hash
+    elif hash_function == "md5":
+        hash_function = lambda word: int(hashlib.md5(word.encode()).hexdigest(), 16)  # noqa: E731
+    return [hash_function(word) % (int(n) - 1) + 1 for word in text_to_word_sequence(text, filters, lower, split)]
+
+
+def one_hot(text: str, n: int, filters: str = DEFAULT_FILTERS, lower: bool = True, split: str = " ",
+            analyzer: Any = None) -> list[int]:
+    """Keras 2's `one_hot` (despite its name, word ids, not one-hot vectors): `hashing_trick` with
+    Python's `hash`."""
+    if analyzer is not None:
+        raise ValueError("one_hot(analyzer=...) is not supported; split the text yourself")
+    return hashing_trick(text, n, hash_function=hash, filters=filters, lower=lower, split=split)
 
 
 class Tokenizer:
