@@ -542,3 +542,39 @@ def test_fashion_mnist_and_boston_housing_match_keras_s_loaders(tmp_path, monkey
     assert x_train.shape == (15, 32, 32, 3) and y_train.shape == (15, 1) and x_test.shape == (3, 32, 32, 3)
     np.testing.assert_array_equal(x_train[3], batches["data_batch_2"][0][0].reshape(3, 32, 32).transpose(1, 2, 0))
     assert y_test[:, 0].tolist() == batches["test_batch"][1]
+
+
+def test_a_subclassed_model_trains_predicts_and_carries_masks_as_keras_does(tmp_path):
+    def define(base, layers, keras_backend):
+        class Classifier(base):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.embed = layers.Embedding(30, 4, mask_zero=True)
+                self.lstm = layers.LSTM(5)
+                self.out = layers.Dense(2, activation="softmax")
+
+            def call(self, inputs, training=False):
+                return self.out(self.lstm(self.embed(inputs)))
+
+        return Classifier
+
+    Theirs, Ours = define(keras.Model, keras.layers, None), define(lstmkit.Model, L, None)
+    ids = rng.integers(1, 30, (6, 7))
+    ids[2, 4:] = 0  # padding: masked steps, which the LSTM must skip in both
+    theirs, ours = Theirs(), Ours()
+    theirs.predict(ids, verbose=0)
+    ours.predict(ids)
+    assert ours.built and [type(layer).__name__ for layer in ours.layers] == ["Embedding", "LSTM", "Dense"]
+    theirs.set_weights([rng.uniform(-0.5, 0.5, w.shape).astype("float32") for w in theirs.get_weights()])
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(ours.predict(ids), theirs.predict(ids, verbose=0), atol=1e-5, rtol=0)
+    ours.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = ours.fit(ids, rng.integers(0, 2, 6), epochs=2, verbose=0)
+    assert set(history.history) == {"loss", "accuracy"}
+    ours.save_weights(tmp_path / "w.lstmkit")
+    again = Ours()
+    again.predict(ids[:1])
+    again.load_weights(tmp_path / "w.lstmkit")
+    np.testing.assert_allclose(again.predict(ids), ours.predict(ids), atol=0, rtol=0)
+    with pytest.raises(ValueError, match="save_weights"):
+        ours.save(tmp_path / "m.lstmkit")

@@ -275,7 +275,15 @@ class Layer(nn.Module):
             self.check_input_shape(shape)
         if training is None:
             training = self.training
-        return self.call(x, **self._call_arguments({"mask": mask, "training": bool(training), **kwargs}))
+        if mask is None:  # called on a tensor directly (a subclassed model's call): the mask it carries
+            mask = _carried_mask(x)
+        y = self.call(x, **self._call_arguments({"mask": mask, "training": bool(training), **kwargs}))
+        if isinstance(y, torch.Tensor) and not kwargs.get("logits"):
+            # Keras's eager rule: an output carries its mask, so the next layer called on it sees it
+            out_mask = self.compute_mask(x, mask)
+            if isinstance(out_mask, torch.Tensor):
+                y._keras_mask = out_mask  # type: ignore[attr-defined]
+        return y
 
     def as_input(self, x: Any) -> torch.Tensor:
         """Turns numpy arrays and nested lists into tensors (floats as float32); tensors pass as they are."""
@@ -399,6 +407,16 @@ class Layer(nn.Module):
 
 
 _CALL_ARGUMENTS: dict[type, frozenset[str]] = {}
+
+
+def _carried_mask(x: Any) -> Any:
+    """The mask a tensor (or each tensor of a list) carries from the layer that made it, if any."""
+    if isinstance(x, torch.Tensor):
+        return getattr(x, "_keras_mask", None)
+    if isinstance(x, list):
+        masks = [getattr(t, "_keras_mask", None) for t in x]
+        return None if all(m is None for m in masks) else masks
+    return None
 
 
 def _zeros(shape: Shape, size: int, dtype: str) -> torch.Tensor:

@@ -6,5 +6,6 @@ from .loading import load_model as load_model
 from .loading import model_from_json as model_from_json
 from .model import Model as Model
 from .sequential import Sequential as Sequential
+from .subclassed import SubclassedModel as SubclassedModel
 
-__all__ = ["Model", "Sequential", "load_extras", "load_model", "model_from_json"]
+__all__ = ["Model", "Sequential", "SubclassedModel", "load_extras", "load_model", "model_from_json"]

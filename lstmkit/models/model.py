@@ -98,6 +98,16 @@ class Model(Layer, Trainer, Keras2Methods):
     """
 
     check_finite: bool = True  # refuse NaN and infinite inputs (set False to let them through)
+    subclassed = False  # a class of the program's own that defines call (lstmkit.models.subclassed)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A program's own subclass that defines `call` gets `SubclassedModel`'s behaviour: it is
+        put between the class and `Model` (see `lstmkit.models.subclassed`)."""
+        super().__init_subclass__(**kwargs)
+        base = Model.__dict__.get("subclass_base")
+        if base is not None and "call" in cls.__dict__ and not issubclass(cls, base) \
+                and not cls.__module__.startswith("lstmkit."):
+            cls.__bases__ = tuple(base if b is Model else b for b in cls.__bases__)
 
     def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None, **kwargs: Any) -> None:
         if (inputs is None) != (outputs is None):

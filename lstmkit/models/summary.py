@@ -42,6 +42,8 @@ def summary_lines(model: Any, line_length: int = 80) -> list[str]:
     tensors it is called on (`layer[call][output]`, Keras's "Connected to")."""
     if hasattr(model, "nodes"):
         return _graph_lines(model, max(line_length, 98))
+    if getattr(model, "subclassed", False):  # a class of the program's own: its layers' shapes are not known
+        return _subclassed_lines(model, line_length)
     widths = (int(line_length * 0.42), int(line_length * 0.36))
     rule, double_rule = "_" * line_length, "=" * line_length
 
@@ -52,6 +54,21 @@ def summary_lines(model: Any, line_length: int = 80) -> list[str]:
     shapes = model.layer_output_shapes()
     for index, (layer, shape) in enumerate(zip(model.layers, shapes)):
         lines.append(row(f"{layer.name} ({type(layer).__name__})", format_shape(shape), f"{layer.count_params():,}"))
+        if index < len(model.layers) - 1:
+            lines.append("")
+    return lines + _totals(model, line_length)
+
+
+def _subclassed_lines(model: Any, line_length: int) -> list[str]:
+    widths = (int(line_length * 0.42), int(line_length * 0.36))
+
+    def row(name: str, shape: str, params: str) -> str:
+        return f" {name:<{widths[0] - 1}}{shape:<{widths[1]}}{params:>{line_length - sum(widths) - 1}}"
+
+    lines = [f'Model: "{model.name}"', "_" * line_length, row("Layer (type)", "Output Shape", "Param #"), "=" * line_length]
+    for index, layer in enumerate(model.layers):
+        params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
+        lines.append(row(f"{layer.name} ({type(layer).__name__})", "?", params))
         if index < len(model.layers) - 1:
             lines.append("")
     return lines + _totals(model, line_length)

@@ -30,6 +30,9 @@ class LearningRate(float):
         made.owner = owner
         return made
 
+    def __reduce__(self) -> tuple[Any, tuple[float]]:
+        return float, (float(self),)  # a copy (a checkpoint, a deep copy) is a plain number
+
 
 class Optimizer(torch.optim.Optimizer):
     """Shared by every optimizer here: learning-rate decay, gradient clipping, weight decay.
