@@ -7,7 +7,8 @@ prints a table of which ran to the end.
     python examples/keras_programs/check_all.py --only imdb  # the programs whose name holds "imdb"
 
 The programs are written here in the manner of the Keras 2 repository's examples (k2_*),
-keras.io's recurrent examples (io_*) and a tf.keras blog program (tfk_*): the same Keras calls
+keras.io's recurrent examples (io_*), tf.keras blog programs (tfk_*) and Keras 2 blog tutorials
+(blog_*): the same Keras calls
 and model shapes, on small stand-in data. Every fit trains one epoch in both columns
 (`lstmkit run --epochs 1`; for Keras 3 the same override is put on `keras.Model.fit`), and
 Keras 3's hash check of cached files is bypassed, as the stand-in files are not the published
@@ -52,6 +53,10 @@ CLASSIC = {  # the program each one is written after, for the table
     "k2_mnist_irnn": "Keras 2 examples/mnist_irnn.py",
     "k2_reuters_mlp": "Keras 2 examples/reuters_mlp.py",
     "tfk_sine_forecast": "a tf.keras blog program: stacked LSTMs on a sine wave, ModelCheckpoint to .h5",
+    "tfk_attention_seq2seq": "a tf.keras blog program: encoder-decoder with AdditiveAttention and Attention",
+    "io_working_with_rnns": "keras.io guide: Working with RNNs (states, RNN(LSTMCell), a cell of one's own)",
+    "blog_timeseries_generator": "Keras 2 blog tutorials: TimeseriesGenerator with fit_generator",
+    "blog_glove_embeddings": "Keras 2 blog programs: pre-trained GloVe vectors in a frozen Embedding",
 }
 KERAS_SHIM = """
 import os, runpy, sys
@@ -92,7 +97,6 @@ def make_cache(home: pathlib.Path) -> None:
     y_train, y_test = rng.integers(0, 2, 300), rng.integers(0, 2, 300)
     np.savez(folder / "imdb.npz", x_train=_texts(rng, 300, 6000, y_train), y_train=y_train,
              x_test=_texts(rng, 300, 6000, y_test), y_test=y_test)
-    (folder / "imdb_word_index.json").write_text(json.dumps({f"word{i}": i for i in range(1, 6000)}))
     topics = rng.integers(0, 46, 500)
     np.savez(folder / "reuters.npz", x=_texts(rng, 500, 3000, topics), y=topics)
     (folder / "nietzsche.txt").write_text(shakespeare.load_text()[:6000], encoding="utf-8")
@@ -104,6 +108,11 @@ def make_cache(home: pathlib.Path) -> None:
             rr, cc = int(np.clip(r + dr * t, 0, 13)), int(np.clip(c + dc * t, 0, 13))
             clips[t, clip, rr:rr + 3, cc:cc + 3] = 255
     np.save(folder / "moving_mnist.npy", clips)
+    words = sorted({w for line in shakespeare.load_text()[:200_000].lower().split() for w in [line.strip(".,;:!?'\"")] if w})
+    with zipfile.ZipFile(folder / "glove.6B.zip", "w") as z:
+        z.writestr("glove.6B.50d.txt", "".join(f"{w} " + " ".join(f"{v:.4f}" for v in rng.normal(size=50)) + "\n"
+                                               for w in words[:3000]))
+    (folder / "imdb_word_index.json").write_text(json.dumps({w: i + 1 for i, w in enumerate(words[:6000])}))
     with zipfile.ZipFile(folder / "fra-eng.zip", "w") as z:
         z.writestr("fra.txt", _pairs(rng))
         z.writestr("_about.txt", "stand-in sentence pairs")
