@@ -271,15 +271,19 @@ class Model(Layer, Trainer, Keras2Methods):
         names = self.input_names
         out = []
         for index, x in enumerate(xs):
-            label = argument if len(names) == 1 else f"{argument}[{names[index]!r}]"
-            t = to_tensor(x, label, float_dtype=self.compute_dtype)
-            if self.check_finite:
-                check_finite(t, label)
+            t = self.input_tensor(x, argument if len(names) == 1 else f"{argument}[{names[index]!r}]")
             if self._input_dtype(index) == torch.int64 and t.is_floating_point():
                 t = t.long()
-            out.append(t.to(self.device))
+            out.append(t)
         self.check_inputs([tuple(t.shape) for t in out], argument)
         return out
+
+    def input_tensor(self, x: Any, label: str) -> torch.Tensor:
+        """One input as a tensor on the model's device (floats in its dtype), checked finite."""
+        t = to_tensor(x, label, float_dtype=self.compute_dtype)
+        if self.check_finite:
+            check_finite(t, label)
+        return t.to(self.device)
 
     def as_inputs(self, x: Any, argument: str = "x") -> list[torch.Tensor]:
         """User data (an array; a list or dict for several inputs) as checked tensors, one per input."""

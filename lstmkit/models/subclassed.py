@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 import torch
 
-from ..layers.base import Layer, check_finite, snake_case, to_tensor
+from ..layers.base import Layer, snake_case
 from .model import Model
 
 
@@ -85,14 +85,7 @@ class SubclassedModel(Model):
         return self.adapt_inputs(xs, argument)
 
     def adapt_inputs(self, xs: list[Any], argument: str = "x") -> list[torch.Tensor]:
-        out = []
-        for index, x in enumerate(xs):
-            label = argument if len(xs) == 1 else f"{argument}[{index}]"
-            t = to_tensor(x, label, float_dtype=self.compute_dtype)
-            if self.check_finite:
-                check_finite(t, label)
-            out.append(t.to(self.device))
-        return out
+        return [self.input_tensor(x, argument if len(xs) == 1 else f"{argument}[{index}]") for index, x in enumerate(xs)]
 
     def check_inputs(self, shapes: Sequence[Sequence[int]], argument: str = "x") -> None:
         """The program's `call` decides what fits; its layers check their own inputs."""
