@@ -578,3 +578,13 @@ def test_a_subclassed_model_trains_predicts_and_carries_masks_as_keras_does(tmp_
     np.testing.assert_allclose(again.predict(ids), ours.predict(ids), atol=0, rtol=0)
     with pytest.raises(ValueError, match="save_weights"):
         ours.save(tmp_path / "m.lstmkit")
+
+
+def test_keras_2_layer_shapes_are_read_from_built_layers():
+    stack = Sequential([L.LSTM(4, input_shape=(5, 3), return_sequences=True), L.LSTM(2), L.Dense(1)])
+    theirs = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4, return_sequences=True), keras.layers.LSTM(2),
+                               keras.layers.Dense(1)])
+    assert [layer.output_shape for layer in stack.layers] == [tuple(layer.output.shape) for layer in theirs.layers]
+    assert stack.layers[1].input_shape == (None, 5, 4)
+    with pytest.raises(AttributeError, match="not built"):
+        L.Dense(3).output_shape

@@ -242,6 +242,24 @@ class Layer(nn.Module):
             else list(self._first_node("output").outputs)
 
     @property
+    def output_shape(self) -> Any:
+        """Keras 2's `layer.output_shape`: the shape of its output (batch first, None unknown),
+        once the layer is built; a list for a layer of several outputs."""
+        if self.symbolic_nodes:
+            out = self.output
+            return [t.shape for t in out] if isinstance(out, list) else out.shape
+        if not self.built or self.input_shape_built is None:
+            raise AttributeError(f"Layer {self.name!r} has no output shape yet: it is not built")
+        return self.compute_output_shape(self.input_shape_built)
+
+    @property
+    def input_shape(self) -> Any:
+        """Keras 2's `layer.input_shape`: the shape of the input it was built for."""
+        if self.input_shape_built is None and self.declared_input_shape is None:
+            raise AttributeError(f"Layer {self.name!r} has no input shape yet: it is not built")
+        return self.input_shape_built if self.input_shape_built is not None else self.declared_input_shape
+
+    @property
     def input(self) -> Any:
         """The symbolic input of this layer's first call on symbolic tensors (Keras's `layer.input`)."""
         node = self._first_node("input")
