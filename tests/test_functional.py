@@ -234,3 +234,16 @@ def test_symbolic_tensors_cannot_be_used_as_data():
         bool(x)
     with pytest.raises(TypeError, match="must be symbolic tensors"):
         Model(x, L.Dense(2))
+
+
+def test_keras_1_input_and_output_names_build_the_model_with_keras_2_s_warning():
+    import warnings
+
+    import lstmkit
+
+    inputs = lstmkit.layers.Input(shape=(3,))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = lstmkit.Model(input=inputs, output=lstmkit.layers.Dense(2)(inputs))
+    assert model.output_shape == (None, 2)
+    assert any("Model(inputs=..., outputs=...)" in str(w.message) for w in caught)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import warnings
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -110,6 +111,11 @@ class Model(Layer, Trainer, Keras2Methods):
             cls.__bases__ = tuple(base if b is Model else b for b in cls.__bases__)
 
     def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None, **kwargs: Any) -> None:
+        if "input" in kwargs or "output" in kwargs:  # Keras 1's names, which Keras 2 took with a warning
+            warnings.warn("Update your `Model` call to the Keras 2 API: `Model(inputs=..., outputs=...)`", UserWarning,
+                          stacklevel=2)
+            inputs = kwargs.pop("input", inputs)
+            outputs = kwargs.pop("output", outputs)
         if (inputs is None) != (outputs is None):
             raise ValueError("Model(inputs, outputs) needs both: the symbolic inputs and the outputs computed from them")
         unknown = sorted(set(kwargs) - {"trainable"})
