@@ -343,3 +343,17 @@ def test_attention_scores_and_causal_mask_match_keras():
     inputs = [L.Input(shape=(4, 3)), L.Input(shape=(6, 3))]
     context, attention = L.Attention()(inputs, return_attention_scores=True)
     assert context.shape == (None, 4, 3) and attention.shape == (None, 4, 6)
+
+
+@pytest.mark.parametrize("axis", [-1, (1, 2), None])
+def test_normalization_adapts_and_standardises_as_keras(axis):
+    data = (rng.normal(size=(50, 4, 3)) * [1.0, 2.0, 5.0] + [0.0, 1.0, -3.0]).astype("float32")
+    theirs, ours = keras.layers.Normalization(axis=axis), L.Normalization(axis=axis)
+    theirs.adapt(data)
+    ours.adapt(data)
+    x = rng.normal(size=(5, 4, 3)).astype("float32")
+    np.testing.assert_allclose(ours(torch.as_tensor(x)).numpy(), keras.ops.convert_to_numpy(theirs(x)), atol=1e-5, rtol=1e-5)
+    given = L.Normalization(mean=2.0, variance=4.0)
+    np.testing.assert_allclose(given(torch.tensor([[4.0]])).numpy(), [[1.0]])
+    back = L.Normalization(mean=2.0, variance=4.0, invert=True)
+    np.testing.assert_allclose(back(torch.tensor([[1.0]])).numpy(), [[4.0]])

@@ -27,6 +27,7 @@ from .noise import GaussianDropout as GaussianDropout
 from .noise import GaussianNoise as GaussianNoise
 from .normalization import BatchNormalization as BatchNormalization
 from .normalization import LayerNormalization as LayerNormalization
+from .normalization import Normalization as Normalization
 from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgPool1D, AvgPool2D, AvgPool3D,
                       GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAvgPool1D, GlobalAvgPool2D,
                       GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPool1D, MaxPool2D,
@@ -67,6 +68,7 @@ __all__ = [
     "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalAvgPool1D", "GlobalAvgPool2D",
     "BatchNormalization",
     "LayerNormalization",
+    "Normalization",
     "ZeroPadding1D", "ZeroPadding2D", "UpSampling1D", "UpSampling2D",
     "Embedding",
     "Masking",

@@ -1,10 +1,12 @@
-"""`BatchNormalization` and `LayerNormalization`, with Keras's arguments, defaults and weights."""
+"""`BatchNormalization`, `LayerNormalization` and `Normalization` (standardising by statistics
+given or adapted from data), with Keras's arguments, defaults and weights."""
 
 from __future__ import annotations
 
 import numbers
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -267,4 +269,78 @@ class LayerNormalization(_ScaleAndCenter):
             beta_regularizer=self.beta_regularizer, gamma_regularizer=self.gamma_regularizer,
             beta_constraint=self.beta_constraint, gamma_constraint=self.gamma_constraint,
         )
+        return config
+
+
+class Normalization(Layer):
+    """Keras's `Normalization`: (x − mean) / max(sqrt(variance), ε) per feature along `axis`
+    (default the last), with the mean and variance given, or learned from data by `adapt(data)`
+    (over every other axis, the variance biased, as Keras computes them); `invert=True` maps back.
+    Not trained: the statistics are buffers, in `get_weights` as [mean, variance, count].
+
+    >>> import numpy as np
+    >>> layer = Normalization()
+    >>> layer.adapt(np.array([[1.0], [3.0]]))
+    >>> layer(np.array([[2.0], [3.0]])).flatten().tolist()
+    [0.0, 1.0]
+    """
+
+    def __init__(self, axis: int | Sequence[int] | None = -1, mean: Any = None, variance: Any = None,
+                 invert: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.axis = () if axis is None else (axis,) if isinstance(axis, int) else tuple(axis)
+        if (mean is None) != (variance is None):
+            raise ValueError(f"Normalization needs both mean and variance, or neither; got mean={mean!r}, "
+                             f"variance={variance!r}")
+        self.given = None if mean is None else (np.asarray(mean, dtype=np.float64), np.asarray(variance, dtype=np.float64))
+        self.invert = bool(invert)
+        self.mean: torch.Tensor
+        self.variance: torch.Tensor
+        self.count: torch.Tensor
+
+    def _feature_shape(self, input_shape: Shape) -> tuple[int, ...]:
+        rank = len(input_shape)
+        axes = _axes(f"Normalization layer {self.name!r}", self.axis, rank) if self.axis else ()
+        return tuple(int(input_shape[a]) if a in axes else 1 for a in range(1, rank))
+
+    def build(self, input_shape: Shape) -> None:
+        shape = self._feature_shape(input_shape)
+        dtype = torch.get_default_dtype()
+        mean = torch.zeros(shape, dtype=dtype) if self.given is None else \
+            torch.as_tensor(self.given[0], dtype=dtype).broadcast_to(shape).clone()
+        variance = torch.ones(shape, dtype=dtype) if self.given is None else \
+            torch.as_tensor(self.given[1], dtype=dtype).broadcast_to(shape).clone()
+        self.register_buffer("mean", mean)
+        self.register_buffer("variance", variance)
+        self.register_buffer("count", torch.zeros((), dtype=torch.int64))
+
+    @property
+    def weights(self) -> list[Any]:
+        return [self.mean, self.variance, self.count] if self.built else []
+
+    def adapt(self, data: Any, batch_size: Any = None, steps: Any = None) -> None:
+        """Learns the mean and variance of `data` (an array, a tensor, or batches of arrays)."""
+        if isinstance(data, (np.ndarray, torch.Tensor)) or (isinstance(data, list) and data and np.ndim(data[0]) == 0):
+            x = torch.as_tensor(np.asarray(data, dtype=np.float64))
+        else:
+            x = torch.cat([torch.as_tensor(np.asarray(b[0] if isinstance(b, tuple) else b, dtype=np.float64)) for b in data])
+        if x.dim() == 1:
+            x = x.unsqueeze(-1)
+        self.ensure_built((None, *x.shape[1:]))
+        shape = self._feature_shape((None, *x.shape[1:]))
+        reduce = [0] + [i + 1 for i, n in enumerate(shape) if n == 1 and i + 1 < x.dim()]
+        with torch.no_grad():
+            self.mean.copy_(x.mean(dim=reduce, keepdim=True).reshape(shape).to(self.mean.dtype))
+            self.variance.copy_(x.var(dim=reduce, unbiased=False, keepdim=True).reshape(shape).to(self.variance.dtype))
+            self.count.fill_(int(x.shape[0]))
+
+    def call(self, x: torch.Tensor, *, mask: Any = None, training: bool = False, **kwargs: Any) -> torch.Tensor:
+        x = x.to(self.mean.dtype)
+        scale = torch.clamp(torch.sqrt(self.variance), min=1e-7)
+        return self.mean + x * scale if self.invert else (x - self.mean) / scale
+
+    def get_config(self) -> dict[str, Any]:
+        config = {**super().get_config(), "axis": list(self.axis) or None, "invert": self.invert}
+        if self.built:
+            config.update(mean=self.mean.tolist(), variance=self.variance.tolist())
         return config
