@@ -245,3 +245,22 @@ def test_a_weights_file_linking_to_another_file_is_refused(tmp_path):
     ours = Sequential([lstmkit.layers.Input(shape=(5, 3)), lstmkit.layers.Dense(2)])
     with pytest.raises(ValueError, match="is a link, not an array"):
         ours.load_weights(tmp_path / "w.weights.h5")
+
+
+def test_compile_settings_of_a_keras_file_carry_over_with_loss_and_metric_objects(tmp_path):
+    import lstmkit.losses as OL
+    import lstmkit.metrics as OM
+
+    theirs = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4), keras.layers.Dense(3)])
+    theirs.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.003),
+                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                   metrics=[keras.metrics.SparseCategoricalAccuracy(), "accuracy"])
+    theirs.save(tmp_path / "m.keras")
+    ours = load_model(tmp_path / "m.keras")
+    assert isinstance(ours.optimizer, lstmkit.optimizers.RMSprop) and ours.optimizer.learning_rate == pytest.approx(0.003)
+    assert isinstance(ours.loss, OL.SparseCategoricalCrossentropy) and ours.loss.from_logits
+    x, y = rng.normal(size=(8, 5, 3)).astype("float32"), rng.integers(0, 3, 8)
+    theirs_eval = theirs.evaluate(x, y, verbose=0, return_dict=True)
+    ours_eval = ours.evaluate(x, y, verbose=0, return_dict=True)
+    assert ours_eval["loss"] == pytest.approx(theirs_eval["loss"], rel=1e-5)
+    assert ours_eval["sparse_categorical_accuracy"] == pytest.approx(theirs_eval["sparse_categorical_accuracy"])

@@ -40,6 +40,9 @@ from ..layers.bidirectional import Bidirectional
 from ..layers.registry import deserialize, lookup
 from ..layers.time_distributed import TimeDistributed
 from ..regularizers import L1L2
+from ..training import losses as losses_module
+from ..training import metrics as metrics_module
+from ..training import optimizers as optimizers_module
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 MAX_CONFIG_BYTES = 16 << 20
@@ -442,18 +445,26 @@ def _compile_from(model: Any, config: Any, path: str, custom_objects: Mapping[st
         return
     optimizer = config.get("optimizer") or config.get("optimizer_config")
     try:
-        from .. import optimizers
-
         if isinstance(optimizer, dict):
             settings = optimizer.get("config", {})
-            cls = getattr(optimizers, str(optimizer.get("class_name")))
+            cls = getattr(optimizers_module, str(optimizer.get("class_name")))
             made = cls(learning_rate=float(settings.get("learning_rate", 1e-3)))
         else:
-            made = optimizers.get(optimizer or "rmsprop")
+            made = optimizers_module.get(optimizer or "rmsprop")
 
         def plain(value: Any) -> Any:
+            """A loss or metric as Keras stored it, as lstmkit takes it: a name, or an object of
+            lstmkit's class of that name with the settings it has."""
             if isinstance(value, dict) and "class_name" in value:
-                return custom_objects.get(value["class_name"], re.sub(r"(?<!^)(?=[A-Z])", "_", value["class_name"]).lower())
+                name = str(value["class_name"])
+                if name in custom_objects:
+                    return custom_objects[name]
+                cls = losses_module.CLASSES.get(name) or getattr(metrics_module, name, None)
+                if isinstance(cls, type):
+                    accepted = _accepted(cls)  # None: the class takes any keyword (a loss's **options)
+                    settings = {k: v for k, v in value.get("config", {}).items() if k != "dtype"}
+                    return cls(**{k: v for k, v in settings.items() if accepted is None or k in accepted})
+                return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
             if isinstance(value, list):
                 return [plain(v) for v in value]
             if isinstance(value, dict):
