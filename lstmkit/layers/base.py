@@ -23,6 +23,9 @@ def snake_case(name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
+_NOT_GIVEN: Any = object()  # `forward`'s mask when the caller passed none (an eager call)
+
+
 class Layer(nn.Module):
     """Base of every lstmkit layer.
 
@@ -212,11 +215,14 @@ class Layer(nn.Module):
         program's own layer that does not, it is found as Keras 3 finds it, by running the layer
         (on zeros)."""
         if self.is_users_layer():
-            return probe_output_shape(lambda x: self(x, training=False), input_shape,
-                                      self.__dict__.get("_symbolic_input_dtype", "float32"),
-                                      f"{type(self).__name__} layer {self.name!r}", "its call",
-                                      "define compute_output_shape(self, input_shape)")
+            return self.probe_shape(lambda x: self(x, training=False), input_shape, "its call",
+                                    "define compute_output_shape(self, input_shape)")
         return tuple(input_shape) if not isinstance(input_shape, list) else input_shape
+
+    def probe_shape(self, run: Callable[[Any], Any], input_shape: Any, what: str, remedy: str) -> Any:
+        """`probe_output_shape` of `run` on zeros of the dtypes this layer's symbolic input has."""
+        return probe_output_shape(run, input_shape, self.__dict__.get("_symbolic_input_dtype", "float32"),
+                                  f"{type(self).__name__} layer {self.name!r}", what, remedy)
 
     def logits_activation(self) -> Any:
         """The activation this layer applies last, when `call(..., logits=True)` can return its
@@ -284,7 +290,10 @@ class Layer(nn.Module):
         self.__dict__["_symbolic_input_dtype"] = input_dtype  # what a shape probe feeds a user's layer
         return "float32"
 
-    def forward(self, x: Any, mask: torch.Tensor | None = None, training: bool | None = None, **kwargs: Any) -> Any:
+    def forward(self, x: Any, mask: Any = _NOT_GIVEN, training: bool | None = None, **kwargs: Any) -> Any:
+        """Runs `call`. A model running its graph passes each layer's mask (None too); a layer
+        called without `mask=` (eagerly, as inside a subclassed model's `call`) follows Keras's
+        eager rule instead: it takes the mask its input carries, and its output carries its own."""
         x = self.as_input(x)
         shape: Any = [tuple(t.shape) for t in x] if isinstance(x, list) else tuple(x.shape)
         if not self.built:
@@ -293,11 +302,11 @@ class Layer(nn.Module):
             self.check_input_shape(shape)
         if training is None:
             training = self.training
-        if mask is None:  # called on a tensor directly (a subclassed model's call): the mask it carries
+        eager = mask is _NOT_GIVEN
+        if eager:
             mask = _carried_mask(x)
         y = self.call(x, **self._call_arguments({"mask": mask, "training": bool(training), **kwargs}))
-        if isinstance(y, torch.Tensor) and not kwargs.get("logits"):
-            # Keras's eager rule: an output carries its mask, so the next layer called on it sees it
+        if eager and isinstance(y, torch.Tensor):
             out_mask = self.compute_mask(x, mask)
             if isinstance(out_mask, torch.Tensor):
                 y._keras_mask = out_mask  # type: ignore[attr-defined]

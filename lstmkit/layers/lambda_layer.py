@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from .base import Layer, Shape, probe_output_shape
+from .base import Layer
 
 
 class NamedFunction:
@@ -56,16 +56,11 @@ class Lambda(Layer):
         self.output_shape_given = output_shape
         self.mask_given = mask
         self.arguments = dict(arguments or {})
-        self._input_dtype: Any = "float32"
 
     def as_input(self, x: Any) -> Any:
         if isinstance(x, (list, tuple)):
             return [t if isinstance(t, torch.Tensor) else super(Lambda, self).as_input(t) for t in x]
         return super().as_input(x)
-
-    def output_dtype(self, input_dtype: Any) -> str:
-        self._input_dtype = input_dtype
-        return "float32"
 
     def call(self, x: Any, *, mask: Any = None, training: bool = False, **kwargs: Any) -> Any:
         return self.function(x, **self.arguments)
@@ -74,14 +69,11 @@ class Lambda(Layer):
         given = self.output_shape_given
         if callable(given):
             return given(input_shape)
-        batch = input_shape[0][0] if isinstance(input_shape, list) else input_shape[0]
         if given is not None:
+            batch = input_shape[0][0] if isinstance(input_shape, list) else input_shape[0]
             return (batch, *tuple(given))
-        return self._probe_shape(input_shape, batch)
-
-    def _probe_shape(self, input_shape: Any, batch: Any) -> Any:
-        return probe_output_shape(lambda x: self.function(x, **self.arguments), input_shape, self._input_dtype,
-                                  f"Lambda layer {self.name!r}", "its function", "pass output_shape=...")
+        return self.probe_shape(lambda x: self.function(x, **self.arguments), input_shape, "its function",
+                                "pass output_shape=...")
 
     def compute_mask(self, x: Any, mask: Any) -> Any:
         if callable(self.mask_given):

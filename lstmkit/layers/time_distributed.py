@@ -42,7 +42,7 @@ class TimeDistributed(Layer):
 
     def call(self, x: torch.Tensor, *, mask: torch.Tensor | None = None, training: bool = False, **kwargs: Any) -> torch.Tensor:
         B, T = x.shape[:2]
-        y = self.layer(x.reshape(B * T, *x.shape[2:]), training=training, **kwargs)  # (B*T, ...)
+        y = self.layer(x.reshape(B * T, *x.shape[2:]), mask=None, training=training, **kwargs)  # (B*T, ...)
         return y.reshape(B, T, *y.shape[1:])
 
     def logits_activation(self) -> Any:
