@@ -288,28 +288,30 @@ def test_gradcheck_float64(kind):
     mask = torch.tensor([[1, 1, 0], [0, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=torch.bool)  # (T, B)
     rmask = (torch.rand(B, H, generator=g) > 0.3).double() / 0.7
     tanh, sigmoid = fused.ACTIVATION_IDS["tanh"], fused.ACTIVATION_IDS["sigmoid"]
+    diff = {"x": x, "W": W, "b": b, "U": U, "h0": h0}
+    fixed = {"mask": mask, "rmask": rmask}
+    options = {"act": tanh, "zero_output": 0.0, "return_sequences": 1.0}
     if kind.startswith("lstm"):
-        c0 = param(B, H)
-        zone = (torch.rand(2, T, B, H, generator=g) < 0.3).double() if kind == "lstm_all_options" else None
-        options = (0.3 if kind == "lstm_all_options" else 0.0, 1e-5, tanh, sigmoid, False, True)
-        if kind == "lstm":
-            fn = lambda x, W, b, U, h0, c0: fused._LSTM.apply(  # noqa: E731
-                x, W, b, U, h0, c0, None, None, None, None, None, mask, rmask, None, options)
-            inputs = (x, W, b, U, h0, c0)
-        else:  # peepholes, layer norm and zoneout draws
-            peep, gx, gh, gc, bc = param(3, H), param(G * H), param(G * H), param(H), param(H)
-            fn = lambda x, W, b, U, h0, c0, peep, gx, gh, gc, bc: fused._LSTM.apply(  # noqa: E731
-                x, W, b, U, h0, c0, peep, gx, gh, gc, bc, mask, rmask, zone, options)
-            inputs = (x, W, b, U, h0, c0, peep, gx, gh, gc, bc)
+        cell = "lstm"
+        diff["c0"] = param(B, H)
+        options.update(ract=sigmoid, peephole=0.0, layer_norm=0.0, eps=1e-5, zoneout=0.0)
+        if kind == "lstm_all_options":  # peepholes, layer norm and zoneout draws
+            diff.update(peep=param(3, H), gx=param(G * H), gh=param(G * H), gc=param(H), bc=param(H))
+            fixed["zone"] = (torch.rand(2, T, B, H, generator=g) < 0.3).double()
+            options.update(peephole=1.0, layer_norm=1.0, zoneout=0.3)
     elif kind == "rnn":
-        fn = lambda x, W, b, U, h0: fused._SimpleRNN.apply(x, W, b, U, h0, mask, rmask, tanh, False, True)  # noqa: E731
-        inputs = (x, W, b, U, h0)
+        cell = "simple_rnn"
     else:
-        reset_after = kind == "gru"
-        b_r = param(G * H)
-        fn = lambda x, W, b, U, b_r, h0: fused._GRU.apply(  # noqa: E731
-            x, W, b, U, b_r if reset_after else None, h0, mask, rmask, tanh, sigmoid, reset_after, True, True)
-        inputs = (x, W, b, U, b_r, h0)
+        cell = "gru"
+        options.update(ract=sigmoid, reset_after=float(kind == "gru"), zero_output=1.0)
+        if kind == "gru":
+            diff["b_r"] = param(G * H)
+
+    def fn(*values):
+        tensors = {**dict(zip(diff, values)), **fixed}
+        return fused._Fused.apply(cell, options, tuple(tensors), *tensors.values())
+
+    inputs = tuple(diff.values())
     assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-7)
 
 

@@ -1,9 +1,10 @@
 """Compiles the fused CPU kernels on first use and caches the library per machine.
 
-The kernels are one C++ file (`csrc/fused_cpu.cpp`) built with `torch.utils.cpp_extension`
-for this machine's processor. The library lands in a cache folder keyed by the source, the
-compiler flags, torch's and Python's versions and the processor's features, so an upgrade or a
-different machine builds afresh and an unchanged one loads in milliseconds.
+The kernels are `csrc/fused_cpu.cpp` and the headers beside it, built with
+`torch.utils.cpp_extension` for this machine's processor. The library lands in a cache folder
+keyed by the sources, the compiler flags, torch's and Python's versions and the processor's
+features, so an upgrade or a different machine builds afresh and an unchanged one loads in
+milliseconds.
 
 Cache folder: `$LSTMKIT_CACHE_DIR`, else `$XDG_CACHE_HOME/lstmkit`, else `~/.cache/lstmkit`.
 Target processor: this one (`-march=native`), or `$LSTMKIT_CPU_ARCH`.
@@ -22,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-SOURCE = Path(__file__).with_name("csrc") / "fused_cpu.cpp"
+CSRC = Path(__file__).with_name("csrc")
+SOURCE = CSRC / "fused_cpu.cpp"
 # -fopenmp: at::parallel_for is an OpenMP loop compiled into the extension itself; the library
 # links to the libgomp torch already loaded, so both share one thread team.
 BASE_CFLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp"]
@@ -72,7 +74,9 @@ def _cpu_features() -> str:
 def build_tag() -> str:
     """A short hash of everything the compiled library depends on."""
     h = hashlib.sha256()
-    for part in (SOURCE.read_bytes(), " ".join(cflags() + LDFLAGS).encode(), torch.__version__.encode(),
+    sources = b"".join(path.name.encode() + b"\0" + path.read_bytes() for path in sorted(CSRC.iterdir())
+                       if path.suffix in (".cpp", ".h"))
+    for part in (sources, " ".join(cflags() + LDFLAGS).encode(), torch.__version__.encode(),
                  sys.version.encode(), platform.machine().encode(), _cpu_features().encode(),
                  os.environ.get("CXX", "").encode()):
         h.update(part)

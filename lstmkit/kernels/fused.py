@@ -1,14 +1,22 @@
-"""The fused CPU path: autograd functions around the compiled kernels of `csrc/fused_cpu.cpp`.
+"""The fused path: one autograd function over two backends that run a whole sequence.
 
-Each function takes the time-major inputs x (T, B, D), the cell's weights and the initial state,
-and returns the outputs, time-major, and the final state; its backward returns the gradients of
-x, the weights and the initial state. The kernels do the input projection of all steps as one
-matrix product, the time loop, and the weight gradients as one product over all steps.
+- CPU: the compiled kernels of `csrc/` (one C++ time loop every cell plugs into), built by
+  `build.py`;
+- CUDA: `gpu/`, the same loop in Python over Triton kernels, one recurrent product and one
+  fused pointwise kernel per step.
+
+Both take the same call: `forward(cell, tensors, options)` and `backward(cell, tensors, options)`,
+where `cell` is "lstm", "gru" or "simple_rnn", and tensors and options are dictionaries by name
+(`FusedCall` below builds them from a cell). The forward returns "out", "h" (and "c") and, with
+`save`, what its backward needs; the backward returns each input's gradient under the input's
+name. Inputs are time-major: x (T, B, D), mask (T, B).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import torch
 from torch.autograd.function import once_differentiable
@@ -18,7 +26,7 @@ from ..cells import GRUCell, LSTMCell, RecurrentCell, SimpleRNNCell
 from ..cells.lstm import CuDNNLSTMCell
 from . import build
 
-# Activation ids shared with the C++ `Act` enum, in its order.
+# Activation ids shared with the C++ `Act` enum and the Triton kernels, in their order.
 ACTIVATION_IDS: dict[str, int] = {
     name: i
     for i, name in enumerate([
@@ -30,9 +38,49 @@ ACTIVATION_IDS: dict[str, int] = {
 
 FUSED_CELLS = (LSTMCell, CuDNNLSTMCell, GRUCell, SimpleRNNCell)
 
+# Tensors of a call that never have a gradient.
+NOT_DIFFERENTIABLE = frozenset({"mask", "rmask", "zone"})
+
+
+class Backend(Protocol):
+    def forward(self, cell: str, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> dict[str, torch.Tensor]: ...
+
+    def backward(self, cell: str, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> dict[str, torch.Tensor]: ...
+
+
+class _CpuBackend:
+    """The compiled kernels. Their operators take and return lists in the order of the library's
+    own name lists (`tensor_names`, `option_names`); this turns the dictionaries into them."""
+
+    def __init__(self) -> None:
+        ops = torch.ops.lstmkit_fused
+        self._forward, self._backward = ops.forward, ops.backward
+        self.tensor_names: list[str] = list(ops.tensor_names())
+        self.option_names: list[str] = list(ops.option_names())
+        self._tensor_set, self._option_set = set(self.tensor_names), set(self.option_names)
+
+    def _lists(self, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> tuple[list, list[float]]:
+        unknown = (tensors.keys() - self._tensor_set) | (options.keys() - self._option_set)
+        if unknown:
+            raise KeyError(f"the fused CPU kernels take no {', '.join(sorted(unknown))}")
+        return ([tensors.get(n) for n in self.tensor_names],
+                [float(options[n]) if n in options else math.nan for n in self.option_names])
+
+    def _dict(self, values: list[torch.Tensor | None]) -> dict[str, torch.Tensor]:
+        return {n: t for n, t in zip(self.tensor_names, values) if t is not None}
+
+    def forward(self, cell: str, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> dict[str, torch.Tensor]:
+        return self._dict(self._forward(cell, *self._lists(tensors, options)))
+
+    def backward(self, cell: str, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> dict[str, torch.Tensor]:
+        return self._dict(self._backward(cell, *self._lists(tensors, options)))
+
+
+_cpu_backend: _CpuBackend | None = None
+
 
 def activation_id(fn: activations.Activation) -> int | None:
-    """The kernel's id for a registry activation (aliases included); None for a user callable."""
+    """The kernels' id for a registry activation (aliases included); None for a user callable."""
     name = activations.serialize(fn)
     if not isinstance(name, str):
         return None
@@ -52,8 +100,17 @@ def unsupported(cell: RecurrentCell, x: torch.Tensor) -> str | None:
         if fn is not None and activation_id(fn) is None:
             return (f"{attr} {getattr(fn, '__name__', fn)!r} is not one of lstmkit's built-in activations, "
                     "which are the ones compiled into the fused kernels")
-    if cell.kernel.device.type != "cpu" or x.device.type != "cpu":
-        return f"the fused kernels run on CPU, and this layer runs on {x.device}"
+    device = cell.kernel.device
+    if x.device != device:
+        return f"the input is on {x.device} and the weights on {device}"
+    if device.type == "cuda":
+        if cell.kernel.dtype != torch.float32:
+            return f"the fused GPU kernels take float32 weights, not {cell.kernel.dtype}"
+        from . import gpu
+
+        return gpu.unavailable()
+    if device.type != "cpu":
+        return f"the fused kernels run on CPU and CUDA devices, and this layer runs on {x.device}"
     if cell.kernel.dtype not in (torch.float32, torch.float64):
         return f"the fused kernels take float32 and float64 weights, not {cell.kernel.dtype}"
     if not build.load():
@@ -61,127 +118,111 @@ def unsupported(cell: RecurrentCell, x: torch.Tensor) -> str | None:
     return None
 
 
-def _ops() -> Any:
-    return torch.ops.lstmkit_fused
+def backend_for(x: torch.Tensor) -> Backend:
+    global _cpu_backend
+    if x.device.type == "cpu" and not _force_triton:
+        if _cpu_backend is None:
+            _cpu_backend = _CpuBackend()
+        return _cpu_backend
+    from . import gpu
+
+    return gpu.BACKEND
 
 
-def _needs_grad(*tensors: torch.Tensor | None) -> bool:
-    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+# True: CPU tensors go to the Triton kernels too (the tests run them so, under Triton's
+# interpreter, where no GPU is at hand).
+_force_triton = False
 
 
-def _grad_or_zeros(g: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
-    return torch.zeros_like(like) if g is None else g
+@dataclass
+class FusedCall:
+    """One cell over one sequence: its name, tensors and options by name."""
+
+    cell: str
+    tensors: dict[str, torch.Tensor | None] = field(default_factory=dict)
+    options: dict[str, float] = field(default_factory=dict)
+    n_states: int = 1
+
+    @classmethod
+    def of(cls, cell: RecurrentCell, x: torch.Tensor, state: tuple[torch.Tensor, ...], mask: torch.Tensor | None,
+           rmask: torch.Tensor | None, zoneout_masks: torch.Tensor | None, zero_output: bool,
+           return_sequences: bool) -> FusedCall:
+        """x (T, B, D) and mask (T, B) time-major; the cell's weights and options."""
+        b = cell.input_bias() if cell.bias is not None else None
+        tensors: dict[str, torch.Tensor | None] = {
+            "x": x, "W": cell.kernel, "b": b, "U": cell.recurrent_kernel, "h0": state[0],
+            "mask": mask, "rmask": None if rmask is None else rmask.contiguous(),
+        }
+        options: dict[str, float] = {
+            "act": float(activation_id(cell.activation) or 0), "zero_output": float(zero_output),
+            "return_sequences": float(return_sequences),
+        }
+        if isinstance(cell, LSTMCell):
+            tensors["c0"] = state[1]
+            options.update(ract=float(activation_id(cell.recurrent_activation) or 0), peephole=float(cell.peephole),
+                           layer_norm=float(cell.layer_norm), eps=float(cell.layer_norm_epsilon),
+                           zoneout=float(cell.zoneout))
+            if cell.peephole:
+                tensors["peep"] = torch.stack([cell.input_gate_peephole, cell.forget_gate_peephole,
+                                               cell.output_gate_peephole])
+            if cell.layer_norm:
+                tensors.update(gx=cell.input_gamma, gh=cell.recurrent_gamma, gc=cell.cell_gamma, bc=cell.cell_beta)
+            tensors["zone"] = None if zoneout_masks is None else zoneout_masks.contiguous()
+            return cls("lstm", tensors, options, 2)
+        if isinstance(cell, GRUCell):
+            options.update(ract=float(activation_id(cell.recurrent_activation) or 0),
+                           reset_after=float(cell.reset_after))
+            if cell.reset_after and cell.bias is not None:
+                tensors["b_r"] = cell.bias[1]
+            return cls("gru", tensors, options, 1)
+        return cls("simple_rnn", tensors, options, 1)
+
+    def given(self) -> dict[str, torch.Tensor]:
+        return {k: v for k, v in self.tensors.items() if v is not None}
 
 
-def _projection_grads(ctx: Any, dx: torch.Tensor, dW: torch.Tensor, db: torch.Tensor) -> tuple[Any, Any, Any]:
-    x_grad, _, b_grad = ctx.needs_input_grad[:3]
-    return (dx if x_grad else None), dW, (db if b_grad else None)
+class _Fused(torch.autograd.Function):
+    """Any cell on any backend: the tensors arrive as (names, *values) so autograd sees each."""
 
-
-class _LSTM(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, x, W, b, U, h0, c0, peep, gx, gh, gc, bc, mask, rmask, zone, options):  # type: ignore[override]
-        zoneout_p, eps, act, ract, zero_output, return_sequences = options
-        out, h, c, *saved = _ops().lstm_forward(x, W, b, U, h0, c0, mask, rmask, peep, gx, gh, gc, bc, zone,
-                                                zoneout_p, eps, act, ract, zero_output, return_sequences, True)
-        ctx.save_for_backward(x, W, U, mask, rmask, peep, gx, gh, gc, zone, *saved)
-        ctx.options = options
-        ctx.has_bias = b is not None
-        return out, h, c
+    def forward(ctx: Any, cell: str, options: dict[str, float], names: tuple[str, ...], *values: torch.Tensor):  # type: ignore[override]
+        tensors = dict(zip(names, values))
+        backend = backend_for(tensors["x"])
+        result = backend.forward(cell, tensors, {**options, "save": 1.0})
+        outputs = ("out", "h", "c") if "c" in result else ("out", "h")
+        saved = {k: v for k, v in result.items() if k not in outputs}
+        ctx.cell, ctx.options, ctx.backend = cell, options, backend
+        ctx.names = (*names, *saved)
+        ctx.save_for_backward(*values, *saved.values())
+        return tuple(result[k] for k in outputs)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, g_out, g_h, g_c):  # type: ignore[override]
-        x, W, U, mask, rmask, peep, gx, gh, gc, zone, *saved = ctx.saved_tensors
-        CS, HIN = saved[5], saved[4]  # saved = Z, A, CN, PC, HIN, CS, NX, RX, NH, RH, NC, RC, CI
-        zoneout_p, eps, act, ract, zero_output, return_sequences = ctx.options
-        h_like = CS[0]
-        out_like = HIN if return_sequences else h_like
-        dx, dW, db, dU, dh0, dc0, dpeep, dgx, dgh, dgc, dbc = _ops().lstm_backward(
-            _grad_or_zeros(g_out, out_like), _grad_or_zeros(g_h, h_like), _grad_or_zeros(g_c, h_like),
-            x, W, U, mask, rmask, peep, gx, gh, gc, zone, zoneout_p, *saved,
-            act, ract, zero_output, return_sequences, ctx.has_bias, ctx.needs_input_grad[0])
-        needs = ctx.needs_input_grad
-        extras = [g if (need and g.numel()) else None for g, need in zip((dpeep, dgx, dgh, dgc, dbc), needs[6:11])]
-        return (*_projection_grads(ctx, dx, dW, db), dU, dh0, dc0, *extras, None, None, None, None)
+    def backward(ctx: Any, *grads: torch.Tensor | None):  # type: ignore[override]
+        tensors = dict(zip(ctx.names, ctx.saved_tensors))
+        names = ctx.names[:len(ctx.needs_input_grad) - 3]
+        final = ("grad_out", "grad_h", "grad_c")
+        likes = (tensors["HIN"] if ctx.options["return_sequences"] else tensors["h0"], tensors["h0"], tensors["h0"])
+        for name, g, like in zip(final, grads, likes):
+            tensors[name] = torch.zeros_like(like) if g is None else g
+        needs = dict(zip(names, ctx.needs_input_grad[3:]))
+        options = {k: v for k, v in ctx.options.items()}
+        options["need_dx"] = float(needs["x"])
+        got = ctx.backend.backward(ctx.cell, tensors, options)
+        return (None, None, None, *(got.get(n) if needs[n] and n not in NOT_DIFFERENTIABLE else None for n in names))
 
 
-class _GRU(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, x, W, b, U, b_r, h0, mask, rmask, act, ract, reset_after, zero_output, return_sequences):  # type: ignore[override]
-        out, h, *saved = _ops().gru_forward(x, W, b, U, b_r, h0, mask, rmask, act, ract, reset_after, zero_output,
-                                            return_sequences, True)
-        ctx.save_for_backward(x, W, U, mask, rmask, *saved)
-        ctx.flags = (act, ract, reset_after, zero_output, return_sequences, b is not None)
-        return out, h
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx: Any, g_out, g_h):  # type: ignore[override]
-        x, W, U, mask, rmask, PRE, A, HU, RH, HIN, HS = ctx.saved_tensors
-        act, ract, reset_after, zero_output, return_sequences, has_bias = ctx.flags
-        h_like = HS[0]
-        out_like = HIN if return_sequences else h_like
-        dx, dW, db, dU, d_br, dh0 = _ops().gru_backward(
-            _grad_or_zeros(g_out, out_like), _grad_or_zeros(g_h, h_like), x, W, U, mask, rmask,
-            PRE, A, HU, RH, HIN, HS, act, ract, reset_after, zero_output, return_sequences,
-            has_bias, ctx.needs_input_grad[0])
-        d_br = d_br if ctx.needs_input_grad[4] else None
-        return (*_projection_grads(ctx, dx, dW, db), dU, d_br, dh0, None, None, None, None, None, None, None)
+def _needs_grad(tensors: dict[str, torch.Tensor]) -> bool:
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors.values())
 
 
-class _SimpleRNN(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, x, W, b, U, h0, mask, rmask, act, zero_output, return_sequences):  # type: ignore[override]
-        out, h, *saved = _ops().rnn_forward(x, W, b, U, h0, mask, rmask, act, zero_output, return_sequences, True)
-        ctx.save_for_backward(x, W, U, mask, rmask, *saved)
-        ctx.flags = (act, zero_output, return_sequences, b is not None)
-        return out, h
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx: Any, g_out, g_h):  # type: ignore[override]
-        x, W, U, mask, rmask, Z, A, HIN = ctx.saved_tensors
-        act, zero_output, return_sequences, has_bias = ctx.flags
-        h_like = HIN[0]
-        out_like = HIN if return_sequences else h_like
-        dx, dW, db, dU, dh0 = _ops().rnn_backward(
-            _grad_or_zeros(g_out, out_like), _grad_or_zeros(g_h, h_like), x, W, U, mask, rmask, Z, A, HIN,
-            act, zero_output, return_sequences, has_bias, ctx.needs_input_grad[0])
-        return (*_projection_grads(ctx, dx, dW, db), dU, dh0, None, None, None, None, None)
-
-
-def _lstm_sequence(
-    cell: LSTMCell,
-    x: torch.Tensor,
-    state: tuple[torch.Tensor, ...],
-    mask: torch.Tensor | None,
-    rmask: torch.Tensor | None,
-    zoneout_masks: torch.Tensor | None,
-    zero_output: bool,
-    return_sequences: bool,
-) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-    """An LSTM over time-major x (T, B, D): (outputs, time-major, or the last one; (h, c))."""
-    W, U = cell.kernel, cell.recurrent_kernel
-    b: torch.Tensor | None = cell.input_bias() if cell.bias is not None else None
-    peep: torch.Tensor | None = None
-    gx: torch.Tensor | None = None
-    gh: torch.Tensor | None = None
-    gc: torch.Tensor | None = None
-    bc: torch.Tensor | None = None
-    if cell.peephole:
-        peep = torch.stack([cell.input_gate_peephole, cell.forget_gate_peephole, cell.output_gate_peephole])
-    if cell.layer_norm:
-        gx, gh, gc, bc = cell.input_gamma, cell.recurrent_gamma, cell.cell_gamma, cell.cell_beta
-    zone = None if zoneout_masks is None else zoneout_masks.contiguous()
-    options = (cell.zoneout, cell.layer_norm_epsilon, activation_id(cell.activation),
-               activation_id(cell.recurrent_activation), zero_output, return_sequences)
-    h0, c0 = state
-    if _needs_grad(x, W, b, U, h0, c0, peep, gx, gh, gc, bc):
-        out, h, c = _LSTM.apply(x, W, b, U, h0, c0, peep, gx, gh, gc, bc, mask, rmask, zone, options)
-    else:
-        out, h, c = _ops().lstm_forward(x, W, b, U, h0, c0, mask, rmask, peep, gx, gh, gc, bc, zone, *options, False)
-    return out, (h, c)
+def run_call(call: FusedCall) -> tuple[torch.Tensor, ...]:
+    """(out, h) or (out, h, c) of one call, through autograd when a gradient is wanted."""
+    tensors = call.given()
+    if _needs_grad(tensors):
+        return _Fused.apply(call.cell, call.options, tuple(tensors), *tensors.values())
+    result = backend_for(tensors["x"]).forward(call.cell, tensors, {**call.options, "save": 0.0})
+    return (result["out"], result["h"], result["c"]) if call.n_states == 2 else (result["out"], result["h"])
 
 
 def fused_sequence(
@@ -202,29 +243,7 @@ def fused_sequence(
     """
     x_tm = x.transpose(0, 1)  # (T, B, D); the kernels project all steps in one product
     mask_tm = None if mask is None else mask.t().contiguous()  # (T, B)
-    rmask = None if recurrent_mask is None else recurrent_mask.contiguous()
-    W, U = cell.kernel, cell.recurrent_kernel
-    b = cell.input_bias() if cell.bias is not None else None
-    zo, rs = bool(zero_output_for_mask), bool(return_sequences)
-    act = activation_id(cell.activation)
-    grad = _needs_grad(x, W, U, b, *state)
-    if isinstance(cell, LSTMCell):
-        out, new_state = _lstm_sequence(cell, x_tm, state, mask_tm, rmask, zoneout_masks, zo, rs)
-    elif isinstance(cell, GRUCell):
-        ract = activation_id(cell.recurrent_activation)
-        b_r = cell.bias[1] if (cell.bias is not None and cell.reset_after) else None
-        (h0,) = state
-        if grad:
-            out, h = _GRU.apply(x_tm, W, b, U, b_r, h0, mask_tm, rmask, act, ract, cell.reset_after, zo, rs)
-        else:
-            out, h = _ops().gru_forward(x_tm, W, b, U, b_r, h0, mask_tm, rmask, act, ract, cell.reset_after, zo, rs,
-                                        False)[:2]
-        new_state = (h,)
-    else:
-        (h0,) = state
-        if grad:
-            out, h = _SimpleRNN.apply(x_tm, W, b, U, h0, mask_tm, rmask, act, zo, rs)
-        else:
-            out, h = _ops().rnn_forward(x_tm, W, b, U, h0, mask_tm, rmask, act, zo, rs, False)[:2]
-        new_state = (h,)
-    return (out.transpose(0, 1) if rs else out), new_state
+    call = FusedCall.of(cell, x_tm, state, mask_tm, recurrent_mask, zoneout_masks, bool(zero_output_for_mask),
+                        bool(return_sequences))
+    out, *new_state = run_call(call)
+    return (out.transpose(0, 1) if return_sequences else out), tuple(new_state)

@@ -1,0 +1,370 @@
+// The LSTM as a cell of the loop skeleton. Gate blocks i, f, c, o; c' = f c + i φ(z_c);
+// h' = o φ(c'), with the options of lstmkit/cells/lstm.py as compile-time parameters:
+//   kPeep   peepholes p (3, H): z_i += p_i c, z_f += p_f c, z_o += p_o c'
+//   kNorm   layer norm: z = LN(x W) gx + b + LN(hin U) gh (the input term of all steps is
+//           normalised before the loop) and h' = o φ(LN(c') gc + bc)
+//   kZone   zoneout: the carried state is h_new = d_h h + (1 - d_h) h', c_new = d_c c + (1 - d_c) c',
+//           d the (2, T, B, H) draws "zone" when training, else the expectation d = p
+//
+// Saved for the backward, by name: Z (T,B,4H) gate pre-activations, A (T,B,4H) their
+// activations, CN (T,B,H) c' before zoneout and masking, PC (T,B,H) φ's output; with layer norm
+// also NX (T,B,4H) the normalised input term, RX (T,B) its 1/std, NH (T,B,4H) the normalised
+// recurrent term, RH (T,B) its 1/std, NC (T,B,H) the normalised cell, RC (T,B) its 1/std and
+// CI (T,B,H) φ's input LN(c') gc + bc.
+#pragma once
+
+#include "activations.h"
+#include "skeleton.h"
+
+namespace lstmkit_fused {
+
+// Zoneout draws of step t for sample b: rows of the (2, T, B, H) draws when given (training),
+// else one row of p's (inference, the expectation).
+template <typename T>
+struct ZoneRows {
+  const T* draws = nullptr;  // (2, T, B, H), or nullptr
+  std::vector<T> constant;   // H copies of p, or empty
+  int64_t T_ = 0, B = 0, H = 0;
+  ZoneRows() = default;
+  ZoneRows(const T* draws_, double p, int64_t T__, int64_t B_, int64_t H_)
+      : draws(draws_), constant(draws_ != nullptr ? 0 : H_, T(p)), T_(T__), B(B_), H(H_) {}
+  const T* h(int64_t t, int64_t b) const { return draws ? draws + (t * B + b) * H : constant.data(); }
+  const T* c(int64_t t, int64_t b) const { return draws ? draws + ((T_ + t) * B + b) * H : constant.data(); }
+};
+
+struct LstmOptions {
+  int64_t act, ract;  // activation ids of φ and of the gates
+  bool peephole, layer_norm, zoneout;
+  double eps, zoneout_p;
+  explicit LstmOptions(Options& o, bool zone_draws) {
+    act = o.integer("act");
+    ract = o.integer("ract");
+    eps = o.number("eps", 1e-3);
+    zoneout_p = o.number("zoneout", 0.0);
+    peephole = o.flag("peephole");
+    layer_norm = o.flag("layer_norm");
+    zoneout = zone_draws || zoneout_p > 0;
+  }
+};
+
+// The LSTM's per-sequence tensors by name: its weights beyond W, U (and b) and what it saves.
+struct LstmTensors {
+  Tensor peep, gx, gh, gc, bc, zone;                   // options' weights and zoneout draws
+  Tensor Z, A, CN, PC, NX, RX, NH, RH, NC, RC, CI;     // saved
+  template <typename F>
+  static void saved_fields(LstmTensors& s, F&& f) {
+    f("Z", s.Z); f("A", s.A); f("CN", s.CN); f("PC", s.PC); f("NX", s.NX); f("RX", s.RX);
+    f("NH", s.NH); f("RH", s.RH); f("NC", s.NC); f("RC", s.RC); f("CI", s.CI);
+  }
+  void read_weights(Tensors& in, const LstmOptions& o, int64_t H, at::ScalarType dtype, int64_t T_, int64_t B) {
+    auto vector = [&](const char* name, int64_t rows, bool wanted) {
+      Tensor t = wanted ? in.get(name).contiguous() : Tensor();
+      if (wanted) {
+        TORCH_CHECK(t.numel() == rows * H && t.scalar_type() == dtype, "lstmkit fused kernel: '", name,
+                    "' must have ", rows * H, " values of U's dtype, got ", t.sizes());
+      }
+      return t;
+    };
+    peep = vector("peep", 3, o.peephole);
+    gx = vector("gx", 4, o.layer_norm);
+    gh = vector("gh", 4, o.layer_norm);
+    gc = vector("gc", 1, o.layer_norm);
+    bc = vector("bc", 1, o.layer_norm);
+    zone = in.optional("zone");
+    if (zone.defined()) {
+      zone = zone.contiguous();
+      TORCH_CHECK(zone.dim() == 4 && zone.size(0) == 2 && zone.size(1) == T_ && zone.size(2) == B &&
+                      zone.size(3) == H && zone.scalar_type() == dtype,
+                  "lstmkit fused kernel: zoneout draws must be (2, T, B, H), got ", zone.sizes());
+    }
+  }
+};
+
+template <typename T, bool kPeep, bool kNorm, bool kZone>
+struct LstmCell {
+  static constexpr int kGates = 4;
+  static constexpr int kStates = 2;
+  static constexpr int kScratchRows = 4;
+  static constexpr unsigned kSavedStates = 0b10;  // the backward reads c_{t-1}, not h_{t-1}
+  static constexpr bool kBiasInProjection = !kNorm;  // with layer norm b comes after LN(x W)
+
+  int64_t B, H;
+  int64_t act, ract;
+  double eps;
+  const T* U;
+  const T* pp = nullptr;  // p_i, p_f, p_o, H each
+  const T* ghp = nullptr;
+  const T* gcp = nullptr;
+  const T* bcp = nullptr;
+  ZoneRows<T> zone;
+  Buffer<T> Z, A, CN, PC, NH, RH, NC, RC, CI;  // per step (see the file's head)
+  Buffer<T> DZ, DR, DCI;                       // backward: gradients of Z, of hin U before its norm, of CI
+
+  LstmCell(const LstmTensors& w, const LstmOptions& o, const Tensor& U_, int64_t T_, int64_t B_)
+      : B(B_), H(U_.size(0)), act(o.act), ract(o.ract), eps(o.eps), U(U_.data_ptr<T>()) {
+    pp = data_or_null<T>(w.peep);
+    ghp = data_or_null<T>(w.gh);
+    gcp = data_or_null<T>(w.gc);
+    bcp = data_or_null<T>(w.bc);
+    if constexpr (kZone) zone = ZoneRows<T>(data_or_null<T>(w.zone), o.zoneout_p, T_, B, H);
+  }
+
+  void bind_saved(const LstmTensors& s) {
+    const int64_t G4 = 4 * H;
+    Z = Buffer<T>(s.Z, B, G4);
+    A = Buffer<T>(s.A, B, G4);
+    CN = Buffer<T>(s.CN, B, H);
+    PC = Buffer<T>(s.PC, B, H);
+    NH = Buffer<T>(s.NH, B, G4);
+    RH = Buffer<T>(s.RH, B, 1);
+    NC = Buffer<T>(s.NC, B, H);
+    RC = Buffer<T>(s.RC, B, 1);
+    CI = Buffer<T>(s.CI, B, H);
+  }
+
+  // ---- forward
+
+  // The saved tensors of a run of T steps (S slots: T when saving, else 1), and the input term
+  // of every step at once: with layer norm, z = LN(x W) gx + b.
+  static void allocate(LstmTensors& s, Tensor xw, int64_t T_, int64_t B, int64_t H, bool save,
+                       const at::TensorOptions& opts) {
+    const int64_t S = save ? T_ : 1, G4 = 4 * H;
+    const Tensor none;  // absent in this variant
+    s.Z = xw;
+    s.A = at::empty({S, B, G4}, opts);
+    s.CN = at::empty({S, B, H}, opts);
+    s.PC = at::empty({S, B, H}, opts);
+    s.NX = kNorm && save ? at::empty({T_, B, G4}, opts) : none;
+    s.RX = kNorm && save ? at::empty({T_, B}, opts) : none;
+    s.NH = kNorm ? at::empty({S, B, G4}, opts) : none;
+    s.RH = kNorm ? at::empty({S, B}, opts) : none;
+    s.NC = kNorm ? at::empty({S, B, H}, opts) : none;
+    s.RC = kNorm ? at::empty({S, B}, opts) : none;
+    s.CI = kNorm ? at::empty({S, B, H}, opts) : none;
+  }
+
+  static void prepare_inputs(LstmTensors& s, const Tensor& b, const LstmOptions& o, bool save, int64_t H) {
+    const double eps = o.eps;
+    if constexpr (kNorm) {
+      const int64_t G4 = 4 * H, R = s.Z.size(0) * s.Z.size(1);
+      const T* gxp = s.gx.data_ptr<T>();
+      const T* bp = data_or_null<T>(b);
+      T* z_all = s.Z.data_ptr<T>();
+      T* nx_all = save ? s.NX.data_ptr<T>() : nullptr;
+      T* rx_all = save ? s.RX.data_ptr<T>() : nullptr;
+      at::parallel_for(0, R, 16, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          T* zr = z_all + r * G4;
+          T* nx = save ? nx_all + r * G4 : zr;  // kept for the backward, or in place
+          if (save) copy_row(nx, zr, G4);
+          const T rstd = normalise_row(nx, G4, eps);
+          if (save) rx_all[r] = rstd;
+          for (int64_t j = 0; j < G4; ++j) zr[j] = gxp[j] * nx[j] + (bp ? bp[j] : T(0));
+        }
+      });
+    }
+  }
+
+  // z[b0:b1] += hin[b0:b1] U, or with layer norm z += gh LN(hin U)
+  void recurrent(const Step<T>& st, int64_t b0, int64_t b1) {
+    const int64_t nb = b1 - b0, G4 = 4 * H;
+    T* z = Z.slot(st.t);
+    const T* hin_rows = st.hin + b0 * H;
+    if constexpr (kNorm) {
+      T* nh = NH.slot(st.s);
+      T* rh = RH.slot(st.s);
+      gemm_rows<T>(nb, G4, H, hin_rows, H, U, G4, false, T(0), nh + b0 * G4, G4);
+      for (int64_t b = b0; b < b1; ++b) {
+        T* nhb = nh + b * G4;
+        T* zb = z + b * G4;
+        rh[b] = normalise_row(nhb, G4, eps);
+        for (int64_t j = 0; j < G4; ++j) zb[j] += ghp[j] * nhb[j];
+      }
+    } else {
+      gemm_rows<T>(nb, G4, H, hin_rows, H, U, G4, false, T(1), z + b0 * G4, G4);
+    }
+  }
+
+  void pointwise(const Step<T>& st, int64_t b) {
+    T* zb = Z.row(st.t, b);
+    T* ab = A.row(st.s, b);
+    T* cnb = CN.row(st.s, b);
+    T* pcb = PC.row(st.s, b);
+    const T* cp = st.prev[1] + b * H;
+    if constexpr (kPeep) {
+      for (int64_t j = 0; j < H; ++j) {
+        zb[j] += pp[j] * cp[j];
+        zb[H + j] += pp[H + j] * cp[j];
+      }
+    }
+    act_forward(ract, zb, ab, H);
+    act_forward(ract, zb + H, ab + H, H);
+    act_forward(act, zb + 2 * H, ab + 2 * H, H);
+    for (int64_t j = 0; j < H; ++j) cnb[j] = ab[H + j] * cp[j] + ab[j] * ab[2 * H + j];
+    if constexpr (kPeep) {
+      for (int64_t j = 0; j < H; ++j) zb[3 * H + j] += pp[2 * H + j] * cnb[j];
+    }
+    act_forward(ract, zb + 3 * H, ab + 3 * H, H);
+    if constexpr (kNorm) {
+      T* ncb = NC.row(st.s, b);
+      T* cib = CI.row(st.s, b);
+      copy_row(ncb, cnb, H);
+      RC.row(st.s, b)[0] = normalise_row(ncb, H, eps);
+      for (int64_t j = 0; j < H; ++j) cib[j] = gcp[j] * ncb[j] + bcp[j];
+      act_forward(act, cib, pcb, H);
+    } else {
+      act_forward(act, cnb, pcb, H);
+    }
+    const T* o = ab + 3 * H;
+    T* hn = st.next[0] + b * H;
+    T* cnext = st.next[1] + b * H;
+    if constexpr (kZone) {
+      const T* dh = zone.h(st.t, b);
+      const T* dc = zone.c(st.t, b);
+      const T* hp = st.prev[0] + b * H;
+      for (int64_t j = 0; j < H; ++j) {
+        hn[j] = dh[j] * hp[j] + (T(1) - dh[j]) * o[j] * pcb[j];
+        cnext[j] = dc[j] * cp[j] + (T(1) - dc[j]) * cnb[j];
+      }
+    } else {
+      for (int64_t j = 0; j < H; ++j) hn[j] = o[j] * pcb[j];
+      copy_row(cnext, cnb, H);
+    }
+  }
+
+  // ---- backward
+
+  void allocate_gradients(int64_t T_, const at::TensorOptions& opts) {
+    const int64_t G4 = 4 * H;
+    DZ = Buffer<T>::make(T_, B, G4, opts);
+    DR = kNorm ? Buffer<T>::make(T_, B, G4, opts) : DZ;
+    DCI = kNorm ? Buffer<T>::make(T_, B, H, opts) : Buffer<T>();
+  }
+
+  void skip_row(const Step<T>& st, int64_t b) {
+    zero_row(DZ.row(st.t, b), 4 * H);
+    if constexpr (kNorm) {
+      zero_row(DR.row(st.t, b), 4 * H);
+      zero_row(DCI.row(st.t, b), H);
+    }
+  }
+
+  void pointwise_backward(const Step<T>& st, int64_t b, T* g, T* const* ds, T* scratch) {
+    const int64_t t = st.t;
+    T* dpc = scratch;
+    T* dcn = scratch + H;
+    T* dgate = scratch + 2 * H;
+    const T* zb = Z.row(t, b);
+    const T* ab = A.row(t, b);
+    const T* pcb = PC.row(t, b);
+    const T* cp = st.prev[1] + b * H;
+    T* dzb = DZ.row(t, b);
+    T* dhb = ds[0];
+    T* dcb = ds[1];  // gradient of the carried c; becomes that of c_{t-1}
+    const T* zh = nullptr;
+    const T* zc = nullptr;
+    if constexpr (kZone) {
+      zh = zone.h(t, b);
+      zc = zone.c(t, b);
+      // h_new = d h + (1 - d) h': d g goes straight to h_{t-1}, (1 - d) g to h'
+      for (int64_t j = 0; j < H; ++j) {
+        dhb[j] = zh[j] * g[j];
+        g[j] *= T(1) - zh[j];
+      }
+    } else {
+      zero_row(dhb, H);  // h_{t-1}'s gradient is added after the recurrent product
+    }
+    for (int64_t j = 0; j < H; ++j) dpc[j] = g[j] * ab[3 * H + j];  // through h' = o φ(.)
+    if constexpr (kNorm) {
+      T* dci = DCI.row(t, b);
+      act_backward(act, CI.row(t, b), pcb, dpc, dci, H);
+      normalise_row_backward(dci, gcp, NC.row(t, b), RC.row(t, b)[0], dcn, H);
+    } else {
+      act_backward(act, CN.row(t, b), pcb, dpc, dcn, H);
+    }
+    if constexpr (kZone) {
+      for (int64_t j = 0; j < H; ++j) dcn[j] += (T(1) - zc[j]) * dcb[j];
+    } else {
+      for (int64_t j = 0; j < H; ++j) dcn[j] += dcb[j];
+    }
+    for (int64_t j = 0; j < H; ++j) dgate[j] = g[j] * pcb[j];  // d o
+    act_backward(ract, zb + 3 * H, ab + 3 * H, dgate, dzb + 3 * H, H);
+    if constexpr (kPeep) {
+      for (int64_t j = 0; j < H; ++j) dcn[j] += dzb[3 * H + j] * pp[2 * H + j];  // o peeps at c'
+    }
+    // dcn is now the total gradient of c'; the gates it came from
+    for (int64_t j = 0; j < H; ++j) dgate[j] = dcn[j] * ab[2 * H + j];  // d i
+    act_backward(ract, zb, ab, dgate, dzb, H);
+    for (int64_t j = 0; j < H; ++j) dgate[j] = dcn[j] * cp[j];  // d f
+    act_backward(ract, zb + H, ab + H, dgate, dzb + H, H);
+    for (int64_t j = 0; j < H; ++j) dgate[j] = dcn[j] * ab[j];  // d g
+    act_backward(act, zb + 2 * H, ab + 2 * H, dgate, dzb + 2 * H, H);
+    // to c_{t-1}: through f, through zoneout's direct path, through the i and f peepholes
+    for (int64_t j = 0; j < H; ++j) {
+      T v = dcn[j] * ab[H + j];
+      if constexpr (kZone) v += zc[j] * dcb[j];
+      if constexpr (kPeep) v += dzb[j] * pp[j] + dzb[H + j] * pp[H + j];
+      dcb[j] = v;
+    }
+    if constexpr (kNorm) normalise_row_backward(dzb, ghp, NH.row(t, b), RH.row(t, b)[0], DR.row(t, b), 4 * H);
+  }
+
+  // back[b0:b1] = dr[b0:b1] U^T
+  void recurrent_backward(const Step<T>& st, int64_t b0, int64_t b1, const uint8_t*, T* back) {
+    gemm_rows<T>(b1 - b0, H, 4 * H, DR.row(st.t, b0), 4 * H, U, 4 * H, true, T(0), back + b0 * H, H);
+  }
+
+  // After the loop: the recurrent kernel's gradient, the gradient of x W (+ b) and those of the
+  // options' weights, by name.
+  Tensor finish_backward(const LstmTensors& s, const Carried<T, 2>& carried, bool has_bias, Named& grads) {
+    const int64_t T_ = DZ.tensor.size(0), G4 = 4 * H;
+    grads.insert("U", at::mm(carried.hin.tensor.reshape({T_ * B, H}).t(), DR.tensor.reshape({T_ * B, G4})));
+    if (!kNorm && !kPeep) return DZ.tensor;
+    // One pass over every row of every step: the gradients of the bias (with layer norm, where
+    // it comes after the normalisation), the gains and shift, and the peepholes; and with layer
+    // norm the gradient of x W through its normalisation. Accumulator layout, in units of H:
+    // b [0, 4), gx [4, 8), gh [8, 12), peepholes [12, 15), gc [15, 16), bc [16, 17).
+    Tensor dxw = kNorm ? at::empty({T_, B, G4}, DZ.tensor.options()) : DZ.tensor;
+    const T* dz_all = DZ.data;
+    const T* gxp = data_or_null<T>(s.gx);
+    T* dxw_all = dxw.data_ptr<T>();
+    const T* nx_all = data_or_null<T>(s.NX);
+    const T* rx_all = data_or_null<T>(s.RX);
+    const T* c_all = carried.states[1].data;
+    const std::vector<double> sums = sum_rows(T_ * B, 17 * H, [&](int64_t r, double* acc) {
+      const T* dz = dz_all + r * G4;
+      if constexpr (kNorm) {
+        const T* nx = nx_all + r * G4;
+        const T* dci = DCI.data + r * H;
+        if (has_bias) add_values(acc, dz, G4);
+        add_product(acc + 4 * H, dz, nx, G4);
+        add_product(acc + 8 * H, dz, NH.data + r * G4, G4);
+        add_product(acc + 15 * H, dci, NC.data + r * H, H);
+        add_values(acc + 16 * H, dci, H);
+        normalise_row_backward(dz, gxp, nx, rx_all[r], dxw_all + r * G4, G4);
+      }
+      if constexpr (kPeep) {
+        const T* c_before = c_all + r * H;  // row r = t B + b of C[t]
+        add_product(acc + 12 * H, dz, c_before, H);
+        add_product(acc + 13 * H, dz + H, c_before, H);
+        add_product(acc + 14 * H, dz + 3 * H, CN.data + r * H, H);
+      }
+    });
+    auto part = [&](int64_t from, int64_t n) {
+      return at::tensor(std::vector<double>(sums.begin() + from * H, sums.begin() + (from + n) * H),
+                        at::TensorOptions().dtype(at::kDouble))
+          .to(DZ.tensor.scalar_type());
+    };
+    if constexpr (kNorm) {
+      if (has_bias) grads.insert("b", part(0, 4));
+      grads.insert("gx", part(4, 4));
+      grads.insert("gh", part(8, 4));
+      grads.insert("gc", part(15, 1));
+      grads.insert("bc", part(16, 1));
+    }
+    if constexpr (kPeep) grads.insert("peep", part(12, 3).view({3, H}));
+    return dxw;
+  }
+};
+
+}  // namespace lstmkit_fused

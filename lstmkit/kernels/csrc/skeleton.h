@@ -1,0 +1,419 @@
+// The one time loop of the fused CPU kernels, forward and backward, that every cell plugs into.
+//
+// Layout, time-major throughout:
+//   x       (T, B, D)    the inputs (dropout already applied)
+//   W, b    (D, G*H), (G*H,)  input kernel and bias, Keras layout; xw = x W + b for all steps is
+//                        one matrix product, done before the loop
+//   U       (H, G*H)     recurrent kernel, Keras layout
+//   mask    (T, B) bool  optional; at a masked step a sample keeps its state, and its output
+//                        repeats the previous output (or is zero with zero_output)
+//   rmask   (B, H)       optional recurrent dropout mask, multiplies h where it enters h U
+//
+// A cell is a struct with
+//   kGates, kStates            gate blocks per unit (4, 3, 1) and carried states (h; h and c)
+//   kSavedStates               which states the backward reads (bit k: state k, every step)
+//   kBiasInProjection          whether b joins x W in the projection before the loop
+//   recurrent(step, b0, b1)    the recurrent product(s) of step t for batch rows b0..b1
+//   pointwise(step, b)         the rest of the step for row b: writes step.next[k] for each state
+//   pointwise_backward(step, b, g, dstate, scratch)
+//                              from g, the whole gradient reaching h_t, writes the step's
+//                              gradient rows and sets dstate[0] to what reaches h_{t-1} directly
+//                              (not through U) and dstate[1] to what reaches c_{t-1}
+//   skip_row(step, b)          zeroes the step's gradient rows of a masked sample
+//   recurrent_backward(step, b0, b1, kept, back)
+//                              back[b0:b1] = gradient of h_{t-1}·rmask through the product(s)
+// The loop owns the rest: the batch split across threads, the carried states and their saved
+// slots, the recurrent input h·rmask, the masking rule, the outputs and their gradients.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "rows.h"
+
+namespace lstmkit_fused {
+
+// Tensors and options cross the Python boundary by name. Every name a call may carry is listed
+// once, here; the boundary passes lists in this order (fused.py reads the lists from the library
+// through the tensor_names and option_names operators), and the code on both sides asks for
+// each value by its name.
+inline const std::vector<std::string>& tensor_names() {
+  static const std::vector<std::string> names = {
+      // the inputs, and in the backward each one's gradient
+      "x", "W", "b", "U", "h0", "c0", "mask", "rmask", "peep", "gx", "gh", "gc", "bc", "zone", "b_r",
+      // the forward's results
+      "out", "h", "c",
+      // saved by the forward for the backward: the loop's, then the cells' (see their files)
+      "H", "C", "HIN", "Z", "A", "CN", "PC", "NX", "RX", "NH", "RH", "NC", "RC", "CI", "PRE", "HU", "RHIN",
+      // the gradients reaching the forward's results, in the backward
+      "grad_out", "grad_h", "grad_c"};
+  return names;
+}
+
+inline const std::vector<std::string>& option_names() {
+  static const std::vector<std::string> names = {
+      "act", "ract", "zero_output", "return_sequences", "save", "need_dx",  // absent: NaN
+      "peephole", "layer_norm", "eps", "zoneout", "reset_after"};
+  return names;
+}
+
+using NameTable = std::unordered_map<std::string_view, int64_t>;
+
+inline NameTable make_table(const std::vector<std::string>& names) {
+  NameTable table;
+  for (size_t i = 0; i < names.size(); ++i) table.emplace(names[i], int64_t(i));
+  return table;
+}
+
+// A name's place in its list (a call looks up some fifty names, hence the hash tables).
+inline int64_t name_index(const std::vector<std::string>& names, std::string_view name) {
+  static const NameTable tensors = make_table(tensor_names());
+  static const NameTable options = make_table(option_names());
+  const NameTable& table = &names == &tensor_names() ? tensors : options;
+  const auto it = table.find(name);
+  TORCH_CHECK(it != table.end(), "lstmkit fused kernel: no such name '", name, "'");
+  return it->second;
+}
+
+// Tensors by name, in the order of tensor_names(): a call's inputs, or its results.
+class Named {
+ public:
+  Named() : values_(tensor_names().size()), read_(values_.size(), false) {}
+  explicit Named(const c10::List<std::optional<Tensor>>& list) : Named() {
+    TORCH_CHECK(list.size() == values_.size(), "lstmkit fused kernel: ", values_.size(), " tensors expected, got ",
+                list.size());
+    for (size_t i = 0; i < values_.size(); ++i) {
+      const std::optional<Tensor> t = list.get(i);
+      if (t.has_value()) values_[i] = *t;
+    }
+  }
+  void insert(const std::string& name, Tensor t) { values_[name_index(tensor_names(), name)] = std::move(t); }
+  bool has(const std::string& name) {
+    const int64_t i = name_index(tensor_names(), name);
+    read_[i] = true;
+    return values_[i].defined();
+  }
+  Tensor get(const std::string& name) {
+    TORCH_CHECK(has(name), "lstmkit fused kernel: missing tensor '", name, "'");
+    return values_[name_index(tensor_names(), name)];
+  }
+  Tensor optional(const std::string& name) {  // undefined when absent
+    return has(name) ? values_[name_index(tensor_names(), name)] : Tensor();
+  }
+  // A tensor given that this call never read is a name this cell does not take.
+  void check_all_read(const char* cell) const {
+    for (size_t i = 0; i < values_.size(); ++i) {
+      TORCH_CHECK(read_[i] || !values_[i].defined(), "lstmkit fused kernel: the ", cell, " takes no tensor '",
+                  tensor_names()[i], "'");
+    }
+  }
+  std::vector<Tensor> list() const { return values_; }
+
+ private:
+  std::vector<Tensor> values_;
+  std::vector<bool> read_;
+};
+
+using Tensors = Named;
+
+// Options by name, in the order of option_names(); NaN stands for an absent one.
+class Options {
+ public:
+  explicit Options(at::ArrayRef<double> values) : values_(values.begin(), values.end()) {
+    TORCH_CHECK(values_.size() == option_names().size(), "lstmkit fused kernel: ", option_names().size(),
+                " options expected, got ", values_.size());
+  }
+  bool has(const std::string& name) const { return !std::isnan(values_[name_index(option_names(), name)]); }
+  double get(const std::string& name) const {
+    TORCH_CHECK(has(name), "lstmkit fused kernel: missing option '", name, "'");
+    return values_[name_index(option_names(), name)];
+  }
+  bool flag(const std::string& name) const { return get(name) != 0.0; }
+  int64_t integer(const std::string& name) const { return static_cast<int64_t>(get(name)); }
+  double number(const std::string& name, double otherwise) const { return has(name) ? get(name) : otherwise; }
+
+ private:
+  std::vector<double> values_;
+};
+
+// One per-step buffer: slots of B rows of `width` values, with its raw pointer cached (the loop
+// asks for rows millions of times).
+template <typename T>
+struct Buffer {
+  Tensor tensor;
+  T* data = nullptr;
+  int64_t B = 0, width = 0;
+  Buffer() = default;
+  Buffer(Tensor t, int64_t B_, int64_t width_) : tensor(std::move(t)), B(B_), width(width_) {
+    data = tensor.defined() && tensor.numel() > 0 ? tensor.template data_ptr<T>() : nullptr;
+  }
+  static Buffer make(int64_t slots, int64_t B, int64_t width, const at::TensorOptions& opts) {
+    return Buffer(at::empty({slots, B, width}, opts), B, width);
+  }
+  T* row(int64_t slot, int64_t b) const { return data + (slot * B + b) * width; }
+  T* slot(int64_t s) const { return data + s * B * width; }
+};
+
+template <typename T>
+const T* data_or_null(const Tensor& t) {
+  return t.defined() && t.numel() > 0 ? t.data_ptr<T>() : nullptr;
+}
+
+// Where the output of step t goes and where the previous one is read: the full sequence, or one
+// running (B, H) buffer when only the last output is returned.
+template <typename T>
+struct OutputRows {
+  T* base;
+  int64_t B, H;
+  bool sequences;
+  T* row(int64_t t, int64_t b) const { return base + ((sequences ? t * B : 0) + b) * H; }
+  // previous output of sample b before step t (nullptr: zeros)
+  const T* previous(int64_t t, int64_t b) const {
+    if (!sequences) return row(0, b);  // the running buffer still holds it
+    return t == 0 ? nullptr : row(t - 1, b);
+  }
+};
+
+// What a cell sees of step t.
+template <typename T>
+struct Step {
+  int64_t t;        // the time step
+  int64_t s;        // its slot in the per-step buffers: t when they are kept for the backward, else 0
+  const T* hin;     // (B, H) h·rmask entering the step
+  const T* prev[2]; // (B, H) the carried states before the step (h, and c for an LSTM)
+  T* next[2];       // (B, H) the carried states after it (forward only)
+};
+
+// The sequence-wide options every cell shares.
+struct SequenceOptions {
+  bool zero_output = false;       // a masked step outputs zeros instead of repeating the previous output
+  bool return_sequences = false;  // every step's output, or the last
+  bool save = false;              // keep what the backward needs
+  explicit SequenceOptions(Options& o) {
+    zero_output = o.flag("zero_output");
+    return_sequences = o.flag("return_sequences");
+    save = o.flag("save");
+  }
+};
+
+// A per-step tensor the caller checks against (slots, B, width).
+inline void check_saved(const Tensor& t, int64_t slots, int64_t B, int64_t width, const char* name) {
+  TORCH_CHECK(t.defined() && t.numel() == slots * B * width && t.is_contiguous(), "lstmkit fused kernel: saved '",
+              name, "' must hold (", slots, ", ", B, ", ", width, ") values, got ",
+              t.defined() ? t.sizes() : at::IntArrayRef{});
+}
+
+// The loop's own buffers: the carried states and the recurrent input h·rmask of each step. A
+// state the cell's backward reads (bit k of kSaved) keeps T + 1 slots when saving, slot t the
+// state before step t; any other state lives in two alternating slots, t % 2.
+template <typename T, int kStates>
+struct Carried {
+  int64_t T_, B, H;
+  bool save;
+  unsigned saved_states;      // bit k: state k keeps every step
+  Buffer<T> states[kStates];  // (T + 1 or 2, B, H)
+  Buffer<T> hin;              // (T or 1, B, H) h·rmask
+  Carried(int64_t T__, int64_t B_, int64_t H_, bool save_, unsigned saved_states_, const at::TensorOptions& opts)
+      : T_(T__), B(B_), H(H_), save(save_), saved_states(save_ ? saved_states_ : 0u) {
+    for (int k = 0; k < kStates; ++k) states[k] = Buffer<T>::make(keeps(k) ? T_ + 1 : 2, B, H, opts);
+    hin = Buffer<T>::make(save ? T_ : 1, B, H, opts);
+  }
+  // The saved buffers of a forward run that kept them, for the backward.
+  Carried(const Tensor* saved, const Tensor& saved_hin, int64_t T__, int64_t B_, int64_t H_, unsigned saved_states_)
+      : T_(T__), B(B_), H(H_), save(true), saved_states(saved_states_) {
+    static const char* names[2] = {"H", "C"};
+    for (int k = 0; k < kStates; ++k) {
+      if (!keeps(k)) continue;
+      check_saved(saved[k], T_ + 1, B, H, names[k]);
+      states[k] = Buffer<T>(saved[k], B, H);
+    }
+    check_saved(saved_hin, T_, B, H, "HIN");
+    hin = Buffer<T>(saved_hin, B, H);
+  }
+  bool keeps(int k) const { return (saved_states >> k) & 1u; }
+  int64_t state_slot(int k, int64_t t) const { return keeps(k) ? t : t % 2; }
+  int64_t step_slot(int64_t t) const { return save ? t : 0; }
+  Step<T> step(int64_t t) const {
+    Step<T> st{t, step_slot(t), hin.slot(step_slot(t)), {nullptr, nullptr}, {nullptr, nullptr}};
+    for (int k = 0; k < kStates; ++k) {
+      if (states[k].data == nullptr) continue;  // a state the backward does not have
+      st.prev[k] = states[k].slot(state_slot(k, t));
+      st.next[k] = states[k].slot(state_slot(k, t + 1));
+    }
+    return st;
+  }
+  Tensor final_state(int k) const { return states[k].tensor[state_slot(k, T_)].clone(); }
+};
+
+// The forward time loop. `carried` holds the initial states in slot 0.
+template <typename T, class Cell>
+void forward_loop(Cell& cell, Carried<T, Cell::kStates>& carried, const bool* mask, const T* rmask,
+                  const OutputRows<T>& outs, bool zero_output) {
+  const int64_t T_ = carried.T_, B = carried.B, H = carried.H;
+  for_batch_chunks(B, Cell::kGates * H, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      masked_input_row(carried.hin.row(0, b), carried.states[0].row(0, b), rmask ? rmask + b * H : nullptr, H);
+    }
+    for (int64_t t = 0; t < T_; ++t) {
+      const Step<T> step = carried.step(t);
+      T* hin_next = t + 1 < T_ ? carried.hin.slot(carried.step_slot(t + 1)) : nullptr;
+      cell.recurrent(step, b0, b1);
+      for (int64_t b = b0; b < b1; ++b) {
+        cell.pointwise(step, b);
+        T* hn = step.next[0] + b * H;
+        if (mask == nullptr || mask[t * B + b]) {
+          copy_row(outs.row(t, b), hn, H);
+        } else {
+          for (int k = 0; k < Cell::kStates; ++k) copy_row(step.next[k] + b * H, step.prev[k] + b * H, H);
+          T* dst = outs.row(t, b);  // the previous output, or zeros
+          const T* previous = outs.previous(t, b);
+          if (zero_output || previous == nullptr) {
+            zero_row(dst, H);
+          } else if (previous != dst) {
+            copy_row(dst, previous, H);
+          }
+        }
+        if (hin_next) masked_input_row(hin_next + b * H, hn, rmask ? rmask + b * H : nullptr, H);
+      }
+    }
+  });
+}
+
+// The backward time loop. dstates[k] (B, H) arrive holding the gradients of the final states and
+// leave holding those of the initial states.
+template <typename T, class Cell>
+void backward_loop(Cell& cell, const Carried<T, Cell::kStates>& carried, const bool* mask, const T* rmask,
+                   const T* grad_out, bool return_sequences, bool zero_output, T* const* dstates) {
+  const int64_t T_ = carried.T_, B = carried.B, H = carried.H;
+  // what a masked step passes back to the step before it (its output repeated the previous one)
+  std::vector<T> carry(B * H, T(0));
+  std::vector<T> back(B * H);
+  std::vector<uint8_t> kept(B);
+  for_batch_chunks(B, Cell::kGates * H, [&](int64_t b0, int64_t b1) {
+    std::vector<T> g(H);
+    std::vector<T> scratch(Cell::kScratchRows * H);
+    for (int64_t t = T_ - 1; t >= 0; --t) {
+      const Step<T> step = carried.step(t);
+      const T* go = nullptr;  // the loss's gradient of step t's outputs
+      if (return_sequences) {
+        go = grad_out + t * B * H;
+      } else if (t == T_ - 1) {
+        go = grad_out;
+      }
+      for (int64_t b = b0; b < b1; ++b) {
+        const bool keep = mask == nullptr || mask[t * B + b];
+        kept[b] = keep;
+        T* cr = carry.data() + b * H;
+        for (int64_t j = 0; j < H; ++j) g[j] = (go ? go[b * H + j] : T(0)) + cr[j];
+        if (!keep) {  // the states' gradients pass through unchanged
+          cell.skip_row(step, b);
+          if (zero_output) {
+            zero_row(cr, H);
+          } else {
+            copy_row(cr, g.data(), H);
+          }
+          continue;
+        }
+        zero_row(cr, H);
+        T* dh = dstates[0] + b * H;
+        for (int64_t j = 0; j < H; ++j) g[j] += dh[j];  // the whole gradient of h_t
+        T* ds[2] = {dstates[0] + b * H, Cell::kStates > 1 ? dstates[1] + b * H : nullptr};
+        cell.pointwise_backward(step, b, g.data(), ds, scratch.data());
+      }
+      cell.recurrent_backward(step, b0, b1, kept.data(), back.data());
+      for (int64_t b = b0; b < b1; ++b) {
+        if (!kept[b]) continue;  // a masked sample's rows are zero: its gradients passed through
+        T* dh = dstates[0] + b * H;
+        const T* bk = back.data() + b * H;
+        const T* r = rmask ? rmask + b * H : nullptr;
+        for (int64_t j = 0; j < H; ++j) dh[j] += r ? bk[j] * r[j] : bk[j];
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The input projection and its gradients, shared by every cell.
+
+// xw = x W (+ b) for all T*B rows at once: (T, B, D) -> (T, B, G*H), a fresh tensor the loop may
+// overwrite.
+inline Tensor project(const Tensor& x, const Tensor& W, const Tensor& b) {
+  const int64_t T_ = x.size(0), B = x.size(1);
+  const Tensor x2 = x.reshape({T_ * B, x.size(2)});
+  const Tensor xw = b.defined() ? at::addmm(b, x2, W) : at::mm(x2, W);
+  return xw.view({T_, B, W.size(1)});
+}
+
+// Adds the gradients of the projection from dxw (T, B, G*H) to `grads`: "x" (when asked), "W",
+// and "b" when the bias was part of it.
+inline void project_backward(const Tensor& dxw, const Tensor& x, const Tensor& W, bool bias, bool need_dx,
+                             Named& grads) {
+  const int64_t T_ = dxw.size(0), B = dxw.size(1), GH = dxw.size(2);
+  const Tensor d2 = dxw.reshape({T_ * B, GH});
+  const Tensor x2 = x.contiguous().reshape({T_ * B, x.size(2)});
+  grads.insert("W", at::mm(x2.t(), d2));
+  if (bias) grads.insert("b", d2.sum(0));
+  if (need_dx) grads.insert("x", at::mm(d2, W.t()).view({T_, B, x.size(2)}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// What every cell's forward and backward read: the sequence, its weights, masks and states.
+
+struct SequenceInputs {
+  Tensor x, W, b, U, mask, rmask;
+  std::vector<Tensor> states;  // h0 (and c0)
+  int64_t T_ = 0, B = 0, D = 0, H = 0;
+
+  SequenceInputs(Tensors& in, int64_t gates, int n_states) {
+    x = in.get("x").contiguous();
+    W = in.get("W");
+    b = in.optional("b");
+    U = in.get("U").contiguous();
+    mask = in.optional("mask");
+    rmask = in.optional("rmask");
+    static const char* names[2] = {"h0", "c0"};
+    for (int k = 0; k < n_states; ++k) states.push_back(in.get(names[k]).contiguous());
+    TORCH_CHECK(x.dim() == 3, "lstmkit fused kernel: x must be (T, B, D), got ", x.sizes());
+    T_ = x.size(0);
+    B = x.size(1);
+    D = x.size(2);
+    H = U.size(0);
+    TORCH_CHECK(U.dim() == 2 && U.size(1) == gates * H, "lstmkit fused kernel: U must be (H, ", gates, "*H), got ",
+                U.sizes());
+    TORCH_CHECK(W.dim() == 2 && W.size(0) == D && W.size(1) == U.size(1), "lstmkit fused kernel: W ", W.sizes(),
+                " does not match x ", x.sizes(), " and U ", U.sizes());
+    TORCH_CHECK(x.scalar_type() == U.scalar_type() && W.scalar_type() == U.scalar_type(),
+                "lstmkit fused kernel: x, W and U dtypes differ");
+    if (b.defined()) {
+      TORCH_CHECK(b.dim() == 1 && b.size(0) == U.size(1), "lstmkit fused kernel: bias must be (G*H,)");
+    }
+    for (const Tensor& st : states) {
+      TORCH_CHECK(st.dim() == 2 && st.size(0) == B && st.size(1) == H && st.scalar_type() == U.scalar_type(),
+                  "lstmkit fused kernel: each initial state must be (B, H) of U's dtype, got ", st.sizes());
+    }
+    if (mask.defined()) {
+      TORCH_CHECK(mask.scalar_type() == at::kBool && mask.is_contiguous() && mask.dim() == 2 && mask.size(0) == T_ &&
+                      mask.size(1) == B,
+                  "lstmkit fused kernel: mask must be a contiguous bool (T, B) tensor");
+    }
+    if (rmask.defined()) {
+      TORCH_CHECK(rmask.is_contiguous() && rmask.dim() == 2 && rmask.size(0) == B && rmask.size(1) == H &&
+                      rmask.scalar_type() == x.scalar_type(),
+                  "lstmkit fused kernel: recurrent mask must be a contiguous (B, H) tensor of x's dtype");
+    }
+  }
+  const bool* mask_data() const { return mask.defined() ? mask.data_ptr<bool>() : nullptr; }
+  template <typename T>
+  const T* rmask_data() const {
+    return rmask.defined() ? rmask.data_ptr<T>() : nullptr;
+  }
+};
+
+}  // namespace lstmkit_fused

@@ -1,0 +1,60 @@
+"""The fused GPU path: the loop of `loop.py` over Triton kernels, one per cell and direction.
+
+Written in Triton rather than CUDA C++: the kernels compile on the user's machine for the GPU it
+has, with no CUDA toolkit and no build step at install (Triton comes with PyTorch's CUDA builds),
+and the same source runs on the CPU under Triton's interpreter (`TRITON_INTERPRET=1`), which is
+how CI checks them against the reference cells without a GPU. The recurrent product of each step
+stays with cuBLAS (torch.mm), the fastest there is at these shapes; each step's pointwise part
+is one kernel with the cell's options and activations compiled in.
+
+`BACKEND` has the CPU kernels' contract (see ../fused.py): `forward(cell, tensors, options)` and
+`backward(cell, tensors, options)` with tensors and options by name. The computation is float32;
+float16 and bfloat16 inputs are computed with float32 states and weights.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import torch
+
+
+def unavailable() -> str | None:
+    """Why the fused GPU kernels cannot run here, or None."""
+    if importlib.util.find_spec("triton") is None:
+        return "the fused GPU kernels need Triton (`pip install triton`), which is not installed"
+    return None
+
+
+def _cells() -> dict[str, Any]:
+    from .gru import GRU
+    from .lstm import LSTM
+    from .simple_rnn import SimpleRNN
+
+    return {"lstm": LSTM, "gru": GRU, "simple_rnn": SimpleRNN}
+
+
+class _TritonBackend:
+    def forward(self, cell: str, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> dict[str, torch.Tensor]:
+        from . import loop
+
+        seq = loop.sequence_of(tensors, options)
+        impl = _cells()[cell](seq, tensors, options)
+        impl.prepare(seq)
+        initial = [tensors[n].float() for n in ("h0", "c0")[:impl.n_states]]
+        return loop.run_forward(impl, seq, initial, bool(options.get("save", 0.0)))
+
+    def backward(self, cell: str, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> dict[str, torch.Tensor]:
+        from . import loop
+
+        seq = loop.sequence_of(tensors, options)
+        impl = _cells()[cell](seq, tensors, options)
+        impl.start_backward(seq)
+        bias_in_projection = not (cell == "lstm" and bool(options.get("layer_norm", 0.0)))
+        grads = loop.run_backward(impl, seq, tensors, bool(options.get("need_dx", 1.0)), bias_in_projection)
+        # each gradient in its input's dtype (a float16 x gets a float16 gradient)
+        return {n: g.to(tensors[n].dtype) if n in tensors else g for n, g in grads.items()}
+
+
+BACKEND = _TritonBackend()

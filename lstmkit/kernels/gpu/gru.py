@@ -1,0 +1,213 @@
+"""The GRU on the GPU loop (csrc/gru.h's equations and names). Blocks z, r, h;
+h' = z h + (1 - z) g. With reset_after, hu = h U + b_r and g = φ(x_h + r hu_h): one product and
+one kernel per step. Without, g = φ(x_h + (r h) U_h): the product of z and r's columns, a kernel
+for z and r, the candidate's product, a kernel for the rest.
+
+Saved: PRE (T,B,3H) pre-activations, A activations, HU the recurrent terms, RHIN r·hin (without
+reset_after).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import triton
+import triton.language as tl
+
+from . import activations as act
+from . import loop
+
+
+@triton.jit
+def _block(P, row, k, H, j, valid):
+    return tl.load(P + row * 3 * H + k * H + j, valid, other=0.0)
+
+
+@triton.jit
+def _put(P, row, k, H, j, valid, value):
+    tl.store(P + row * 3 * H + k * H + j, value, mask=valid)
+
+
+@triton.jit
+def _gates_kernel(t, B, H, XW, HU, HIN, PRE, A, RHIN, RACT: tl.constexpr, BLOCK: tl.constexpr):
+    """Without reset_after, the first part of a step: z and r from x and hin U[:, :2H], and r·hin."""
+    b = tl.program_id(0)
+    j = tl.arange(0, BLOCK)
+    valid = j < H
+    row = t * B + b
+    pz = _block(XW, row, 0, H, j, valid) + _block(HU, row, 0, H, j, valid)
+    pr = _block(XW, row, 1, H, j, valid) + _block(HU, row, 1, H, j, valid)
+    _put(PRE, row, 0, H, j, valid, pz)
+    _put(PRE, row, 1, H, j, valid, pr)
+    r = act.forward(pr, valid, RACT)
+    _put(A, row, 0, H, j, valid, act.forward(pz, valid, RACT))
+    _put(A, row, 1, H, j, valid, r)
+    tl.store(RHIN + row * H + j, r * tl.load(HIN + row * H + j, valid, other=0.0), mask=valid)
+
+
+@triton.jit
+def _forward_kernel(
+    t, T, B, H, XW, HU, HS, HIN, OUT, MASK, RMASK, PRE, A,
+    ACT: tl.constexpr, RACT: tl.constexpr, RESET_AFTER: tl.constexpr, HAS_MASK: tl.constexpr,
+    HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr, SEQUENCES: tl.constexpr, BLOCK: tl.constexpr,
+):
+    b = tl.program_id(0)
+    j = tl.arange(0, BLOCK)
+    valid = j < H
+    row = t * B + b
+    hu_h = _block(HU, row, 2, H, j, valid)
+    if RESET_AFTER:
+        pz = _block(XW, row, 0, H, j, valid) + _block(HU, row, 0, H, j, valid)
+        pr = _block(XW, row, 1, H, j, valid) + _block(HU, row, 1, H, j, valid)
+        z = act.forward(pz, valid, RACT)
+        r = act.forward(pr, valid, RACT)
+        _put(PRE, row, 0, H, j, valid, pz)
+        _put(PRE, row, 1, H, j, valid, pr)
+        _put(A, row, 0, H, j, valid, z)
+        _put(A, row, 1, H, j, valid, r)
+        pg = _block(XW, row, 2, H, j, valid) + r * hu_h
+    else:  # z and r came from _gates_kernel, hu_h from (r hin) U[:, 2H:]
+        z = _block(A, row, 0, H, j, valid)
+        pg = _block(XW, row, 2, H, j, valid) + hu_h
+    g = act.forward(pg, valid, ACT)
+    _put(PRE, row, 2, H, j, valid, pg)
+    _put(A, row, 2, H, j, valid, g)
+    hp = tl.load(HS + row * H + j, valid, other=0.0)
+    hn = z * hp + (1.0 - z) * g
+    keep = loop.kept(MASK, t, b, B, HAS_MASK)
+    hn = tl.where(keep, hn, hp)
+    tl.store(HS + (row + B) * H + j, hn, mask=valid)
+    loop.emit(hn, keep, t, b, T, B, H, j, valid, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
+
+
+@triton.jit
+def _backward_kernel(
+    t, T, B, H, PRE, A, HU, HS, GO, CARRY, DH, BACK, MASK, RMASK, DX, DHU,
+    ACT: tl.constexpr, RACT: tl.constexpr, RESET_AFTER: tl.constexpr, HAS_MASK: tl.constexpr,
+    HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr, SEQUENCES: tl.constexpr, BLOCK: tl.constexpr,
+):
+    """Everything of step t up to the recurrent products: d pre_z and d pre_g (and with
+    reset_after d pre_r and the gradient of hu), and h_{t-1}'s direct share z g."""
+    b = tl.program_id(0)
+    j = tl.arange(0, BLOCK)
+    valid = j < H
+    row = t * B + b
+    keep = loop.kept(MASK, t, b, B, HAS_MASK)
+    g, dh = loop.arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMASK, ZERO_OUTPUT,
+                          SEQUENCES)
+    g = g + dh
+    z, r, cand = _block(A, row, 0, H, j, valid), _block(A, row, 1, H, j, valid), _block(A, row, 2, H, j, valid)
+    hp = tl.load(HS + row * H + j, valid, other=0.0)
+    dpz = act.backward(_block(PRE, row, 0, H, j, valid), z, g * (hp - cand), valid, RACT)
+    dpg = act.backward(_block(PRE, row, 2, H, j, valid), cand, g * (1.0 - z), valid, ACT)
+    dpz, dpg = tl.where(keep, dpz, 0.0), tl.where(keep, dpg, 0.0)
+    _put(DX, row, 0, H, j, valid, dpz)
+    _put(DX, row, 2, H, j, valid, dpg)
+    tl.store(DH + b * H + j, g * z, mask=valid & keep)
+    if RESET_AFTER:
+        dpr = act.backward(_block(PRE, row, 1, H, j, valid), r, dpg * _block(HU, row, 2, H, j, valid), valid, RACT)
+        dpr = tl.where(keep, dpr, 0.0)
+        _put(DX, row, 1, H, j, valid, dpr)
+        _put(DHU, row, 0, H, j, valid, dpz)
+        _put(DHU, row, 1, H, j, valid, dpr)
+        _put(DHU, row, 2, H, j, valid, dpg * r)
+    else:
+        _put(DX, row, 1, H, j, valid, tl.zeros_like(dpz))  # filled by _reset_backward_kernel
+
+
+@triton.jit
+def _reset_backward_kernel(t, B, H, PRE, A, HIN, DRH, DX, BACK, RACT: tl.constexpr, BLOCK: tl.constexpr):
+    """Without reset_after, after the candidate's product d(r hin) = d pre_g U[:, 2H:]^T:
+    d pre_r, and r's share of d hin, which the next product adds to."""
+    b = tl.program_id(0)
+    j = tl.arange(0, BLOCK)
+    valid = j < H
+    row = t * B + b
+    d_rh = tl.load(DRH + b * H + j, valid, other=0.0)
+    r = _block(A, row, 1, H, j, valid)
+    hin = tl.load(HIN + row * H + j, valid, other=0.0)
+    _put(DX, row, 1, H, j, valid, act.backward(_block(PRE, row, 1, H, j, valid), r, d_rh * hin, valid, RACT))
+    tl.store(BACK + b * H + j, d_rh * r, mask=valid)
+
+
+class GRU:
+    n_states = 1
+
+    def __init__(self, seq: loop.Sequence, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> None:
+        self.act, self.ract = int(options["act"]), int(options["ract"])
+        self.reset_after = bool(options.get("reset_after", 1))
+        self.b_r = tensors.get("b_r")
+        self.saved_names = ("PRE", "A", "HU") + (() if self.reset_after else ("RHIN",))
+        self.buffers: dict[str, torch.Tensor] = {n: tensors[n] for n in self.saved_names if n in tensors}
+
+    def constants(self, seq: loop.Sequence) -> dict[str, Any]:
+        return dict(ACT=self.act, RACT=self.ract, RESET_AFTER=self.reset_after, **seq.flags())
+
+    def prepare(self, seq: loop.Sequence) -> None:
+        T, B, H = seq.T, seq.B, seq.H
+        xw = seq.x.reshape(T * B, -1) @ seq.W
+        if seq.b is not None:
+            xw = xw + seq.b
+        self.xw = xw.view(T, B, 3 * H)
+        new = seq.x.new_empty
+        self.buffers.update(PRE=new(T, B, 3 * H), A=new(T, B, 3 * H), HU=new(T, B, 3 * H))
+        if not self.reset_after:
+            self.buffers["RHIN"] = new(T, B, H)
+
+    def forward_step(self, seq: loop.Sequence, t: int) -> None:
+        buf, H = self.buffers, seq.H
+        hu = buf["HU"][t]
+        mask, rmask = seq.masks()
+        warps = seq.warps()
+        if self.reset_after:
+            if self.b_r is not None:
+                torch.addmm(self.b_r, seq.hin[t], seq.U, out=hu)
+            else:
+                torch.mm(seq.hin[t], seq.U, out=hu)
+        else:
+            hu[:, :2 * H] = seq.hin[t] @ seq.U[:, :2 * H]
+            _gates_kernel[(seq.B,)](t, seq.B, H, self.xw, buf["HU"], seq.hin, buf["PRE"], buf["A"], buf["RHIN"],
+                                    RACT=self.ract, BLOCK=seq.block, num_warps=warps)
+            hu[:, 2 * H:] = buf["RHIN"][t] @ seq.U[:, 2 * H:]
+        _forward_kernel[(seq.B,)](t, seq.T, seq.B, H, self.xw, buf["HU"], seq.states[0], seq.hin, seq.out, mask,
+                                  rmask, buf["PRE"], buf["A"], num_warps=warps, **self.constants(seq))
+
+    def saved(self) -> dict[str, torch.Tensor]:
+        return {n: self.buffers[n] for n in self.saved_names}
+
+    def start_backward(self, seq: loop.Sequence) -> None:
+        T, B, H = seq.T, seq.B, seq.H
+        self.DX = seq.x.new_empty(T, B, 3 * H)
+        self.DHU = seq.x.new_empty(T, B, 3 * H) if self.reset_after else seq.x
+        self.DRH = seq.x.new_empty(B, H)
+
+    def backward_step(self, seq: loop.Sequence, t: int) -> None:
+        buf, H = self.buffers, seq.H
+        mask, rmask = seq.masks()
+        warps = seq.warps()
+        _backward_kernel[(seq.B,)](t, seq.T, seq.B, H, buf["PRE"], buf["A"], buf["HU"], seq.states[0], seq.go,
+                                   seq.carry, seq.dstates[0], seq.back, mask, rmask, self.DX, self.DHU,
+                                   num_warps=warps, **self.constants(seq))
+        if self.reset_after:
+            torch.mm(self.DHU[t], seq.U.t(), out=seq.back)
+            return
+        dx = self.DX[t]
+        torch.mm(dx[:, 2 * H:], seq.U[:, 2 * H:].t(), out=self.DRH)
+        _reset_backward_kernel[(seq.B,)](t, seq.B, H, buf["PRE"], buf["A"], seq.hin, self.DRH, self.DX, seq.back,
+                                         RACT=self.ract, BLOCK=seq.block, num_warps=warps)
+        seq.back.addmm_(dx[:, :2 * H], seq.U[:, :2 * H].t())
+
+    def finish_backward(self, seq: loop.Sequence, grads: dict[str, torch.Tensor]) -> torch.Tensor:
+        T, B, H = seq.T, seq.B, seq.H
+        hin = seq.hin[:T].reshape(T * B, H)
+        if self.reset_after:
+            dhu = self.DHU.reshape(T * B, 3 * H)
+            grads["U"] = hin.t() @ dhu
+            if self.b_r is not None:
+                grads["b_r"] = dhu.sum(0)
+        else:
+            dx = self.DX.reshape(T * B, 3 * H)
+            grads["U"] = torch.cat([hin.t() @ dx[:, :2 * H],
+                                    self.buffers["RHIN"].reshape(T * B, H).t() @ dx[:, 2 * H:]], 1)
+        return self.DX

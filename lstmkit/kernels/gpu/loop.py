@@ -1,0 +1,185 @@
+"""The GPU time loop, forward and backward, that every cell plugs into (the counterpart of
+csrc/skeleton.h): per step, the cell's recurrent product (cuBLAS, through torch.mm) and one fused
+Triton kernel of its pointwise part, one program per batch row.
+
+The loop owns the carried states (T + 1 slots, slot t the state before step t), the recurrent
+inputs h·rmask (slot t feeds step t), the outputs and, backward, the gradients reaching each
+step: `DH`, `DC` (the carried states'), `BACK` (the last product's, still to be multiplied by
+rmask and added to DH by the next kernel) and `CARRY` (what a masked step passes to the output
+before it). The helpers below are the loop's share of every kernel: the masking rule, the
+outputs and recurrent inputs, and the gradient arriving at a step.
+
+A cell (lstm.py, gru.py, simple_rnn.py) provides `forward_step(seq, t)`,
+`backward_step(seq, t)`, the buffers it saves and `finish_backward(seq, grads)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def kept(MASK, t, b, B, HAS_MASK: tl.constexpr):
+    """Whether step t counts for sample b (Keras's masking rule)."""
+    if HAS_MASK:
+        keep = tl.load(MASK + t * B + b) != 0
+    else:
+        keep = t >= 0  # always true, as a tensor
+    return keep
+
+
+@triton.jit
+def emit(h, keep, t, b, T, B, H, j, valid, OUT, HIN, RMASK, HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr,
+         SEQUENCES: tl.constexpr):
+    """Writes step t's output of sample b (h, or for a masked step the previous output or zeros)
+    and the next step's recurrent input h·rmask."""
+    if SEQUENCES:
+        out = OUT + (t * B + b) * H + j
+        if ZERO_OUTPUT:
+            held = tl.zeros_like(h)
+        else:
+            held = tl.load(OUT + ((t - 1) * B + b) * H + j, valid & (t > 0), other=0.0)
+    else:
+        out = OUT + b * H + j
+        if ZERO_OUTPUT:
+            held = tl.zeros_like(h)
+        else:
+            held = tl.load(out, valid, other=0.0)
+    tl.store(out, tl.where(keep, h, held), mask=valid)
+    if HAS_RMASK:
+        r = tl.load(RMASK + b * H + j, valid, other=0.0)
+        tl.store(HIN + ((t + 1) * B + b) * H + j, h * r, mask=valid)
+    else:
+        tl.store(HIN + ((t + 1) * B + b) * H + j, h, mask=valid)
+
+
+@triton.jit
+def arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMASK: tl.constexpr,
+             ZERO_OUTPUT: tl.constexpr, SEQUENCES: tl.constexpr):
+    """The gradients reaching step t of sample b: (g, dh), g the output's (the loss's plus what a
+    later masked step passed back) and dh the carried h's (DH plus the last product's BACK·rmask).
+    Updates CARRY; for a masked step also stores dh back to DH, since it passes through."""
+    if SEQUENCES:
+        go = tl.load(GO + (t * B + b) * H + j, valid, other=0.0)
+    else:
+        go = tl.load(GO + b * H + j, valid & (t == T - 1), other=0.0)
+    g = go + tl.load(CARRY + b * H + j, valid, other=0.0)
+    back = tl.load(BACK + b * H + j, valid, other=0.0)
+    if HAS_RMASK:
+        back = back * tl.load(RMASK + b * H + j, valid, other=0.0)
+    dh = tl.load(DH + b * H + j, valid, other=0.0) + back
+    if ZERO_OUTPUT:
+        tl.store(CARRY + b * H + j, tl.zeros_like(g), mask=valid)
+    else:
+        tl.store(CARRY + b * H + j, tl.where(keep, 0.0, g), mask=valid)
+    tl.store(DH + b * H + j, dh, mask=valid & (keep == 0))
+    return g, dh
+
+
+@dataclass
+class Sequence:
+    """One call's sequence-wide tensors and options, time-major."""
+
+    x: torch.Tensor  # (T, B, D) float32
+    W: torch.Tensor
+    b: torch.Tensor | None
+    U: torch.Tensor
+    mask: torch.Tensor | None  # (T, B) uint8
+    rmask: torch.Tensor | None  # (B, H)
+    zero_output: bool
+    return_sequences: bool
+    T: int = 0
+    B: int = 0
+    H: int = 0
+    block: int = 0  # the row length the kernels work on: H rounded up to a power of two
+    states: list[torch.Tensor] = field(default_factory=list)  # (T + 1, B, H) each
+    hin: torch.Tensor | None = None  # (T + 1, B, H)
+    out: torch.Tensor | None = None  # (T, B, H), or (B, H) for the last output only
+    # backward
+    go: torch.Tensor | None = None
+    dstates: list[torch.Tensor] = field(default_factory=list)  # (B, H) each: DH (and DC)
+    back: torch.Tensor | None = None
+    carry: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        self.T, self.B, _ = self.x.shape
+        self.H = self.U.shape[0]
+        self.block = max(16, triton.next_power_of_2(self.H))
+
+    def flags(self) -> dict[str, Any]:
+        """The loop's compile-time options, as every kernel takes them."""
+        return dict(HAS_MASK=self.mask is not None, HAS_RMASK=self.rmask is not None, ZERO_OUTPUT=self.zero_output,
+                    SEQUENCES=self.return_sequences, BLOCK=self.block)
+
+    def masks(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mask and rmask arguments (a placeholder where absent: the kernels do not read it)."""
+        return (self.mask if self.mask is not None else self.x, self.rmask if self.rmask is not None else self.x)
+
+    def warps(self) -> int:
+        return 1 if self.block <= 128 else 4 if self.block <= 1024 else 8
+
+
+def sequence_of(tensors: dict[str, torch.Tensor], options: dict[str, float]) -> Sequence:
+    x = tensors["x"]
+    mask = tensors.get("mask")
+    rmask = tensors.get("rmask")
+    return Sequence(
+        x=x.float().contiguous(), W=tensors["W"], b=tensors.get("b"), U=tensors["U"].contiguous(),
+        mask=None if mask is None else mask.to(torch.uint8).contiguous(),
+        rmask=None if rmask is None else rmask.float().contiguous(),
+        zero_output=bool(options["zero_output"]), return_sequences=bool(options["return_sequences"]))
+
+
+def run_forward(cell: Any, seq: Sequence, initial: list[torch.Tensor], save: bool) -> dict[str, torch.Tensor]:
+    T, B, H = seq.T, seq.B, seq.H
+    seq.states = []
+    for s0 in initial:
+        st = seq.x.new_empty(T + 1, B, H)
+        st[0] = s0
+        seq.states.append(st)
+    seq.hin = seq.x.new_empty(T + 1, B, H)
+    seq.hin[0] = initial[0] if seq.rmask is None else initial[0] * seq.rmask
+    seq.out = seq.x.new_empty(T, B, H) if seq.return_sequences else seq.x.new_zeros(B, H)
+    for t in range(T):
+        cell.forward_step(seq, t)
+    result = {"out": seq.out, "h": seq.states[0][T].clone()}
+    if len(seq.states) > 1:
+        result["c"] = seq.states[1][T].clone()
+    if save:
+        result["H"] = seq.states[0]
+        if len(seq.states) > 1:
+            result["C"] = seq.states[1]
+        result["HIN"] = seq.hin
+        result.update(cell.saved())
+    return result
+
+
+def run_backward(cell: Any, seq: Sequence, tensors: dict[str, torch.Tensor], need_dx: bool,
+                 bias_in_projection: bool) -> dict[str, torch.Tensor]:
+    T, B, H = seq.T, seq.B, seq.H
+    seq.states = [tensors[n] for n in ("H", "C") if n in tensors]
+    seq.hin = tensors["HIN"]
+    seq.go = tensors["grad_out"].float().contiguous()
+    seq.dstates = [tensors[n].float().clone().contiguous() for n in ("grad_h", "grad_c")[:cell.n_states]]
+    seq.back = seq.x.new_zeros(B, H)
+    seq.carry = seq.x.new_zeros(B, H)
+    for t in range(T - 1, -1, -1):
+        cell.backward_step(seq, t)
+    grads: dict[str, torch.Tensor] = {}
+    dh0 = seq.dstates[0] + (seq.back if seq.rmask is None else seq.back * seq.rmask)
+    grads["h0"] = dh0
+    if cell.n_states > 1:
+        grads["c0"] = seq.dstates[1]
+    dxw = cell.finish_backward(seq, grads)  # (T, B, G*H)
+    d2 = dxw.reshape(T * B, -1)
+    grads["W"] = seq.x.reshape(T * B, -1).t() @ d2
+    if seq.b is not None and bias_in_projection:
+        grads["b"] = d2.sum(0)
+    if need_dx:
+        grads["x"] = (d2 @ seq.W.t()).view(T, B, -1)
+    return grads

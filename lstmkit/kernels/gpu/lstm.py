@@ -1,0 +1,314 @@
+"""The LSTM on the GPU loop: its pointwise forward and backward kernels and what it saves.
+
+The equations and names are those of csrc/lstm.h: gates i, f, c, o; c' = f c + i φ(z_c);
+h' = o φ(c'); peepholes, layer norm and zoneout as compile-time options. Saved: Z (T,B,4H)
+pre-activations, A their activations, CN (T,B,H) c', PC φ's output; with layer norm NX, RX (the
+normalised input term and its 1/std), NH, RH (the recurrent term's), NC, RC, CI (the cell's, and
+φ's input).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import triton
+import triton.language as tl
+
+from . import activations as act
+from . import loop
+
+
+@triton.jit
+def _gate(P, row, k, H, j, valid):
+    return tl.load(P + row * 4 * H + k * H + j, valid, other=0.0)
+
+
+@triton.jit
+def _put_gate(P, row, k, H, j, valid, value):
+    tl.store(P + row * 4 * H + k * H + j, value, mask=valid)
+
+
+@triton.jit
+def _forward_kernel(
+    t, T, B, H, eps, zone_p,
+    Z, REC, HS, CS, HIN, OUT, MASK, RMASK, ZONE, PEEP, GH, GC, BC,
+    A, CN, PC, NH, RH, NC, RC, CI,
+    ACT: tl.constexpr, RACT: tl.constexpr, PEEPHOLE: tl.constexpr, NORM: tl.constexpr, ZONEOUT: tl.constexpr,
+    ZONE_DRAWS: tl.constexpr, HAS_MASK: tl.constexpr, HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr,
+    SEQUENCES: tl.constexpr, BLOCK: tl.constexpr,
+):
+    b = tl.program_id(0)
+    j = tl.arange(0, BLOCK)
+    valid = j < H
+    row = t * B + b  # this step's row of the per-step buffers
+    # the input term (x W + b, or with layer norm LN(x W) gx + b, computed before the loop)
+    zi, zf, zg, zo = _gate(Z, row, 0, H, j, valid), _gate(Z, row, 1, H, j, valid), _gate(Z, row, 2, H, j, valid), \
+        _gate(Z, row, 3, H, j, valid)
+    ri, rf, rg, ro = _gate(REC, b, 0, H, j, valid), _gate(REC, b, 1, H, j, valid), _gate(REC, b, 2, H, j, valid), \
+        _gate(REC, b, 3, H, j, valid)
+    if NORM:  # z += gh LN(hin U), the statistics over all 4H values
+        n = 4 * H
+        mean = (tl.sum(ri, 0) + tl.sum(rf, 0) + tl.sum(rg, 0) + tl.sum(ro, 0)) / n
+        ri, rf, rg, ro = tl.where(valid, ri - mean, 0.0), tl.where(valid, rf - mean, 0.0), \
+            tl.where(valid, rg - mean, 0.0), tl.where(valid, ro - mean, 0.0)
+        var = (tl.sum(ri * ri, 0) + tl.sum(rf * rf, 0) + tl.sum(rg * rg, 0) + tl.sum(ro * ro, 0)) / n
+        rstd = 1.0 / tl.sqrt(var + eps)
+        ri, rf, rg, ro = ri * rstd, rf * rstd, rg * rstd, ro * rstd
+        _put_gate(NH, row, 0, H, j, valid, ri)
+        _put_gate(NH, row, 1, H, j, valid, rf)
+        _put_gate(NH, row, 2, H, j, valid, rg)
+        _put_gate(NH, row, 3, H, j, valid, ro)
+        tl.store(RH + row, rstd)
+        ri = ri * tl.load(GH + j, valid, other=0.0)
+        rf = rf * tl.load(GH + H + j, valid, other=0.0)
+        rg = rg * tl.load(GH + 2 * H + j, valid, other=0.0)
+        ro = ro * tl.load(GH + 3 * H + j, valid, other=0.0)
+    zi, zf, zg, zo = zi + ri, zf + rf, zg + rg, zo + ro
+    hp = tl.load(HS + row * H + j, valid, other=0.0)
+    cp = tl.load(CS + row * H + j, valid, other=0.0)
+    if PEEPHOLE:
+        zi += tl.load(PEEP + j, valid, other=0.0) * cp
+        zf += tl.load(PEEP + H + j, valid, other=0.0) * cp
+    ai = act.forward(zi, valid, RACT)
+    af = act.forward(zf, valid, RACT)
+    ag = act.forward(zg, valid, ACT)
+    cn = af * cp + ai * ag
+    if PEEPHOLE:
+        zo += tl.load(PEEP + 2 * H + j, valid, other=0.0) * cn
+    ao = act.forward(zo, valid, RACT)
+    if NORM:  # h' = o φ(LN(c') gc + bc)
+        mean_c = tl.sum(tl.where(valid, cn, 0.0), 0) / H
+        dc_ = tl.where(valid, cn - mean_c, 0.0)
+        rstd_c = 1.0 / tl.sqrt(tl.sum(dc_ * dc_, 0) / H + eps)
+        nc = dc_ * rstd_c
+        ci = nc * tl.load(GC + j, valid, other=0.0) + tl.load(BC + j, valid, other=0.0)
+        tl.store(NC + row * H + j, nc, mask=valid)
+        tl.store(RC + row, rstd_c)
+        tl.store(CI + row * H + j, ci, mask=valid)
+        pc = act.forward(ci, valid, ACT)
+    else:
+        pc = act.forward(cn, valid, ACT)
+    hn = ao * pc
+    cnew = cn
+    if ZONEOUT:  # keep each unit's previous value with the draw's weight
+        if ZONE_DRAWS:
+            dh = tl.load(ZONE + row * H + j, valid, other=0.0)
+            dc = tl.load(ZONE + (T * B + row) * H + j, valid, other=0.0)
+        else:
+            dh = zone_p
+            dc = zone_p
+        hn = dh * hp + (1.0 - dh) * hn
+        cnew = dc * cp + (1.0 - dc) * cn
+    _put_gate(Z, row, 0, H, j, valid, zi)
+    _put_gate(Z, row, 1, H, j, valid, zf)
+    _put_gate(Z, row, 2, H, j, valid, zg)
+    _put_gate(Z, row, 3, H, j, valid, zo)
+    _put_gate(A, row, 0, H, j, valid, ai)
+    _put_gate(A, row, 1, H, j, valid, af)
+    _put_gate(A, row, 2, H, j, valid, ag)
+    _put_gate(A, row, 3, H, j, valid, ao)
+    tl.store(CN + row * H + j, cn, mask=valid)
+    tl.store(PC + row * H + j, pc, mask=valid)
+    keep = loop.kept(MASK, t, b, B, HAS_MASK)
+    hn = tl.where(keep, hn, hp)
+    tl.store(HS + (row + B) * H + j, hn, mask=valid)
+    tl.store(CS + (row + B) * H + j, tl.where(keep, cnew, cp), mask=valid)
+    loop.emit(hn, keep, t, b, T, B, H, j, valid, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
+
+
+@triton.jit
+def _backward_kernel(
+    t, T, B, H, zone_p,
+    Z, A, CN, PC, CS, NH, RH, NC, RC, CI, ZONE, PEEP, GH, GC,
+    GO, CARRY, DH, DC, BACK, MASK, RMASK, DZ, DR, DCI,
+    ACT: tl.constexpr, RACT: tl.constexpr, PEEPHOLE: tl.constexpr, NORM: tl.constexpr, ZONEOUT: tl.constexpr,
+    ZONE_DRAWS: tl.constexpr, HAS_MASK: tl.constexpr, HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr,
+    SEQUENCES: tl.constexpr, BLOCK: tl.constexpr,
+):
+    b = tl.program_id(0)
+    j = tl.arange(0, BLOCK)
+    valid = j < H
+    row = t * B + b
+    keep = loop.kept(MASK, t, b, B, HAS_MASK)
+    g, dh = loop.arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMASK, ZERO_OUTPUT,
+                          SEQUENCES)
+    g = g + dh  # the whole gradient of h_t
+    dc = tl.load(DC + b * H + j, valid, other=0.0)
+    zi, zf, zg, zo = _gate(Z, row, 0, H, j, valid), _gate(Z, row, 1, H, j, valid), _gate(Z, row, 2, H, j, valid), \
+        _gate(Z, row, 3, H, j, valid)
+    ai, af, ag, ao = _gate(A, row, 0, H, j, valid), _gate(A, row, 1, H, j, valid), _gate(A, row, 2, H, j, valid), \
+        _gate(A, row, 3, H, j, valid)
+    pc = tl.load(PC + row * H + j, valid, other=0.0)
+    cp = tl.load(CS + row * H + j, valid, other=0.0)
+    if ZONEOUT:  # h_new = d h + (1 - d) h': d g goes straight to h_{t-1}
+        if ZONE_DRAWS:
+            zh = tl.load(ZONE + row * H + j, valid, other=0.0)
+            zc = tl.load(ZONE + (T * B + row) * H + j, valid, other=0.0)
+        else:
+            zh = zone_p
+            zc = zone_p
+        dh_direct = zh * g
+        g = g * (1.0 - zh)
+    else:
+        dh_direct = tl.zeros_like(g)
+    dpc = g * ao
+    if NORM:
+        dci = act.backward(tl.load(CI + row * H + j, valid, other=0.0), pc, dpc, valid, ACT)
+        nc = tl.load(NC + row * H + j, valid, other=0.0)
+        dn = dci * tl.load(GC + j, valid, other=0.0)
+        m1 = tl.sum(dn, 0) / H
+        m2 = tl.sum(dn * nc, 0) / H
+        dcn = tl.load(RC + row) * (dn - m1 - nc * m2)
+        dcn = tl.where(valid, dcn, 0.0)
+    else:
+        dcn = act.backward(tl.load(CN + row * H + j, valid, other=0.0), pc, dpc, valid, ACT)
+    if ZONEOUT:
+        dcn += (1.0 - zc) * dc
+    else:
+        dcn += dc
+    dzo = act.backward(zo, ao, g * pc, valid, RACT)
+    if PEEPHOLE:
+        dcn += dzo * tl.load(PEEP + 2 * H + j, valid, other=0.0)
+    dzi = act.backward(zi, ai, dcn * ag, valid, RACT)
+    dzf = act.backward(zf, af, dcn * cp, valid, RACT)
+    dzg = act.backward(zg, ag, dcn * ai, valid, ACT)
+    dc_prev = dcn * af
+    if ZONEOUT:
+        dc_prev += zc * dc
+    if PEEPHOLE:
+        dc_prev += dzi * tl.load(PEEP + j, valid, other=0.0) + dzf * tl.load(PEEP + H + j, valid, other=0.0)
+    # a masked step: nothing of it reaches the weights, and the states' gradients pass through
+    dzi, dzf, dzg, dzo = tl.where(keep, dzi, 0.0), tl.where(keep, dzf, 0.0), tl.where(keep, dzg, 0.0), \
+        tl.where(keep, dzo, 0.0)
+    _put_gate(DZ, row, 0, H, j, valid, dzi)
+    _put_gate(DZ, row, 1, H, j, valid, dzf)
+    _put_gate(DZ, row, 2, H, j, valid, dzg)
+    _put_gate(DZ, row, 3, H, j, valid, dzo)
+    tl.store(DC + b * H + j, tl.where(keep, dc_prev, dc), mask=valid)
+    tl.store(DH + b * H + j, dh_direct, mask=valid & keep)
+    if NORM:
+        tl.store(DCI + row * H + j, tl.where(keep, dci, 0.0), mask=valid)
+        # the recurrent term's gradient through its layer norm over all 4H values
+        ni, nf, ng, no = _gate(NH, row, 0, H, j, valid), _gate(NH, row, 1, H, j, valid), \
+            _gate(NH, row, 2, H, j, valid), _gate(NH, row, 3, H, j, valid)
+        dni = dzi * tl.load(GH + j, valid, other=0.0)
+        dnf = dzf * tl.load(GH + H + j, valid, other=0.0)
+        dng = dzg * tl.load(GH + 2 * H + j, valid, other=0.0)
+        dno = dzo * tl.load(GH + 3 * H + j, valid, other=0.0)
+        n = 4 * H
+        m1 = (tl.sum(dni, 0) + tl.sum(dnf, 0) + tl.sum(dng, 0) + tl.sum(dno, 0)) / n
+        m2 = (tl.sum(dni * ni, 0) + tl.sum(dnf * nf, 0) + tl.sum(dng * ng, 0) + tl.sum(dno * no, 0)) / n
+        rstd = tl.load(RH + row)
+        _put_gate(DR, row, 0, H, j, valid, tl.where(valid, rstd * (dni - m1 - ni * m2), 0.0))
+        _put_gate(DR, row, 1, H, j, valid, tl.where(valid, rstd * (dnf - m1 - nf * m2), 0.0))
+        _put_gate(DR, row, 2, H, j, valid, tl.where(valid, rstd * (dng - m1 - ng * m2), 0.0))
+        _put_gate(DR, row, 3, H, j, valid, tl.where(valid, rstd * (dno - m1 - no * m2), 0.0))
+
+
+def _layer_norm_rows(v: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(v - mean) / sqrt(var + eps) over the last axis, and 1/std."""
+    mean = v.mean(-1, keepdim=True)
+    centred = v - mean
+    rstd = torch.rsqrt(centred.pow(2).mean(-1, keepdim=True) + eps)
+    return centred * rstd, rstd.squeeze(-1)
+
+
+class LSTM:
+    n_states = 2
+
+    def __init__(self, seq: loop.Sequence, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> None:
+        self.act, self.ract = int(options["act"]), int(options["ract"])
+        self.peephole, self.norm = bool(options.get("peephole", 0)), bool(options.get("layer_norm", 0))
+        self.eps, self.zone_p = float(options.get("eps", 1e-3)), float(options.get("zoneout", 0.0))
+        self.zone = tensors.get("zone")
+        if self.zone is not None:
+            self.zone = self.zone.float().contiguous()
+        self.zoneout = self.zone is not None or self.zone_p > 0
+        self.peep = tensors.get("peep")
+        self.gx, self.gh, self.gc, self.bc = (tensors.get(n) for n in ("gx", "gh", "gc", "bc"))
+        self.saved_names = ("Z", "A", "CN", "PC") + (("NX", "RX", "NH", "RH", "NC", "RC", "CI") if self.norm else ())
+        self.buffers: dict[str, torch.Tensor] = {n: tensors[n] for n in self.saved_names if n in tensors}
+
+    def constants(self, seq: loop.Sequence) -> dict[str, Any]:
+        return dict(ACT=self.act, RACT=self.ract, PEEPHOLE=self.peephole, NORM=self.norm, ZONEOUT=self.zoneout,
+                    ZONE_DRAWS=self.zone is not None, **seq.flags())
+
+    def _optional(self, seq: loop.Sequence) -> list[torch.Tensor]:
+        x = seq.x
+        return [t if t is not None else x for t in (self.zone, self.peep, self.gh, self.gc, self.bc)]
+
+    # ---- forward
+
+    def prepare(self, seq: loop.Sequence) -> None:
+        T, B, H = seq.T, seq.B, seq.H
+        xw = (seq.x.reshape(T * B, -1) @ seq.W).view(T, B, 4 * H)
+        new = seq.x.new_empty
+        if self.norm:  # z = LN(x W) gx + b for every step at once
+            nx, rx = _layer_norm_rows(xw, self.eps)
+            self.buffers.update(NX=nx, RX=rx)
+            xw = nx * self.gx + (seq.b if seq.b is not None else 0.0)
+            self.buffers.update(NH=new(T, B, 4 * H), RH=new(T, B), NC=new(T, B, H), RC=new(T, B), CI=new(T, B, H))
+        elif seq.b is not None:
+            xw = xw + seq.b
+        self.buffers.update(Z=xw.contiguous(), A=new(T, B, 4 * H), CN=new(T, B, H), PC=new(T, B, H))
+
+    def forward_step(self, seq: loop.Sequence, t: int) -> None:
+        rec = seq.hin[t] @ seq.U  # (B, 4H)
+        buf = self.buffers
+        x = seq.x
+        mask, rmask = seq.masks()
+        zone, peep, gh, gc, bc = self._optional(seq)
+        _forward_kernel[(seq.B,)](
+            t, seq.T, seq.B, seq.H, self.eps, self.zone_p,
+            buf["Z"], rec, seq.states[0], seq.states[1], seq.hin, seq.out, mask, rmask, zone, peep, gh, gc, bc,
+            buf["A"], buf["CN"], buf["PC"], buf.get("NH", x), buf.get("RH", x), buf.get("NC", x), buf.get("RC", x),
+            buf.get("CI", x), num_warps=seq.warps(), **self.constants(seq))
+
+    def saved(self) -> dict[str, torch.Tensor]:
+        return {n: self.buffers[n] for n in self.saved_names}
+
+    # ---- backward
+
+    def backward_step(self, seq: loop.Sequence, t: int) -> None:
+        buf = self.buffers
+        x = seq.x
+        mask, rmask = seq.masks()
+        zone, peep, gh, gc, _ = self._optional(seq)
+        _backward_kernel[(seq.B,)](
+            t, seq.T, seq.B, seq.H, self.zone_p,
+            buf["Z"], buf["A"], buf["CN"], buf["PC"], seq.states[1], buf.get("NH", x), buf.get("RH", x),
+            buf.get("NC", x), buf.get("RC", x), buf.get("CI", x), zone, peep, gh, gc,
+            seq.go, seq.carry, seq.dstates[0], seq.dstates[1], seq.back, mask, rmask, self.DZ, self.DR, self.DCI,
+            num_warps=seq.warps(), **self.constants(seq))
+        torch.mm(self.DR[t], seq.U.t(), out=seq.back)
+
+    def start_backward(self, seq: loop.Sequence) -> None:
+        T, B, H = seq.T, seq.B, seq.H
+        self.DZ = seq.x.new_empty(T, B, 4 * H)
+        self.DR = seq.x.new_empty(T, B, 4 * H) if self.norm else self.DZ
+        self.DCI = seq.x.new_empty(T, B, H) if self.norm else seq.x
+
+    def finish_backward(self, seq: loop.Sequence, grads: dict[str, torch.Tensor]) -> torch.Tensor:
+        T, B, H = seq.T, seq.B, seq.H
+        buf = self.buffers
+        grads["U"] = seq.hin[:T].reshape(T * B, H).t() @ self.DR.reshape(T * B, 4 * H)
+        dz = self.DZ
+        if self.peephole:
+            c_before = seq.states[1][:T]
+            grads["peep"] = torch.stack([(dz[..., :H] * c_before).sum((0, 1)), (dz[..., H:2 * H] * c_before).sum((0, 1)),
+                                         (dz[..., 3 * H:] * buf["CN"]).sum((0, 1))])
+        if not self.norm:
+            return dz
+        if seq.b is not None:
+            grads["b"] = dz.sum((0, 1))
+        nx = buf["NX"]
+        grads["gx"] = (dz * nx).sum((0, 1))
+        grads["gh"] = (dz * buf["NH"]).sum((0, 1))
+        grads["gc"] = (self.DCI * buf["NC"]).sum((0, 1))
+        grads["bc"] = self.DCI.sum((0, 1))
+        # x W's gradient through its layer norm
+        dn = dz * self.gx
+        m1 = dn.mean(-1, keepdim=True)
+        m2 = (dn * nx).mean(-1, keepdim=True)
+        return buf["RX"].unsqueeze(-1) * (dn - m1 - nx * m2)

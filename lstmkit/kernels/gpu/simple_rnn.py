@@ -1,0 +1,90 @@
+"""The SimpleRNN on the GPU loop: h' = φ(x W + b + h U). Saved: Z (T,B,H) pre-activations, A
+their activations."""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from . import activations as act
+from . import loop
+
+
+@triton.jit
+def _forward_kernel(
+    t, T, B, H, Z, REC, HS, HIN, OUT, MASK, RMASK, A,
+    ACT: tl.constexpr, HAS_MASK: tl.constexpr, HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr,
+    SEQUENCES: tl.constexpr, BLOCK: tl.constexpr,
+):
+    b = tl.program_id(0)
+    j = tl.arange(0, BLOCK)
+    valid = j < H
+    row = t * B + b
+    z = tl.load(Z + row * H + j, valid, other=0.0) + tl.load(REC + b * H + j, valid, other=0.0)
+    a = act.forward(z, valid, ACT)
+    tl.store(Z + row * H + j, z, mask=valid)
+    tl.store(A + row * H + j, a, mask=valid)
+    hp = tl.load(HS + row * H + j, valid, other=0.0)
+    keep = loop.kept(MASK, t, b, B, HAS_MASK)
+    hn = tl.where(keep, a, hp)
+    tl.store(HS + (row + B) * H + j, hn, mask=valid)
+    loop.emit(hn, keep, t, b, T, B, H, j, valid, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
+
+
+@triton.jit
+def _backward_kernel(
+    t, T, B, H, Z, A, GO, CARRY, DH, BACK, MASK, RMASK, DZ,
+    ACT: tl.constexpr, HAS_MASK: tl.constexpr, HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr,
+    SEQUENCES: tl.constexpr, BLOCK: tl.constexpr,
+):
+    b = tl.program_id(0)
+    j = tl.arange(0, BLOCK)
+    valid = j < H
+    row = t * B + b
+    keep = loop.kept(MASK, t, b, B, HAS_MASK)
+    g, dh = loop.arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMASK, ZERO_OUTPUT,
+                          SEQUENCES)
+    dz = act.backward(tl.load(Z + row * H + j, valid, other=0.0), tl.load(A + row * H + j, valid, other=0.0),
+                      g + dh, valid, ACT)
+    tl.store(DZ + row * H + j, tl.where(keep, dz, 0.0), mask=valid)
+    tl.store(DH + b * H + j, tl.zeros_like(dz), mask=valid & keep)  # h reaches h' only through U
+
+
+class SimpleRNN:
+    n_states = 1
+
+    def __init__(self, seq: loop.Sequence, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> None:
+        self.act = int(options["act"])
+        self.buffers: dict[str, torch.Tensor] = {n: tensors[n] for n in ("Z", "A") if n in tensors}
+
+    def prepare(self, seq: loop.Sequence) -> None:
+        T, B, H = seq.T, seq.B, seq.H
+        xw = seq.x.reshape(T * B, -1) @ seq.W
+        if seq.b is not None:
+            xw = xw + seq.b
+        self.buffers.update(Z=xw.view(T, B, H).contiguous(), A=seq.x.new_empty(T, B, H))
+
+    def forward_step(self, seq: loop.Sequence, t: int) -> None:
+        mask, rmask = seq.masks()
+        rec = seq.hin[t] @ seq.U
+        _forward_kernel[(seq.B,)](t, seq.T, seq.B, seq.H, self.buffers["Z"], rec, seq.states[0], seq.hin, seq.out,
+                                  mask, rmask, self.buffers["A"], ACT=self.act, num_warps=seq.warps(), **seq.flags())
+
+    def saved(self) -> dict[str, torch.Tensor]:
+        return dict(self.buffers)
+
+    def start_backward(self, seq: loop.Sequence) -> None:
+        self.DZ = seq.x.new_empty(seq.T, seq.B, seq.H)
+
+    def backward_step(self, seq: loop.Sequence, t: int) -> None:
+        mask, rmask = seq.masks()
+        _backward_kernel[(seq.B,)](t, seq.T, seq.B, seq.H, self.buffers["Z"], self.buffers["A"], seq.go, seq.carry,
+                                   seq.dstates[0], seq.back, mask, rmask, self.DZ, ACT=self.act,
+                                   num_warps=seq.warps(), **seq.flags())
+        torch.mm(self.DZ[t], seq.U.t(), out=seq.back)
+
+    def finish_backward(self, seq: loop.Sequence, grads: dict[str, torch.Tensor]) -> torch.Tensor:
+        T, B, H = seq.T, seq.B, seq.H
+        grads["U"] = seq.hin[:T].reshape(T * B, H).t() @ self.DZ.reshape(T * B, H)
+        return self.DZ
