@@ -1,7 +1,8 @@
 """Side-by-side speed of lstmkit's recurrent paths and PyTorch's, in one process.
 
 `lstmkit bench` (and `python benchmarks/recurrent.py`) times, for each case, one training step
-(forward, loss, backward, Adam step) and one inference batch of each contender:
+(forward, loss, backward, Adam step) and one inference batch of each contender, on the CPU or,
+with `--device cuda`, on the GPU (where `nn.LSTM` is cuDNN and `fused` the Triton kernels):
 
 - `fused`: lstmkit with `implementation="fused"`;
 - `reference`: lstmkit with `implementation="reference"` (the Python loop over the cell);
@@ -53,6 +54,7 @@ def cases() -> list[Case]:
     small: dict[str, Any] = dict(batch=32, steps=50, features=32, units=128, classes=10)
     return [
         Case("seed MNIST model, batch 32", two_layers=True, **mnist),
+        Case("seed MNIST model, batch 256", two_layers=True, **{**mnist, "batch": 256}),
         Case("char model: 100 steps, 256 units, batch 64", batch=64, steps=100, features=60, units=256, classes=60),
         Case("LSTM", **small),
         Case("LSTM recurrent_dropout=0.2", options={"recurrent_dropout": 0.2}, **small),
@@ -97,6 +99,7 @@ def lstmkit_model(case: Case, implementation: str) -> Callable[[torch.Tensor, to
         return y
 
     run.parameters = model.parameters  # type: ignore[attr-defined]
+    run.module = model  # type: ignore[attr-defined]
     return run
 
 
@@ -207,6 +210,7 @@ def torch_model(case: Case, loop: bool) -> Callable[..., torch.Tensor] | None:
         return net(x, training)
 
     run.parameters = net.parameters  # type: ignore[attr-defined]
+    run.module = net  # type: ignore[attr-defined]
     return run
 
 
@@ -238,7 +242,15 @@ def _saved_bytes(fn: Callable[[], None]) -> float:
     return float(sum(seen.values()))
 
 
-def bench_case(case: Case, rounds: int, steps_per_round: int, seed: int = 0) -> dict[str, Result]:
+def _synchronize(device: torch.device) -> None:
+    """Waits for the device's queued work (a CUDA call returns before its kernels finish)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def bench_case(case: Case, rounds: int, steps_per_round: int, seed: int = 0,
+               device: torch.device | str = "cpu") -> dict[str, Result]:
+    device = torch.device(device)
     torch.manual_seed(seed)
     x = torch.randn(case.batch, case.steps, case.features)
     y = torch.randint(0, case.classes, (case.batch,))
@@ -246,6 +258,8 @@ def bench_case(case: Case, rounds: int, steps_per_round: int, seed: int = 0) -> 
     if case.masked:
         lengths = torch.randint(1, case.steps + 1, (case.batch,))
         mask = torch.arange(case.steps)[None, :] < lengths[:, None]
+    x, y = x.to(device), y.to(device)
+    mask = None if mask is None else mask.to(device)
     builders: dict[str, Callable[[], Callable[..., torch.Tensor] | None]] = {
         "fused": lambda: lstmkit_model(case, "fused"),
         "reference": lambda: lstmkit_model(case, "reference"),
@@ -253,6 +267,9 @@ def bench_case(case: Case, rounds: int, steps_per_round: int, seed: int = 0) -> 
         {"lstm": "LSTMCell", "gru": "GRUCell", "rnn": "RNNCell"}[case.cell] + " loop": lambda: torch_model(case, loop=True),
     }
     models = {name: build() for name, build in builders.items()}
+    for model in models.values():
+        if model is not None:
+            model.module.to(device)  # type: ignore[attr-defined]
     train_steps: dict[str, Callable[[], None]] = {}
     infer_steps: dict[str, Callable[[], None]] = {}
     for name, model in models.items():
@@ -278,9 +295,11 @@ def bench_case(case: Case, rounds: int, steps_per_round: int, seed: int = 0) -> 
         times: dict[str, list[float]] = {name: [] for name in steps}
         for _ in range(rounds):
             for name, fn in steps.items():
+                _synchronize(device)
                 start = time.perf_counter()
                 for _ in range(steps_per_round):
                     fn()
+                _synchronize(device)
                 times[name].append((time.perf_counter() - start) / steps_per_round * 1e3)
         for name, ts in times.items():
             setattr(results[name], key, statistics.median(ts))
@@ -305,18 +324,36 @@ def report(case: Case, results: dict[str, Result]) -> str:
     return "\n".join(lines)
 
 
-def main(rounds: int = 7, steps_per_round: int = 5, only: str | None = None, quick: bool = False) -> int:
+def main(rounds: int = 7, steps_per_round: int = 5, only: str | None = None, quick: bool = False,
+         device: str = "cpu") -> int:
     from .kernels import build
 
-    if not build.load():
-        print(f"lstmkit bench: {build.failure()}; nothing to compare")
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            print(f"lstmkit bench: --device {device}: this torch sees no CUDA device "
+                  f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'})")
+            return 1
+        from .kernels import gpu
+
+        if gpu.unavailable():
+            print(f"lstmkit bench: --device {device}: {gpu.unavailable()}; nothing to compare")
+            return 1
+        where = f"{torch.cuda.get_device_name(dev)}, CUDA {torch.version.cuda}"
+    elif dev.type == "cpu":
+        if not build.load():
+            print(f"lstmkit bench: {build.failure()}; nothing to compare")
+            return 1
+        where = f"{torch.get_num_threads()} threads"
+    else:
+        print(f"lstmkit bench: --device {device}: the fused kernels run on cpu and cuda devices")
         return 1
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {rounds} interleaved rounds "
+    print(f"torch {torch.__version__}, {where}; median of {rounds} interleaved rounds "
           f"of {steps_per_round} steps; 'x fused' = time / fused time")
     for case in cases():
         if only and only.lower() not in case.name.lower():
             continue
         if quick:
             case.batch, case.steps = min(case.batch, 4), min(case.steps, 5)
-        print(report(case, bench_case(case, rounds, steps_per_round)), flush=True)
+        print(report(case, bench_case(case, rounds, steps_per_round, device=dev)), flush=True)
     return 0

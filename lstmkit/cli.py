@@ -74,6 +74,7 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--steps", type=_positive, default=5, help="steps timed per round (default 5)")
     bench.add_argument("--only", metavar="TEXT", help="run only the cases whose name contains TEXT")
     bench.add_argument("--quick", action="store_true", help="tiny shapes: checks that every contender runs, times nothing useful")
+    bench.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]: where every contender runs")
     forecast = commands.add_parser(
         "forecast",
         help="forecast a time series one step ahead with an LSTM, against the naive baselines",
@@ -199,7 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "bench":
         from . import bench
 
-        return bench.main(rounds=args.rounds, steps_per_round=args.steps, only=args.only, quick=args.quick)
+        return bench.main(rounds=args.rounds, steps_per_round=args.steps, only=args.only, quick=args.quick,
+                          device=args.device)
     if getattr(args, "seed", None) is not None:
         from .utils import set_random_seed
 

@@ -408,12 +408,20 @@ def test_target_processor_comes_from_the_environment(monkeypatch):
 @pytest.mark.slow
 def test_bench_runs_every_contender():
     done = subprocess.run([sys.executable, "-m", "lstmkit.cli", "bench", "--quick", "--rounds", "1", "--steps", "1",
-                           "--only", "seed"], capture_output=True, text=True, timeout=300)
+                           "--only", "seed MNIST model, batch 32"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     rows = [line.split() for line in done.stdout.splitlines() if line.startswith("  ") and "contender" not in line]
     assert [r[0] for r in rows] == ["fused", "reference", "nn.LSTM", "LSTMCell"]
     for r in rows:
         assert float(r[-1]) > 0  # memory held for the backward pass
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without CUDA")
+def test_bench_on_cuda_without_a_gpu_says_so(capsys):
+    from lstmkit import bench
+
+    assert bench.main(rounds=1, steps_per_round=1, quick=True, device="cuda") == 1
+    assert "--device cuda: this torch sees no CUDA device" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("layer_cls,extra", CELLS, ids=lambda v: v.__name__ if isinstance(v, type) else str(v))

@@ -38,10 +38,6 @@ ACTIVATION_IDS: dict[str, int] = {
 
 FUSED_CELLS = (LSTMCell, CuDNNLSTMCell, GRUCell, SimpleRNNCell)
 
-# Tensors of a call that never have a gradient.
-NOT_DIFFERENTIABLE = frozenset({"mask", "rmask", "zone"})
-
-
 class Backend(Protocol):
     def forward(self, cell: str, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> dict[str, torch.Tensor]: ...
 
@@ -49,25 +45,32 @@ class Backend(Protocol):
 
 
 class _CpuBackend:
-    """The compiled kernels. Their operators take and return lists in the order of the library's
-    own name lists (`tensor_names`, `option_names`); this turns the dictionaries into them."""
+    """The compiled kernels. Their operators take and return each tensor with its name's place in
+    the library's own name list (`tensor_names`), and the options as one list in the order of
+    `option_names`; this turns the dictionaries into those lists and back."""
 
     def __init__(self) -> None:
         ops = torch.ops.lstmkit_fused
         self._forward, self._backward = ops.forward, ops.backward
         self.tensor_names: list[str] = list(ops.tensor_names())
         self.option_names: list[str] = list(ops.option_names())
-        self._tensor_set, self._option_set = set(self.tensor_names), set(self.option_names)
+        self._tensor_places = {n: i for i, n in enumerate(self.tensor_names)}
+        self._option_places = {n: i for i, n in enumerate(self.option_names)}
 
-    def _lists(self, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> tuple[list, list[float]]:
-        unknown = (tensors.keys() - self._tensor_set) | (options.keys() - self._option_set)
-        if unknown:
-            raise KeyError(f"the fused CPU kernels take no {', '.join(sorted(unknown))}")
-        return ([tensors.get(n) for n in self.tensor_names],
-                [float(options[n]) if n in options else math.nan for n in self.option_names])
+    def _lists(self, tensors: dict[str, torch.Tensor], options: dict[str, float]
+               ) -> tuple[list[int], list[torch.Tensor], list[float]]:
+        try:
+            places = [self._tensor_places[n] for n in tensors]
+            values = [math.nan] * len(self.option_names)
+            for n, v in options.items():
+                values[self._option_places[n]] = float(v)
+        except KeyError as missing:
+            raise KeyError(f"the fused CPU kernels take no {missing.args[0]!r}") from None
+        return places, list(tensors.values()), values
 
-    def _dict(self, values: list[torch.Tensor | None]) -> dict[str, torch.Tensor]:
-        return {n: t for n, t in zip(self.tensor_names, values) if t is not None}
+    def _dict(self, result: tuple[list[int], list[torch.Tensor]]) -> dict[str, torch.Tensor]:
+        names = self.tensor_names
+        return {names[i]: t for i, t in zip(*result)}
 
     def forward(self, cell: str, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> dict[str, torch.Tensor]:
         return self._dict(self._forward(cell, *self._lists(tensors, options)))
@@ -187,29 +190,31 @@ class _Fused(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, cell: str, options: dict[str, float], names: tuple[str, ...], *values: torch.Tensor):  # type: ignore[override]
         tensors = dict(zip(names, values))
-        backend = backend_for(tensors["x"])
+        backend = backend_for(values[0])
         result = backend.forward(cell, tensors, {**options, "save": 1.0})
-        outputs = ("out", "h", "c") if "c" in result else ("out", "h")
-        saved = {k: v for k, v in result.items() if k not in outputs}
-        ctx.cell, ctx.options, ctx.backend = cell, options, backend
-        ctx.names = (*names, *saved)
-        ctx.save_for_backward(*values, *saved.values())
-        return tuple(result[k] for k in outputs)
+        out, h = result.pop("out"), result.pop("h")
+        c = result.pop("c", None)
+        # what the backward needs besides the saved tensors: the gradients' shapes, the options
+        ctx.cell, ctx.backend, ctx.names = cell, backend, (*names, *result)
+        ctx.shapes = (out.shape, h.shape)
+        backward_options = dict(options)
+        backward_options["need_dx"] = float(ctx.needs_input_grad[3 + names.index("x")])
+        ctx.backward_options = backward_options
+        ctx.save_for_backward(*values, *result.values())
+        return (out, h) if c is None else (out, h, c)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, *grads: torch.Tensor | None):  # type: ignore[override]
         tensors = dict(zip(ctx.names, ctx.saved_tensors))
-        names = ctx.names[:len(ctx.needs_input_grad) - 3]
-        final = ("grad_out", "grad_h", "grad_c")
-        likes = (tensors["HIN"] if ctx.options["return_sequences"] else tensors["h0"], tensors["h0"], tensors["h0"])
-        for name, g, like in zip(final, grads, likes):
-            tensors[name] = torch.zeros_like(like) if g is None else g
-        needs = dict(zip(names, ctx.needs_input_grad[3:]))
-        options = {k: v for k, v in ctx.options.items()}
-        options["need_dx"] = float(needs["x"])
-        got = ctx.backend.backward(ctx.cell, tensors, options)
-        return (None, None, None, *(got.get(n) if needs[n] and n not in NOT_DIFFERENTIABLE else None for n in names))
+        x = tensors["x"]
+        out_shape, state_shape = ctx.shapes
+        for name, g, shape in zip(("grad_out", "grad_h", "grad_c"), grads, (out_shape, state_shape, state_shape)):
+            tensors[name] = g if g is not None else x.new_zeros(shape, dtype=tensors["U"].dtype)
+        got = ctx.backend.backward(ctx.cell, tensors, ctx.backward_options)
+        needs = ctx.needs_input_grad
+        return (None, None, None,
+                *(got.get(n) if needs[3 + i] else None for i, n in enumerate(ctx.names[:len(needs) - 3])))
 
 
 def _needs_grad(tensors: dict[str, torch.Tensor]) -> bool:

@@ -12,7 +12,8 @@
 // Two operators, for every cell:
 //   forward(cell, tensors, options) -> tensors
 //   backward(cell, tensors, options) -> gradients
-// Tensors and options go by name (the lists in skeleton.h, read by lstmkit/kernels/fused.py):
+// Tensors and options go by name (the name lists in skeleton.h, which lstmkit/kernels/fused.py
+// reads from the library):
 // x, W, b, U, h0, c0, mask, rmask and the cell's own (peep, gx, gh, gc, bc, zone; b_r) go in;
 // out, h, c and, with the option save, the saved tensors (H, C, HIN and the cell's) come out.
 // The backward takes the forward's inputs and saved tensors again, with grad_out, grad_h (and
@@ -154,9 +155,11 @@ struct SimpleRnnOf {
   using type = SimpleRnnCell<T>;
 };
 
-std::vector<Tensor> run(const std::string& cell, const c10::List<std::optional<Tensor>>& tensors,
-                        at::ArrayRef<double> options, bool forward) {
-  Tensors in(tensors);
+using Lists = std::tuple<std::vector<int64_t>, std::vector<Tensor>>;
+
+Lists run(const std::string& cell, at::IntArrayRef names, at::TensorList tensors, at::ArrayRef<double> options,
+          bool forward) {
+  Tensors in(names, tensors);
   Options opt(options);
   if (cell == "lstm") {
     return run_cell<LstmOptions, LstmTensors>("LSTM", in, opt, forward, 4, 2, [](const LstmOptions& o, auto&& go) {
@@ -165,29 +168,27 @@ std::vector<Tensor> run(const std::string& cell, const c10::List<std::optional<T
           with_flag(o.zoneout, [&](auto zone) { go(LstmOf<decltype(peep)::value, decltype(norm)::value, decltype(zone)::value>{}); });
         });
       });
-    }).list();
+    }).lists();
   }
   if (cell == "gru") {
     return run_cell<GruOptions, GruTensors>("GRU", in, opt, forward, 3, 1, [](const GruOptions& o, auto&& go) {
       with_flag(o.reset_after, [&](auto reset_after) { go(GruOf<decltype(reset_after)::value>{}); });
-    }).list();
+    }).lists();
   }
   if (cell == "simple_rnn") {
     return run_cell<SimpleRnnOptions, SimpleRnnTensors>("SimpleRNN", in, opt, forward, 1, 1,
                                                         [](const SimpleRnnOptions&, auto&& go) { go(SimpleRnnOf{}); })
-        .list();
+        .lists();
   }
   TORCH_CHECK(false, "lstmkit fused kernel: unknown cell '", cell, "' (lstm, gru or simple_rnn)");
 }
 
-std::vector<Tensor> forward(const std::string& cell, const c10::List<std::optional<Tensor>>& tensors,
-                            at::ArrayRef<double> options) {
-  return run(cell, tensors, options, true);
+Lists forward(const std::string& cell, at::IntArrayRef names, at::TensorList tensors, at::ArrayRef<double> options) {
+  return run(cell, names, tensors, options, true);
 }
 
-std::vector<Tensor> backward(const std::string& cell, const c10::List<std::optional<Tensor>>& tensors,
-                             at::ArrayRef<double> options) {
-  return run(cell, tensors, options, false);
+Lists backward(const std::string& cell, at::IntArrayRef names, at::TensorList tensors, at::ArrayRef<double> options) {
+  return run(cell, names, tensors, options, false);
 }
 
 std::vector<std::string> list_tensor_names() { return tensor_names(); }
@@ -196,8 +197,8 @@ std::vector<std::string> list_option_names() { return option_names(); }
 }  // namespace
 
 TORCH_LIBRARY(lstmkit_fused, m) {
-  m.def("forward(str cell, Tensor?[] tensors, float[] options) -> Tensor[]", &forward);
-  m.def("backward(str cell, Tensor?[] tensors, float[] options) -> Tensor[]", &backward);
+  m.def("forward(str cell, int[] names, Tensor[] tensors, float[] options) -> (int[], Tensor[])", &forward);
+  m.def("backward(str cell, int[] names, Tensor[] tensors, float[] options) -> (int[], Tensor[])", &backward);
   m.def("tensor_names() -> str[]", &list_tensor_names);
   m.def("option_names() -> str[]", &list_option_names);
 }

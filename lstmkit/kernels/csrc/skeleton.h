@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -82,16 +83,18 @@ inline int64_t name_index(const std::vector<std::string>& names, std::string_vie
   return it->second;
 }
 
-// Tensors by name, in the order of tensor_names(): a call's inputs, or its results.
+// Tensors by name: a call's inputs, or its results. Across the boundary they travel as two lists,
+// the names' places in tensor_names() and the tensors, holding only the tensors given.
 class Named {
  public:
   Named() : values_(tensor_names().size()), read_(values_.size(), false) {}
-  explicit Named(const c10::List<std::optional<Tensor>>& list) : Named() {
-    TORCH_CHECK(list.size() == values_.size(), "lstmkit fused kernel: ", values_.size(), " tensors expected, got ",
-                list.size());
-    for (size_t i = 0; i < values_.size(); ++i) {
-      const std::optional<Tensor> t = list.get(i);
-      if (t.has_value()) values_[i] = *t;
+  Named(at::IntArrayRef names, at::TensorList tensors) : Named() {
+    TORCH_CHECK(names.size() == tensors.size(), "lstmkit fused kernel: ", names.size(), " names for ", tensors.size(),
+                " tensors");
+    for (size_t i = 0; i < names.size(); ++i) {
+      TORCH_CHECK(names[i] >= 0 && names[i] < int64_t(values_.size()), "lstmkit fused kernel: no tensor name ",
+                  names[i]);
+      values_[names[i]] = tensors[i];
     }
   }
   void insert(const std::string& name, Tensor t) { values_[name_index(tensor_names(), name)] = std::move(t); }
@@ -114,7 +117,17 @@ class Named {
                   tensor_names()[i], "'");
     }
   }
-  std::vector<Tensor> list() const { return values_; }
+  // (names' places, tensors) of the tensors held
+  std::tuple<std::vector<int64_t>, std::vector<Tensor>> lists() const {
+    std::vector<int64_t> names;
+    std::vector<Tensor> tensors;
+    for (size_t i = 0; i < values_.size(); ++i) {
+      if (!values_[i].defined()) continue;
+      names.push_back(int64_t(i));
+      tensors.push_back(values_[i]);
+    }
+    return {names, tensors};
+  }
 
  private:
   std::vector<Tensor> values_;

@@ -1,0 +1,201 @@
+"""The fused GPU kernels (lstmkit/kernels/gpu/, Triton) against the reference cells.
+
+Without a GPU they run on the CPU under Triton's interpreter (TRITON_INTERPRET=1, set here before
+Triton is first imported) on small shapes: same layers, same weights, same dropout draws as the
+reference loop, outputs, final states and the gradients of the input, every weight and the
+initial states compared in float32 against the float64 result, as test_fused.py does for the CPU
+kernels. With a CUDA device they run there as well, against the reference on the same device and
+against cuDNN.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+if not os.environ.get("TRITON_INTERPRET"):
+    try:
+        import torch as _torch
+
+        if not _torch.cuda.is_available():
+            os.environ["TRITON_INTERPRET"] = "1"
+    except ImportError:  # pragma: no cover
+        pass
+
+import pytest
+import torch
+
+from lstmkit import activations, kernels
+from lstmkit.kernels import fused
+from lstmkit.layers import GRU, LSTM, CuDNNLSTM, SimpleRNN
+
+from test_fused import CELLS, Float32Ledger, random_mask, run_layer
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="Triton is not installed")
+
+
+@pytest.fixture
+def triton_path(monkeypatch):
+    """Sends the fused path's CPU tensors to the Triton kernels, and counts their calls."""
+    from lstmkit.kernels import gpu
+
+    calls = []
+    backend = gpu.BACKEND
+
+    class Counting:
+        def forward(self, cell, tensors, options):
+            calls.append(("forward", cell))
+            return backend.forward(cell, tensors, options)
+
+        def backward(self, cell, tensors, options):
+            calls.append(("backward", cell))
+            return backend.backward(cell, tensors, options)
+
+    monkeypatch.setattr(fused, "_force_triton", True)
+    monkeypatch.setattr(gpu, "BACKEND", Counting())
+    return calls
+
+
+def compare_on_triton(calls, layer_cls, x, mask, *, with_state=False, units=5, perturb=0.1, **options):
+    label = f"{layer_cls.__name__} {options} mask={mask is not None} state={with_state}"
+    ref = run_layer(layer_cls, "reference", x, mask, torch.float32, with_state=with_state, units=units,
+                    perturb=perturb, **options)
+    exact = run_layer(layer_cls, "reference", x, mask, torch.float64, with_state=with_state, units=units,
+                      perturb=perturb, build_dtype=torch.float32, **options)
+    before = len(calls)
+    fus = run_layer(layer_cls, "fused", x, mask, torch.float32, with_state=with_state, units=units, perturb=perturb,
+                    **options)
+    assert [kind for kind, _ in calls[before:]] == ["forward", "backward"], f"{label}: not run by the Triton kernels"
+    ledger = Float32Ledger()
+    ledger.add(label, ref, fus, exact)
+    ledger.check()
+
+
+FLAGS = [  # return_sequences, go_backwards, masked, initial state
+    (True, False, True, True),
+    (False, True, True, False),
+    (True, True, False, True),
+    (False, False, False, False),
+]
+
+
+@pytest.mark.parametrize("layer_cls,extra", CELLS, ids=lambda v: v.__name__ if isinstance(v, type) else str(v))
+def test_variant_matrix_on_triton(triton_path, layer_cls, extra):
+    """Each cell and variant, masked and not, forwards and backwards, with dropout and recurrent
+    dropout, initial states, go_backwards, zero_output_for_mask, no bias."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 5, 4, generator=g)
+    for rs, gb, masked, with_state in FLAGS:
+        mask = random_mask(3, 5, g) if masked else None
+        options = dict(extra, return_sequences=rs, go_backwards=gb, return_state=True)
+        if layer_cls is not CuDNNLSTM:
+            options.update(recurrent_dropout=0.3 if rs else 0.0, dropout=0.2 if gb else 0.0,
+                           use_bias=not (rs and gb), zero_output_for_mask=masked and rs)
+        compare_on_triton(triton_path, layer_cls, x, mask, with_state=with_state, **options)
+
+
+def test_rows_longer_than_one_block_and_unpadded_widths(triton_path):
+    """Units that are not a power of two (the kernels pad rows to one) and more than the minimum
+    block: 37 units, a batch of 6."""
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(6, 4, 3, generator=g)
+    mask = random_mask(6, 4, g)
+    for cls, extra in ((LSTM, {"layer_norm": True, "peephole": True}), (GRU, {"reset_after": False}), (SimpleRNN, {})):
+        compare_on_triton(triton_path, cls, x, mask, units=37, return_sequences=True, recurrent_dropout=0.2, **extra)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(set(activations.names())))
+def test_every_registry_activation_on_triton(triton_path, name):
+    x = 0.2 * torch.randn(4, 4, 3)
+    mask = random_mask(4, 4, torch.Generator().manual_seed(1))
+    compare_on_triton(triton_path, LSTM, x, mask, perturb=0.0, activation=name, return_sequences=True)
+    compare_on_triton(triton_path, GRU, x, None, perturb=0.0, activation=name)
+    compare_on_triton(triton_path, LSTM, x, None, perturb=0.0, recurrent_activation=name)
+    # two steps: an Elman recurrence through exp overflows within a few, in either implementation
+    compare_on_triton(triton_path, SimpleRNN, x[:, :2], mask[:, :2], perturb=0.0, activation=name,
+                      return_sequences=True)
+
+
+def test_inference_without_grad_runs_the_forward_only(triton_path):
+    torch.manual_seed(0)
+    x = torch.randn(3, 6, 2)
+    for cls, name in ((LSTM, "lstm"), (GRU, "gru"), (SimpleRNN, "simple_rnn")):
+        torch.manual_seed(0)
+        ref = cls(4, return_sequences=True, implementation="reference")
+        ref.ensure_built((None, 6, 2))
+        fus = cls(4, return_sequences=True, implementation="fused")
+        fus.ensure_built((None, 6, 2))
+        fus.set_weights(ref.get_weights())
+        del triton_path[:]
+        with torch.no_grad():
+            torch.testing.assert_close(fus(x), ref(x), rtol=0, atol=1e-5)
+        assert triton_path == [("forward", name)]
+
+
+def test_half_precision_inputs_compute_in_float32(triton_path):
+    """A float16 input with float32 weights: float32 states and results, a float16 input gradient."""
+    torch.manual_seed(0)
+    layer = LSTM(4, return_sequences=True)
+    layer.ensure_built((None, 5, 3))
+    cell = layer.cell
+    x = torch.randn(2, 5, 3).half().requires_grad_(True)
+    state = (torch.zeros(2, 4), torch.zeros(2, 4))
+    out, _ = fused.fused_sequence(cell, x, state, mask=None, recurrent_mask=None, return_sequences=True,
+                                  zero_output_for_mask=False)
+    assert out.dtype == torch.float32
+    out.sum().backward()
+    assert x.grad is not None and x.grad.dtype == torch.float16
+    expected = kernels.reference_sequence(cell, cell.project_inputs(x.detach().float()), state, mask=None,
+                                          recurrent_mask=None, return_sequences=True, zero_output_for_mask=False)[0]
+    torch.testing.assert_close(out.detach(), expected.detach(), rtol=0, atol=1e-5)
+
+
+def test_without_triton_cuda_layers_say_what_is_missing(monkeypatch):
+    from lstmkit.kernels import gpu
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "triton" else object())
+    assert "pip install triton" in gpu.unavailable()
+
+
+# ---- on a real GPU (skipped without one) ----------------------------------------------------------
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@cuda
+@pytest.mark.parametrize("layer_cls,extra", CELLS, ids=lambda v: v.__name__ if isinstance(v, type) else str(v))
+def test_auto_picks_the_gpu_kernels_and_matches_the_reference_on_cuda(layer_cls, extra):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(16, 9, 4, generator=g).cuda()
+    mask = random_mask(16, 9, g).cuda()
+    results = {}
+    for implementation in ("reference", "auto"):
+        torch.manual_seed(0)
+        layer = layer_cls(32, implementation=implementation, return_sequences=True, **extra).cuda()
+        layer.ensure_built((None, 9, 4))
+        xx = x.clone().requires_grad_(True)
+        y = layer(xx, mask=mask, training=True)
+        y.square().sum().backward()
+        results[implementation] = [y.detach(), xx.grad] + [p.grad for p in layer.parameters()]
+        if implementation == "auto":
+            assert fused.unsupported(layer.cell, x) is None
+    for a, b in zip(results["reference"], results["auto"]):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
+
+
+@cuda
+def test_gpu_lstm_matches_cudnn():
+    torch.manual_seed(0)
+    layer = LSTM(64, return_sequences=True, implementation="fused").cuda()
+    layer.ensure_built((None, 20, 16))
+    torch_lstm = torch.nn.LSTM(16, 64, batch_first=True).cuda()
+    W, U = layer.cell.kernel, layer.cell.recurrent_kernel
+    with torch.no_grad():  # Keras's (D, 4H) gate blocks i, f, c, o are torch's i, f, g, o
+        torch_lstm.weight_ih_l0.copy_(W.t())
+        torch_lstm.weight_hh_l0.copy_(U.t())
+        torch_lstm.bias_ih_l0.copy_(layer.cell.input_bias())
+        torch_lstm.bias_hh_l0.zero_()
+    x = torch.randn(32, 20, 16, device="cuda")
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x), torch_lstm(x)[0], rtol=1e-4, atol=1e-5)
