@@ -98,18 +98,20 @@ class Sequence:
     H: int = 0
     block: int = 0  # the row length the kernels work on: H rounded up to a power of two
     states: list[torch.Tensor] = field(default_factory=list)  # (T + 1, B, H) each
-    hin: torch.Tensor | None = None  # (T + 1, B, H)
-    out: torch.Tensor | None = None  # (T, B, H), or (B, H) for the last output only
+    hin: torch.Tensor = field(init=False)  # (T + 1, B, H)
+    out: torch.Tensor = field(init=False)  # (T, B, H), or (B, H) for the last output only
     # backward
-    go: torch.Tensor | None = None
+    go: torch.Tensor = field(init=False)  # the gradient of out
     dstates: list[torch.Tensor] = field(default_factory=list)  # (B, H) each: DH (and DC)
-    back: torch.Tensor | None = None
-    carry: torch.Tensor | None = None
+    back: torch.Tensor = field(init=False)  # (B, H)
+    carry: torch.Tensor = field(init=False)  # (B, H)
 
     def __post_init__(self) -> None:
         self.T, self.B, _ = self.x.shape
         self.H = self.U.shape[0]
         self.block = max(16, triton.next_power_of_2(self.H))
+        none = self.x.new_empty(0)  # each is set by the loop before use
+        self.hin = self.out = self.go = self.back = self.carry = none
 
     def flags(self) -> dict[str, Any]:
         """The loop's compile-time options, as every kernel takes them."""

@@ -226,7 +226,7 @@ class LSTM:
             self.zone = self.zone.float().contiguous()
         self.zoneout = self.zone is not None or self.zone_p > 0
         self.peep = tensors.get("peep")
-        self.gx, self.gh, self.gc, self.bc = (tensors.get(n) for n in ("gx", "gh", "gc", "bc"))
+        self.gx, self.gh, self.gc, self.bc = (tensors.get(n, seq.x) for n in ("gx", "gh", "gc", "bc"))
         self.saved_names = ("Z", "A", "CN", "PC") + (("NX", "RX", "NH", "RH", "NC", "RC", "CI") if self.norm else ())
         self.buffers: dict[str, torch.Tensor] = {n: tensors[n] for n in self.saved_names if n in tensors}
 
@@ -236,7 +236,7 @@ class LSTM:
 
     def _optional(self, seq: loop.Sequence) -> list[torch.Tensor]:
         x = seq.x
-        return [t if t is not None else x for t in (self.zone, self.peep, self.gh, self.gc, self.bc)]
+        return [t if t is not None else x for t in (self.zone, self.peep)] + [self.gh, self.gc, self.bc]
 
     # ---- forward
 
