@@ -85,13 +85,7 @@ def main() -> int:
         for case in bench.cases():
             if args.only and args.only.lower() not in case.name.lower():
                 continue
-            torch.manual_seed(0)
-            x = torch.randn(case.batch, case.steps, case.features)
-            y = torch.randint(0, case.classes, (case.batch,))
-            mask = None
-            if case.masked:
-                lengths = torch.randint(1, case.steps + 1, (case.batch,))
-                mask = torch.arange(case.steps)[None, :] < lengths[:, None]
+            x, y, mask = bench.case_data(case)
             steps = {}
             for name, path in paths.items():
                 torch.manual_seed(1)

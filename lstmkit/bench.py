@@ -248,18 +248,24 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def bench_case(case: Case, rounds: int, steps_per_round: int, seed: int = 0,
-               device: torch.device | str = "cpu") -> dict[str, Result]:
-    device = torch.device(device)
+def case_data(case: Case, seed: int = 0, device: torch.device | str = "cpu"
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """A batch of the case: inputs (B, T, D), class labels (B,), and a mask (B, T) of random
+    lengths, post-padded, for a masked case."""
     torch.manual_seed(seed)
     x = torch.randn(case.batch, case.steps, case.features)
     y = torch.randint(0, case.classes, (case.batch,))
     mask = None
     if case.masked:
         lengths = torch.randint(1, case.steps + 1, (case.batch,))
-        mask = torch.arange(case.steps)[None, :] < lengths[:, None]
-    x, y = x.to(device), y.to(device)
-    mask = None if mask is None else mask.to(device)
+        mask = (torch.arange(case.steps)[None, :] < lengths[:, None]).to(device)
+    return x.to(device), y.to(device), mask
+
+
+def bench_case(case: Case, rounds: int, steps_per_round: int, seed: int = 0,
+               device: torch.device | str = "cpu") -> dict[str, Result]:
+    device = torch.device(device)
+    x, y, mask = case_data(case, seed, device)
     builders: dict[str, Callable[[], Callable[..., torch.Tensor] | None]] = {
         "fused": lambda: lstmkit_model(case, "fused"),
         "reference": lambda: lstmkit_model(case, "reference"),

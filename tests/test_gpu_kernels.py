@@ -1,7 +1,7 @@
 """The fused GPU kernels (lstmkit/kernels/gpu/, Triton) against the reference cells.
 
-Without a GPU they run on the CPU under Triton's interpreter (TRITON_INTERPRET=1, set here before
-Triton is first imported) on small shapes: same layers, same weights, same dropout draws as the
+Without a GPU they run on the CPU under Triton's interpreter (TRITON_INTERPRET=1, which the
+repository's conftest.py sets before Triton first sees a kernel) on small shapes: same layers, same weights, same dropout draws as the
 reference loop, outputs, final states and the gradients of the input, every weight and the
 initial states compared in float32 against the float64 result, as test_fused.py does for the CPU
 kernels. With a CUDA device they run there as well, against the reference on the same device and
@@ -11,16 +11,6 @@ against cuDNN.
 from __future__ import annotations
 
 import importlib.util
-import os
-
-if not os.environ.get("TRITON_INTERPRET"):
-    try:
-        import torch as _torch
-
-        if not _torch.cuda.is_available():
-            os.environ["TRITON_INTERPRET"] = "1"
-    except ImportError:  # pragma: no cover
-        pass
 
 import pytest
 import torch

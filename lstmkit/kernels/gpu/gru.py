@@ -21,21 +21,18 @@ from . import loop
 
 @triton.jit
 def _block(P, row, k, H, j, valid):
-    return tl.load(P + row * 3 * H + k * H + j, valid, other=0.0)
+    return loop.load_block(P, row, k, 3, H, j, valid)
 
 
 @triton.jit
 def _put(P, row, k, H, j, valid, value):
-    tl.store(P + row * 3 * H + k * H + j, value, mask=valid)
+    loop.store_block(P, row, k, 3, H, j, valid, value)
 
 
 @triton.jit
 def _gates_kernel(t, B, H, XW, HU, HIN, PRE, A, RHIN, RACT: tl.constexpr, BLOCK: tl.constexpr):
     """Without reset_after, the first part of a step: z and r from x and hin U[:, :2H], and r·hin."""
-    b = tl.program_id(0)
-    j = tl.arange(0, BLOCK)
-    valid = j < H
-    row = t * B + b
+    b, j, valid, row = loop.this_row(t, B, H, BLOCK)
     pz = _block(XW, row, 0, H, j, valid) + _block(HU, row, 0, H, j, valid)
     pr = _block(XW, row, 1, H, j, valid) + _block(HU, row, 1, H, j, valid)
     _put(PRE, row, 0, H, j, valid, pz)
@@ -52,10 +49,7 @@ def _forward_kernel(
     ACT: tl.constexpr, RACT: tl.constexpr, RESET_AFTER: tl.constexpr, HAS_MASK: tl.constexpr,
     HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr, SEQUENCES: tl.constexpr, BLOCK: tl.constexpr,
 ):
-    b = tl.program_id(0)
-    j = tl.arange(0, BLOCK)
-    valid = j < H
-    row = t * B + b
+    b, j, valid, row = loop.this_row(t, B, H, BLOCK)
     hu_h = _block(HU, row, 2, H, j, valid)
     if RESET_AFTER:
         pz = _block(XW, row, 0, H, j, valid) + _block(HU, row, 0, H, j, valid)
@@ -76,9 +70,7 @@ def _forward_kernel(
     hp = tl.load(HS + row * H + j, valid, other=0.0)
     hn = z * hp + (1.0 - z) * g
     keep = loop.kept(MASK, t, b, B, HAS_MASK)
-    hn = tl.where(keep, hn, hp)
-    tl.store(HS + (row + B) * H + j, hn, mask=valid)
-    loop.emit(hn, keep, t, b, T, B, H, j, valid, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
+    loop.settle(hn, hp, keep, t, b, T, B, H, j, valid, HS, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
 
 
 @triton.jit
@@ -89,10 +81,7 @@ def _backward_kernel(
 ):
     """Everything of step t up to the recurrent products: d pre_z and d pre_g (and with
     reset_after d pre_r and the gradient of hu), and h_{t-1}'s direct share z g."""
-    b = tl.program_id(0)
-    j = tl.arange(0, BLOCK)
-    valid = j < H
-    row = t * B + b
+    b, j, valid, row = loop.this_row(t, B, H, BLOCK)
     keep = loop.kept(MASK, t, b, B, HAS_MASK)
     g, dh = loop.arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMASK, ZERO_OUTPUT,
                           SEQUENCES)
@@ -120,10 +109,7 @@ def _backward_kernel(
 def _reset_backward_kernel(t, B, H, PRE, A, HIN, DRH, DX, BACK, RACT: tl.constexpr, BLOCK: tl.constexpr):
     """Without reset_after, after the candidate's product d(r hin) = d pre_g U[:, 2H:]^T:
     d pre_r, and r's share of d hin, which the next product adds to."""
-    b = tl.program_id(0)
-    j = tl.arange(0, BLOCK)
-    valid = j < H
-    row = t * B + b
+    b, j, valid, row = loop.this_row(t, B, H, BLOCK)
     d_rh = tl.load(DRH + b * H + j, valid, other=0.0)
     r = _block(A, row, 1, H, j, valid)
     hin = tl.load(HIN + row * H + j, valid, other=0.0)

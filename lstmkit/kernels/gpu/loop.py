@@ -24,6 +24,26 @@ import triton.language as tl
 
 
 @triton.jit
+def this_row(t, B, H, BLOCK: tl.constexpr):
+    """The program's sample b, its unit offsets j (padded to BLOCK) and which are real, and its
+    row of the per-step buffers, t B + b."""
+    b = tl.program_id(0)
+    j = tl.arange(0, BLOCK)
+    return b, j, j < H, t * B + b
+
+
+@triton.jit
+def load_block(P, row, k, G, H, j, valid):
+    """Block k (a gate) of a row of G blocks of H values."""
+    return tl.load(P + row * G * H + k * H + j, valid, other=0.0)
+
+
+@triton.jit
+def store_block(P, row, k, G, H, j, valid, value):
+    tl.store(P + row * G * H + k * H + j, value, mask=valid)
+
+
+@triton.jit
 def kept(MASK, t, b, B, HAS_MASK: tl.constexpr):
     """Whether step t counts for sample b (Keras's masking rule)."""
     if HAS_MASK:
@@ -56,6 +76,16 @@ def emit(h, keep, t, b, T, B, H, j, valid, OUT, HIN, RMASK, HAS_RMASK: tl.conste
         tl.store(HIN + ((t + 1) * B + b) * H + j, h * r, mask=valid)
     else:
         tl.store(HIN + ((t + 1) * B + b) * H + j, h, mask=valid)
+
+
+@triton.jit
+def settle(h, hp, keep, t, b, T, B, H, j, valid, HS, OUT, HIN, RMASK, HAS_RMASK: tl.constexpr,
+           ZERO_OUTPUT: tl.constexpr, SEQUENCES: tl.constexpr):
+    """The end of every forward step: the carried h (the new one, or for a masked step the
+    previous one hp) into its slot, then the output and the next recurrent input."""
+    h = tl.where(keep, h, hp)
+    tl.store(HS + ((t + 1) * B + b) * H + j, h, mask=valid)
+    emit(h, keep, t, b, T, B, H, j, valid, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
 
 
 @triton.jit

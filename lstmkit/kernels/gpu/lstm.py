@@ -21,12 +21,12 @@ from . import loop
 
 @triton.jit
 def _gate(P, row, k, H, j, valid):
-    return tl.load(P + row * 4 * H + k * H + j, valid, other=0.0)
+    return loop.load_block(P, row, k, 4, H, j, valid)
 
 
 @triton.jit
 def _put_gate(P, row, k, H, j, valid, value):
-    tl.store(P + row * 4 * H + k * H + j, value, mask=valid)
+    loop.store_block(P, row, k, 4, H, j, valid, value)
 
 
 @triton.jit
@@ -111,10 +111,8 @@ def _forward_kernel(
     tl.store(CN + row * H + j, cn, mask=valid)
     tl.store(PC + row * H + j, pc, mask=valid)
     keep = loop.kept(MASK, t, b, B, HAS_MASK)
-    hn = tl.where(keep, hn, hp)
-    tl.store(HS + (row + B) * H + j, hn, mask=valid)
     tl.store(CS + (row + B) * H + j, tl.where(keep, cnew, cp), mask=valid)
-    loop.emit(hn, keep, t, b, T, B, H, j, valid, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
+    loop.settle(hn, hp, keep, t, b, T, B, H, j, valid, HS, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
 
 
 @triton.jit
@@ -126,10 +124,7 @@ def _backward_kernel(
     ZONE_DRAWS: tl.constexpr, HAS_MASK: tl.constexpr, HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr,
     SEQUENCES: tl.constexpr, BLOCK: tl.constexpr,
 ):
-    b = tl.program_id(0)
-    j = tl.arange(0, BLOCK)
-    valid = j < H
-    row = t * B + b
+    b, j, valid, row = loop.this_row(t, B, H, BLOCK)
     keep = loop.kept(MASK, t, b, B, HAS_MASK)
     g, dh = loop.arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMASK, ZERO_OUTPUT,
                           SEQUENCES)

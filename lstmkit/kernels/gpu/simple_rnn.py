@@ -17,19 +17,14 @@ def _forward_kernel(
     ACT: tl.constexpr, HAS_MASK: tl.constexpr, HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr,
     SEQUENCES: tl.constexpr, BLOCK: tl.constexpr,
 ):
-    b = tl.program_id(0)
-    j = tl.arange(0, BLOCK)
-    valid = j < H
-    row = t * B + b
+    b, j, valid, row = loop.this_row(t, B, H, BLOCK)
     z = tl.load(Z + row * H + j, valid, other=0.0) + tl.load(REC + b * H + j, valid, other=0.0)
     a = act.forward(z, valid, ACT)
     tl.store(Z + row * H + j, z, mask=valid)
     tl.store(A + row * H + j, a, mask=valid)
     hp = tl.load(HS + row * H + j, valid, other=0.0)
     keep = loop.kept(MASK, t, b, B, HAS_MASK)
-    hn = tl.where(keep, a, hp)
-    tl.store(HS + (row + B) * H + j, hn, mask=valid)
-    loop.emit(hn, keep, t, b, T, B, H, j, valid, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
+    loop.settle(a, hp, keep, t, b, T, B, H, j, valid, HS, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
 
 
 @triton.jit
@@ -38,10 +33,7 @@ def _backward_kernel(
     ACT: tl.constexpr, HAS_MASK: tl.constexpr, HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr,
     SEQUENCES: tl.constexpr, BLOCK: tl.constexpr,
 ):
-    b = tl.program_id(0)
-    j = tl.arange(0, BLOCK)
-    valid = j < H
-    row = t * B + b
+    b, j, valid, row = loop.this_row(t, B, H, BLOCK)
     keep = loop.kept(MASK, t, b, B, HAS_MASK)
     g, dh = loop.arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMASK, ZERO_OUTPUT,
                           SEQUENCES)
