@@ -1,7 +1,8 @@
 """Where a recurrent layer's time loop runs: the one dispatch point between implementations.
 
 - `"reference"`: the cell's `step` in a Python loop (`reference.py`), the specification;
-- `"fused"`: compiled CPU kernels running the whole sequence, forward and backward (`fused.py`);
+- `"fused"`: kernels running the whole sequence, forward and backward (`fused.py`): compiled
+  C++ on the CPU (`csrc/`), Triton on CUDA devices (`gpu/`);
 - `"auto"`: fused wherever it can run, else the reference, with one warning saying why.
 
 Layers take `implementation=`; `None` means the library-wide default, which

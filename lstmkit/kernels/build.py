@@ -42,9 +42,11 @@ def cflags() -> list[str]:
         raise ValueError(f"${ARCH_VARIABLE}={arch!r} is not a gcc -march name (such as native, x86-64-v2 or armv8-a)")
     flags = [*BASE_CFLAGS, f"-march={arch}"]
     if platform.machine().lower() in ("x86_64", "amd64") and arch == "native":
-        # gcc tunes some AVX2 processors (AMD Zen 1 among them) for 128-bit vectors; the pointwise
-        # loops run faster at full AVX2 width
-        flags.append("-mprefer-vector-width=256")
+        # gcc tunes some AVX2 processors (AMD Zen 1 among them) for 128-bit vectors and AVX-512
+        # ones for 256-bit vectors; the pointwise loops run faster at the processor's full width
+        # (on a 2-core AVX-512 Xeon: the LSTM forward 6-9 % faster at 512 bits than at 256)
+        wide = " avx512f " in f" {_cpu_features()} "
+        flags.append(f"-mprefer-vector-width={512 if wide else 256}")
     return flags
 
 

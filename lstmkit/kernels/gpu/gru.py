@@ -29,7 +29,7 @@ def _put(P, row, k, H, j, valid, value):
     loop.store_block(P, row, k, 3, H, j, valid, value)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["t"])
 def _gates_kernel(t, B, H, XW, HU, HIN, PRE, A, RHIN, RACT: tl.constexpr, BLOCK: tl.constexpr):
     """Without reset_after, the first part of a step: z and r from x and hin U[:, :2H], and r·hin."""
     b, j, valid, row = loop.this_row(t, B, H, BLOCK)
@@ -43,7 +43,7 @@ def _gates_kernel(t, B, H, XW, HU, HIN, PRE, A, RHIN, RACT: tl.constexpr, BLOCK:
     tl.store(RHIN + row * H + j, r * tl.load(HIN + row * H + j, valid, other=0.0), mask=valid)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["t"])
 def _forward_kernel(
     t, T, B, H, XW, HU, HS, HIN, OUT, MASK, RMASK, PRE, A,
     ACT: tl.constexpr, RACT: tl.constexpr, RESET_AFTER: tl.constexpr, HAS_MASK: tl.constexpr,
@@ -73,7 +73,7 @@ def _forward_kernel(
     loop.settle(hn, hp, keep, t, b, T, B, H, j, valid, HS, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["t"])
 def _backward_kernel(
     t, T, B, H, PRE, A, HU, HS, GO, CARRY, DH, BACK, MASK, RMASK, DX, DHU,
     ACT: tl.constexpr, RACT: tl.constexpr, RESET_AFTER: tl.constexpr, HAS_MASK: tl.constexpr,
@@ -105,7 +105,7 @@ def _backward_kernel(
         _put(DX, row, 1, H, j, valid, tl.zeros_like(dpz))  # filled by _reset_backward_kernel
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["t"])
 def _reset_backward_kernel(t, B, H, PRE, A, HIN, DRH, DX, BACK, RACT: tl.constexpr, BLOCK: tl.constexpr):
     """Without reset_after, after the candidate's product d(r hin) = d pre_g U[:, 2H:]^T:
     d pre_r, and r's share of d hin, which the next product adds to."""

@@ -9,6 +9,9 @@ rmask and added to DH by the next kernel) and `CARRY` (what a masked step passes
 before it). The helpers below are the loop's share of every kernel: the masking rule, the
 outputs and recurrent inputs, and the gradient arriving at a step.
 
+Every kernel takes the step t as a plain argument (`do_not_specialize`: Triton would otherwise
+compile apart for t = 1 and for multiples of 16), so one compilation serves every step.
+
 A cell (lstm.py, gru.py, simple_rnn.py) provides `forward_step(seq, t)`,
 `backward_step(seq, t)`, the buffers it saves and `finish_backward(seq, grads)`.
 """
@@ -27,7 +30,7 @@ import triton.language as tl
 def this_row(t, B, H, BLOCK: tl.constexpr):
     """The program's sample b, its unit offsets j (padded to BLOCK) and which are real, and its
     row of the per-step buffers, t B + b."""
-    b = tl.program_id(0)
+    b = tl.program_id(0).to(tl.int64)  # offsets into (T, B, G*H) buffers outgrow 32 bits
     j = tl.arange(0, BLOCK)
     return b, j, j < H, t * B + b
 

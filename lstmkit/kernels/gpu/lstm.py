@@ -29,7 +29,7 @@ def _put_gate(P, row, k, H, j, valid, value):
     loop.store_block(P, row, k, 4, H, j, valid, value)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["t"])
 def _forward_kernel(
     t, T, B, H, eps, zone_p,
     Z, REC, HS, CS, HIN, OUT, MASK, RMASK, ZONE, PEEP, GH, GC, BC,
@@ -115,7 +115,7 @@ def _forward_kernel(
     loop.settle(hn, hp, keep, t, b, T, B, H, j, valid, HS, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["t"])
 def _backward_kernel(
     t, T, B, H, zone_p,
     Z, A, CN, PC, CS, NH, RH, NC, RC, CI, ZONE, PEEP, GH, GC,

@@ -11,7 +11,7 @@ from . import activations as act
 from . import loop
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["t"])
 def _forward_kernel(
     t, T, B, H, Z, REC, HS, HIN, OUT, MASK, RMASK, A,
     ACT: tl.constexpr, HAS_MASK: tl.constexpr, HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr,
@@ -27,7 +27,7 @@ def _forward_kernel(
     loop.settle(a, hp, keep, t, b, T, B, H, j, valid, HS, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["t"])
 def _backward_kernel(
     t, T, B, H, Z, A, GO, CARRY, DH, BACK, MASK, RMASK, DZ,
     ACT: tl.constexpr, HAS_MASK: tl.constexpr, HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr,
