@@ -3,7 +3,8 @@
 #   1. the GPU kernels' tests on the device (tests/test_gpu_kernels.py, tests/test_cuda.py):
 #      fused vs reference on CUDA for every cell and variant, vs cuDNN, CPU vs GPU models;
 #   2. `lstmkit bench --device cuda`: fused, reference, cuDNN and an LSTMCell loop, every case;
-#   3. with two or more GPUs, two-rank data-parallel training through NCCL.
+#   3. the seed program's epochs on the GPU (`lstmkit mnist --device cuda`);
+#   4. with two or more GPUs, two-rank data-parallel training through NCCL.
 # Usage, from the repository root, with a Python that has torch (CUDA build) and Triton:
 #   bash benchmarks/gpu_checks.sh [OUTDIR]
 # Writes each part's output to OUTDIR (default gpu-checks/) and prints it.
@@ -16,6 +17,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 "$python" -c "import torch; print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name(0), torch.cuda.device_count(), 'GPUs')" | tee "$out/device.txt"
 "$python" -m pytest -q -p no:cacheprovider tests/test_gpu_kernels.py tests/test_cuda.py -m "not slow" 2>&1 | tee "$out/tests.txt"
 "$python" -m lstmkit.cli bench --device cuda --rounds 5 --steps 5 2>&1 | tee "$out/bench.txt"
+"$python" -m lstmkit.cli mnist --device cuda --seed 0 --verbose 2 2>&1 | tee "$out/mnist.txt"
 if [ "$("$python" -c 'import torch; print(torch.cuda.device_count())')" -ge 2 ]; then
     "$python" -m torch.distributed.run --nproc-per-node 2 benchmarks/ddp_cuda_check.py 2>&1 | tee "$out/ddp.txt"
 else

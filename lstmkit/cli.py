@@ -49,6 +49,7 @@ def parser() -> argparse.ArgumentParser:
     mnist.add_argument("--epochs", type=_positive, default=3, help="passes over the training images (default 3)")
     mnist.add_argument("--batch-size", type=_positive, default=32, help="images per step (default 32)")
     mnist.add_argument("--limit", type=_positive, help="use only the first N training and test images (a quick check)")
+    mnist.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]: where the model trains (not with --nproc)")
     _recipe_options(mnist)
     run = commands.add_parser(
         "run",
@@ -188,6 +189,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     command_line = parser()
     args = command_line.parse_args(argv)
     nproc = getattr(args, "nproc", None)
+    device = getattr(args, "device", "cpu")
+    if args.command == "mnist" and device != "cpu":
+        import torch
+
+        if nproc is not None:
+            command_line.error(f"--device {device} with --nproc: data-parallel ranks train on the CPU here")
+        if not str(device).startswith("cuda") or not torch.cuda.is_available():
+            command_line.error(f"--device {device}: this torch sees no such device (torch {torch.__version__}, "
+                               f"CUDA build: {torch.version.cuda or 'no'})")
     if nproc is not None and getattr(args, "batch_size", None) and args.batch_size % nproc:
         command_line.error(f"--batch-size {args.batch_size} is the global batch: it must be a multiple of --nproc {nproc}")
     if nproc is not None and not distributed.launched():
@@ -210,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .recipes import mnist
 
         model, result = mnist.run(epochs=args.epochs, batch_size=args.batch_size, limit=args.limit, verbose=args.verbose,
-                                  fit_options=_fit_options(args, command_line))
+                                  fit_options=_fit_options(args, command_line), device=args.device)
         print(f"Test loss: {result.test_loss:.4f}")
         print(f"Test accuracy: {result.test_accuracy:.4f}")
         epochs = ", ".join(f"{s:.1f}" for s in result.epoch_seconds)

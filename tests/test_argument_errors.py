@@ -119,3 +119,22 @@ def test_a_sentiment_file_with_a_bad_maxlen_is_refused_by_name(tmp_path, maxlen,
 def test_a_sentiment_file_with_its_maxlen_predicts(tmp_path):
     model, tokenizer, maxlen = sentiment.load(sentiment_file(tmp_path, 6))
     assert maxlen == 6 and sentiment.predict(model, tokenizer, maxlen, ["a good film"]).shape == (1,)
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the message of a machine without CUDA")
+def test_mnist_on_a_device_this_torch_lacks_is_refused_by_name(capsys):
+    for device, words in (("cuda", "--device cuda: this torch sees no such device"),
+                          ("tpu", "--device tpu: this torch sees no such device")):
+        with pytest.raises(SystemExit):
+            cli.main(["mnist", "--device", device, "--limit", "10"])
+        assert words in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["mnist", "--device", "cuda", "--nproc", "2"])
+    assert "--device cuda with --nproc" in capsys.readouterr().err
+
+
+def test_the_mnist_recipe_trains_where_it_is_told(capsys):
+    from lstmkit.recipes import mnist
+
+    model, result = mnist.run(epochs=1, limit=64, batch_size=32, verbose=0, device="cpu")
+    assert all(p.device.type == "cpu" for p in model.parameters()) and len(result.epoch_seconds) == 1

@@ -11,6 +11,7 @@ against cuDNN.
 from __future__ import annotations
 
 import importlib.util
+import os
 
 import pytest
 import torch
@@ -27,6 +28,8 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("triton") is None, reas
 @pytest.fixture
 def triton_path(monkeypatch):
     """Sends the fused path's CPU tensors to the Triton kernels, and counts their calls."""
+    if os.environ.get("TRITON_INTERPRET") != "1":
+        pytest.skip("CPU tensors need Triton's interpreter; with a GPU the CUDA tests below check the kernels")
     from lstmkit.kernels import gpu
 
     calls = []
@@ -172,6 +175,26 @@ def test_auto_picks_the_gpu_kernels_and_matches_the_reference_on_cuda(layer_cls,
             assert fused.unsupported(layer.cell, x) is None
     for a, b in zip(results["reference"], results["auto"]):
         torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
+
+
+@cuda
+@pytest.mark.parametrize("name", sorted(set(activations.names())))
+def test_every_registry_activation_on_cuda(name):
+    g = torch.Generator().manual_seed(1)
+    x = (0.2 * torch.randn(8, 6, 3, generator=g)).cuda()
+    for layer_cls, options in ((LSTM, {"activation": name}), (LSTM, {"recurrent_activation": name}),
+                               (GRU, {"activation": name}), (SimpleRNN, {"activation": name})):
+        outs = {}
+        for implementation in ("reference", "fused"):
+            torch.manual_seed(0)
+            layer = layer_cls(16, implementation=implementation, return_sequences=True, **options).cuda()
+            layer.ensure_built((None, 6, 3))
+            xx = x.clone().requires_grad_(True)
+            y = layer(xx, training=True)
+            (y * torch.linspace(-1, 1, y.numel(), device="cuda").view_as(y)).sum().backward()
+            outs[implementation] = [y.detach(), xx.grad] + [p.grad for p in layer.parameters()]
+        for a, b in zip(outs["reference"], outs["fused"]):
+            torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5, msg=lambda m: f"{layer_cls.__name__} {options}: {m}")
 
 
 @cuda
