@@ -22,6 +22,10 @@
 //   skip_row(step, b)          zeroes the step's gradient rows of a masked sample
 //   recurrent_backward(step, b0, b1, kept, back)
 //                              back[b0:b1] = gradient of h_{t-1}·rmask through the product(s)
+//   kScratchRows               rows of H values pointwise_backward may use as scratch
+// and, per sequence, allocate / prepare_inputs (its saved buffers; the input term before the
+// loop), bind_saved, allocate_gradients and finish_backward (the weights' gradients after the
+// loop, by name; returns that of x W (+ b)). fused_cpu.cpp runs these in order.
 // The loop owns the rest: the batch split across threads, the carried states and their saved
 // slots, the recurrent input h·rmask, the masking rule, the outputs and their gradients.
 #pragma once
