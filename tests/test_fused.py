@@ -41,9 +41,9 @@ class Run(NamedTuple):
 
 
 def run_layer(layer_cls, implementation, x, mask, dtype, *, with_state=False, seed=1, perturb=0.1, build_dtype=None,
-              units=5, **options) -> Run:
-    """Builds, perturbs and runs a layer; `build_dtype` draws the weights in another dtype first
-    (float32 weights run in float64 give the exact result of float32 models)."""
+              units=5, device="cpu", **options) -> Run:
+    """Builds, perturbs and runs a layer on `device`; `build_dtype` draws the weights in another
+    dtype first (float32 weights run in float64 give the exact result of float32 models)."""
     torch.manual_seed(seed)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(build_dtype or dtype)
@@ -55,23 +55,24 @@ def run_layer(layer_cls, implementation, x, mask, dtype, *, with_state=False, se
     with torch.no_grad():
         for p in layer.parameters():
             p.add_(perturb * torch.randn_like(p))
-    layer.to(dtype)
-    xx = x.to(dtype).clone().requires_grad_(True)
+    layer.to(device=device, dtype=dtype)
+    xx = x.to(device=device, dtype=dtype).clone().requires_grad_(True)
+    mask = None if mask is None else mask.to(device)
     states = []
     if with_state:
         n = 2 if layer_cls in (LSTM, CuDNNLSTM) else 1
-        states = [torch.randn(x.shape[0], units, dtype=build_dtype or dtype).to(dtype).requires_grad_(True)
-                  for _ in range(n)]
+        states = [torch.randn(x.shape[0], units, dtype=build_dtype or dtype).to(device=device, dtype=dtype)
+                  .requires_grad_(True) for _ in range(n)]
     torch.manual_seed(seed + 1)
     y = layer(xx, mask=mask, training=True, initial_state=states or None)
     ys = y if isinstance(y, list) else [y]
     # a loss that weighs every output element differently, so no gradient is trivially equal
-    loss = sum((t * torch.linspace(-1, 1, t.numel(), dtype=dtype).view_as(t)).sum() for t in ys)
+    loss = sum((t * torch.linspace(-1, 1, t.numel(), dtype=dtype, device=device).view_as(t)).sum() for t in ys)
     loss.backward()
     named = list(layer.named_parameters())
     grads = [xx.grad] + [p.grad for _, p in named] + [s.grad for s in states]
     names = ["input"] + [name for name, _ in named] + [f"state{i}" for i in range(len(states))]
-    return Run([t.detach() for t in ys], grads, names)
+    return Run([t.detach().cpu() for t in ys], [g.cpu() for g in grads], names)
 
 
 def assert_same(reference, fused, dtype, label):
