@@ -110,6 +110,24 @@ def test_every_registry_activation_on_triton(triton_path, name):
                       return_sequences=True)
 
 
+@pytest.mark.parametrize("layer_cls,extra", [(LSTM, {"layer_norm": True, "peephole": True, "zoneout": 0.2}),
+                                             (GRU, {"reset_after": False}), (SimpleRNN, {})],
+                         ids=["LSTM", "GRU", "SimpleRNN"])
+def test_an_empty_batch_gives_empty_results_on_triton(triton_path, layer_cls, extra):
+    """Zero samples: the reference's empty outputs, states and gradients, no gradient on any weight."""
+    x = torch.randn(0, 5, 4)
+    mask = torch.ones(0, 5, dtype=torch.bool)
+    options = dict(extra, return_sequences=True, return_state=True, recurrent_dropout=0.3)
+    ref = run_layer(layer_cls, "reference", x, mask, torch.float32, with_state=True, **options)
+    fus = run_layer(layer_cls, "fused", x, mask, torch.float32, with_state=True, **options)
+    assert [kind for kind, _ in triton_path] == ["forward", "backward"]
+    assert [tuple(t.shape) for t in fus.outputs] == [tuple(t.shape) for t in ref.outputs]
+    assert [tuple(t.shape) for t in fus.grads] == [tuple(t.shape) for t in ref.grads]
+    for name, t in zip(fus.grad_names, fus.grads):
+        if name != "input" and not name.startswith("state"):
+            assert torch.count_nonzero(t) == 0, name
+
+
 def test_inference_without_grad_runs_the_forward_only(triton_path):
     torch.manual_seed(0)
     x = torch.randn(3, 6, 2)

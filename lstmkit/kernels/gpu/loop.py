@@ -211,10 +211,10 @@ def run_backward(cell: Any, seq: Sequence, tensors: dict[str, torch.Tensor], nee
     if cell.n_states > 1:
         grads["c0"] = seq.dstates[1]
     dxw = cell.finish_backward(seq, grads)  # (T, B, G*H)
-    d2 = dxw.reshape(T * B, -1)
-    grads["W"] = seq.x.reshape(T * B, -1).t() @ d2
+    d2 = dxw.reshape(T * B, dxw.shape[2])
+    grads["W"] = seq.x.reshape(T * B, seq.x.shape[2]).t() @ d2
     if seq.b is not None and bias_in_projection:
         grads["b"] = d2.sum(0)
     if need_dx:
-        grads["x"] = (d2 @ seq.W.t()).view(T, B, -1)
+        grads["x"] = (d2 @ seq.W.t()).view(T, B, seq.x.shape[2])
     return grads

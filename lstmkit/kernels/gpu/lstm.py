@@ -237,7 +237,7 @@ class LSTM:
 
     def prepare(self, seq: loop.Sequence) -> None:
         T, B, H = seq.T, seq.B, seq.H
-        xw = (seq.x.reshape(T * B, -1) @ seq.W).view(T, B, 4 * H)
+        xw = (seq.x.reshape(T * B, seq.x.shape[2]) @ seq.W).view(T, B, 4 * H)
         new = seq.x.new_empty
         if self.norm:  # z = LN(x W) gx + b for every step at once
             nx, rx = _layer_norm_rows(xw, self.eps)
