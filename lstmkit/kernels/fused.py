@@ -38,6 +38,7 @@ ACTIVATION_IDS: dict[str, int] = {
 
 FUSED_CELLS = (LSTMCell, CuDNNLSTMCell, GRUCell, SimpleRNNCell)
 
+
 class Backend(Protocol):
     def forward(self, cell: str, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> dict[str, torch.Tensor]: ...
 

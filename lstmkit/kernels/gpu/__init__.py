@@ -4,8 +4,8 @@ Written in Triton rather than CUDA C++: the kernels compile on the user's machin
 has, with no CUDA toolkit and no build step at install (Triton comes with PyTorch's CUDA builds),
 and the same source runs on the CPU under Triton's interpreter (`TRITON_INTERPRET=1`), which is
 how CI checks them against the reference cells without a GPU. The recurrent product of each step
-stays with cuBLAS (torch.mm), the fastest there is at these shapes; each step's pointwise part
-is one kernel with the cell's options and activations compiled in.
+stays with cuBLAS (torch.mm); each step's pointwise part is one kernel with the cell's options
+and activations compiled in.
 
 `BACKEND` has the CPU kernels' contract (see ../fused.py): `forward(cell, tensors, options)` and
 `backward(cell, tensors, options)` with tensors and options by name. The computation is float32;
@@ -41,7 +41,6 @@ class _TritonBackend:
 
         seq = loop.sequence_of(tensors, options)
         impl = _cells()[cell](seq, tensors, options)
-        impl.prepare(seq)
         initial = [tensors[n].float() for n in ("h0", "c0")[:impl.n_states]]
         return loop.run_forward(impl, seq, initial, bool(options.get("save", 0.0)))
 
@@ -50,9 +49,7 @@ class _TritonBackend:
 
         seq = loop.sequence_of(tensors, options)
         impl = _cells()[cell](seq, tensors, options)
-        impl.start_backward(seq)
-        bias_in_projection = not (cell == "lstm" and bool(options.get("layer_norm", 0.0)))
-        grads = loop.run_backward(impl, seq, tensors, bool(options.get("need_dx", 1.0)), bias_in_projection)
+        grads = loop.run_backward(impl, seq, tensors, bool(options.get("need_dx", 1.0)))
         # each gradient in its input's dtype (a float16 x gets a float16 gradient)
         return {n: g.to(tensors[n].dtype) if n in tensors else g for n, g in grads.items()}
 

@@ -124,11 +124,13 @@ class GRU:
         self.act, self.ract = int(options["act"]), int(options["ract"])
         self.reset_after = bool(options.get("reset_after", 1))
         self.b_r = tensors.get("b_r")
+        self.bias_in_projection = True
         self.saved_names = ("PRE", "A", "HU") + (() if self.reset_after else ("RHIN",))
         self.buffers: dict[str, torch.Tensor] = {n: tensors[n] for n in self.saved_names if n in tensors}
 
-    def constants(self, seq: loop.Sequence) -> dict[str, Any]:
-        return dict(ACT=self.act, RACT=self.ract, RESET_AFTER=self.reset_after, **seq.flags())
+    def _launch(self, seq: loop.Sequence) -> dict[str, Any]:
+        """The kernels' compile-time options and warps."""
+        return dict(ACT=self.act, RACT=self.ract, RESET_AFTER=self.reset_after, num_warps=seq.warps(), **seq.flags())
 
     def prepare(self, seq: loop.Sequence) -> None:
         T, B, H = seq.T, seq.B, seq.H
@@ -140,12 +142,15 @@ class GRU:
         self.buffers.update(PRE=new(T, B, 3 * H), A=new(T, B, 3 * H), HU=new(T, B, 3 * H))
         if not self.reset_after:
             self.buffers["RHIN"] = new(T, B, H)
+        buf = self.buffers
+        self.forward_args = (seq.T, B, H, self.xw, buf["HU"], seq.states[0], seq.hin, seq.out, *seq.masks(),
+                             buf["PRE"], buf["A"])
+        self.gates_args = (B, H, self.xw, buf["HU"], seq.hin, buf["PRE"], buf["A"], buf.get("RHIN", seq.x))
+        self.launch = self._launch(seq)
 
     def forward_step(self, seq: loop.Sequence, t: int) -> None:
         buf, H = self.buffers, seq.H
         hu = buf["HU"][t]
-        mask, rmask = seq.masks()
-        warps = seq.warps()
         if self.reset_after:
             if self.b_r is not None:
                 torch.addmm(self.b_r, seq.hin[t], seq.U, out=hu)
@@ -153,11 +158,10 @@ class GRU:
                 torch.mm(seq.hin[t], seq.U, out=hu)
         else:
             hu[:, :2 * H] = seq.hin[t] @ seq.U[:, :2 * H]
-            _gates_kernel[(seq.B,)](t, seq.B, H, self.xw, buf["HU"], seq.hin, buf["PRE"], buf["A"], buf["RHIN"],
-                                    RACT=self.ract, BLOCK=seq.block, num_warps=warps)
+            _gates_kernel[(seq.B,)](t, *self.gates_args, RACT=self.ract, BLOCK=seq.block,
+                                    num_warps=self.launch["num_warps"])
             hu[:, 2 * H:] = buf["RHIN"][t] @ seq.U[:, 2 * H:]
-        _forward_kernel[(seq.B,)](t, seq.T, seq.B, H, self.xw, buf["HU"], seq.states[0], seq.hin, seq.out, mask,
-                                  rmask, buf["PRE"], buf["A"], num_warps=warps, **self.constants(seq))
+        _forward_kernel[(seq.B,)](t, *self.forward_args, **self.launch)
 
     def saved(self) -> dict[str, torch.Tensor]:
         return {n: self.buffers[n] for n in self.saved_names}
@@ -167,21 +171,22 @@ class GRU:
         self.DX = seq.x.new_empty(T, B, 3 * H)
         self.DHU = seq.x.new_empty(T, B, 3 * H) if self.reset_after else seq.x
         self.DRH = seq.x.new_empty(B, H)
+        buf = self.buffers
+        self.backward_args = (seq.T, B, H, buf["PRE"], buf["A"], buf["HU"], seq.states[0], seq.go, seq.carry,
+                              seq.dstates[0], seq.back, *seq.masks(), self.DX, self.DHU)
+        self.reset_args = (B, H, buf["PRE"], buf["A"], seq.hin, self.DRH, self.DX, seq.back)
+        self.launch = self._launch(seq)
 
     def backward_step(self, seq: loop.Sequence, t: int) -> None:
-        buf, H = self.buffers, seq.H
-        mask, rmask = seq.masks()
-        warps = seq.warps()
-        _backward_kernel[(seq.B,)](t, seq.T, seq.B, H, buf["PRE"], buf["A"], buf["HU"], seq.states[0], seq.go,
-                                   seq.carry, seq.dstates[0], seq.back, mask, rmask, self.DX, self.DHU,
-                                   num_warps=warps, **self.constants(seq))
+        H = seq.H
+        _backward_kernel[(seq.B,)](t, *self.backward_args, **self.launch)
         if self.reset_after:
             torch.mm(self.DHU[t], seq.U.t(), out=seq.back)
             return
         dx = self.DX[t]
         torch.mm(dx[:, 2 * H:], seq.U[:, 2 * H:].t(), out=self.DRH)
-        _reset_backward_kernel[(seq.B,)](t, seq.B, H, buf["PRE"], buf["A"], seq.hin, self.DRH, self.DX, seq.back,
-                                         RACT=self.ract, BLOCK=seq.block, num_warps=warps)
+        _reset_backward_kernel[(seq.B,)](t, *self.reset_args, RACT=self.ract, BLOCK=seq.block,
+                                         num_warps=self.launch["num_warps"])
         seq.back.addmm_(dx[:, :2 * H], seq.U[:, :2 * H].t())
 
     def finish_backward(self, seq: loop.Sequence, grads: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -12,8 +12,10 @@ outputs and recurrent inputs, and the gradient arriving at a step.
 Every kernel takes the step t as a plain argument (`do_not_specialize`: Triton would otherwise
 compile apart for t = 1 and for multiples of 16), so one compilation serves every step.
 
-A cell (lstm.py, gru.py, simple_rnn.py) provides `forward_step(seq, t)`,
-`backward_step(seq, t)`, the buffers it saves and `finish_backward(seq, grads)`.
+A cell (lstm.py, gru.py, simple_rnn.py) provides `prepare(seq)` (its buffers, the input term of
+every step and its kernels' arguments, once per sequence), `forward_step(seq, t)`, the buffers it
+saves (`saved()`), `start_backward(seq)`, `backward_step(seq, t)` and `finish_backward(seq,
+grads)`, and says whether the bias joins x W before the loop (`bias_in_projection`).
 """
 
 from __future__ import annotations
@@ -180,6 +182,7 @@ def run_forward(cell: Any, seq: Sequence, initial: list[torch.Tensor], save: boo
     seq.hin = seq.x.new_empty(T + 1, B, H)
     seq.hin[0] = initial[0] if seq.rmask is None else initial[0] * seq.rmask
     seq.out = seq.x.new_empty(T, B, H) if seq.return_sequences else seq.x.new_zeros(B, H)
+    cell.prepare(seq)
     for t in range(T):
         cell.forward_step(seq, t)
     result = {"out": seq.out, "h": seq.states[0][T].clone()}
@@ -194,8 +197,7 @@ def run_forward(cell: Any, seq: Sequence, initial: list[torch.Tensor], save: boo
     return result
 
 
-def run_backward(cell: Any, seq: Sequence, tensors: dict[str, torch.Tensor], need_dx: bool,
-                 bias_in_projection: bool) -> dict[str, torch.Tensor]:
+def run_backward(cell: Any, seq: Sequence, tensors: dict[str, torch.Tensor], need_dx: bool) -> dict[str, torch.Tensor]:
     T, B, H = seq.T, seq.B, seq.H
     seq.states = [tensors[n] for n in ("H", "C") if n in tensors]
     seq.hin = tensors["HIN"]
@@ -203,6 +205,7 @@ def run_backward(cell: Any, seq: Sequence, tensors: dict[str, torch.Tensor], nee
     seq.dstates = [tensors[n].float().clone().contiguous() for n in ("grad_h", "grad_c")[:cell.n_states]]
     seq.back = seq.x.new_zeros(B, H)
     seq.carry = seq.x.new_zeros(B, H)
+    cell.start_backward(seq)
     for t in range(T - 1, -1, -1):
         cell.backward_step(seq, t)
     grads: dict[str, torch.Tensor] = {}
@@ -213,7 +216,7 @@ def run_backward(cell: Any, seq: Sequence, tensors: dict[str, torch.Tensor], nee
     dxw = cell.finish_backward(seq, grads)  # (T, B, G*H)
     d2 = dxw.reshape(T * B, dxw.shape[2])
     grads["W"] = seq.x.reshape(T * B, seq.x.shape[2]).t() @ d2
-    if seq.b is not None and bias_in_projection:
+    if seq.b is not None and cell.bias_in_projection:
         grads["b"] = d2.sum(0)
     if need_dx:
         grads["x"] = (d2 @ seq.W.t()).view(T, B, seq.x.shape[2])

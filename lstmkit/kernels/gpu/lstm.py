@@ -222,14 +222,21 @@ class LSTM:
         self.zoneout = self.zone is not None or self.zone_p > 0
         self.peep = tensors.get("peep")
         self.gx, self.gh, self.gc, self.bc = (tensors.get(n, seq.x) for n in ("gx", "gh", "gc", "bc"))
+        self.bias_in_projection = not self.norm  # with layer norm b comes after LN(x W)
         self.saved_names = ("Z", "A", "CN", "PC") + (("NX", "RX", "NH", "RH", "NC", "RC", "CI") if self.norm else ())
         self.buffers: dict[str, torch.Tensor] = {n: tensors[n] for n in self.saved_names if n in tensors}
 
-    def constants(self, seq: loop.Sequence) -> dict[str, Any]:
+    def _launch(self, seq: loop.Sequence) -> dict[str, Any]:
+        """The kernels' compile-time options and warps."""
         return dict(ACT=self.act, RACT=self.ract, PEEPHOLE=self.peephole, NORM=self.norm, ZONEOUT=self.zoneout,
-                    ZONE_DRAWS=self.zone is not None, **seq.flags())
+                    ZONE_DRAWS=self.zone is not None, num_warps=seq.warps(), **seq.flags())
 
-    def _optional(self, seq: loop.Sequence) -> list[torch.Tensor]:
+    def _norm_buffers(self, seq: loop.Sequence) -> list[torch.Tensor]:
+        """NH, RH, NC, RC, CI (the input x as a placeholder without layer norm: not read)."""
+        return [self.buffers.get(n, seq.x) for n in ("NH", "RH", "NC", "RC", "CI")]
+
+    def _options(self, seq: loop.Sequence) -> list[torch.Tensor]:
+        """zone, peep, gh, gc, bc (placeholders where absent: not read)."""
         x = seq.x
         return [t if t is not None else x for t in (self.zone, self.peep)] + [self.gh, self.gc, self.bc]
 
@@ -247,42 +254,37 @@ class LSTM:
         elif seq.b is not None:
             xw = xw + seq.b
         self.buffers.update(Z=xw.contiguous(), A=new(T, B, 4 * H), CN=new(T, B, H), PC=new(T, B, H))
+        self.rec = new(B, 4 * H)  # each step's hin U
+        buf = self.buffers
+        self.forward_args = (seq.T, seq.B, H, self.eps, self.zone_p, buf["Z"], self.rec, seq.states[0],
+                             seq.states[1], seq.hin, seq.out, *seq.masks(), *self._options(seq), buf["A"], buf["CN"],
+                             buf["PC"], *self._norm_buffers(seq))
+        self.launch = self._launch(seq)
 
     def forward_step(self, seq: loop.Sequence, t: int) -> None:
-        rec = seq.hin[t] @ seq.U  # (B, 4H)
-        buf = self.buffers
-        x = seq.x
-        mask, rmask = seq.masks()
-        zone, peep, gh, gc, bc = self._optional(seq)
-        _forward_kernel[(seq.B,)](
-            t, seq.T, seq.B, seq.H, self.eps, self.zone_p,
-            buf["Z"], rec, seq.states[0], seq.states[1], seq.hin, seq.out, mask, rmask, zone, peep, gh, gc, bc,
-            buf["A"], buf["CN"], buf["PC"], buf.get("NH", x), buf.get("RH", x), buf.get("NC", x), buf.get("RC", x),
-            buf.get("CI", x), num_warps=seq.warps(), **self.constants(seq))
+        torch.mm(seq.hin[t], seq.U, out=self.rec)
+        _forward_kernel[(seq.B,)](t, *self.forward_args, **self.launch)
 
     def saved(self) -> dict[str, torch.Tensor]:
         return {n: self.buffers[n] for n in self.saved_names}
 
     # ---- backward
 
-    def backward_step(self, seq: loop.Sequence, t: int) -> None:
-        buf = self.buffers
-        x = seq.x
-        mask, rmask = seq.masks()
-        zone, peep, gh, gc, _ = self._optional(seq)
-        _backward_kernel[(seq.B,)](
-            t, seq.T, seq.B, seq.H, self.zone_p,
-            buf["Z"], buf["A"], buf["CN"], buf["PC"], seq.states[1], buf.get("NH", x), buf.get("RH", x),
-            buf.get("NC", x), buf.get("RC", x), buf.get("CI", x), zone, peep, gh, gc,
-            seq.go, seq.carry, seq.dstates[0], seq.dstates[1], seq.back, mask, rmask, self.DZ, self.DR, self.DCI,
-            num_warps=seq.warps(), **self.constants(seq))
-        torch.mm(self.DR[t], seq.U.t(), out=seq.back)
-
     def start_backward(self, seq: loop.Sequence) -> None:
         T, B, H = seq.T, seq.B, seq.H
         self.DZ = seq.x.new_empty(T, B, 4 * H)
         self.DR = seq.x.new_empty(T, B, 4 * H) if self.norm else self.DZ
         self.DCI = seq.x.new_empty(T, B, H) if self.norm else seq.x
+        buf = self.buffers
+        zone, peep, gh, gc, _ = self._options(seq)
+        self.backward_args = (seq.T, B, H, self.zone_p, buf["Z"], buf["A"], buf["CN"], buf["PC"], seq.states[1],
+                              *self._norm_buffers(seq), zone, peep, gh, gc, seq.go, seq.carry, seq.dstates[0],
+                              seq.dstates[1], seq.back, *seq.masks(), self.DZ, self.DR, self.DCI)
+        self.launch = self._launch(seq)
+
+    def backward_step(self, seq: loop.Sequence, t: int) -> None:
+        _backward_kernel[(seq.B,)](t, *self.backward_args, **self.launch)
+        torch.mm(self.DR[t], seq.U.t(), out=seq.back)
 
     def finish_backward(self, seq: loop.Sequence, grads: dict[str, torch.Tensor]) -> torch.Tensor:
         T, B, H = seq.T, seq.B, seq.H

@@ -48,6 +48,7 @@ class SimpleRNN:
 
     def __init__(self, seq: loop.Sequence, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> None:
         self.act = int(options["act"])
+        self.bias_in_projection = True
         self.buffers: dict[str, torch.Tensor] = {n: tensors[n] for n in ("Z", "A") if n in tensors}
 
     def prepare(self, seq: loop.Sequence) -> None:
@@ -56,24 +57,26 @@ class SimpleRNN:
         if seq.b is not None:
             xw = xw + seq.b
         self.buffers.update(Z=xw.view(T, B, H).contiguous(), A=seq.x.new_empty(T, B, H))
+        self.rec = seq.x.new_empty(B, H)  # each step's hin U
+        self.forward_args = (seq.T, B, H, self.buffers["Z"], self.rec, seq.states[0], seq.hin, seq.out, *seq.masks(),
+                             self.buffers["A"])
+        self.launch = dict(ACT=self.act, num_warps=seq.warps(), **seq.flags())
 
     def forward_step(self, seq: loop.Sequence, t: int) -> None:
-        mask, rmask = seq.masks()
-        rec = seq.hin[t] @ seq.U
-        _forward_kernel[(seq.B,)](t, seq.T, seq.B, seq.H, self.buffers["Z"], rec, seq.states[0], seq.hin, seq.out,
-                                  mask, rmask, self.buffers["A"], ACT=self.act, num_warps=seq.warps(), **seq.flags())
+        torch.mm(seq.hin[t], seq.U, out=self.rec)
+        _forward_kernel[(seq.B,)](t, *self.forward_args, **self.launch)
 
     def saved(self) -> dict[str, torch.Tensor]:
         return dict(self.buffers)
 
     def start_backward(self, seq: loop.Sequence) -> None:
         self.DZ = seq.x.new_empty(seq.T, seq.B, seq.H)
+        self.backward_args = (seq.T, seq.B, seq.H, self.buffers["Z"], self.buffers["A"], seq.go, seq.carry,
+                              seq.dstates[0], seq.back, *seq.masks(), self.DZ)
+        self.launch = dict(ACT=self.act, num_warps=seq.warps(), **seq.flags())
 
     def backward_step(self, seq: loop.Sequence, t: int) -> None:
-        mask, rmask = seq.masks()
-        _backward_kernel[(seq.B,)](t, seq.T, seq.B, seq.H, self.buffers["Z"], self.buffers["A"], seq.go, seq.carry,
-                                   seq.dstates[0], seq.back, mask, rmask, self.DZ, ACT=self.act,
-                                   num_warps=seq.warps(), **seq.flags())
+        _backward_kernel[(seq.B,)](t, *self.backward_args, **self.launch)
         torch.mm(self.DZ[t], seq.U.t(), out=seq.back)
 
     def finish_backward(self, seq: loop.Sequence, grads: dict[str, torch.Tensor]) -> torch.Tensor:
