@@ -417,6 +417,29 @@ def test_bench_runs_every_contender():
         assert float(r[-1]) > 0  # memory held for the backward pass
 
 
+def test_the_kernels_refuse_names_they_do_not_take_or_miss():
+    """Tensors and options cross into the kernels by name: a misspelt, foreign or missing name is
+    an error naming it, never a silently absent option."""
+    from lstmkit.kernels import fused
+
+    backend = fused.backend_for(torch.zeros(1))
+    T, B, D, H = 2, 2, 3, 4
+    tensors = {"x": torch.randn(T, B, D), "W": torch.randn(D, 3 * H), "U": torch.randn(H, 3 * H),
+               "h0": torch.zeros(B, H)}
+    options = {"act": 1.0, "ract": 2.0, "zero_output": 0.0, "return_sequences": 1.0, "reset_after": 1.0}
+    assert backend.forward("gru", tensors, options)["out"].shape == (T, B, H)
+    with pytest.raises(RuntimeError, match="the GRU takes no tensor 'peep'"):
+        backend.forward("gru", {**tensors, "peep": torch.zeros(3, H)}, options)
+    with pytest.raises(RuntimeError, match="missing tensor 'h0'"):
+        backend.forward("gru", {k: v for k, v in tensors.items() if k != "h0"}, options)
+    with pytest.raises(RuntimeError, match="missing option 'act'"):
+        backend.forward("gru", tensors, {k: v for k, v in options.items() if k != "act"})
+    with pytest.raises(KeyError, match="take no 'activation'"):
+        backend.forward("gru", tensors, {**options, "activation": 1.0})
+    with pytest.raises(RuntimeError, match="unknown cell 'lstmm'"):
+        backend.forward("lstmm", tensors, options)
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without CUDA")
 def test_bench_on_cuda_without_a_gpu_says_so(capsys):
     from lstmkit import bench

@@ -72,11 +72,9 @@ Named run_forward(const SequenceInputs& seq, CellTensors& w, const CellOptions& 
 }
 
 template <typename T, class Cell, class CellTensors, class CellOptions>
-Named run_backward(const SequenceInputs& seq, Tensors& in, Options& opt, CellTensors& w, const CellOptions& o) {
+Named run_backward(const SequenceInputs& seq, Named& in, CellTensors& w, const CellOptions& o,
+                   const SequenceOptions& so) {
   const int64_t T_ = seq.T_, B = seq.B, H = seq.H;
-  const bool return_sequences = opt.flag("return_sequences");
-  const bool zero_output = opt.flag("zero_output");
-  const bool need_dx = opt.flag("need_dx");
   static const char* state_names[2] = {"H", "C"};
   static const char* grad_names[2] = {"grad_h", "grad_c"};
   Tensor saved_states[2];
@@ -89,7 +87,7 @@ Named run_backward(const SequenceInputs& seq, Tensors& in, Options& opt, CellTen
     dstate_rows[k] = dstates[k].template data_ptr<T>();
   }
   const Tensor grad_out = in.get("grad_out").contiguous();
-  TORCH_CHECK(grad_out.numel() == (return_sequences ? T_ : 1) * B * H,
+  TORCH_CHECK(grad_out.numel() == (so.return_sequences ? T_ : 1) * B * H,
               "lstmkit fused kernel: 'grad_out' does not match the outputs, got ", grad_out.sizes());
   const Carried<T, Cell::kStates> carried(saved_states, in.get("HIN"), T_, B, H, Cell::kSavedStates);
   CellTensors::saved_fields(w, [&](const char* name, Tensor& t) { t = in.optional(name); });
@@ -97,12 +95,12 @@ Named run_backward(const SequenceInputs& seq, Tensors& in, Options& opt, CellTen
   cell.bind_saved(w);
   cell.allocate_gradients(T_, seq.x.options());
   backward_loop(cell, carried, seq.mask_data(), seq.template rmask_data<T>(), grad_out.data_ptr<T>(),
-                return_sequences, zero_output, dstate_rows);
+                so.return_sequences, so.zero_output, dstate_rows);
 
   Named grads;
   const bool has_bias = seq.b.defined();
   const Tensor dxw = cell.finish_backward(w, carried, has_bias, grads);
-  project_backward(dxw, seq.x, seq.W, has_bias && Cell::kBiasInProjection, need_dx, grads);
+  project_backward(dxw, seq.x, seq.W, has_bias && Cell::kBiasInProjection, so.need_dx, grads);
   grads.insert("h0", dstates[0]);
   if (Cell::kStates > 1) grads.insert("c0", dstates[1]);
   return grads;
@@ -110,16 +108,11 @@ Named run_backward(const SequenceInputs& seq, Tensors& in, Options& opt, CellTen
 
 // One cell's forward or backward, its options turned into template parameters.
 template <class CellOptions, class CellTensors, class Instantiate>
-Named run_cell(const char* cell_name, Tensors& in, Options& opt, bool forward, int64_t gates, int n_states,
+Named run_cell(const char* cell_name, Named& in, const Options& opt, bool forward, int64_t gates, int n_states,
                const Instantiate& instantiate) {
   const SequenceInputs seq(in, gates, n_states);
-  const CellOptions o = [&] {
-    if constexpr (std::is_constructible_v<CellOptions, Options&, bool>) {
-      return CellOptions(opt, in.has("zone") && in.get("zone").defined());
-    } else {
-      return CellOptions(opt);
-    }
-  }();
+  const SequenceOptions so(opt);
+  const CellOptions o(opt, in);
   CellTensors w;
   w.read_weights(in, o, seq.H, seq.U.scalar_type(), seq.T_, seq.B);
   Named result;
@@ -127,12 +120,7 @@ Named run_cell(const char* cell_name, Tensors& in, Options& opt, bool forward, i
     using T = scalar_t;
     instantiate(o, [&](auto cell_type) {
       using Cell = typename decltype(cell_type)::template type<T>;
-      if (forward) {
-        const SequenceOptions so(opt);
-        result = run_forward<T, Cell>(seq, w, o, so);
-      } else {
-        result = run_backward<T, Cell>(seq, in, opt, w, o);
-      }
+      result = forward ? run_forward<T, Cell>(seq, w, o, so) : run_backward<T, Cell>(seq, in, w, o, so);
     });
   });
   in.check_all_read(cell_name);
@@ -159,8 +147,8 @@ using Lists = std::tuple<std::vector<int64_t>, std::vector<Tensor>>;
 
 Lists run(const std::string& cell, at::IntArrayRef names, at::TensorList tensors, at::ArrayRef<double> options,
           bool forward) {
-  Tensors in(names, tensors);
-  Options opt(options);
+  Named in(names, tensors);
+  const Options opt(options);
   if (cell == "lstm") {
     return run_cell<LstmOptions, LstmTensors>("LSTM", in, opt, forward, 4, 2, [](const LstmOptions& o, auto&& go) {
       with_flag(o.peephole, [&](auto peep) {

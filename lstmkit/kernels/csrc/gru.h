@@ -15,7 +15,7 @@ namespace lstmkit_fused {
 struct GruOptions {
   int64_t act, ract;
   bool reset_after;
-  explicit GruOptions(Options& o) {
+  GruOptions(const Options& o, Named&) {
     act = o.integer("act");
     ract = o.integer("ract");
     reset_after = o.flag("reset_after");
@@ -30,7 +30,7 @@ struct GruTensors {
   static void saved_fields(GruTensors& s, F&& f) {
     f("PRE", s.PRE); f("A", s.A); f("HU", s.HU); f("RHIN", s.RH);
   }
-  void read_weights(Tensors& in, const GruOptions& o, int64_t H, at::ScalarType dtype, int64_t, int64_t) {
+  void read_weights(Named& in, const GruOptions& o, int64_t H, at::ScalarType dtype, int64_t, int64_t) {
     b_r = o.reset_after ? in.optional("b_r") : Tensor();
     if (b_r.defined()) {
       b_r = b_r.contiguous();

@@ -36,14 +36,14 @@ struct LstmOptions {
   int64_t act, ract;  // activation ids of φ and of the gates
   bool peephole, layer_norm, zoneout;
   double eps, zoneout_p;
-  explicit LstmOptions(Options& o, bool zone_draws) {
+  LstmOptions(const Options& o, Named& in) {
     act = o.integer("act");
     ract = o.integer("ract");
     eps = o.number("eps", 1e-3);
     zoneout_p = o.number("zoneout", 0.0);
     peephole = o.flag("peephole");
     layer_norm = o.flag("layer_norm");
-    zoneout = zone_draws || zoneout_p > 0;
+    zoneout = in.has("zone") || zoneout_p > 0;
   }
 };
 
@@ -56,7 +56,7 @@ struct LstmTensors {
     f("Z", s.Z); f("A", s.A); f("CN", s.CN); f("PC", s.PC); f("NX", s.NX); f("RX", s.RX);
     f("NH", s.NH); f("RH", s.RH); f("NC", s.NC); f("RC", s.RC); f("CI", s.CI);
   }
-  void read_weights(Tensors& in, const LstmOptions& o, int64_t H, at::ScalarType dtype, int64_t T_, int64_t B) {
+  void read_weights(Named& in, const LstmOptions& o, int64_t H, at::ScalarType dtype, int64_t T_, int64_t B) {
     auto vector = [&](const char* name, int64_t rows, bool wanted) {
       Tensor t = wanted ? in.get(name).contiguous() : Tensor();
       if (wanted) {

@@ -9,7 +9,7 @@ namespace lstmkit_fused {
 
 struct SimpleRnnOptions {
   int64_t act;
-  explicit SimpleRnnOptions(Options& o) { act = o.integer("act"); }
+  SimpleRnnOptions(const Options& o, Named&) { act = o.integer("act"); }
 };
 
 struct SimpleRnnTensors {
@@ -18,7 +18,7 @@ struct SimpleRnnTensors {
   static void saved_fields(SimpleRnnTensors& s, F&& f) {
     f("Z", s.Z); f("A", s.A);
   }
-  void read_weights(Tensors&, const SimpleRnnOptions&, int64_t, at::ScalarType, int64_t, int64_t) {}
+  void read_weights(Named&, const SimpleRnnOptions&, int64_t, at::ScalarType, int64_t, int64_t) {}
 };
 
 template <typename T>

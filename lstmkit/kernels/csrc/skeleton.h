@@ -102,18 +102,13 @@ class Named {
     }
   }
   void insert(const std::string& name, Tensor t) { values_[name_index(tensor_names(), name)] = std::move(t); }
-  bool has(const std::string& name) {
-    const int64_t i = name_index(tensor_names(), name);
-    read_[i] = true;
-    return values_[i].defined();
-  }
+  bool has(const std::string& name) { return read(name).defined(); }
   Tensor get(const std::string& name) {
-    TORCH_CHECK(has(name), "lstmkit fused kernel: missing tensor '", name, "'");
-    return values_[name_index(tensor_names(), name)];
+    const Tensor& t = read(name);
+    TORCH_CHECK(t.defined(), "lstmkit fused kernel: missing tensor '", name, "'");
+    return t;
   }
-  Tensor optional(const std::string& name) {  // undefined when absent
-    return has(name) ? values_[name_index(tensor_names(), name)] : Tensor();
-  }
+  Tensor optional(const std::string& name) { return read(name); }  // undefined when absent
   // A tensor given that this call never read is a name this cell does not take.
   void check_all_read(const char* cell) const {
     for (size_t i = 0; i < values_.size(); ++i) {
@@ -134,11 +129,16 @@ class Named {
   }
 
  private:
+  // the tensor of that name (undefined if not given), marked as read
+  const Tensor& read(const std::string& name) {
+    const int64_t i = name_index(tensor_names(), name);
+    read_[i] = true;
+    return values_[i];
+  }
+
   std::vector<Tensor> values_;
   std::vector<bool> read_;
 };
-
-using Tensors = Named;
 
 // Options by name, in the order of option_names(); NaN stands for an absent one.
 class Options {
@@ -212,11 +212,13 @@ struct Step {
 struct SequenceOptions {
   bool zero_output = false;       // a masked step outputs zeros instead of repeating the previous output
   bool return_sequences = false;  // every step's output, or the last
-  bool save = false;              // keep what the backward needs
-  explicit SequenceOptions(Options& o) {
+  bool save = false;              // forward: keep what the backward needs
+  bool need_dx = true;            // backward: the gradient of x is wanted
+  explicit SequenceOptions(const Options& o) {
     zero_output = o.flag("zero_output");
     return_sequences = o.flag("return_sequences");
-    save = o.flag("save");
+    save = o.number("save", 0.0) != 0.0;
+    need_dx = o.number("need_dx", 1.0) != 0.0;
   }
 };
 
@@ -388,7 +390,7 @@ struct SequenceInputs {
   std::vector<Tensor> states;  // h0 (and c0)
   int64_t T_ = 0, B = 0, D = 0, H = 0;
 
-  SequenceInputs(Tensors& in, int64_t gates, int n_states) {
+  SequenceInputs(Named& in, int64_t gates, int n_states) {
     x = in.get("x").contiguous();
     W = in.get("W");
     b = in.optional("b");
