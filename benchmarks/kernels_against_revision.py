@@ -90,7 +90,7 @@ def main() -> int:
             for name, path in paths.items():
                 torch.manual_seed(1)
                 model = bench.lstmkit_model(case, "fused")
-                opt = torch.optim.Adam(model.parameters(), 1e-3)  # type: ignore[attr-defined]
+                opt = torch.optim.Adam(model.module.parameters(), 1e-3)  # type: ignore[attr-defined]
 
                 def train(model=model, opt=opt, path=path) -> None:
                     fused_now.fused_sequence, saved = path, fused_now.fused_sequence

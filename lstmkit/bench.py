@@ -98,7 +98,6 @@ def lstmkit_model(case: Case, implementation: str) -> Callable[[torch.Tensor, to
             y = lay(y, mask=mask if i == 0 else None, training=training)
         return y
 
-    run.parameters = model.parameters  # type: ignore[attr-defined]
     run.module = model  # type: ignore[attr-defined]
     return run
 
@@ -209,7 +208,6 @@ def torch_model(case: Case, loop: bool) -> Callable[..., torch.Tensor] | None:
     def run(x: torch.Tensor, mask: torch.Tensor | None, training: bool) -> torch.Tensor:
         return net(x, training)
 
-    run.parameters = net.parameters  # type: ignore[attr-defined]
     run.module = net  # type: ignore[attr-defined]
     return run
 
@@ -281,7 +279,7 @@ def bench_case(case: Case, rounds: int, steps_per_round: int, seed: int = 0,
     for name, model in models.items():
         if model is None:
             continue
-        opt = torch.optim.Adam(model.parameters(), 1e-3)  # type: ignore[attr-defined]
+        opt = torch.optim.Adam(model.module.parameters(), 1e-3)  # type: ignore[attr-defined]
 
         def train(model=model, opt=opt) -> None:
             opt.zero_grad()
@@ -342,8 +340,9 @@ def main(rounds: int = 7, steps_per_round: int = 5, only: str | None = None, qui
             return 1
         from .kernels import gpu
 
-        if gpu.unavailable():
-            print(f"lstmkit bench: --device {device}: {gpu.unavailable()}; nothing to compare")
+        missing = gpu.unavailable()
+        if missing:
+            print(f"lstmkit bench: --device {device}: {missing}; nothing to compare")
             return 1
         where = f"{torch.cuda.get_device_name(dev)}, CUDA {torch.version.cuda}"
     elif dev.type == "cpu":
