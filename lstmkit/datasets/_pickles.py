@@ -1,33 +1,327 @@
 """Reading the pickles Keras's data files hold (numpy object arrays of word-id lists; CIFAR's
-batches of arrays and labels) without letting a file run code: the unpickler rebuilds numpy
-arrays, numbers, strings, bytes, lists and dicts, and refuses every other class by name."""
+batches of arrays and labels) without letting a file run code, crash the process or claim more
+memory or time than its own size.
+
+How a pickle is read here:
+
+1. Its bytes are read whole (the caller bounds their number) and its opcodes are walked once
+   (`_scan`) before the unpickler sees them: every length the stream declares (BINBYTES8,
+   BINUNICODE8, FRAME, ...) must fit in the bytes that follow it, so the unpickler never
+   allocates more than the file holds.
+2. The unpickler rebuilds lists, dicts, tuples, numbers, strings and bytes. The only classes it
+   takes are numpy's array, dtype and scalar constructors, and it never calls numpy's own: it
+   hands out stand-ins that record what the file says (`_Dtype`, `_Array`), and builds the real
+   objects itself from a whitelist: dtypes of plain numeric kinds (bool, ints, uints, floats)
+   rebuilt from their kind and size alone (the flags and field list a pickle's BUILD state
+   carries are never trusted), object arrays only of lists of ints, and every array's data of
+   exactly the size its shape and dtype need (an array without data is refused, never returned
+   uninitialised).
+3. The result is walked once, replacing the stand-ins; a walk that meets more items than the
+   file has bytes (shared references: `L = [L] * 1000` three deep is 8 KB and 10^9 items) is
+   refused.
+"""
 
 from __future__ import annotations
 
+import io
+import math
 import pickle
+import pickletools
+import re
 from typing import IO, Any
 
-# what pickled numpy arrays are made of; nothing else may be rebuilt from a data file
-_ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 store bytes (text to latin-1 bytes)
+import numpy as np
+
+# numeric dtypes a data file may hold, as a pickle names them ("<kind><bytes>")
+_NUMERIC = re.compile(r"b1|[iu][1248]|f[248]")
+_OBJECT = re.compile(r"O[48]")
+# walking the result: items met per byte of pickle (every item costs at least one opcode byte)
+_ITEMS_PER_BYTE = 1
+_ITEMS_SLACK = 1 << 16
+
+
+class _Refused(pickle.UnpicklingError):
+    """A pickle that is not an array data file of the kinds above."""
+
+
+# -- 1. the opcode walk ---------------------------------------------------------------------
+
+def _argument_sizes() -> dict[int, tuple[int, int]]:
+    """For each opcode, (fixed bytes, bytes of a little-endian length prefix) of its argument;
+    (-1, 0) for a newline-terminated one. From `pickletools`' table of the protocol."""
+    sizes: dict[int, tuple[int, int]] = {}
+    prefixed = {pickletools.TAKEN_FROM_ARGUMENT1: 1, pickletools.TAKEN_FROM_ARGUMENT4: 4,
+                pickletools.TAKEN_FROM_ARGUMENT4U: 4, pickletools.TAKEN_FROM_ARGUMENT8U: 8}
+    for op in pickletools.opcodes:
+        arg = op.arg
+        code = ord(op.code.encode("latin-1"))
+        if arg is None:
+            sizes[code] = (0, 0)
+        elif arg.n >= 0:
+            sizes[code] = (arg.n, 0)
+        elif arg.n in prefixed:
+            sizes[code] = (0, prefixed[arg.n])
+        else:  # UP_TO_NEWLINE: GLOBAL's two lines, INT, LONG, STRING, ...
+            sizes[code] = (-1, 2 if op.name in ("GLOBAL", "INST") else 1)
+    return sizes
+
+
+_SIZES = _argument_sizes()
+_STOP = ord(".")
+_SIGNED_PREFIX = {ord("T")}  # BINSTRING's length is signed; a negative one is refused like any misfit
+
+
+def _scan(data: bytes) -> None:
+    """Checks that `data` is one pickle whose every argument lies inside it; raises _Refused."""
+    at, end = 0, len(data)
+    while at < end:
+        code = data[at]
+        if code not in _SIZES:
+            raise _Refused(f"unknown opcode {code:#04x} at byte {at}")
+        fixed, prefix = _SIZES[code]
+        at += 1
+        if fixed == -1:
+            for _ in range(prefix):
+                newline = data.find(b"\n", at)
+                if newline < 0:
+                    raise _Refused(f"an argument at byte {at} runs past the end")
+                at = newline + 1
+            continue
+        if prefix:
+            if at + prefix > end:
+                raise _Refused(f"a length at byte {at} runs past the end")
+            fixed = int.from_bytes(data[at:at + prefix], "little", signed=code in _SIGNED_PREFIX)
+            if fixed < 0:
+                raise _Refused(f"a negative length at byte {at}")
+            at += prefix
+        if at + fixed > end:
+            raise _Refused(f"an argument at byte {at} declares {fixed:,} bytes; {end - at:,} remain")
+        at += fixed
+        if code == _STOP:
+            return
+    raise _Refused("the pickle has no end (no STOP opcode)")
+
+
+# -- 2. the stand-ins the unpickler hands out ----------------------------------------------------
+
+def _text(value: Any) -> Any:
+    """A name as Python 2 pickles give it under encoding="bytes" (bytes) or as Python 3's (str)."""
+    return value.decode("latin-1") if isinstance(value, bytes) and len(value) < 64 else value
+
+
+def _dtype_from(name: Any, state: Any) -> np.dtype:
+    """A dtype from a pickle's constructor argument ("f8", "O8", ...) and BUILD state, taking
+    only its byte order from the state."""
+    name = _text(name)
+    if not isinstance(name, str) or not (_NUMERIC.fullmatch(name) or _OBJECT.fullmatch(name)):
+        raise _Refused(f"the dtype {str(name)[:40]!r} is not a plain number or object type")
+    if _OBJECT.fullmatch(name):
+        return np.dtype(object)
+    order = _text(state[1]) if isinstance(state, tuple) and len(state) > 1 else "|"
+    if order not in ("<", ">", "|", "="):
+        raise _Refused(f"the dtype {name!r} has the byte order {str(order)[:10]!r}")
+    if isinstance(state, tuple) and any(part is not None for part in state[2:5]):
+        raise _Refused(f"the dtype {name!r} declares fields or a sub-array")
+    return np.dtype(name).newbyteorder(order if order in "<>" else "=")
+
+
+class _Dtype:
+    """`numpy.dtype(name, align, copy)` as a pickle asks for it, resolved at BUILD."""
+
+    name: Any = None
+    dtype: np.dtype | None = None
+
+    def __init__(self, name: Any = None, align: Any = False, copy: Any = False, *rest: Any) -> None:
+        self.name = name
+
+    def __setstate__(self, state: Any) -> None:
+        if self.dtype is not None:
+            raise _Refused("a dtype is built twice")
+        self.dtype = _dtype_from(self.name, state)
+
+    def resolved(self) -> np.dtype:
+        return self.dtype if self.dtype is not None else _dtype_from(self.name, None)
+
+
+class _NdarrayClass:
+    """Stands for `numpy.ndarray` as `_reconstruct`'s first argument; it builds nothing itself."""
+
+
+def _word_ids(item: Any, where: str) -> list[int]:
+    """An object array's item: a list of non-negative ints (the word ids of one text)."""
+    if type(item) is not list:
+        raise _Refused(f"{where} holds a {type(item).__name__}, not a list of word ids")
+    for w in item:
+        if type(w) is not int or not 0 <= w < 1 << 31:
+            raise _Refused(f"{where} holds {str(w)[:30]!r}, not a word id")
+    return item
+
+
+class _Array:
+    """`numpy.core.multiarray._reconstruct(ndarray, shape, typecode)`: an empty array that the
+    pickle's BUILD fills; built here from the state, checked against its shape and dtype."""
+
+    value: np.ndarray | None = None
+
+    def __init__(self, cls: Any = None, shape: Any = None, typecode: Any = None, *rest: Any) -> None:
+        if cls is not _NdarrayClass:
+            raise _Refused("_reconstruct is asked for something other than an ndarray")
+
+    def __setstate__(self, state: Any) -> None:
+        if self.value is not None:
+            raise _Refused("an array is built twice")
+        if not (isinstance(state, tuple) and len(state) == 5):
+            raise _Refused("an array's state is not (version, shape, dtype, fortran, data)")
+        _, shape, dtype, fortran, data = state
+        if not (isinstance(shape, tuple) and all(type(d) is int and d >= 0 for d in shape)):
+            raise _Refused(f"an array's shape is {str(shape)[:60]}")
+        if not isinstance(dtype, _Dtype):
+            raise _Refused("an array's dtype is not a dtype")
+        dtype_ = dtype.resolved()
+        count = math.prod(shape)
+        order = "F" if fortran else "C"
+        if dtype_.hasobject:
+            if type(data) is not list or len(data) != count:
+                raise _Refused(f"an object array of shape {shape} holds {type(data).__name__} data, not {count} items")
+            out = np.empty(count, dtype=object)
+            for i, item in enumerate(data):
+                out[i] = _word_ids(item, f"item {i} of an object array")
+            self.value = out.reshape(shape, order=order)
+            return
+        self.value = _numeric_array(data, dtype_, shape, order)
+
+
+def _numeric_array(data: Any, dtype: np.dtype, shape: Any, order: str) -> np.ndarray:
+    """An array of a numeric dtype from exactly the bytes its shape needs, copied, native order."""
+    if not (isinstance(shape, tuple) and all(type(d) is int and d >= 0 for d in shape)):
+        raise _Refused(f"an array's shape is {str(shape)[:60]}")
+    count = math.prod(shape)
+    if not isinstance(data, (bytes, bytearray)) or len(data) != count * dtype.itemsize:
+        size = len(data) if isinstance(data, (bytes, bytearray)) else type(data).__name__
+        raise _Refused(f"an array of shape {shape} and dtype {dtype} needs {count * dtype.itemsize:,} bytes of "
+                       f"data; the pickle gives {size}")
+    # a copy of its own, in native byte order (as numpy's unpickling gives it)
+    stored = np.frombuffer(bytes(data), dtype=dtype).reshape(shape, order=order)
+    return stored.astype(dtype.newbyteorder("="), order=order)
+
+
+def _from_buffer(data: Any, dtype: Any, shape: Any, order: Any = "C") -> np.ndarray:
+    """`numpy._core.numeric._frombuffer(buffer, dtype, shape, order)`: protocol 5's arrays."""
+    if not isinstance(dtype, _Dtype) or dtype.resolved().hasobject or order not in ("C", "F"):
+        raise _Refused("_frombuffer is asked for an array that is not of numbers")
+    return _numeric_array(data, dtype.resolved(), shape, order)
+
+
+def _empty_bytes(*args: Any) -> bytes:
+    """`bytes()`: how protocol 2 pickles an empty bytes object (any argument is refused: bytes(n)
+    would allocate n)."""
+    if args:
+        raise _Refused("bytes() is called with arguments")
+    return b""
+
+
+def _scalar(dtype: Any, data: Any = None) -> Any:
+    """`numpy.core.multiarray.scalar(dtype, bytes)`: a numpy number."""
+    if not isinstance(dtype, _Dtype):
+        raise _Refused("a scalar's dtype is not a dtype")
+    dtype_ = dtype.resolved()
+    if dtype_.hasobject or not isinstance(data, bytes) or len(data) != dtype_.itemsize:
+        raise _Refused(f"a scalar of dtype {dtype_} is not {dtype_.itemsize} bytes of data")
+    return np.frombuffer(data, dtype=dtype_)[0]
+
+
+def _latin1(text: Any, encoding: Any = "latin1") -> bytes:
+    """`_codecs.encode(text, "latin1")`: how Python 3 pickles bytes in protocol 2."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise _Refused(f"_codecs.encode is asked for the encoding {str(encoding)[:20]!r}")
+    return text.encode("latin-1")
+
+
+_CLASSES: dict[tuple[str, str], Any] = {
+    **{(module, name): made for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+       for name, made in (("_reconstruct", _Array), ("scalar", _scalar))},
+    **{(module, "_frombuffer"): _from_buffer for module in ("numpy.core.numeric", "numpy._core.numeric")},
+    **{(module, "bytes"): _empty_bytes for module in ("builtins", "__builtin__")},
+    ("numpy", "ndarray"): _NdarrayClass,
+    ("numpy", "dtype"): _Dtype,
+    ("_codecs", "encode"): _latin1,
 }
 
 
 class _ArraysOnly(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in _ALLOWED:
+        made = _CLASSES.get((module, name))
+        if made is None:
             raise pickle.UnpicklingError(f"refused {module}.{name}: a data file may hold only numpy arrays, lists, "
                                          "dicts, numbers and strings")
-        return super().find_class(module, name)
+        return made
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise pickle.UnpicklingError("refused a persistent reference: a data file holds its data itself")
 
 
-def arrays_only_pickle(f: IO[bytes], encoding: str = "ASCII") -> Any:
-    """The object pickled in `f`, built from arrays and plain Python values only
-    (`encoding="bytes"` for Python 2 pickles, as CIFAR's are).
+# -- 3. the result ------------------------------------------------------------------------------
+
+def _finished(value: Any, budget: int) -> Any:
+    """`value` with every stand-in replaced by what it built; refuses anything else, and a walk of
+    more than `budget` items."""
+    met = 0
+
+    def walk(item: Any) -> Any:
+        nonlocal met
+        met += 1
+        if met > budget:
+            raise _Refused(f"the data holds more than {budget:,} items (shared references?)")
+        if isinstance(item, _Array):
+            if item.value is None:
+                raise _Refused("an array has no data (never built)")
+            return item.value
+        if type(item) is list:
+            for i, child in enumerate(item):
+                item[i] = walk(child)
+            return item
+        if type(item) is tuple:
+            return tuple(walk(child) for child in item)
+        if type(item) is dict:
+            for key in list(item):
+                if type(key) not in (str, bytes, int):
+                    raise _Refused(f"a dict key is a {type(key).__name__}")
+                met += 1
+                item[key] = walk(item[key])
+            return item
+        if item is None or type(item) in (bool, int, float, str, bytes, np.ndarray) or isinstance(item, np.generic):
+            return item
+        raise _Refused(f"the data holds a {type(item).__name__}")
+
+    # nesting is bounded by the unpickler's own stack, which the file's size bounds; Python's
+    # recursion limit turns a very deep one into a RecursionError, refused by the caller
+    return walk(value)
+
+
+def arrays_only_pickle(f: IO[bytes], encoding: str = "ASCII", limit: int = 1 << 34) -> Any:
+    """The object pickled in `f` (read to its end, at most `limit` bytes), built from numeric
+    arrays, object arrays of word-id lists and plain Python values only (`encoding="bytes"` for
+    Python 2 pickles, as CIFAR's are).
 
     Raises:
-        pickle.UnpicklingError: Naming the class the file asks for, when it is anything else.
+        pickle.UnpicklingError: Saying what the file holds that a data file may not (a class,
+            a dtype, a size beyond the file, an array without data, too many shared items).
     """
-    return _ArraysOnly(f, encoding=encoding).load()
+    chunks, size = [], 0
+    while size <= limit:  # read in blocks: one read(limit) would allocate `limit` bytes at once
+        chunk = f.read(min(1 << 24, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise _Refused(f"the pickle is larger than {limit:,} bytes")
+    data = b"".join(chunks)
+    _scan(data)
+    try:
+        loaded = _ArraysOnly(io.BytesIO(data), encoding=encoding).load()
+        return _finished(loaded, _ITEMS_PER_BYTE * len(data) + _ITEMS_SLACK)
+    except RecursionError:
+        raise _Refused("the data nests too deeply") from None
+    except (AttributeError, TypeError, ValueError, IndexError, KeyError, EOFError, OverflowError) as err:
+        raise _Refused(f"not an array data file ({type(err).__name__}: {str(err)[:200]})") from None

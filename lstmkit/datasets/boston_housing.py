@@ -10,6 +10,7 @@ import numbers
 
 import numpy as np
 
+from ._npz import load_npz
 from .cache import get_file
 
 ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/boston_housing.npz"
@@ -22,8 +23,10 @@ def load_data(path: str = "boston_housing.npz", test_split: float = 0.2, seed: i
     if isinstance(test_split, bool) or not isinstance(test_split, numbers.Real) or not 0 <= test_split < 1:
         raise ValueError(f"test_split must be in [0, 1), got test_split={test_split!r}")
     file = get_file(path, origin=ORIGIN, file_hash="f553886a1f8d56431e820c5b82552d9d95cfcb96d1e678153f8839538947dff5")
-    with np.load(file, allow_pickle=False) as f:
-        x, y = f["x"], f["y"]
+    arrays = load_npz(file)
+    if "x" not in arrays or "y" not in arrays:
+        raise ValueError(f"{file} lacks the arrays x and y (it has {sorted(arrays)}): not Keras's boston_housing.npz")
+    x, y = arrays["x"], arrays["y"]
     order = np.arange(len(x))
     np.random.RandomState(seed).shuffle(order)
     x, y = x[order], y[order]

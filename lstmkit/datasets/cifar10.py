@@ -17,18 +17,25 @@ from ._pickles import arrays_only_pickle
 from .cache import get_file
 
 ORIGIN = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+MAX_BATCH_BYTES = 1 << 28  # a batch of 10,000 images is 31 MB
 
 
 def load_batch(path: str, label_key: str = "labels") -> tuple[np.ndarray, list[int]]:
     """One batch file's images (N, 3, 32, 32) and labels."""
     try:
         with open(path, "rb") as f:
-            batch = {k.decode("utf8") if isinstance(k, bytes) else k: v
-                     for k, v in arrays_only_pickle(f, encoding="bytes").items()}
-    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError) as err:
+            batch = arrays_only_pickle(f, encoding="bytes", limit=MAX_BATCH_BYTES)
+    except pickle.UnpicklingError as err:
         raise ValueError(f"{path} is not a CIFAR batch file ({err})") from None
-    data = np.asarray(batch["data"], dtype=np.uint8)
-    return data.reshape(data.shape[0], 3, 32, 32), list(batch[label_key])
+    if not isinstance(batch, dict):
+        raise ValueError(f"{path} is not a CIFAR batch file (it holds a {type(batch).__name__}, not a dict)")
+    batch = {k.decode("utf8", "replace") if isinstance(k, bytes) else k: v for k, v in batch.items()}
+    data, labels = batch.get("data"), batch.get(label_key)
+    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2 and data.shape[1] == 3 * 32 * 32):
+        raise ValueError(f"{path} is not a CIFAR batch file (its 'data' is not a uint8 array of N rows of 3072 pixels)")
+    if not (isinstance(labels, list) and len(labels) == len(data) and all(type(v) is int for v in labels)):
+        raise ValueError(f"{path} is not a CIFAR batch file (its {label_key!r} is not a list of {len(data)} ints)")
+    return data.reshape(data.shape[0], 3, 32, 32), labels
 
 
 def load_data() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:

@@ -1,7 +1,7 @@
 """Keras's word-index data sets (IMDB, Reuters), read from Keras's own files in its cache.
 
 The `.npz` files hold each text as a list of word ranks (1 = the most frequent word), in numpy
-object arrays, which numpy stores pickled. They are read with `_pickles.arrays_only_pickle`,
+object arrays, which numpy stores pickled. They are read with `_npz.load_npz`,
 which rebuilds numpy arrays and Python lists and nothing else, so a crafted file cannot run code.
 The functions below do what Keras's `load_data` does to them, step for step: shuffle with one
 `np.random.RandomState(seed)`, prepend `start_char`, shift ranks by `index_from`, drop texts of
@@ -10,43 +10,16 @@ The functions below do what Keras's `load_data` does to them, step for step: shu
 
 from __future__ import annotations
 
-import io
 import os
-import pickle
-import zipfile
 from typing import Any, Sequence
 
 import numpy as np
-from numpy.lib import format as npy_format
 
-from ._pickles import arrays_only_pickle
-
-def _read_npy(raw: bytes, member: str, path: str) -> np.ndarray:
-    f = io.BytesIO(raw)
-    version = npy_format.read_magic(f)
-    shape, fortran, dtype = (npy_format.read_array_header_1_0(f) if version == (1, 0)
-                             else npy_format.read_array_header_2_0(f))
-    if not dtype.hasobject:
-        f.seek(0)
-        return npy_format.read_array(f, allow_pickle=False)
-    try:
-        array = arrays_only_pickle(f)
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as err:
-        raise ValueError(f"{path}: member {member!r} cannot be read as an array of word ids ({err})") from None
-    if not isinstance(array, np.ndarray) or array.shape != shape:
-        raise ValueError(f"{path}: member {member!r} is not the array of shape {shape} its header declares")
-    return array
-
+from . import _npz
 
 def load_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """The arrays of a `.npz` file by name; object arrays (lists of ids) unpickled safely."""
-    path = os.fspath(path)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return {name[:-4]: _read_npy(archive.read(name), name, path)
-                    for name in archive.namelist() if name.endswith(".npy")}
-    except zipfile.BadZipFile:
-        raise ValueError(f"{path} is not a .npz file (a zip of .npy arrays); is the download complete?") from None
+    return _npz.load_npz(path, objects=True)
 
 
 def need(arrays: dict[str, np.ndarray], names: Sequence[str], path: str) -> list[np.ndarray]:

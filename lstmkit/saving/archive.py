@@ -40,6 +40,7 @@ from safetensors.torch import save as save_safetensors
 
 from .._io import atomic_write
 from .._version import __version__
+from .._zipread import read_member
 
 MODEL_FORMAT = "lstmkit.model"
 WEIGHTS_FORMAT = "lstmkit.weights"
@@ -90,20 +91,7 @@ def refuse(path: str, problem: str) -> ValueError:
 
 
 def _read_member(path: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
-    if info.file_size > limit:
-        raise refuse(path, f"member {info.filename!r} declares {info.file_size:,} bytes, above the limit of {limit:,}")
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise refuse(path, f"member {info.filename!r} uses compression method {info.compress_type}, which lstmkit does not read")
-    if info.compress_type == zipfile.ZIP_DEFLATED and info.file_size > 200 * max(info.compress_size, 1) + (1 << 20):
-        raise refuse(path, f"member {info.filename!r} would expand {info.compress_size:,} bytes to {info.file_size:,} (a zip bomb?)")
-    try:
-        with zf.open(info) as f:
-            data = f.read(limit + 1)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:  # bad CRC, cut short
-        raise refuse(path, f"member {info.filename!r} is damaged ({err})") from None
-    if len(data) != info.file_size:
-        raise refuse(path, f"member {info.filename!r} holds {len(data):,} bytes, not the {info.file_size:,} it declares")
-    return data
+    return read_member(path, zf, info, limit, refuse)
 
 
 # bytes per element of each safetensors dtype
