@@ -22,6 +22,7 @@ before any array is read.
 
 from __future__ import annotations
 
+import heapq
 import inspect
 import json
 import re
@@ -280,19 +281,7 @@ def functional_config(config: dict[str, Any], custom_objects: Mapping[str, Any])
         layers.append(spec)
         if spec["class_name"] != "InputLayer":
             pending += _nodes_of(entry["class_name"], name, entry.get("inbound_nodes"))
-    # Keras lists layers, not calls, in order: put each call after the calls it reads
-    made = {(spec["config"]["name"], 0) for spec in layers if spec["class_name"] == "InputLayer"}
-    calls: dict[str, int] = {}
-    nodes = []
-    while pending:
-        ready = next((n for n in pending if all((r[0], r[1]) in made for r in _refs_in([n["args"], n["kwargs"]]))), None)
-        if ready is None:
-            missing = sorted({r[0] for n in pending for r in _refs_in([n["args"], n["kwargs"]]) if (r[0], r[1]) not in made})
-            raise KerasFileError(f"The graph reads layers {missing} that it never computes")
-        pending.remove(ready)
-        nodes.append(ready)
-        made.add((ready["layer"], calls.get(ready["layer"], 0)))
-        calls[ready["layer"]] = calls.get(ready["layer"], 0) + 1
+    nodes = _in_call_order(pending, {(spec["config"]["name"], 0) for spec in layers if spec["class_name"] == "InputLayer"})
 
     def ends(value: Any) -> Any:
         value = _ref(value)
@@ -300,6 +289,38 @@ def functional_config(config: dict[str, Any], custom_objects: Mapping[str, Any])
 
     return {"name": config.get("name"), "trainable": config.get("trainable", True), "layers": layers, "nodes": nodes,
             "inputs": ends(config.get("input_layers")), "outputs": ends(config.get("output_layers"))}
+
+
+def _in_call_order(pending: list[dict[str, Any]], inputs: set[tuple[str, int]]) -> list[dict[str, Any]]:
+    """Keras lists layers, not calls, in order: the calls ordered so that each comes after the
+    calls it reads (the first ready one in the file's order each time; a call of a layer is its
+    n-th when n of its calls came before), in time linear in the graph."""
+    waiting: dict[tuple[str, int], list[int]] = {}  # a call's output -> the calls that read it
+    unmet = []
+    ready: list[int] = []
+    for i, node in enumerate(pending):
+        needs = {(r[0], r[1]) for r in _refs_in([node["args"], node["kwargs"]])} - inputs
+        unmet.append(len(needs))
+        for need in needs:
+            waiting.setdefault(need, []).append(i)
+        if not needs:
+            ready.append(i)
+    heapq.heapify(ready)
+    calls: dict[str, int] = {}
+    nodes = []
+    while ready:
+        node = pending[heapq.heappop(ready)]
+        nodes.append(node)
+        made = (node["layer"], calls.get(node["layer"], 0))
+        calls[node["layer"]] = made[1] + 1
+        for reader in waiting.pop(made, []):
+            unmet[reader] -= 1
+            if unmet[reader] == 0:
+                heapq.heappush(ready, reader)
+    if len(nodes) != len(pending):
+        missing = sorted({need[0] for need in waiting})
+        raise KerasFileError(f"The graph reads layers {missing[:20]} that it never computes")
+    return nodes
 
 
 def sequential_config(config: dict[str, Any], custom_objects: Mapping[str, Any]) -> dict[str, Any]:

@@ -501,6 +501,7 @@ class Model(Layer, Trainer, Keras2Methods):
             layer = deserialize(spec)
             layers[layer.name] = layer
         made: dict[tuple[str, int], list[SymbolicTensor]] = {}
+        calls: dict[str, int] = {}  # how many times each layer has been called so far
         for layer in layers.values():
             if isinstance(layer, InputLayer):
                 made[(layer.name, 0)] = [layer.output]
@@ -528,7 +529,8 @@ class Model(Layer, Trainer, Keras2Methods):
                 raise ValueError(f"The graph calls a layer {spec['layer']!r} it does not describe")
             layer = called
             out = layer(resolve(spec["args"]), **{k: resolve(v) for k, v in spec.get("kwargs", {}).items()})
-            number = sum(1 for key in made if key[0] == layer.name)
+            number = calls.get(layer.name, 0)
+            calls[layer.name] = number + 1
             made[(layer.name, number)] = out if isinstance(out, list) else [out]
         return cls(resolve(config["inputs"]), resolve(config["outputs"]), name=config.get("name"),
                    trainable=config.get("trainable", True))
