@@ -26,6 +26,13 @@ def snake_case(name: str) -> str:
 _NOT_GIVEN: Any = object()  # `forward`'s mask when the caller passed none (an eager call)
 
 
+def copy_checked(pairs: Sequence[tuple[torch.Tensor, np.ndarray]]) -> None:
+    """Copies checked (weight, array) pairs (from `Layer.checked_weights`) into the weights."""
+    with torch.no_grad():
+        for param, value in pairs:
+            param.copy_(torch.as_tensor(value, dtype=param.dtype))
+
+
 class Layer(nn.Module):
     """Base of every lstmkit layer.
 
@@ -337,11 +344,18 @@ class Layer(nn.Module):
         """The weights as numpy arrays, in Keras's order and shapes."""
         return [p.detach().cpu().numpy().copy() for p in self.weights]
 
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        """Loads arrays in Keras's order and shapes (for example `keras_layer.get_weights()`).
+    def keras_layout(self, weights: list[Any]) -> list[Any]:
+        """Keras's arrays as this layer's weights take them (a layer whose Keras layout differs,
+        such as a CuDNNGRU's flat bias, converts here); no weight changes."""
+        return weights
+
+    def checked_weights(self, weights: Sequence[Any]) -> list[tuple[torch.Tensor, np.ndarray]]:
+        """(weight, array) pairs for `set_weights`, every count, shape and dtype checked; nothing
+        is changed yet (models check all their layers before setting any: all or nothing).
 
         Raises:
             ValueError: When the layer is not built, or the count or a shape differs.
+            TypeError: For arrays that are not numeric.
         """
         if not self.built:
             raise ValueError(
@@ -349,14 +363,14 @@ class Layer(nn.Module):
                 "model an input shape (input_shape=... or Input(shape=...)) or call it on data first"
             )
         params = self.weights
-        weights = list(weights)
+        weights = self.keras_layout(list(weights))
         if len(weights) != len(params):
             raise ValueError(
                 f"Layer {self.name!r} expects {len(params)} weight arrays with shapes "
                 f"{[tuple(p.shape) for p in params]}, got {len(weights)} arrays with shapes "
                 f"{[tuple(np.shape(w)) for w in weights]}"
             )
-        arrays = []
+        pairs = []
         for index, (param, value) in enumerate(zip(params, weights)):
             value = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
             if tuple(value.shape) != tuple(param.shape):
@@ -368,10 +382,16 @@ class Layer(nn.Module):
                 raise TypeError(
                     f"Layer {self.name!r}: weight {index} must be numeric, got dtype {value.dtype}"
                 )
-            arrays.append(value)
-        with torch.no_grad():
-            for param, value in zip(params, arrays):
-                param.copy_(torch.as_tensor(value, dtype=param.dtype))
+            pairs.append((param, value))
+        return pairs
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Loads arrays in Keras's order and shapes (for example `keras_layer.get_weights()`).
+
+        Raises:
+            ValueError: When the layer is not built, or the count or a shape differs.
+        """
+        copy_checked(self.checked_weights(weights))
 
     def weight_name(self, param: nn.Parameter) -> str:
         for name, p in self.named_parameters():

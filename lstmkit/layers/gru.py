@@ -173,11 +173,10 @@ class CuDNNGRU(GRU):
         weights[2] = weights[2].reshape(-1)
         return weights
 
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        weights = list(weights)
+    def keras_layout(self, weights: list[Any]) -> list[Any]:
         if len(weights) == 3 and np.shape(weights[2]) == (6 * self.units,):
             weights[2] = np.asarray(weights[2]).reshape(2, 3 * self.units)
-        super().set_weights(weights)
+        return weights
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

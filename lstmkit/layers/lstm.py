@@ -228,11 +228,10 @@ class CuDNNLSTM(LSTM):
             layer_norm_epsilon=self.layer_norm_epsilon,
         )
 
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        weights = list(weights)
+    def keras_layout(self, weights: list[Any]) -> list[Any]:
         if len(weights) == 3 and np.shape(weights[2]) == (4 * self.units,):
             weights[2] = np.concatenate([np.asarray(weights[2]), np.zeros(4 * self.units, dtype=np.asarray(weights[2]).dtype)])
-        super().set_weights(weights)
+        return weights
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

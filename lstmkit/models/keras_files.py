@@ -36,7 +36,8 @@ import torch
 
 from .. import initializers
 from ..constraints import MaxNorm, MinMaxNorm, NonNeg, UnitNorm
-from ..layers.base import Layer, snake_case
+from .._zipread import unique_names
+from ..layers.base import Layer, copy_checked, snake_case
 from ..layers.bidirectional import Bidirectional
 from ..layers.registry import deserialize, lookup
 from ..layers.time_distributed import TimeDistributed
@@ -56,6 +57,10 @@ _RECURRENT = {"LSTM", "GRU", "SimpleRNN", "CuDNNLSTM", "CuDNNGRU"}
 
 class KerasFileError(ValueError):
     """A Keras file lstmkit cannot load, and why."""
+
+
+def _refuse(path: str, problem: str) -> KerasFileError:
+    return KerasFileError(f"{path!r}: {problem}")
 
 
 def file_kind(path: str) -> str | None:
@@ -433,17 +438,23 @@ def _checked(pairs: list[tuple[Layer, list[Any]]], path: str) -> None:
 
 
 def load_weights_from(model: Any, f: Any, path: str) -> None:
-    """Sets every layer's weights from an open Keras HDF5 file, checking counts and shapes first.
-    Each layer's `set_weights` takes Keras's layouts (Keras 2 CuDNNGRU's flat bias, say)."""
+    """Sets every layer's weights from an open Keras HDF5 file, all or nothing: counts and shapes
+    are checked first, then every layer's arrays are read and checked as its `set_weights` takes
+    them (Keras's layouts: Keras 2 CuDNNGRU's flat bias, say), and only then is any weight set."""
     pairs = _per_layer(model, f, path)
     _checked(pairs, path)
+    checked = []
     for layer, arrays in pairs:
         values = [np.asarray(a[()]) for a in arrays]
         for a in values:
             if a.dtype.kind != "f":
                 raise KerasFileError(f"{path!r}: layer {layer.name!r} holds weights of dtype {a.dtype}, not floats")
         if values:
-            layer.set_weights(values)
+            try:
+                checked += layer.checked_weights(values)
+            except (ValueError, TypeError) as err:
+                raise KerasFileError(f"{path!r}: {err}; no weight of the model was changed") from None
+    copy_checked(checked)
 
 
 # ---- entry points -----------------------------------------------------------------------------
@@ -468,7 +479,7 @@ def _compile_from(model: Any, config: Any, path: str, custom_objects: Mapping[st
     try:
         if isinstance(optimizer, dict):
             settings = optimizer.get("config", {})
-            cls = getattr(optimizers_module, str(optimizer.get("class_name")))
+            cls = optimizers_module.class_named(str(optimizer.get("class_name")))
             made = cls(learning_rate=float(settings.get("learning_rate", 1e-3)))
         else:
             made = optimizers_module.get(optimizer or "rmsprop")
@@ -521,6 +532,7 @@ def _load(path: str, custom_objects: dict[str, Any], compile: bool) -> Any:
     kind = file_kind(path)
     if kind == "keras":
         with zipfile.ZipFile(path) as z:
+            unique_names(path, z, _refuse)
             if z.getinfo("config.json").file_size > MAX_CONFIG_BYTES:
                 raise KerasFileError(f"{path!r}: config.json is larger than {MAX_CONFIG_BYTES >> 20} MiB")
             top = _json(z.read("config.json"), path, "config.json")

@@ -29,7 +29,7 @@ from torch import nn
 
 from .. import serialization
 from .._checks import positive_int
-from ..layers.base import Layer, Shape, check_finite, to_tensor
+from ..layers.base import Layer, Shape, check_finite, copy_checked, to_tensor
 from ..layers.input_layer import InputLayer
 from ..layers.registry import deserialize, serialize
 from ..layers.symbolic import Node, SymbolicTensor, map_structure
@@ -417,23 +417,36 @@ class Model(Layer, Trainer, Keras2Methods):
         """All layers' weights as numpy arrays, in Keras's order."""
         return [w for layer in self.layers for w in layer.get_weights()]
 
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        """Loads a list of arrays in Keras's order, e.g. `keras_model.get_weights()`.
+    def checked_weights(self, weights: Sequence[Any]) -> list[tuple[torch.Tensor, np.ndarray]]:
+        """Every layer's (weight, array) pairs, all checked before any weight is set.
 
         Raises:
             ValueError: When the model is not built, or the count or any shape differs.
         """
-        if not self.built:
-            raise ValueError(f"Model {self.name!r} is not built yet: give it an input shape or call it on data first")
+        self.require_built_for_weights()
         weights = list(weights)
         counts = [len(layer.weights) for layer in self.layers]
         if len(weights) != sum(counts):
             per_layer = ", ".join(f"{layer.name}: {n}" for layer, n in zip(self.layers, counts) if n)
-            raise ValueError(f"Model {self.name!r} expects {sum(counts)} weight arrays ({per_layer}), got {len(weights)}")
-        start = 0
+            raise ValueError(f"{self.kind_name()} {self.name!r} expects {sum(counts)} weight arrays ({per_layer}), "
+                             f"got {len(weights)}")
+        pairs, start = [], 0
         for layer, n in zip(self.layers, counts):
-            layer.set_weights(weights[start : start + n])
+            pairs += layer.checked_weights(weights[start : start + n])
             start += n
+        return pairs
+
+    def require_built_for_weights(self) -> None:
+        if not self.built:
+            raise ValueError(f"Model {self.name!r} is not built yet: give it an input shape or call it on data first")
+
+    def kind_name(self) -> str:
+        return "Model"
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Loads a list of arrays in Keras's order, e.g. `keras_model.get_weights()`: all of them
+        or, when any count or shape differs, none (the error names it)."""
+        copy_checked(self.checked_weights(weights))
 
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self.layers)

@@ -268,26 +268,12 @@ class Sequential(Model):
 
     # ---- weights -------------------------------------------------------------------------------
 
-    def set_weights(self, weights: Sequence[Any]) -> None:
-        """Loads a list of arrays in Keras's order, e.g. `keras_model.get_weights()`.
-
-        Raises:
-            ValueError: When the model is not built, or the count or any shape differs.
-        """
+    def require_built_for_weights(self) -> None:
         if not self.built:
             self.layer_output_shapes()  # raises the "not built" error
-        weights = list(weights)
-        counts = [len(layer.weights) for layer in self.layers]
-        if len(weights) != sum(counts):
-            per_layer = ", ".join(f"{layer.name}: {n}" for layer, n in zip(self.layers, counts))
-            raise ValueError(
-                f"Sequential model {self.name!r} expects {sum(counts)} weight arrays ({per_layer}), "
-                f"got {len(weights)}"
-            )
-        start = 0
-        for layer, n in zip(self.layers, counts):
-            layer.set_weights(weights[start : start + n])
-            start += n
+
+    def kind_name(self) -> str:
+        return "Sequential model"
 
     def get_config(self) -> dict[str, Any]:
         entries = [serialize(layer) for layer in self.layers]

@@ -126,10 +126,9 @@ class SubclassedModel(Model):
                          f"file: save its weights with model.save_weights({os.fspath(filepath)!r}), and rebuild it from "
                          "the class before load_weights")
 
-    def set_weights(self, weights: Sequence[Any]) -> None:
+    def require_built_for_weights(self) -> None:
         if not self.built:
             raise ValueError(f"Model {self.name!r} is not built: run it on a batch (model.predict(x[:1])) before set_weights")
-        super().set_weights(weights)
 
 
 Model.subclass_base = SubclassedModel  # type: ignore[attr-defined]

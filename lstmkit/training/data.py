@@ -353,6 +353,8 @@ class BatchStream:
         self._pass_rng: torch.Tensor | None = None
         self._consumed = 0
         self._skip = 0  # batches of the next pass already used before a resume
+        self._yielded = False  # whether any batch ever came
+        self.ran_out = False  # a pass ended and the next gave nothing (a generator used up)
 
     def steps(self) -> int | None:
         """Batches in one pass on this rank (None for an iterable of unknown length)."""
@@ -406,6 +408,7 @@ class BatchStream:
             self._raw, self._current, self._pass_rng, self._consumed = None, None, None, 0
             return None
         self._consumed += 1
+        self._yielded = True
         return batch
 
     def epoch(self, steps_per_epoch: int | None, done: int = 0) -> Iterator[Batch]:
@@ -419,5 +422,8 @@ class BatchStream:
             if batch is None:  # the pass ran out: Keras restarts the data, reshuffled
                 batch = self._next()
                 if batch is None:
-                    raise ValueError("The training data yielded no batches")
+                    if not self._yielded:
+                        raise ValueError("The training data yielded no batches")
+                    self.ran_out = True  # a generator used up: the loop stops training, as Keras does
+                    return
             yield batch

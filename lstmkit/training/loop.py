@@ -202,6 +202,15 @@ def fit(
                     run = snapshot(model, fit_settings, callback_list, stream, trackers, replicas)
                     if main:
                         checkpoints.save(model, epoch, step, run)
+            if stream.ran_out:
+                warnings.warn(
+                    "Your input ran out of data; interrupting training. Make sure that your dataset or generator can "
+                    "generate at least `steps_per_epoch * epochs` batches (here "
+                    f"{steps_per_epoch} * {epochs}). You may need to use the `.repeat()` function when building your "
+                    "dataset.", UserWarning, stacklevel=4)
+                model.stop_training = True
+                if step == 0:  # nothing of this epoch ran: it is not an epoch of the History
+                    break
             epoch_logs = dict(logs)
             if validation is not None and not model.stop_training:
                 val_logs = evaluate_loop(model, setup, step_fns, validation, -(-validation_batch_size // world), callback_list,

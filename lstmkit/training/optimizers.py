@@ -431,6 +431,19 @@ def get(identifier: str | Optimizer) -> Optimizer:
     )
 
 
+def class_named(name: str) -> type[Optimizer]:
+    """The optimizer class Keras's configs name (`"Adam"`, `"RMSprop"`): a concrete one only.
+
+    Raises:
+        ValueError: Naming it, for the abstract `Optimizer` or any name lstmkit has no optimizer for.
+    """
+    found = _REGISTRY.get(name.lower()) if isinstance(name, str) else None
+    if not isinstance(found, type):
+        raise ValueError(f"Unknown optimizer class {str(name)[:80]!r}; lstmkit's optimizers are "
+                         f"{', '.join(sorted(c.__name__ for c in _REGISTRY.values() if isinstance(c, type)))}")
+    return found
+
+
 def names() -> list[str]:
     """The optimizer names `get` takes."""
     return sorted(_REGISTRY)
