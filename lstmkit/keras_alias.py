@@ -22,6 +22,7 @@ while the hook is on and put back when it is taken off.
 
 from __future__ import annotations
 
+import _imp
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -52,7 +53,6 @@ RENAMED = {
 }
 
 _lock = threading.RLock()
-_installed: list["KerasAlias"] = []
 
 
 def lstmkit_name(fullname: str) -> str | None:
@@ -161,23 +161,64 @@ def _ours(name: str) -> bool:
     return name == "tensorflow" or name.startswith("tensorflow.") or lstmkit_name(name) is not None
 
 
-class KerasAlias:
-    """The hook while it is on. `remove()` (or leaving a `with` block) takes it off and puts back
-    any real `keras` / `tensorflow` modules that were imported before."""
+class _Hooks:
+    """What every hook shares: one finder, on `sys.meta_path` while any hook is on, and the real
+    `keras` / `tensorflow` modules set aside when the first hook went on, put back when the last
+    goes off. Hooks may overlap, nest, be removed in any order and come from any thread: the
+    first on and the last off are the only moments `sys.modules` changes, under `_lock` and the
+    interpreter's import lock (so that no import runs half-way through the change)."""
 
     def __init__(self) -> None:
-        self._finder = _Finder()
-        self._set_aside: dict[str, types.ModuleType] = {}
+        self.finder = _Finder()
+        self.on = 0
+        self.set_aside: dict[str, types.ModuleType] = {}
+
+    def add(self) -> None:
+        with _lock, _import_lock():
+            if self.on == 0:
+                modules = sys.modules.copy()  # one step: another thread may be importing meanwhile
+                self.set_aside = {n: m for n, m in modules.items() if _ours(n)}
+                for name in self.set_aside:
+                    sys.modules.pop(name, None)
+                sys.meta_path.insert(0, self.finder)
+            self.on += 1
+
+    def drop(self) -> None:
+        with _lock, _import_lock():
+            self.on -= 1
+            if self.on == 0:  # the last hook off: drop the stand-ins, bring back what was there
+                if self.finder in sys.meta_path:
+                    sys.meta_path.remove(self.finder)
+                for name in [n for n in sys.modules.copy() if _ours(n)]:
+                    sys.modules.pop(name, None)
+                sys.modules.update(self.set_aside)
+                self.set_aside = {}
+
+
+class _import_lock:
+    """The interpreter's global import lock, held while the hooks change `sys.modules`."""
+
+    def __enter__(self) -> None:
+        _imp.acquire_lock()
+
+    def __exit__(self, *exc: Any) -> None:
+        _imp.release_lock()
+
+
+_hooks = _Hooks()
+
+
+class KerasAlias:
+    """The hook while it is on. `remove()` (or leaving a `with` block) takes it off; when no
+    other hook is on, the `keras` / `tensorflow` entries of `sys.modules` are as they were
+    before the first hook went on (a real Keras imported before is put back)."""
+
+    def __init__(self) -> None:
         self.active = False
 
     def _install(self) -> "KerasAlias":
-        with _lock:
-            self._set_aside = {n: m for n, m in sys.modules.items() if _ours(n)}
-            for name in self._set_aside:
-                del sys.modules[name]
-            sys.meta_path.insert(0, self._finder)
-            _installed.append(self)
-            self.active = True
+        _hooks.add()
+        self.active = True
         return self
 
     def remove(self) -> None:
@@ -185,13 +226,7 @@ class KerasAlias:
             if not self.active:
                 return
             self.active = False
-            if self._finder in sys.meta_path:
-                sys.meta_path.remove(self._finder)
-            _installed.remove(self)
-            if not _installed:  # the last hook off: drop the stand-ins, bring back what was there
-                for name in [n for n in sys.modules if _ours(n)]:
-                    del sys.modules[name]
-            sys.modules.update(self._set_aside)
+            _hooks.drop()
 
     def __enter__(self) -> "KerasAlias":
         return self
