@@ -4,19 +4,20 @@ Keras programs fetch their data with `get_file(fname, origin)`, which downloads 
 `~/.keras/datasets/fname` (or under `$KERAS_HOME`) once and returns that path. lstmkit never
 downloads: `get_file` returns the file when it is in that cache and otherwise raises an error
 that gives the exact path to put the file at and the URL it comes from. Archives are extracted
-where Keras 3 extracts them, refusing members that would land outside that folder.
+where Keras 3 extracts them, all at once and within limits (`lstmkit.datasets._extract`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import tarfile
 import urllib.parse
 import warnings
-import zipfile
 from typing import Any
+
+from ._extract import extract_archive
+
+__all__ = ["NotInCacheError", "extract_archive", "get_file", "keras_home"]
 
 
 class NotInCacheError(FileNotFoundError):
@@ -45,61 +46,6 @@ def _matches(path: str, file_hash: str, algorithm: str) -> bool:
     if algorithm not in ("sha256", "md5"):
         raise ValueError(f"hash_algorithm must be 'auto', 'sha256' or 'md5', got hash_algorithm={algorithm!r}")
     return _hash(path, algorithm) == str(file_hash)
-
-
-def _safe_target(folder: str, member: str) -> str:
-    target = os.path.realpath(os.path.join(folder, member))
-    if os.path.commonpath([target, os.path.realpath(folder)]) != os.path.realpath(folder):
-        raise ValueError(f"The archive member {member!r} would be written outside {folder!r}; nothing was extracted")
-    return target
-
-
-def extract_archive(path: str, folder: str, archive_format: Any = "auto") -> bool:
-    """Extracts a tar (.tar, .tar.gz, .tar.bz2) or zip archive at `path` into `folder`; False
-    when it is none of the formats asked for. Links and members with paths leading outside
-    `folder` are refused (ValueError) before anything is written."""
-    if archive_format is None:
-        return False
-    formats = ["tar", "zip"] if archive_format == "auto" else [archive_format] if isinstance(archive_format, str) \
-        else list(archive_format)
-    for kind in formats:
-        if kind not in ("tar", "zip"):
-            raise ValueError(f"archive_format must be 'auto', 'tar', 'zip' or a list of them, got {archive_format!r}")
-        if kind == "tar" and tarfile.is_tarfile(path):
-            with tarfile.open(path) as archive:
-                members = archive.getmembers()
-                for m in members:
-                    _safe_target(folder, m.name)
-                    if m.issym() or m.islnk() or m.isdev():
-                        raise ValueError(f"{path!r} holds the link or device {m.name!r}; nothing was extracted")
-                os.makedirs(folder, exist_ok=True)
-                for m in members:
-                    target = _safe_target(folder, m.name)
-                    if m.isdir():
-                        os.makedirs(target, exist_ok=True)
-                    elif m.isfile():
-                        os.makedirs(os.path.dirname(target), exist_ok=True)
-                        source = archive.extractfile(m)
-                        assert source is not None
-                        with source, open(target, "wb") as out:
-                            shutil.copyfileobj(source, out)
-            return True
-        if kind == "zip" and zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                names = archive.namelist()
-                for name in names:
-                    _safe_target(folder, name)
-                os.makedirs(folder, exist_ok=True)
-                for name in names:
-                    target = _safe_target(folder, name)
-                    if name.endswith("/"):
-                        os.makedirs(target, exist_ok=True)
-                        continue
-                    os.makedirs(os.path.dirname(target), exist_ok=True)
-                    with archive.open(name) as source, open(target, "wb") as out:
-                        shutil.copyfileobj(source, out)
-            return True
-    return False
 
 
 def get_file(
