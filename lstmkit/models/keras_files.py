@@ -15,9 +15,11 @@ Keras argument lstmkit has; arguments that do not change what a loaded model com
 policies, seeds, initializers, cuDNN and unroll switches) are dropped, and any other argument
 lstmkit lacks is refused by name rather than ignored. Nothing in the file is ever run: a
 `Lambda`'s stored bytecode, a custom layer class or a custom activation is refused with its name
-unless `custom_objects` supplies it. As for lstmkit's own files, the architecture is first built
-on the meta device and the stored arrays' shapes, read from the HDF5 headers, checked against it
-before any array is read.
+unless `custom_objects` supplies it. The HDF5 part is read by `lstmkit.saving.hdf5` (in a worker
+process, within time and memory bounds, nothing outside the file followed, every declared array
+checked against the bytes it stores), so what it holds is bounded by the file's size; then, as for
+lstmkit's own files, the architecture is built on the meta device and the arrays' shapes are
+checked against it before the model is allocated.
 """
 
 from __future__ import annotations
@@ -30,18 +32,18 @@ import warnings
 import zipfile
 from typing import Any, Callable, Iterator, Mapping
 
-import h5py
 import numpy as np
 import torch
 
 from .. import initializers
 from ..constraints import MaxNorm, MinMaxNorm, NonNeg, UnitNorm
-from .._zipread import unique_names
+from .._zipread import read_member, unique_names
 from ..layers.base import Layer, copy_checked, snake_case
 from ..layers.bidirectional import Bidirectional
 from ..layers.registry import deserialize, lookup
 from ..layers.time_distributed import TimeDistributed
 from ..regularizers import L1L2
+from ..saving import hdf5
 from ..training import losses as losses_module
 from ..training import metrics as metrics_module
 from ..training import optimizers as optimizers_module
@@ -76,8 +78,8 @@ def file_kind(path: str) -> str | None:
         try:
             with zipfile.ZipFile(path) as z:
                 names = set(z.namelist())
-        except zipfile.BadZipFile:
-            return None
+        except (zipfile.BadZipFile, NotImplementedError, EOFError, OSError, ValueError, RuntimeError):
+            return None  # not a zip lstmkit can open: the model file reader says so, by name
         if "config.json" in names and "model.weights.h5" in names:
             return "keras"
     return None
@@ -357,19 +359,21 @@ def build(spec: dict[str, Any], custom_objects: Mapping[str, Any], path: str) ->
 # ---- the weights ------------------------------------------------------------------------------
 
 def _array(group: Any, name: str) -> Any:
-    """The dataset `name` in `group`; a link to another place or file (which Keras never writes)
-    and anything but a dataset are refused, so a file cannot make lstmkit read another file."""
-    if not isinstance(group.get(name, getlink=True), h5py.HardLink):
-        raise KerasFileError(f"{group.name}/{name} is a link, not an array: lstmkit reads arrays stored in the file only")
-    found = group[name]
-    if not isinstance(found, h5py.Dataset):
-        raise KerasFileError(f"{found.name} is not an array")
+    """The array `name` in `group` (an `hdf5.Group`: the file already read, nothing in it refers
+    outside it)."""
+    found = group.get(name) if isinstance(group, hdf5.Group) else None
+    if not isinstance(found, hdf5.Array):
+        raise KerasFileError(f"{getattr(group, 'name', '?')}/{name} is not an array in the file")
     return found
 
 
 def _numbered(group: Any) -> list[Any]:
     """A Keras 3 `vars` group's arrays, in their numeric order."""
-    return [_array(group, k) for k in sorted(group.keys(), key=int)] if group is not None else []
+    if group is None:
+        return []
+    if not isinstance(group, hdf5.Group) or not all(k.isdigit() for k in group.keys()):
+        raise KerasFileError(f"{getattr(group, 'name', '?')} is not a group of numbered arrays")
+    return [_array(group, k) for k in sorted(group.keys(), key=int)]
 
 
 def _keras3_arrays(group: Any, layer: Any) -> list[Any]:
@@ -378,6 +382,8 @@ def _keras3_arrays(group: Any, layer: Any) -> list[Any]:
     layers of a model)."""
     if group is None:
         return []
+    if not isinstance(group, hdf5.Group):
+        raise KerasFileError(f"{group.name} is an array where Keras keeps a layer's group")
     arrays = _numbered(group.get("vars"))
     if hasattr(layer, "layers"):  # a model: its layers in turn
         inner = group.get("layers")
@@ -406,9 +412,20 @@ def _keras3_keys(layers: Any) -> list[str]:
     return keys
 
 
+def _names(group: Any, key: str) -> list[str]:
+    """A legacy file's list attribute (`layer_names`, `weight_names`) as a list of str."""
+    if not isinstance(group, hdf5.Group):
+        raise KerasFileError(f"{getattr(group, 'name', '?')} is an array where Keras keeps a layer's group")
+    names = group.attrs.get(key, [])
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise KerasFileError(f"{group.name}: the {key} attribute is not a list of names")
+    return names
+
+
 def _legacy_arrays(group: Any) -> list[Any]:
-    names = [n.decode() if isinstance(n, bytes) else str(n) for n in group.attrs.get("weight_names", [])]
-    return [_array(group, n) for n in names]
+    return [_array(group, n) for n in _names(group, "weight_names")]
 
 
 def _per_layer(model: Any, f: Any, path: str) -> list[tuple[Layer, list[Any]]]:
@@ -417,8 +434,8 @@ def _per_layer(model: Any, f: Any, path: str) -> list[tuple[Layer, list[Any]]]:
         root = f["layers"]
         return [(layer, _keras3_arrays(root.get(key), layer)) for layer, key in zip(model.layers, _keras3_keys(model.layers))]
     root = f["model_weights"] if "model_weights" in f else f
-    names = [n.decode() if isinstance(n, bytes) else str(n) for n in root.attrs.get("layer_names", [])]
-    with_weights = [n for n in names if len(root[n].attrs.get("weight_names", []))]
+    names = _names(root, "layer_names")
+    with_weights = [n for n in names if _names(root[n], "weight_names")]
     ours = [layer for layer in model.layers if layer.weights]
     if [layer.name for layer in ours] != with_weights and len(ours) == len(with_weights):
         by_name = dict(zip(with_weights, ours))  # Keras 2 numbered names (lstm_1, ...): match in order
@@ -513,6 +530,14 @@ def _compile_from(model: Any, config: Any, path: str, custom_objects: Mapping[st
                       f"({err}). Call model.compile(...) yourself.", UserWarning, stacklevel=3)
 
 
+MAX_WEIGHTS_BYTES = 64 << 30  # the weights member of a .keras archive
+
+
+def _naming(err: KerasFileError, path: str) -> KerasFileError:
+    """`err`, its message beginning with the file's name when it does not name it yet."""
+    return err if repr(path) in str(err) or path in str(err) else KerasFileError(f"{path!r}: {err}")
+
+
 def load(path: str, custom_objects: Mapping[str, Any] | None = None, compile: bool = True) -> Any:
     """A model from a Keras `.keras` archive or a Keras 2/3 legacy `.h5` file (see the module doc).
 
@@ -521,9 +546,12 @@ def load(path: str, custom_objects: Mapping[str, Any] | None = None, compile: bo
     """
     try:
         return _load(path, dict(custom_objects or {}), compile)
-    except KerasFileError:
-        raise
-    except (OSError, KeyError, IndexError, TypeError, AttributeError, ValueError, zipfile.BadZipFile, RecursionError) as err:
+    except KerasFileError as err:
+        raise _naming(err, path) from None
+    except hdf5.Hdf5Error as err:
+        raise KerasFileError(str(err)) from None
+    except (OSError, KeyError, IndexError, TypeError, AttributeError, ValueError, RuntimeError, zipfile.BadZipFile,
+            RecursionError, NotImplementedError, EOFError) as err:
         raise KerasFileError(f"{path!r} is not a whole Keras model file lstmkit can read ({type(err).__name__}: "
                              f"{str(err)[:200]})") from None
 
@@ -533,23 +561,21 @@ def _load(path: str, custom_objects: dict[str, Any], compile: bool) -> Any:
     if kind == "keras":
         with zipfile.ZipFile(path) as z:
             unique_names(path, z, _refuse)
-            if z.getinfo("config.json").file_size > MAX_CONFIG_BYTES:
-                raise KerasFileError(f"{path!r}: config.json is larger than {MAX_CONFIG_BYTES >> 20} MiB")
-            top = _json(z.read("config.json"), path, "config.json")
-            with z.open("model.weights.h5") as member, h5py.File(member, "r") as f:
-                model = _model_for(top, f, path, custom_objects)
-        if compile:
+            top = _json(read_member(path, z, z.getinfo("config.json"), MAX_CONFIG_BYTES, _refuse), path, "config.json")
+            weights = read_member(path, z, z.getinfo("model.weights.h5"), MAX_WEIGHTS_BYTES, _refuse)
+        model = _model_for(top, hdf5.read(weights, f"{path!r} (its model.weights.h5)"), path, custom_objects)
+        if compile and isinstance(top, dict):
             _compile_from(model, top.get("compile_config"), path, custom_objects)
         return model
     if kind == "hdf5":
-        with h5py.File(path, "r") as f:
-            if "model_config" not in f.attrs:
-                raise KerasFileError(f"{path!r} holds weights only (no model_config): build the model, then call "
-                                     "model.load_weights(path)")
-            top = _json(f.attrs["model_config"], path, "the model_config attribute")
-            model = _model_for(top, f, path, custom_objects)
-            training = _json(f.attrs["training_config"], path, "the training_config attribute") \
-                if "training_config" in f.attrs else None
+        f = hdf5.read(path, repr(path))
+        if "model_config" not in f.attrs:
+            raise KerasFileError(f"{path!r} holds weights only (no model_config): build the model, then call "
+                                 "model.load_weights(path)")
+        top = _json(f.attrs["model_config"], path, "the model_config attribute")
+        model = _model_for(top, f, path, custom_objects)
+        training = _json(f.attrs["training_config"], path, "the training_config attribute") \
+            if "training_config" in f.attrs else None
         if compile:
             _compile_from(model, training, path, custom_objects)
         return model
@@ -572,12 +598,14 @@ def _model_for(top: Any, f: Any, path: str, custom_objects: Mapping[str, Any]) -
 
 def load_weights(model: Any, path: str) -> None:
     """Loads a Keras weights file (`.weights.h5`, or Keras 2's `.h5`) into a built model, layer by
-    layer by name (Keras 2's numbered names matched in order)."""
+    layer by name (Keras 2's numbered names matched in order); all of them or none."""
     if not model.built:
         raise KerasFileError(f"Model {model.name!r} is not built: give it an input shape before load_weights({path!r})")
     try:
-        with h5py.File(path, "r") as f:
-            load_weights_from(model, f, path)
-    except (OSError, KeyError, TypeError, AttributeError) as err:
+        load_weights_from(model, hdf5.read(path, repr(path)), path)
+    except KerasFileError as err:
+        raise _naming(err, path) from None
+    except hdf5.Hdf5Error as err:
+        raise KerasFileError(str(err)) from None
+    except (OSError, KeyError, IndexError, TypeError, AttributeError, ValueError, RuntimeError) as err:
         raise KerasFileError(f"{path!r} is not a whole Keras weights file ({type(err).__name__}: {str(err)[:200]})") from None
-
