@@ -59,6 +59,8 @@ ATTACKS = {
     "BINBYTES8 declaring 20 GiB": lambda: b"\x80\x04\x8e" + struct.pack("<Q", 20 << 30) + b"abc.",
     "BINUNICODE8 declaring 2**62 bytes": lambda: b"\x80\x04\x8d" + struct.pack("<Q", 1 << 62) + b"abc.",
     "a FRAME declaring 16 GiB": lambda: b"\x80\x04\x95" + struct.pack("<Q", 16 << 30) + b"N.",
+    "LONG_BINPUT to memo slot 400 million (6 GB in 8 bytes)": lambda: b"\x80\x02Nr" + struct.pack("<I", 400_000_000) + b".",
+    "PUT to memo slot 10**9 as text": lambda: b"\x80\x02Np1000000000\n.",
     "a list shared 1000 x 1000 x 1000 times": lambda: pickle.dumps(shared_references(), protocol=2),
     "a dict of shared lists 10**9 items": lambda: pickle.dumps({"x": shared_references()}, protocol=4),
     "_reconstruct with no data (uninitialised memory)": lambda: pickle.dumps(

@@ -6,8 +6,9 @@ How a pickle is read here:
 
 1. Its bytes are read whole (the caller bounds their number) and its opcodes are walked once
    (`_scan`) before the unpickler sees them: every length the stream declares (BINBYTES8,
-   BINUNICODE8, FRAME, ...) must fit in the bytes that follow it, so the unpickler never
-   allocates more than the file holds.
+   BINUNICODE8, FRAME, ...) must fit in the bytes that follow it, and every memo slot a PUT
+   numbers must be below the pickle's size, so the unpickler never allocates more than the file
+   holds.
 2. The unpickler rebuilds lists, dicts, tuples, numbers, strings and bytes. The only classes it
    takes are numpy's array, dtype and scalar constructors, and it never calls numpy's own: it
    hands out stand-ins that record what the file says (`_Dtype`, `_Array`), and builds the real
@@ -68,7 +69,19 @@ def _argument_sizes() -> dict[int, tuple[int, int]]:
 
 _SIZES = _argument_sizes()
 _STOP = ord(".")
+_PUT, _LONG_BINPUT = ord("p"), ord("r")  # memo slots by number: the unpickler sizes its memo to the number
 _SIGNED_PREFIX = {ord("T")}  # BINSTRING's length is signed; a negative one is refused like any misfit
+
+
+def _memo_slot(slot: int | bytes, end: int) -> None:
+    """A memo slot a PUT names: the unpickler grows its memo to twice the number at once (slot
+    400 million, in an 8-byte pickle: 6 GB), so a slot beyond one per byte of pickle is refused."""
+    try:
+        number = int(slot)
+    except ValueError:
+        raise _Refused(f"a memo slot {slot[:20]!r} is not a number") from None
+    if not 0 <= number <= end:
+        raise _Refused(f"a memo slot numbered {number:,} in a pickle of {end:,} bytes")
 
 
 def _scan(data: bytes) -> None:
@@ -81,11 +94,14 @@ def _scan(data: bytes) -> None:
         fixed, prefix = _SIZES[code]
         at += 1
         if fixed == -1:
+            start = at
             for _ in range(prefix):
                 newline = data.find(b"\n", at)
                 if newline < 0:
                     raise _Refused(f"an argument at byte {at} runs past the end")
                 at = newline + 1
+            if code == _PUT:
+                _memo_slot(data[start:at - 1], end)
             continue
         if prefix:
             if at + prefix > end:
@@ -96,6 +112,8 @@ def _scan(data: bytes) -> None:
             at += prefix
         if at + fixed > end:
             raise _Refused(f"an argument at byte {at} declares {fixed:,} bytes; {end - at:,} remain")
+        if code == _LONG_BINPUT:
+            _memo_slot(int.from_bytes(data[at:at + 4], "little"), end)
         at += fixed
         if code == _STOP:
             return
