@@ -98,6 +98,7 @@ print("threads ok")
 """
 
 
+@pytest.mark.slow
 def test_hooks_from_eight_threads_see_lstmkit_and_leave_nothing_behind():
     done = subprocess.run([sys.executable, "-c", THREADS], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "KERAS_BACKEND": "torch"})

@@ -130,6 +130,7 @@ def _tar_fifo(path):
         tar.addfile(info)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(ATTACKS))
 def test_a_hostile_archive_is_refused_by_name_and_leaves_nothing(tmp_path, name):
     fname, make, message = ATTACKS[name]

@@ -112,6 +112,7 @@ model.load_weights({path!r})
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EDITS))
 def test_an_hdf5_weights_file_reaching_outside_or_lying_is_refused(files, name):
     path = edited(files, re.sub(r"\W+", "_", name), EDITS[name])
@@ -122,6 +123,7 @@ def test_an_hdf5_weights_file_reaching_outside_or_lying_is_refused(files, name):
     assert result.seconds < 5 and result.megabytes < 200, (name, result)
 
 
+@pytest.mark.slow
 def test_an_attribute_of_20_mib_is_refused(files, tmp_path):
     folder, _ = files
     path = tmp_path / "big_attribute.weights.h5"
@@ -163,6 +165,7 @@ def keras_archive(path, config, weights, compression=zipfile.ZIP_STORED):
         z.writestr("model.weights.h5", weights)
 
 
+@pytest.mark.slow
 def test_a_keras_archive_declaring_a_10_gb_dense_with_no_data_is_refused_small(files, tmp_path):
     folder, _ = files
     import json
@@ -187,6 +190,7 @@ def test_a_keras_archive_declaring_a_10_gb_dense_with_no_data_is_refused_small(f
     assert result.seconds < 5 and result.megabytes < 300, result
 
 
+@pytest.mark.slow
 def test_a_weights_member_of_a_gigabyte_of_deflated_zeros_is_refused_fast(files, tmp_path):
     folder, _ = files
     with zipfile.ZipFile(folder / "good.keras") as z:
@@ -257,6 +261,7 @@ def test_byte_mutated_keras_files_load_or_are_refused_by_name(files, tmp_path):
 HANGS = os.path.join(os.path.dirname(__file__), "data", "hangs_libhdf5.weights.h5")
 
 
+@pytest.mark.slow
 def test_a_16_kb_mutated_file_that_hangs_libhdf5_is_refused_in_seconds():
     """tests/data/hangs_libhdf5.weights.h5: a Keras weights file with a few bytes changed (found
     by the mutation run below); h5py's own `attrs["name"]` on /layers/dense/vars never returns."""

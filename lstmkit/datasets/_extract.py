@@ -19,6 +19,7 @@ counts `MEMBER_COST` bytes more than its data (a file costs a disk block and an 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import posixpath
 import shutil
@@ -48,6 +49,10 @@ def extraction_budget(archive_bytes: int) -> int:
     return min(MAX_EXTRACT_BYTES, max(EXTRACT_FLOOR, MAX_EXTRACT_RATIO * archive_bytes))
 
 
+def _no_data() -> IO[bytes]:
+    raise ValueError("a folder has no data")
+
+
 @dataclass
 class _Member:
     name: str  # normalised, relative, "/"-separated
@@ -67,6 +72,13 @@ def _normalised(path: str, raw: str) -> str:
     return "" if name == "." else name
 
 
+def _tar_data(archive: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
+    data = archive.extractfile(member)
+    if data is None:
+        raise ValueError(f"the member {member.name!r} has no data")
+    return data
+
+
 def _tar_members(path: str, archive: tarfile.TarFile) -> Iterator[_Member]:
     for m in archive:
         name = _normalised(path, m.name)
@@ -74,9 +86,9 @@ def _tar_members(path: str, archive: tarfile.TarFile) -> Iterator[_Member]:
             raise ValueError(f"{path!r}: the member {m.name!r} is a sparse file (its size is {m.size:,} bytes as "
                              "written out); lstmkit does not extract sparse members")
         if m.isdir():
-            yield _Member(name, True, 0, lambda: None)  # type: ignore[arg-type,return-value]
+            yield _Member(name, True, 0, _no_data)
         elif m.isfile():
-            yield _Member(name, False, m.size, lambda m=m: archive.extractfile(m))  # type: ignore[misc]
+            yield _Member(name, False, m.size, functools.partial(_tar_data, archive, m))
         else:
             what = "link" if m.issym() or m.islnk() else "device or FIFO"
             raise ValueError(f"{path!r} holds the {what} {m.name!r}; lstmkit extracts files and folders only, "
@@ -95,9 +107,9 @@ def _zip_members(path: str, archive: zipfile.ZipFile) -> Iterator[_Member]:
             raise ValueError(f"{path!r}: the member {info.filename!r} uses compression method {info.compress_type}, "
                              "which Python's zipfile cannot read")
         if info.is_dir():
-            yield _Member(name, True, 0, lambda: None)  # type: ignore[arg-type,return-value]
+            yield _Member(name, True, 0, _no_data)
         else:
-            yield _Member(name, False, info.file_size, lambda info=info: archive.open(info))
+            yield _Member(name, False, info.file_size, functools.partial(archive.open, info))
 
 
 def _checked(path: str, members: Iterator[_Member], budget: int) -> list[_Member]:

@@ -29,7 +29,7 @@ import math
 import pickle
 import pickletools
 import re
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import numpy as np
 
@@ -79,7 +79,7 @@ def _memo_slot(slot: int | bytes, end: int) -> None:
     try:
         number = int(slot)
     except ValueError:
-        raise _Refused(f"a memo slot {slot[:20]!r} is not a number") from None
+        raise _Refused(f"a memo slot {str(slot)[:20]!r} is not a number") from None
     if not 0 <= number <= end:
         raise _Refused(f"a memo slot numbered {number:,} in a pickle of {end:,} bytes")
 
@@ -140,7 +140,7 @@ def _dtype_from(name: Any, state: Any) -> np.dtype:
         raise _Refused(f"the dtype {name!r} has the byte order {str(order)[:10]!r}")
     if isinstance(state, tuple) and any(part is not None for part in state[2:5]):
         raise _Refused(f"the dtype {name!r} declares fields or a sub-array")
-    return np.dtype(name).newbyteorder(order if order in "<>" else "=")
+    return np.dtype(name).newbyteorder("<" if order == "<" else ">" if order == ">" else "=")
 
 
 class _Dtype:
@@ -197,7 +197,7 @@ class _Array:
             raise _Refused("an array's dtype is not a dtype")
         dtype_ = dtype.resolved()
         count = math.prod(shape)
-        order = "F" if fortran else "C"
+        order: Literal["C", "F"] = "F" if fortran else "C"
         if dtype_.hasobject:
             if type(data) is not list or len(data) != count:
                 raise _Refused(f"an object array of shape {shape} holds {type(data).__name__} data, not {count} items")
@@ -209,7 +209,7 @@ class _Array:
         self.value = _numeric_array(data, dtype_, shape, order)
 
 
-def _numeric_array(data: Any, dtype: np.dtype, shape: Any, order: str) -> np.ndarray:
+def _numeric_array(data: Any, dtype: np.dtype, shape: Any, order: Literal["C", "F"]) -> np.ndarray:
     """An array of a numeric dtype from exactly the bytes its shape needs, copied, native order."""
     if not (isinstance(shape, tuple) and all(type(d) is int and d >= 0 for d in shape)):
         raise _Refused(f"an array's shape is {str(shape)[:60]}")
@@ -227,7 +227,7 @@ def _from_buffer(data: Any, dtype: Any, shape: Any, order: Any = "C") -> np.ndar
     """`numpy._core.numeric._frombuffer(buffer, dtype, shape, order)`: protocol 5's arrays."""
     if not isinstance(dtype, _Dtype) or dtype.resolved().hasobject or order not in ("C", "F"):
         raise _Refused("_frombuffer is asked for an array that is not of numbers")
-    return _numeric_array(data, dtype.resolved(), shape, order)
+    return _numeric_array(data, dtype.resolved(), shape, "F" if order == "F" else "C")
 
 
 def _empty_bytes(*args: Any) -> bytes:

@@ -370,7 +370,7 @@ class Layer(nn.Module):
                 f"{[tuple(p.shape) for p in params]}, got {len(weights)} arrays with shapes "
                 f"{[tuple(np.shape(w)) for w in weights]}"
             )
-        pairs = []
+        pairs: list[tuple[torch.Tensor, np.ndarray]] = []
         for index, (param, value) in enumerate(zip(params, weights)):
             value = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
             if tuple(value.shape) != tuple(param.shape):

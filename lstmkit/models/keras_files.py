@@ -563,12 +563,12 @@ def _load(path: str, custom_objects: dict[str, Any], compile: bool) -> Any:
             unique_names(path, z, _refuse)
             top = _json(read_member(path, z, z.getinfo("config.json"), MAX_CONFIG_BYTES, _refuse), path, "config.json")
             weights = read_member(path, z, z.getinfo("model.weights.h5"), MAX_WEIGHTS_BYTES, _refuse)
-        model = _model_for(top, hdf5.read(weights, f"{path!r} (its model.weights.h5)"), path, custom_objects)
+        model = _model_for(top, hdf5.read(weights, f"Keras file {path!r} (its model.weights.h5)"), path, custom_objects)
         if compile and isinstance(top, dict):
             _compile_from(model, top.get("compile_config"), path, custom_objects)
         return model
     if kind == "hdf5":
-        f = hdf5.read(path, repr(path))
+        f = hdf5.read(path, f"Keras file {path!r}")
         if "model_config" not in f.attrs:
             raise KerasFileError(f"{path!r} holds weights only (no model_config): build the model, then call "
                                  "model.load_weights(path)")
@@ -602,7 +602,7 @@ def load_weights(model: Any, path: str) -> None:
     if not model.built:
         raise KerasFileError(f"Model {model.name!r} is not built: give it an input shape before load_weights({path!r})")
     try:
-        load_weights_from(model, hdf5.read(path, repr(path)), path)
+        load_weights_from(model, hdf5.read(path, f"Keras file {path!r}"), path)
     except KerasFileError as err:
         raise _naming(err, path) from None
     except hdf5.Hdf5Error as err:

@@ -218,7 +218,7 @@ class _Reader:
             raise self.refuse(path, f"is stored through the filters {unknown}; lstmkit reads deflate, shuffle and "
                                     "fletcher32 only")
         shape, dtype = tuple(int(n) for n in d.shape), d.dtype
-        described = {"array": path, "shape": list(shape), "dtype": str(dtype), "index": None}
+        described: dict[str, Any] = {"array": path, "shape": list(shape), "dtype": str(dtype), "index": None}
         if dtype.kind not in "biuf" or dtype.names is not None or dtype.subdtype is not None or dtype.itemsize > 8:
             return described  # not plain numbers: described, never read
         nbytes = math.prod(shape) * dtype.itemsize
