@@ -234,3 +234,33 @@ def test_good_npz_files_read_as_numpy_reads_them(tmp_path):
             assert [list(v) for v in ours["t"]] == [list(v) for v in theirs["t"]]
     with pytest.raises(ValueError, match=r"d\.npz.*'t\.npy'.*dtype object"):
         load_npz(tmp_path / "d.npz")
+
+
+def test_a_fashion_mnist_gzip_bomb_and_a_word_index_that_is_not_one_are_refused_by_name(tmp_path, monkeypatch):
+    import gzip
+    import json
+
+    from lstmkit.datasets import fashion_mnist, reuters
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    folder = tmp_path / "datasets" / "fashion-mnist"
+    folder.mkdir(parents=True)
+    with gzip.open(folder / "train-labels-idx1-ubyte.gz", "wb", compresslevel=1) as f:
+        block = bytes(1 << 24)
+        for _ in range(5):  # 80 MB of zeros in under 100 KB
+            f.write(block)
+    for name in fashion_mnist.FILES[1:]:
+        (folder / name).write_bytes(b"not gzip")
+    with pytest.raises(ValueError, match=r"train-labels-idx1-ubyte\.gz inflates past"):
+        fashion_mnist.load_data()
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes((folder / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    with pytest.raises(ValueError, match=r"train-labels-idx1-ubyte\.gz is not a whole gzip file"):
+        fashion_mnist.load_data()
+    (tmp_path / "datasets" / "reuters_word_index.json").write_text(json.dumps([["the", 1]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # not the published file's hash
+        with pytest.raises(ValueError, match=r"reuters_word_index\.json is not a word index"):
+            reuters.get_word_index()
+        (tmp_path / "datasets" / "reuters_word_index.json").write_text("[" * 100_000 + "]" * 100_000)
+        with pytest.raises(ValueError, match=r"reuters_word_index\.json is not a word index in JSON"):
+            reuters.get_word_index()

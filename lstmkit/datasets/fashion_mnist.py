@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 
 import numpy as np
 
@@ -18,10 +19,24 @@ FILES = ("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz", "t10k-label
          "t10k-images-idx3-ubyte.gz")
 
 
+MAX_IDX_BYTES = 64 << 20  # the largest file, the training images, is 47 MB once inflated
+
+
 def _idx(path: str, offset: int) -> np.ndarray:
-    """The bytes after an IDX file's header (8 bytes for labels, 16 for images)."""
-    with gzip.open(path, "rb") as f:
-        data = f.read()
+    """The bytes after an IDX file's header (8 bytes for labels, 16 for images), inflated from
+    gzip in blocks and refused past MAX_IDX_BYTES (a gzip bomb) or when damaged."""
+    chunks, size = [], 0
+    try:
+        with gzip.open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                size += len(block)
+                if size > MAX_IDX_BYTES:
+                    raise ValueError(f"{path} inflates past {MAX_IDX_BYTES:,} bytes; Keras's Fashion-MNIST files "
+                                     "are at most 47 MB")
+                chunks.append(block)
+    except (OSError, EOFError, zlib.error) as err:
+        raise ValueError(f"{path} is not a whole gzip file ({type(err).__name__}: {err})") from None
+    data = b"".join(chunks)
     if len(data) < offset:
         raise ValueError(f"{path} is too short to be an IDX file of Keras's Fashion-MNIST")
     return np.frombuffer(data, np.uint8, offset=offset)

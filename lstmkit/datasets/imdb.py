@@ -8,7 +8,6 @@ Maas et al., "Learning Word Vectors for Sentiment Analysis" (ACL 2011), as prepr
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -69,9 +68,7 @@ def get_word_index(path: str = "imdb_word_index.json") -> dict[str, int]:
     """{word: frequency rank} from Keras's `imdb_word_index.json` in its cache (add `index_from`
     to a rank to get the id `load_data` uses)."""
     file = get_file(path, origin=ORIGIN + "imdb_word_index.json", file_hash="bfafd718b763782e994055a2d397834f")
-    with open(file, encoding="utf-8") as f:
-        index: dict[str, int] = json.load(f)
-    return index
+    return ws.word_index(file)
 
 
 __all__ = ["load_data", "get_word_index"]

@@ -6,7 +6,6 @@ says where to put the file). Source: the Reuters-21578 collection, as preprocess
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 
@@ -50,9 +49,7 @@ def load_data(
 def get_word_index(path: str = "reuters_word_index.json") -> dict[str, int]:
     """{word: frequency rank} from Keras's `reuters_word_index.json` in its cache."""
     file = get_file(path, origin=ORIGIN + "reuters_word_index.json", file_hash="4d44cc38712099c9e383dc6e5f11a921")
-    with open(file, encoding="utf-8") as f:
-        index: dict[str, int] = json.load(f)
-    return index
+    return ws.word_index(file)
 
 
 def get_label_names() -> tuple[str, ...]:

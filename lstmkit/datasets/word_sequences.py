@@ -10,6 +10,7 @@ The functions below do what Keras's `load_data` does to them, step for step: shu
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Sequence
 
@@ -20,6 +21,24 @@ from . import _npz
 def load_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """The arrays of a `.npz` file by name; object arrays (lists of ids) unpickled safely."""
     return _npz.load_npz(path, objects=True)
+
+
+MAX_WORD_INDEX_BYTES = 64 << 20  # Keras's IMDB index is 1.6 MB
+
+
+def word_index(path: str) -> dict[str, int]:
+    """{word: rank} from a Keras word-index JSON file, checked to be that and of a bounded size."""
+    size = os.path.getsize(path)
+    if size > MAX_WORD_INDEX_BYTES:
+        raise ValueError(f"{path} holds {size:,} bytes; a word index is a few MB (limit {MAX_WORD_INDEX_BYTES:,})")
+    try:
+        with open(path, encoding="utf-8") as f:
+            index = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise ValueError(f"{path} is not a word index in JSON ({type(err).__name__}: {str(err)[:200]})") from None
+    if not isinstance(index, dict) or not all(isinstance(k, str) and type(v) is int for k, v in index.items()):
+        raise ValueError(f"{path} is not a word index: expected a JSON object of words to integer ranks")
+    return index
 
 
 def need(arrays: dict[str, np.ndarray], names: Sequence[str], path: str) -> list[np.ndarray]:
