@@ -5,6 +5,7 @@ Oracle for good archives: Python's own tarfile/zipfile reading of the same membe
 
 import io
 import os
+import stat
 import struct
 import subprocess
 import sys
@@ -182,9 +183,15 @@ def test_good_archives_extract_as_tarfile_and_zipfile_read_them(tmp_path, kind):
     os.utime(os.path.join(out, "top.txt"), (0, 0))
     assert get_file(archive.name, origin=ORIGIN, extract=True, cache_dir=str(tmp_path)) == out
     assert os.stat(os.path.join(out, "top.txt")).st_mtime == 0
+    leftover = folder / f".{os.path.basename(out)}.999-dead.partial"  # from an extraction killed part-way
+    leftover.mkdir()
     os.utime(archive, (1, 1))
     get_file(archive.name, origin=ORIGIN, extract=True, cache_dir=str(tmp_path))
     assert os.stat(os.path.join(out, "top.txt")).st_mtime != 0
+    assert not leftover.exists()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o777 & ~umask  # as a folder made by hand, not 0o700
 
 
 READER = """

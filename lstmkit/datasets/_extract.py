@@ -3,7 +3,7 @@
 What a program finds in the extraction folder is a whole extraction or nothing: the archive is
 extracted into a temporary folder beside the target (`.NAME.*.partial`), which is renamed into
 place only when every member is written; a failure removes it and raises a ValueError naming
-the archive and the member. Processes extracting the same archive (the ranks of a data-parallel
+the archive and the member (and what an extraction killed part-way left is removed by the next). Processes extracting the same archive (the ranks of a data-parallel
 run) take turns through a lock file beside the target (`.NAME.lock`); a folder already extracted
 from the same archive (same size and modification time, recorded in `.NAME.extracted`) is used as
 it is, without extracting again.
@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import glob
 import os
 import posixpath
+import secrets
 import shutil
 import stat
 import tarfile
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -211,7 +212,8 @@ def extract_archive(path: str, folder: str, archive_format: Any = "auto") -> boo
                     with open(marker) as f:
                         if f.read() == stamp:
                             return True  # extracted from this very archive already
-                partial = tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=parent)
+                _remove_leftovers(parent, name)
+                partial = _new_folder(parent, name, "partial")
                 try:
                     members = _tar_members(path, archive) if kind == "tar" else _zip_members(path, archive)
                     _write(path, _checked(path, members, budget), partial, budget)
@@ -231,10 +233,31 @@ def extract_archive(path: str, folder: str, archive_format: Any = "auto") -> boo
     return False
 
 
+def _new_folder(parent: str, name: str, kind: str) -> str:
+    """A new folder `.NAME.<unique>.KIND` beside the target, with the permissions the umask gives
+    (as the extraction itself will have)."""
+    for _ in range(100):
+        path = os.path.join(parent, f".{name}.{os.getpid()}-{secrets.token_hex(4)}.{kind}")
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            continue
+    raise OSError(f"Could not make a temporary folder beside {os.path.join(parent, name)!r}")
+
+
+def _remove_leftovers(parent: str, name: str) -> None:
+    """Removes what extractions killed part-way left (their folders); called with the lock held,
+    so no extraction into this folder is under way."""
+    for kind in ("partial", "old"):
+        for leftover in glob.glob(os.path.join(glob.escape(parent), f".{glob.escape(name)}.*.{kind}")):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 def _replace(partial: str, folder: str) -> None:
     """Puts the finished extraction at `folder`, moving an earlier one aside first."""
     if os.path.lexists(folder):
-        aside = tempfile.mkdtemp(prefix=f".{os.path.basename(folder)}.", suffix=".old", dir=os.path.dirname(folder))
+        aside = _new_folder(os.path.dirname(folder), os.path.basename(folder), "old")
         os.rename(folder, os.path.join(aside, "old"))
         os.rename(partial, folder)
         shutil.rmtree(aside, ignore_errors=True)
