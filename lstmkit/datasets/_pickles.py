@@ -47,30 +47,36 @@ class _Refused(pickle.UnpicklingError):
 
 # -- 1. the opcode walk ---------------------------------------------------------------------
 
-def _argument_sizes() -> dict[int, tuple[int, int]]:
-    """For each opcode, (fixed bytes, bytes of a little-endian length prefix) of its argument;
-    (-1, 0) for a newline-terminated one. From `pickletools`' table of the protocol."""
-    sizes: dict[int, tuple[int, int]] = {}
+_NEWLINE, _PREFIXED, _SPECIAL, _UNKNOWN = -1, -2, -3, -4
+
+
+def _opcode_table() -> tuple[list[int], list[int]]:
+    """For each byte value: its opcode's fixed argument size, or _NEWLINE (newline-terminated
+    arguments, how many in the second list), _PREFIXED (a little-endian length of that many
+    bytes, in the second list, then that much data), _SPECIAL (STOP and LONG_BINPUT, looked at
+    apart) or _UNKNOWN. From `pickletools`' table of the protocol."""
+    sizes, extra = [_UNKNOWN] * 256, [0] * 256
     prefixed = {pickletools.TAKEN_FROM_ARGUMENT1: 1, pickletools.TAKEN_FROM_ARGUMENT4: 4,
                 pickletools.TAKEN_FROM_ARGUMENT4U: 4, pickletools.TAKEN_FROM_ARGUMENT8U: 8}
     for op in pickletools.opcodes:
-        arg = op.arg
-        code = ord(op.code.encode("latin-1"))
+        code, arg = ord(op.code.encode("latin-1")), op.arg
         if arg is None:
-            sizes[code] = (0, 0)
+            sizes[code] = 0
         elif arg.n >= 0:
-            sizes[code] = (arg.n, 0)
+            sizes[code] = arg.n
         elif arg.n in prefixed:
-            sizes[code] = (0, prefixed[arg.n])
-        else:  # UP_TO_NEWLINE: GLOBAL's two lines, INT, LONG, STRING, ...
-            sizes[code] = (-1, 2 if op.name in ("GLOBAL", "INST") else 1)
-    return sizes
+            sizes[code], extra[code] = _PREFIXED, prefixed[arg.n]
+        else:  # UP_TO_NEWLINE: GLOBAL's and INST's two lines, INT, LONG, STRING, PUT, ... one
+            sizes[code], extra[code] = _NEWLINE, 2 if op.name in ("GLOBAL", "INST") else 1
+    for name in ("STOP", "LONG_BINPUT"):
+        sizes[ord(next(op.code for op in pickletools.opcodes if op.name == name))] = _SPECIAL
+    return sizes, extra
 
 
-_SIZES = _argument_sizes()
+_SIZES, _EXTRA = _opcode_table()
 _STOP = ord(".")
-_PUT, _LONG_BINPUT = ord("p"), ord("r")  # memo slots by number: the unpickler sizes its memo to the number
-_SIGNED_PREFIX = {ord("T")}  # BINSTRING's length is signed; a negative one is refused like any misfit
+_PUT = ord("p")  # memo slots by number: the unpickler sizes its memo to the number
+_BINSTRING = ord("T")  # its length is signed; a negative one is refused like any misfit
 
 
 def _memo_slot(slot: int | bytes, end: int) -> None:
@@ -85,39 +91,44 @@ def _memo_slot(slot: int | bytes, end: int) -> None:
 
 
 def _scan(data: bytes) -> None:
-    """Checks that `data` is one pickle whose every argument lies inside it; raises _Refused."""
-    at, end = 0, len(data)
+    """Checks that `data` is one pickle whose every argument lies inside it; raises _Refused.
+    (The loop is kept tight: a data set's pickle is millions of small-int opcodes.)"""
+    sizes, at, end = _SIZES, 0, len(data)
     while at < end:
         code = data[at]
-        if code not in _SIZES:
-            raise _Refused(f"unknown opcode {code:#04x} at byte {at}")
-        fixed, prefix = _SIZES[code]
+        n = sizes[code]
+        if n >= 0:  # a fixed-size argument (or none): the common case
+            at += 1 + n
+            continue
         at += 1
-        if fixed == -1:
+        if n == _SPECIAL:
+            if code == _STOP:
+                return
+            if at + 4 > end:
+                break
+            _memo_slot(int.from_bytes(data[at:at + 4], "little"), end)
+            at += 4
+        elif n == _PREFIXED:
+            width = _EXTRA[code]
+            if at + width > end:
+                break
+            length = int.from_bytes(data[at:at + width], "little", signed=code == _BINSTRING)
+            at += width
+            if length < 0 or at + length > end:
+                raise _Refused(f"an argument at byte {at} declares {length:,} bytes; {end - at:,} remain")
+            at += length
+        elif n == _NEWLINE:
             start = at
-            for _ in range(prefix):
+            for _ in range(_EXTRA[code]):
                 newline = data.find(b"\n", at)
                 if newline < 0:
                     raise _Refused(f"an argument at byte {at} runs past the end")
                 at = newline + 1
             if code == _PUT:
                 _memo_slot(data[start:at - 1], end)
-            continue
-        if prefix:
-            if at + prefix > end:
-                raise _Refused(f"a length at byte {at} runs past the end")
-            fixed = int.from_bytes(data[at:at + prefix], "little", signed=code in _SIGNED_PREFIX)
-            if fixed < 0:
-                raise _Refused(f"a negative length at byte {at}")
-            at += prefix
-        if at + fixed > end:
-            raise _Refused(f"an argument at byte {at} declares {fixed:,} bytes; {end - at:,} remain")
-        if code == _LONG_BINPUT:
-            _memo_slot(int.from_bytes(data[at:at + 4], "little"), end)
-        at += fixed
-        if code == _STOP:
-            return
-    raise _Refused("the pickle has no end (no STOP opcode)")
+        else:
+            raise _Refused(f"unknown opcode {code:#04x} at byte {at - 1}")
+    raise _Refused("the pickle is cut short (no STOP opcode inside it)")
 
 
 # -- 2. the stand-ins the unpickler hands out ----------------------------------------------------
@@ -166,12 +177,17 @@ class _NdarrayClass:
 
 
 def _word_ids(item: Any, where: str) -> list[int]:
-    """An object array's item: a list of non-negative ints (the word ids of one text)."""
+    """An object array's item: a list of non-negative ints (the word ids of one text), checked
+    through numpy (a list holding anything else gives another dtype or shape)."""
     if type(item) is not list:
         raise _Refused(f"{where} holds a {type(item).__name__}, not a list of word ids")
-    for w in item:
-        if type(w) is not int or not 0 <= w < 1 << 31:
-            raise _Refused(f"{where} holds {str(w)[:30]!r}, not a word id")
+    if item:
+        try:
+            ids = np.array(item)
+        except (ValueError, TypeError, OverflowError):
+            ids = None
+        if ids is None or ids.dtype.kind not in "iu" or ids.ndim != 1 or ids.min() < 0 or ids.max() >= 1 << 31:
+            raise _Refused(f"{where} holds {str(item)[:40]}, not a list of word ids")
     return item
 
 
@@ -337,7 +353,8 @@ def arrays_only_pickle(f: IO[bytes], encoding: str = "ASCII", limit: int = 1 << 
     data = b"".join(chunks)
     _scan(data)
     try:
-        loaded = _ArraysOnly(io.BytesIO(data), encoding=encoding).load()
+        # through a buffered reader: the unpickler then takes the bytes in large blocks
+        loaded = _ArraysOnly(io.BufferedReader(io.BytesIO(data), 1 << 20), encoding=encoding).load()
         return _finished(loaded, _ITEMS_PER_BYTE * len(data) + _ITEMS_SLACK)
     except RecursionError:
         raise _Refused("the data nests too deeply") from None
