@@ -53,8 +53,8 @@ _NEWLINE, _PREFIXED, _SPECIAL, _UNKNOWN = -1, -2, -3, -4
 def _opcode_table() -> tuple[list[int], list[int]]:
     """For each byte value: its opcode's fixed argument size, or _NEWLINE (newline-terminated
     arguments, how many in the second list), _PREFIXED (a little-endian length of that many
-    bytes, in the second list, then that much data), _SPECIAL (STOP and LONG_BINPUT, looked at
-    apart) or _UNKNOWN. From `pickletools`' table of the protocol."""
+    bytes, in the second list, then that much data), _SPECIAL (STOP, LONG_BINPUT and FRAME,
+    looked at apart) or _UNKNOWN. From `pickletools`' table of the protocol."""
     sizes, extra = [_UNKNOWN] * 256, [0] * 256
     prefixed = {pickletools.TAKEN_FROM_ARGUMENT1: 1, pickletools.TAKEN_FROM_ARGUMENT4: 4,
                 pickletools.TAKEN_FROM_ARGUMENT4U: 4, pickletools.TAKEN_FROM_ARGUMENT8U: 8}
@@ -68,7 +68,7 @@ def _opcode_table() -> tuple[list[int], list[int]]:
             sizes[code], extra[code] = _PREFIXED, prefixed[arg.n]
         else:  # UP_TO_NEWLINE: GLOBAL's and INST's two lines, INT, LONG, STRING, PUT, ... one
             sizes[code], extra[code] = _NEWLINE, 2 if op.name in ("GLOBAL", "INST") else 1
-    for name in ("STOP", "LONG_BINPUT"):
+    for name in ("STOP", "LONG_BINPUT", "FRAME"):
         sizes[ord(next(op.code for op in pickletools.opcodes if op.name == name))] = _SPECIAL
     return sizes, extra
 
@@ -76,6 +76,7 @@ def _opcode_table() -> tuple[list[int], list[int]]:
 _SIZES, _EXTRA = _opcode_table()
 _STOP = ord(".")
 _PUT = ord("p")  # memo slots by number: the unpickler sizes its memo to the number
+_FRAME = ord("\x95")  # an 8-byte length of the opcodes that follow, read (allocated) at once
 _BINSTRING = ord("T")  # its length is signed; a negative one is refused like any misfit
 
 
@@ -104,6 +105,14 @@ def _scan(data: bytes) -> None:
         if n == _SPECIAL:
             if code == _STOP:
                 return
+            if code == _FRAME:
+                if at + 8 > end:
+                    break
+                length = int.from_bytes(data[at:at + 8], "little")
+                at += 8
+                if at + length > end:
+                    raise _Refused(f"a frame at byte {at} declares {length:,} bytes; {end - at:,} remain")
+                continue  # the frame's opcodes follow, scanned as any others
             if at + 4 > end:
                 break
             _memo_slot(int.from_bytes(data[at:at + 4], "little"), end)
