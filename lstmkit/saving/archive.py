@@ -51,6 +51,9 @@ MAX_JSON_BYTES = 16 << 20  # the architecture, settings and extras (a tokenizer'
 MAX_JSON_DEPTH = 64  # nesting of lists and dicts in it; an architecture nests a few levels
 MAX_MEMBERS = 16  # a model file holds two
 MAX_TENSOR_BYTES = 64 << 30  # 64 GiB of weights: beyond any LSTM this package trains
+# what zipfile raises on a damaged archive: its own error, and others for undecodable names,
+# versions and methods it lacks, encryption, a stream cut short
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError)
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".ckpt", ".joblib")
 
 
@@ -123,7 +126,7 @@ def _declared_tensors(path: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> 
             valid = 0 < size <= min(info.file_size - 8, MAX_JSON_BYTES)
             # the header's `size` bytes: what `start` holds past the length, then the rest
             raw = (start[8:] + f.read(max(0, size + 8 - len(start))))[:size] if valid and not _looks_like_pickle(start) else b""
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:  # bad CRC, cut short
+    except _ZIP_ERRORS as err:  # bad CRC, cut short, a version or method zipfile lacks
         raise refuse(path, f"member {TENSORS_MEMBER!r} is damaged ({err})") from None
     if _looks_like_pickle(start):
         raise refuse(path, f"member {TENSORS_MEMBER!r} holds a pickle, which lstmkit never loads (it can run code)")
@@ -186,7 +189,7 @@ def read_archive(
                             f"{JSON_MEMBER} and {TENSORS_MEMBER}")
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as err:
+    except _ZIP_ERRORS as err:
         raise refuse(path, f"not a whole lstmkit model file: not a zip archive, or cut short ({err})") from None
     with zf:
         infos = zf.infolist()
