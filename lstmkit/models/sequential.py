@@ -41,6 +41,12 @@ class Sequential(Model):
         super().__init__(name=name or "sequential", trainable=trainable)
         self.input_layer: InputLayer | None = None
         self._traced: tuple[int, SymbolicTensor, Any] | None = None
+        # (layers built so far, the output shape of the last of them): `add` builds the new layer
+        # alone, so that a stack of n layers is built in time linear in n
+        self._built_through: tuple[int, Any] | None = None
+        self._input_shape_built: Any = None
+        self._names: set[str] = set()  # the layers' names, as `add` gave them
+        self._next_suffix: dict[str, int] = {}
         for layer in layers or []:
             self.add(layer)
 
@@ -72,6 +78,7 @@ class Sequential(Model):
             self.input_layer = InputLayer(batch_shape=layer.declared_input_shape)
         self._give_unique_name(layer)
         self.layers.append(layer)
+        self._names.add(layer.name)
         if self.input_layer is not None:
             self._build_layers(self.input_layer.shape)
 
@@ -81,24 +88,35 @@ class Sequential(Model):
             raise ValueError(f"Sequential model {self.name!r} has no layers to pop")
         layer: Layer = self.layers[-1]
         del self.layers[-1]
+        self._names.discard(layer.name)
+        self._built_through = None
         return layer
 
     def _give_unique_name(self, layer: Layer) -> None:
-        taken = {existing.name for existing in self.layers}
-        if layer.name not in taken:
+        """Keras's rule: a layer whose default name is taken gets the first free `name_N`."""
+        if layer.name not in self._names:
             return
         if layer._given_name:
             raise ValueError(f"All layers in a Sequential model need unique names; {layer.name!r} is already used")
-        base, suffix = layer.name, 1
-        while f"{base}_{suffix}" in taken:
+        base = layer.name
+        suffix = self._next_suffix.get(base, 1)  # where the search for a free one resumes: linear in all
+        while f"{base}_{suffix}" in self._names:
             suffix += 1
+        self._next_suffix[base] = suffix + 1
         layer.name = f"{base}_{suffix}"
 
     def _build_layers(self, input_shape: Shape) -> None:
+        """Builds the layers not yet built for `input_shape` (all of them when it changed)."""
         shape: Any = tuple(input_shape)
-        for layer in self.layers:
+        start = 0
+        if self._built_through is not None and self._built_through[0] <= len(self.layers) \
+                and self._input_shape_built == shape:
+            start, shape = self._built_through
+        for index in range(start, len(self.layers)):
+            layer = self.layers[index]
             layer.ensure_built(shape)
             shape = layer.compute_output_shape(shape)
+        self._built_through, self._input_shape_built = (len(self.layers), shape), tuple(input_shape)
 
     def build(self, input_shape: Sequence[int | None]) -> None:
         """Builds every layer for inputs of `input_shape` (batch first, e.g. `(None, 28, 28)`)."""
