@@ -14,10 +14,10 @@ against the plain reader it replaces, interleaved in one process, ratios printed
 from __future__ import annotations
 
 import io
-import json
 import os
 import pickle
 import statistics
+import sys
 import tempfile
 import time
 
@@ -79,24 +79,13 @@ def hdf5_weights() -> None:
           f"ratio {ours / theirs:.1f}")
 
 
-def graph(n: int) -> str:
-    def entry(name, cls, inbound, config):
-        return {"class_name": cls, "name": name, "config": {"name": name, **config}, "inbound_nodes": inbound}
-
-    def reads(name):
-        return [{"args": [{"class_name": "__keras_tensor__", "config": {"shape": [None, 3], "dtype": "float32",
-                                                                          "keras_history": [name, 0, 0]}}], "kwargs": {}}]
-
-    chain = [entry(f"a{i}", "Activation", reads(f"a{i - 1}" if i else "input"), {"activation": "linear"}) for i in range(n)]
-    return json.dumps({"class_name": "Functional", "config": {
-        "name": "m", "layers": [entry("input", "InputLayer", [], {"batch_shape": [None, 3]}), *chain[::-1]],
-        "input_layers": [["input", 0, 0]], "output_layers": [[f"a{n - 1}", 0, 0]]}})
-
-
 def graphs() -> None:
     from lstmkit.models import model_from_json
 
-    small, large = graph(3_000), graph(12_000)
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+    from test_large_graphs import keras_chain  # the graph the tests load: layers listed in reverse
+
+    small, large = keras_chain(3_000), keras_chain(12_000)
     t_small, _ = best(lambda: model_from_json(small), rounds=3)
     t_large, _ = best(lambda: model_from_json(large), rounds=3)
     print(f"Keras graph, layers listed in reverse: 3,000 in {t_small:.2f} s, 12,000 in {t_large:.2f} s "

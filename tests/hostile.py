@@ -61,3 +61,36 @@ def attack(call: str, setup: str = "", seconds: float = 60, megabytes: int = 400
         raise AssertionError(f"the process died (exit {done.returncode}) on {call.strip()[:200]}:\n{done.stderr[-3000:]}")
     line = next(line for line in done.stdout.splitlines() if line.startswith("@@"))
     return Outcome(**json.loads(line[2:]))
+
+
+MUTATE = """
+import random, warnings
+warnings.simplefilter("ignore")
+good = open({good!r}, "rb").read()
+outcomes = {{}}
+for seed in range({n}):
+    r = random.Random(seed)
+    data = bytearray(good)
+    for _ in range(r.choice([1, 4, 16, 64])):
+        data[r.randrange(len(data))] = r.randrange(256)
+    path = {folder!r} + f"/m{{seed}}" + {suffix!r}
+    open(path, "wb").write(bytes(data))
+    try:
+        {load}
+        kind = "loaded"
+    except ValueError as err:
+        kind = "ValueError" if path in str(err) else "ValueError without the file's name: " + str(err)[:200]
+    except Exception as err:
+        kind = type(err).__name__ + ": " + str(err)[:200]
+    outcomes[kind] = outcomes.get(kind, 0) + 1
+assert set(outcomes) <= {{"loaded", "ValueError"}}, outcomes
+"""
+
+
+def mutations(good: str, n: int, folder: str, load: str, setup: str) -> Outcome:
+    """`n` copies of the file `good`, each with 1 to 64 random bytes changed (seeded), each given
+    to `load` (a statement reading `path`) in one process under limits: the outcome is "ok" when
+    each loaded or raised a ValueError naming its file."""
+    suffix = os.path.basename(good)[os.path.basename(good).index("."):]
+    return attack(MUTATE.format(good=good, n=n, folder=folder, suffix=suffix, load=load), setup=setup,
+                  seconds=600, megabytes=1000)
