@@ -113,7 +113,7 @@ def test_a_hostile_pickle_is_refused_in_bounded_time_and_memory(tmp_path, name):
     path.write_bytes(ATTACKS[name]())
     result = attack(LOAD_PICKLE.format(path=str(path), encoding="ASCII"),
                     setup="from lstmkit.datasets._pickles import arrays_only_pickle", seconds=60, megabytes=300)
-    assert result.refused("UnpicklingError"), (name, result)
+    assert result.refused("UnpicklingError") and result.refused("ValueError"), (name, result)
     assert result.seconds < 5, (name, result)
     assert result.megabytes < 200, (name, result)
 

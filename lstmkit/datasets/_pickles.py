@@ -41,8 +41,9 @@ _ITEMS_PER_BYTE = 1
 _ITEMS_SLACK = 1 << 16
 
 
-class _Refused(pickle.UnpicklingError):
-    """A pickle that is not an array data file of the kinds above."""
+class _Refused(pickle.UnpicklingError, ValueError):
+    """A pickle that is not an array data file of the kinds above (an UnpicklingError, as any
+    unpickling failure, and a ValueError, as every refusal of a bad file in lstmkit)."""
 
 
 # -- 1. the opcode walk ---------------------------------------------------------------------
@@ -295,12 +296,12 @@ class _ArraysOnly(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         made = _CLASSES.get((module, name))
         if made is None:
-            raise pickle.UnpicklingError(f"refused {module}.{name}: a data file may hold only numpy arrays, lists, "
-                                         "dicts, numbers and strings")
+            raise _Refused(f"refused {module}.{name}: a data file may hold only numpy arrays, lists, "
+                           "dicts, numbers and strings")
         return made
 
     def persistent_load(self, pid: Any) -> Any:
-        raise pickle.UnpicklingError("refused a persistent reference: a data file holds its data itself")
+        raise _Refused("refused a persistent reference: a data file holds its data itself")
 
 
 # -- 3. the result ------------------------------------------------------------------------------
@@ -347,8 +348,9 @@ def arrays_only_pickle(f: IO[bytes], encoding: str = "ASCII", limit: int = 1 << 
     Python 2 pickles, as CIFAR's are).
 
     Raises:
-        pickle.UnpicklingError: Saying what the file holds that a data file may not (a class,
-            a dtype, a size beyond the file, an array without data, too many shared items).
+        pickle.UnpicklingError: (also a ValueError) Saying what the file holds that a data file
+            may not (a class, a dtype, a size beyond the file, an array without data, too many
+            shared items), or how it is damaged.
     """
     chunks, size = [], 0
     while size <= limit:  # read in blocks: one read(limit) would allocate `limit` bytes at once
@@ -365,6 +367,10 @@ def arrays_only_pickle(f: IO[bytes], encoding: str = "ASCII", limit: int = 1 << 
         # through a buffered reader: the unpickler then takes the bytes in large blocks
         loaded = _ArraysOnly(io.BufferedReader(io.BytesIO(data), 1 << 20), encoding=encoding).load()
         return _finished(loaded, _ITEMS_PER_BYTE * len(data) + _ITEMS_SLACK)
+    except _Refused:
+        raise
+    except pickle.UnpicklingError as err:  # the unpickler's own: truncated data, a bad opcode, a memo miss
+        raise _Refused(str(err)) from None
     except RecursionError:
         raise _Refused("the data nests too deeply") from None
     except (AttributeError, TypeError, ValueError, IndexError, KeyError, EOFError, OverflowError) as err:
