@@ -250,3 +250,28 @@ def test_a_16_kb_mutated_file_that_hangs_libhdf5_is_refused_in_seconds():
                     seconds=60, megabytes=300)
     assert result.refused("ValueError") and "hangs_libhdf5" in result.outcome and "took more than" in result.outcome, result
     assert result.seconds < hdf5.seconds_for(os.path.getsize(HANGS)) + 2, result
+
+
+def test_a_read_that_allocates_without_end_meets_the_worker_s_memory_limit(files, monkeypatch):
+    """libhdf5 allocating what a damaged file declares is stood in for by an allocation of
+    64 GiB in the worker's reading: it fails there, and this process gets a refusal."""
+    folder, _ = files
+
+    def allocate(source, label):
+        return bytearray(64 << 30)
+
+    monkeypatch.setattr(hdf5, "_walk", allocate)
+    with pytest.raises(KerasFileError, match=r"good\.weights\.h5.*MemoryError"):
+        ours().load_weights(folder / "good.weights.h5")
+
+
+def test_without_fork_the_same_reading_runs_in_this_process(files, monkeypatch):
+    """Where the platform cannot fork (Windows), the reading and its checks run here."""
+    folder, theirs = files
+    monkeypatch.delattr(os, "fork")
+    model = ours()
+    model.load_weights(folder / "good.weights.h5")
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    np.testing.assert_allclose(model.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5, rtol=0)
+    with pytest.raises(KerasFileError, match="link to another file"):
+        ours().load_weights(edited(files, "no_fork_link", EDITS["an ExternalLink on a group"]))

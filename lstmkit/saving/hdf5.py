@@ -341,7 +341,11 @@ def read(source: str | bytes, label: str) -> Group:
                 parts = list(_encode(*_walk(source, label)))
                 tag = b"K"
             except BaseException as err:  # noqa: BLE001 - every failure goes back to the parent as text
-                parts, tag = [str(err)[:2000].encode("utf-8", "replace") or type(err).__name__.encode()], b"E"
+                text = str(err) if isinstance(err, Hdf5Error) else \
+                    f"reading it needs more memory than the {(MEMORY_FLOOR + MEMORY_PER_BYTE * size) >> 20:,} MB " \
+                    "allowed for a file of its size (MemoryError)" if isinstance(err, MemoryError) else \
+                    f"libhdf5 failed reading it ({type(err).__name__}: {err})"
+                parts, tag = [text[:2000].encode("utf-8", "replace")], b"E"
             with os.fdopen(write_end, "wb") as out:
                 out.write(tag)
                 for part in parts:
