@@ -275,3 +275,30 @@ def test_without_fork_the_same_reading_runs_in_this_process(files, monkeypatch):
     np.testing.assert_allclose(model.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5, rtol=0)
     with pytest.raises(KerasFileError, match="link to another file"):
         ours().load_weights(edited(files, "no_fork_link", EDITS["an ExternalLink on a group"]))
+
+
+def test_eight_threads_loading_keras_files_at_once_each_get_keras_s_model(files):
+    """Each load forks its own reader; threads loading at once (while others import) each get
+    the whole model."""
+    import threading
+
+    folder, theirs = files
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    expected = theirs.predict(x, verbose=0)
+    results, errors = [], []
+
+    def load():
+        try:
+            for _ in range(3):
+                results.append(load_model(folder / "good.h5").predict(x, verbose=0))
+        except Exception as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=load) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 24, errors[:3]
+    for got in results:
+        np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)

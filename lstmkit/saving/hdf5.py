@@ -32,11 +32,18 @@ import os
 import posixpath
 import select
 import signal
+import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+import h5py  # imported here, in the parent: a forked worker must not need the import lock
 import numpy as np
+
+try:
+    import resource
+except ImportError:  # Windows: no fork either, the reading runs in-process
+    resource = None  # type: ignore[assignment]
 
 HDF5_SECONDS = 2.0  # for reading the file's structure, however small
 BYTES_PER_SECOND = 50 << 20  # and this much more time per byte of file
@@ -105,8 +112,6 @@ class _Reader:
     """Walks an open h5py File into a JSON-able description and a list of arrays."""
 
     def __init__(self, f: Any, size: int, label: str) -> None:
-        import h5py
-
         self.h5py, self.f, self.label = h5py, f, label
         self.objects = 0
         self.max_objects = OBJECTS_FLOOR + size // BYTES_PER_OBJECT
@@ -267,8 +272,6 @@ def _plain(value: Any) -> Any:
 
 
 def _walk(source: str | bytes, label: str) -> tuple[dict[str, Any], list[np.ndarray]]:
-    import h5py
-
     size = len(source) if isinstance(source, bytes) else os.path.getsize(source)
     opened = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
@@ -368,20 +371,18 @@ def read(source: str | bytes, label: str) -> Group:
 
 
 def _limit_memory(extra: int) -> None:
+    if resource is None:
+        return
     try:
-        import resource
-
         with open("/proc/self/status") as f:
             used = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
         resource.setrlimit(resource.RLIMIT_AS, (used + extra, resource.RLIM_INFINITY))
-    except (ImportError, OSError, ValueError, StopIteration):
+    except (OSError, ValueError, StopIteration):
         pass  # no /proc (macOS): the time limit alone
 
 
 def _receive(fd: int, seconds: float, pid: int, label: str) -> bytes:
     """Everything the worker writes, within `seconds`; a worker past them is killed."""
-    import time
-
     deadline, chunks = time.monotonic() + seconds, []
     while True:
         left = deadline - time.monotonic()
