@@ -194,7 +194,7 @@ class _Reader:
         out = {}
         for raw in obj.attrs.keys():
             aid = h5a.open(obj.id, raw.encode("utf-8") if isinstance(raw, str) else raw)
-            self.objects += 1
+            self.count(f"{path} attribute {raw!r}", 0)
             try:
                 stored = aid.get_storage_size()
             except RuntimeError:  # h5py reports an empty attribute's 0 as an error
@@ -203,8 +203,9 @@ class _Reader:
                 raise self.refuse(f"{path} attribute {raw!r}", f"declares {stored:,} bytes, above the limit of "
                                                               f"{MAX_ATTRIBUTE_BYTES:,}")
             dtype = aid.dtype
-            if h5py.check_string_dtype(dtype) is None and (dtype.kind not in "biuf" or dtype.names is not None):
-                continue  # references, compounds: nothing lstmkit reads
+            if h5py.check_string_dtype(dtype) is None and (dtype.kind not in "biuf" or dtype.names is not None
+                                                           or aid.get_space().get_simple_extent_npoints() > 4096):
+                continue  # references, compounds, large numeric tables: nothing lstmkit reads
             out[str(raw)] = _plain(obj.attrs[raw])
         return out
 
@@ -255,7 +256,10 @@ class _Reader:
 
 
 def _plain(value: Any) -> Any:
-    """An attribute's value as JSON-able Python: str for text, numbers, lists of them."""
+    """An attribute's value as JSON-able Python: str for text, numbers, lists of them (None for
+    an attribute without a value, h5py's Empty)."""
+    if isinstance(value, h5py.Empty):
+        return None
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, str):  # h5py keeps undecodable bytes as lone surrogates, which cannot be printed
