@@ -264,3 +264,38 @@ def test_a_fashion_mnist_gzip_bomb_and_a_word_index_that_is_not_one_are_refused_
         (tmp_path / "datasets" / "reuters_word_index.json").write_text("[" * 100_000 + "]" * 100_000)
         with pytest.raises(ValueError, match=r"reuters_word_index\.json is not a word index in JSON"):
             reuters.get_word_index()
+
+
+MUTATED_PICKLES = """
+import io, pickle, random, collections
+import numpy as np
+texts = np.empty(5, dtype=object)
+for i in range(5):
+    texts[i] = list(range(i, i + 7))
+batch = {b"data": (np.arange(2 * 3072) % 256).astype(np.uint8).reshape(2, 3072), b"labels": [1, 2], b"batch_label": b"x"}
+goods = [(pickle.dumps(texts, protocol=p), "ASCII") for p in (2, 3, 4, 5)] + [(pickle.dumps(batch, protocol=2), "bytes")]
+outcomes = collections.Counter()
+for good, encoding in goods:
+    for seed in range(600):
+        r = random.Random(seed)
+        data = bytearray(good)
+        for _ in range(r.choice([1, 2, 4, 8])):
+            data[r.randrange(len(data))] = r.randrange(256)
+        try:
+            arrays_only_pickle(io.BytesIO(bytes(data)), encoding=encoding)
+            outcomes["loaded"] += 1
+        except ValueError:
+            outcomes["ValueError"] += 1
+        except Exception as err:
+            outcomes[type(err).__name__ + ": " + str(err)[:100]] += 1
+assert set(outcomes) <= {"loaded", "ValueError"}, outcomes
+"""
+
+
+@pytest.mark.slow
+def test_byte_mutated_array_pickles_load_or_are_refused_and_never_crash():
+    """3,000 good pickles (word-id arrays of protocols 2-5, a CIFAR batch) with 1 to 8 bytes
+    changed: each loads or is refused with a ValueError; none crashes the process."""
+    result = attack(MUTATED_PICKLES, setup="from lstmkit.datasets._pickles import arrays_only_pickle", seconds=300,
+                    megabytes=500)
+    assert result.outcome == "ok", result
