@@ -10,6 +10,10 @@ import collections
 import zipfile
 from typing import Callable
 
+# what zipfile raises on a damaged archive: its own errors, and others for undecodable names,
+# versions and methods it lacks, encryption, a stream cut short or a bad CRC
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError)
+
 # deflate cannot shrink real weights or data by more than this; zeros shrink about 1000 times
 MAX_RATIO = 200
 # below this, a member may inflate beyond MAX_RATIO (small headers of a few bytes)
@@ -45,7 +49,7 @@ def read_member(path: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: in
     try:
         with zf.open(info) as f:
             data = f.read(info.file_size + 1)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as err:  # bad CRC, cut short
+    except ZIP_ERRORS as err:
         raise refuse(path, f"member {info.filename!r} is damaged ({err})") from None
     if len(data) != info.file_size:
         raise refuse(path, f"member {info.filename!r} holds {len(data):,} bytes, not the {info.file_size:,} it declares")

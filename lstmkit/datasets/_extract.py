@@ -32,12 +32,13 @@ import zlib
 from dataclasses import dataclass
 from typing import IO, Any, Callable, Iterator
 
+from .._zipread import ZIP_ERRORS
+
 MAX_EXTRACT_BYTES = 64 << 30
 MAX_EXTRACT_RATIO = 100
 EXTRACT_FLOOR = 256 << 20
 MEMBER_COST = 4096
-_READ_ERRORS = (tarfile.TarError, zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, RuntimeError,
-                NotImplementedError, zlib.error, ValueError)
+_READ_ERRORS = (tarfile.TarError, zlib.error, *ZIP_ERRORS)
 
 try:  # POSIX advisory locks, released by the OS when the holder dies
     import fcntl

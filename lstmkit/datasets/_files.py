@@ -1,10 +1,12 @@
-"""Finding the data files shipped in `lstmkit/datasets/data/`, checked against their SHA-256."""
+"""Finding the data files shipped in `lstmkit/datasets/data/`, checked against their SHA-256, and
+reading a data file of unknown size without letting it claim more than a limit."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import pathlib
+from typing import Protocol
 
 DATA_DIR = pathlib.Path(__file__).resolve().parent / "data"
 
@@ -37,3 +39,21 @@ def checked_path(name: str, expected_sha256: str, path: str | os.PathLike[str] |
             f"{name} lstmkit ships"
         )
     return found
+
+
+class _Readable(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+def read_at_most(f: _Readable, limit: int) -> bytes | None:
+    """All of `f` (a file, or a decompressing stream) when it holds at most `limit` bytes, else
+    None; read in blocks, so that nothing near `limit` is allocated for a short file."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = f.read(min(1 << 24, limit + 1 - size))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+    return None

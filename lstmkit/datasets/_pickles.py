@@ -33,6 +33,8 @@ from typing import IO, Any, Literal
 
 import numpy as np
 
+from ._files import read_at_most
+
 # numeric dtypes a data file may hold, as a pickle names them ("<kind><bytes>")
 _NUMERIC = re.compile(r"b1|[iu][1248]|f[248]")
 _OBJECT = re.compile(r"O[48]")
@@ -217,8 +219,7 @@ class _Array:
         if not (isinstance(state, tuple) and len(state) == 5):
             raise _Refused("an array's state is not (version, shape, dtype, fortran, data)")
         _, shape, dtype, fortran, data = state
-        if not (isinstance(shape, tuple) and all(type(d) is int and d >= 0 for d in shape)):
-            raise _Refused(f"an array's shape is {str(shape)[:60]}")
+        shape = _shape(shape)
         if not isinstance(dtype, _Dtype):
             raise _Refused("an array's dtype is not a dtype")
         dtype_ = dtype.resolved()
@@ -235,10 +236,16 @@ class _Array:
         self.value = _numeric_array(data, dtype_, shape, order)
 
 
+def _shape(value: Any) -> tuple[int, ...]:
+    """An array's shape as a pickle gives it: a tuple of non-negative ints."""
+    if not (isinstance(value, tuple) and all(type(d) is int and d >= 0 for d in value)):
+        raise _Refused(f"an array's shape is {str(value)[:60]}")
+    return value
+
+
 def _numeric_array(data: Any, dtype: np.dtype, shape: Any, order: Literal["C", "F"]) -> np.ndarray:
     """An array of a numeric dtype from exactly the bytes its shape needs, copied, native order."""
-    if not (isinstance(shape, tuple) and all(type(d) is int and d >= 0 for d in shape)):
-        raise _Refused(f"an array's shape is {str(shape)[:60]}")
+    shape = _shape(shape)
     count = math.prod(shape)
     if not isinstance(data, (bytes, bytearray)) or len(data) != count * dtype.itemsize:
         size = len(data) if isinstance(data, (bytes, bytearray)) else type(data).__name__
@@ -352,16 +359,9 @@ def arrays_only_pickle(f: IO[bytes], encoding: str = "ASCII", limit: int = 1 << 
             may not (a class, a dtype, a size beyond the file, an array without data, too many
             shared items), or how it is damaged.
     """
-    chunks, size = [], 0
-    while size <= limit:  # read in blocks: one read(limit) would allocate `limit` bytes at once
-        chunk = f.read(min(1 << 24, limit + 1 - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    if size > limit:
+    data = read_at_most(f, limit)
+    if data is None:
         raise _Refused(f"the pickle is larger than {limit:,} bytes")
-    data = b"".join(chunks)
     _scan(data)
     try:
         # through a buffered reader: the unpickler then takes the bytes in large blocks

@@ -12,6 +12,7 @@ import zlib
 
 import numpy as np
 
+from ._files import read_at_most
 from .cache import get_file
 
 ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -25,18 +26,13 @@ MAX_IDX_BYTES = 64 << 20  # the largest file, the training images, is 47 MB once
 def _idx(path: str, offset: int) -> np.ndarray:
     """The bytes after an IDX file's header (8 bytes for labels, 16 for images), inflated from
     gzip in blocks and refused past MAX_IDX_BYTES (a gzip bomb) or when damaged."""
-    chunks, size = [], 0
     try:
         with gzip.open(path, "rb") as f:
-            while block := f.read(1 << 20):
-                size += len(block)
-                if size > MAX_IDX_BYTES:
-                    raise ValueError(f"{path} inflates past {MAX_IDX_BYTES:,} bytes; Keras's Fashion-MNIST files "
-                                     "are at most 47 MB")
-                chunks.append(block)
+            data = read_at_most(f, MAX_IDX_BYTES)
     except (OSError, EOFError, zlib.error) as err:
         raise ValueError(f"{path} is not a whole gzip file ({type(err).__name__}: {err})") from None
-    data = b"".join(chunks)
+    if data is None:
+        raise ValueError(f"{path} inflates past {MAX_IDX_BYTES:,} bytes; Keras's Fashion-MNIST files are at most 47 MB")
     if len(data) < offset:
         raise ValueError(f"{path} is too short to be an IDX file of Keras's Fashion-MNIST")
     return np.frombuffer(data, np.uint8, offset=offset)

@@ -24,6 +24,7 @@ checked against it before the model is allocated.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import inspect
 import json
@@ -37,7 +38,7 @@ import torch
 
 from .. import initializers
 from ..constraints import MaxNorm, MinMaxNorm, NonNeg, UnitNorm
-from .._zipread import read_member, unique_names
+from .._zipread import ZIP_ERRORS, read_member, unique_names
 from ..layers.base import Layer, copy_checked, snake_case
 from ..layers.bidirectional import Bidirectional
 from ..layers.registry import deserialize, lookup
@@ -78,7 +79,7 @@ def file_kind(path: str) -> str | None:
         try:
             with zipfile.ZipFile(path) as z:
                 names = set(z.namelist())
-        except (zipfile.BadZipFile, NotImplementedError, EOFError, OSError, ValueError, RuntimeError):
+        except ZIP_ERRORS:
             return None  # not a zip lstmkit can open: the model file reader says so, by name
         if "config.json" in names and "model.weights.h5" in names:
             return "keras"
@@ -533,9 +534,20 @@ def _compile_from(model: Any, config: Any, path: str, custom_objects: Mapping[st
 MAX_WEIGHTS_BYTES = 64 << 30  # the weights member of a .keras archive
 
 
-def _naming(err: KerasFileError, path: str) -> KerasFileError:
-    """`err`, its message beginning with the file's name when it does not name it yet."""
-    return err if repr(path) in str(err) or path in str(err) else KerasFileError(f"{path!r}: {err}")
+@contextlib.contextmanager
+def _refusals(path: str, what: str) -> Iterator[None]:
+    """Every failure of loading `path` as a KerasFileError that names the file: lstmkit's own
+    refusals (given the file's name where they lack it), the HDF5 reader's, and the errors a
+    damaged file raises in zipfile, json and the rebuilding of the model."""
+    try:
+        yield
+    except KerasFileError as err:
+        raise (err if repr(path) in str(err) or path in str(err) else KerasFileError(f"{path!r}: {err}")) from None
+    except hdf5.Hdf5Error as err:
+        raise KerasFileError(str(err)) from None
+    except (OSError, KeyError, IndexError, TypeError, AttributeError, ValueError, RuntimeError, zipfile.BadZipFile,
+            RecursionError, NotImplementedError, EOFError) as err:
+        raise KerasFileError(f"{path!r} is not a whole Keras {what} ({type(err).__name__}: {str(err)[:200]})") from None
 
 
 def load(path: str, custom_objects: Mapping[str, Any] | None = None, compile: bool = True) -> Any:
@@ -544,16 +556,8 @@ def load(path: str, custom_objects: Mapping[str, Any] | None = None, compile: bo
     Raises:
         KerasFileError: (a ValueError) naming the file, for anything that cannot be loaded.
     """
-    try:
+    with _refusals(path, "model file lstmkit can read"):
         return _load(path, dict(custom_objects or {}), compile)
-    except KerasFileError as err:
-        raise _naming(err, path) from None
-    except hdf5.Hdf5Error as err:
-        raise KerasFileError(str(err)) from None
-    except (OSError, KeyError, IndexError, TypeError, AttributeError, ValueError, RuntimeError, zipfile.BadZipFile,
-            RecursionError, NotImplementedError, EOFError) as err:
-        raise KerasFileError(f"{path!r} is not a whole Keras model file lstmkit can read ({type(err).__name__}: "
-                             f"{str(err)[:200]})") from None
 
 
 def _load(path: str, custom_objects: dict[str, Any], compile: bool) -> Any:
@@ -601,11 +605,5 @@ def load_weights(model: Any, path: str) -> None:
     layer by name (Keras 2's numbered names matched in order); all of them or none."""
     if not model.built:
         raise KerasFileError(f"Model {model.name!r} is not built: give it an input shape before load_weights({path!r})")
-    try:
+    with _refusals(path, "weights file"):
         load_weights_from(model, hdf5.read(path, f"Keras file {path!r}"), path)
-    except KerasFileError as err:
-        raise _naming(err, path) from None
-    except hdf5.Hdf5Error as err:
-        raise KerasFileError(str(err)) from None
-    except (OSError, KeyError, IndexError, TypeError, AttributeError, ValueError, RuntimeError) as err:
-        raise KerasFileError(f"{path!r} is not a whole Keras weights file ({type(err).__name__}: {str(err)[:200]})") from None

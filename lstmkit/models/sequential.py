@@ -41,10 +41,9 @@ class Sequential(Model):
         super().__init__(name=name or "sequential", trainable=trainable)
         self.input_layer: InputLayer | None = None
         self._traced: tuple[int, SymbolicTensor, Any] | None = None
-        # (layers built so far, the output shape of the last of them): `add` builds the new layer
-        # alone, so that a stack of n layers is built in time linear in n
-        self._built_through: tuple[int, Any] | None = None
-        self._input_shape_built: Any = None
+        # (the input shape, how many layers are built for it, the last one's output shape): `add`
+        # builds the new layer alone, so that a stack of n layers is built in time linear in n
+        self._built_through: tuple[Any, int, Any] | None = None
         self._names: set[str] = set()  # the layers' names, as `add` gave them
         self._next_suffix: dict[str, int] = {}
         for layer in layers or []:
@@ -109,14 +108,14 @@ class Sequential(Model):
         """Builds the layers not yet built for `input_shape` (all of them when it changed)."""
         shape: Any = tuple(input_shape)
         start = 0
-        if self._built_through is not None and self._built_through[0] <= len(self.layers) \
-                and self._input_shape_built == shape:
-            start, shape = self._built_through
+        if self._built_through is not None and self._built_through[0] == shape \
+                and self._built_through[1] <= len(self.layers):
+            _, start, shape = self._built_through
         for index in range(start, len(self.layers)):
             layer = self.layers[index]
             layer.ensure_built(shape)
             shape = layer.compute_output_shape(shape)
-        self._built_through, self._input_shape_built = (len(self.layers), shape), tuple(input_shape)
+        self._built_through = (tuple(input_shape), len(self.layers), shape)
 
     def build(self, input_shape: Sequence[int | None]) -> None:
         """Builds every layer for inputs of `input_shape` (batch first, e.g. `(None, 28, 28)`)."""

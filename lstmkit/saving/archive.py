@@ -25,7 +25,6 @@ data is inflated (`lstmkit.saving.weights.fits_module` checks them against a mod
 
 from __future__ import annotations
 
-import collections
 import io
 import json
 import math
@@ -40,7 +39,7 @@ from safetensors.torch import save as save_safetensors
 
 from .._io import atomic_write
 from .._version import __version__
-from .._zipread import read_member
+from .._zipread import ZIP_ERRORS, read_member, unique_names
 
 MODEL_FORMAT = "lstmkit.model"
 WEIGHTS_FORMAT = "lstmkit.weights"
@@ -51,9 +50,6 @@ MAX_JSON_BYTES = 16 << 20  # the architecture, settings and extras (a tokenizer'
 MAX_JSON_DEPTH = 64  # nesting of lists and dicts in it; an architecture nests a few levels
 MAX_MEMBERS = 16  # a model file holds two
 MAX_TENSOR_BYTES = 64 << 30  # 64 GiB of weights: beyond any LSTM this package trains
-# what zipfile raises on a damaged archive: its own error, and others for undecodable names,
-# versions and methods it lacks, encryption, a stream cut short
-_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError)
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".ckpt", ".joblib")
 
 
@@ -93,10 +89,6 @@ def refuse(path: str, problem: str) -> ValueError:
     return ValueError(f"Cannot load {path!r}: {problem}")
 
 
-def _read_member(path: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
-    return read_member(path, zf, info, limit, refuse)
-
-
 # bytes per element of each safetensors dtype
 ITEM_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
                "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8, "C64": 8, "C128": 16}
@@ -126,7 +118,7 @@ def _declared_tensors(path: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> 
             valid = 0 < size <= min(info.file_size - 8, MAX_JSON_BYTES)
             # the header's `size` bytes: what `start` holds past the length, then the rest
             raw = (start[8:] + f.read(max(0, size + 8 - len(start))))[:size] if valid and not _looks_like_pickle(start) else b""
-    except _ZIP_ERRORS as err:  # bad CRC, cut short, a version or method zipfile lacks
+    except ZIP_ERRORS as err:  # bad CRC, cut short, a version or method zipfile lacks
         raise refuse(path, f"member {TENSORS_MEMBER!r} is damaged ({err})") from None
     if _looks_like_pickle(start):
         raise refuse(path, f"member {TENSORS_MEMBER!r} holds a pickle, which lstmkit never loads (it can run code)")
@@ -189,7 +181,7 @@ def read_archive(
                             f"{JSON_MEMBER} and {TENSORS_MEMBER}")
     try:
         zf = zipfile.ZipFile(path)
-    except _ZIP_ERRORS as err:
+    except ZIP_ERRORS as err:
         raise refuse(path, f"not a whole lstmkit model file: not a zip archive, or cut short ({err})") from None
     with zf:
         infos = zf.infolist()
@@ -202,10 +194,7 @@ def read_archive(
                 raise refuse(path, f"member {name!r} names a path outside the archive (path traversal); refused")
             if name.lower().endswith(_PICKLE_SUFFIXES):
                 raise refuse(path, f"member {name!r} is a pickle, which lstmkit never loads (it can run code)")
-        names = [info.filename for info in infos]
-        twice = sorted(name for name, n in collections.Counter(names).items() if n > 1)
-        if twice:
-            raise refuse(path, f"members appear twice: {twice}")
+        names = unique_names(path, zf, refuse)
         unexpected = sorted(set(names) - {JSON_MEMBER, TENSORS_MEMBER})
         if "config.json" in names and JSON_MEMBER not in names:
             raise refuse(path, "it is a Keras .keras file, which lstmkit does not read: load it in Keras and move "
@@ -219,7 +208,7 @@ def read_archive(
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise refuse(path, f"member {info.filename!r} uses compression method {info.compress_type}, which "
                                     "lstmkit does not read")
-        raw_header = _read_member(path, zf, zf.getinfo(JSON_MEMBER), MAX_JSON_BYTES)
+        raw_header = read_member(path, zf, zf.getinfo(JSON_MEMBER), MAX_JSON_BYTES, refuse)
         if _looks_like_pickle(raw_header):
             raise refuse(path, f"member {JSON_MEMBER!r} holds a pickle, which lstmkit never loads (it can run code)")
         try:
@@ -237,7 +226,7 @@ def read_archive(
         declared = _declared_tensors(path, zf, tensors_info)
         if check is not None:
             check(header, declared)
-        raw_tensors = _read_member(path, zf, tensors_info, MAX_TENSOR_BYTES)
+        raw_tensors = read_member(path, zf, tensors_info, MAX_TENSOR_BYTES, refuse)
     try:
         tensors = load_safetensors(raw_tensors)
     except (SafetensorError, ValueError, RuntimeError, OSError) as err:

@@ -79,11 +79,7 @@ def restore_compile(
     setup = field(header, "compile_config", path)
     try:
         name = setup["optimizer"]["class_name"]
-        optimizer_cls = getattr(optimizers, name, None)
-        if not (isinstance(optimizer_cls, type) and issubclass(optimizer_cls, optimizers.Optimizer)):
-            raise ValueError(f"unknown optimizer class {name!r}")
-        if optimizer_cls.update is optimizers.Optimizer.update:  # the shared base: it has no update rule
-            raise ValueError(f"optimizer class {name!r} is abstract; a file names one of {', '.join(optimizers.names())}")
+        optimizer_cls = optimizers.class_named(name)
         metrics = serialization.from_json(setup["metrics"], custom_objects)
         model.compile(
             optimizer=optimizer_cls(**setup["optimizer"]["config"]),

@@ -432,15 +432,17 @@ def get(identifier: str | Optimizer) -> Optimizer:
 
 
 def class_named(name: str) -> type[Optimizer]:
-    """The optimizer class Keras's configs name (`"Adam"`, `"RMSprop"`): a concrete one only.
+    """The optimizer class a file names (`"Adam"`, `"RMSprop"`: Keras's names are lstmkit's): a
+    concrete one only.
 
     Raises:
         ValueError: Naming it, for the abstract `Optimizer` or any name lstmkit has no optimizer for.
     """
-    found = _REGISTRY.get(name.lower()) if isinstance(name, str) else None
-    if not isinstance(found, type):
-        raise ValueError(f"Unknown optimizer class {str(name)[:80]!r}; lstmkit's optimizers are "
-                         f"{', '.join(sorted(c.__name__ for c in _REGISTRY.values() if isinstance(c, type)))}")
+    found = globals().get(name) if isinstance(name, str) else None
+    if not (isinstance(found, type) and issubclass(found, Optimizer)):
+        raise ValueError(f"unknown optimizer class {str(name)[:80]!r}; a file names one of {', '.join(names())}")
+    if found.update is Optimizer.update:  # the shared base: it has no update rule
+        raise ValueError(f"optimizer class {name!r} is abstract; a file names one of {', '.join(names())}")
     return found
 
 
