@@ -290,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for sentence, p in zip(args.texts, sentiment.predict(model, tokenizer, maxlen, args.texts)):
             print(f"{p:.3f}  {sentence}")
     elif args.command == "run":
-        from .keras_programs import run_program
+        from .compat.programs import run_program
 
         if not os.path.isfile(args.program):
             command_line.error(f"no program at {args.program!r}")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from lstmkit import callbacks, cli
-from lstmkit.keras_programs import run_program
+from lstmkit.compat.programs import run_program
 from lstmkit.layers import LSTM, Dense, Embedding
 from lstmkit.models import Sequential
 from lstmkit.preprocessing.text import Tokenizer

@@ -12,7 +12,7 @@ import pytest
 
 import lstmkit
 import lstmkit.layers as L
-from lstmkit import keras_alias
+from lstmkit.compat import keras_alias
 
 
 def keras_entries():
@@ -62,7 +62,7 @@ THREADS = """
 import sys, threading, importlib
 import keras as real
 import lstmkit, lstmkit.layers as L
-from lstmkit import keras_alias
+from lstmkit.compat import keras_alias
 before = {n: m for n, m in sys.modules.items() if keras_alias._ours(n)}
 errors = []
 

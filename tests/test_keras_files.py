@@ -161,7 +161,7 @@ def test_a_keras_file_whose_architecture_disagrees_with_its_weights_is_refused_b
 
 def test_a_model_with_a_user_s_layer_trained_in_keras_loads_with_custom_objects(tmp_path):
 
-    import lstmkit.backend as K
+    import lstmkit.compat.backend as K
     from test_keras_namespace import attention_class
 
     ops = keras.ops

@@ -284,7 +284,7 @@ def minimal_rnn_cell(base, matmul):
 
 
 def test_rnn_runs_a_cell_of_the_program_s_own_as_keras_does():
-    import lstmkit.backend as K
+    import lstmkit.compat.backend as K
 
     theirs_cell, ours_cell = minimal_rnn_cell(keras.layers.Layer, keras.ops.matmul), minimal_rnn_cell(L.Layer, K.dot)
     x = seq(B=3, T=6, D=5)

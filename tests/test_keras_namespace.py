@@ -17,10 +17,10 @@ import pytest
 import torch
 
 import lstmkit
-import lstmkit.backend as K
+import lstmkit.compat.backend as K
 import lstmkit.layers as L
 from lstmkit.datasets import cache, imdb, reuters
-from lstmkit.keras_programs import run_program
+from lstmkit.compat.programs import run_program
 from lstmkit.models import Sequential
 from lstmkit.utils import Sequence, get_file
 
@@ -80,7 +80,7 @@ def test_the_real_keras_is_shadowed_only_while_the_hook_is_on():
     import keras as after
 
     assert after is real and sys.modules["keras"] is real
-    assert not any(isinstance(f, lstmkit.keras_alias._Finder) for f in sys.meta_path)
+    assert not any(isinstance(f, lstmkit.compat.keras_alias._Finder) for f in sys.meta_path)
 
 
 def test_tensorflow_beyond_tf_keras_is_an_error_that_says_so():
@@ -476,7 +476,7 @@ def test_plot_model_draws_every_layer_and_tensorboard_never_stops_a_run(tmp_path
 
 
 def test_ops_for_a_keras_3_program_s_own_code_match_keras_ops():
-    import lstmkit.ops as ops
+    import lstmkit.compat.ops as ops
 
     x = rng.normal(size=(3, 4, 5)).astype("float32")
     t = torch.as_tensor(x)

@@ -56,7 +56,7 @@ def test_seed_char_program_builds_its_model_and_it_trains(tmp_path):
     as windows of text shaped the tutorial's way, and the model it builds is then trained."""
     out = run(
         "import numpy as np\n"
-        "from lstmkit.keras_programs import run_program\n"
+        "from lstmkit.compat.programs import run_program\n"
         "from lstmkit.datasets import shakespeare\n"
         "from lstmkit.utils import to_categorical, set_random_seed\n"
         "set_random_seed(0)\n"

@@ -12,7 +12,7 @@ import pickle
 
 import numpy as np
 
-from .. import backend
+from .. import config
 from ._pickles import arrays_only_pickle
 from .cache import get_file
 
@@ -40,7 +40,7 @@ def load_batch(path: str, label_key: str = "labels") -> tuple[np.ndarray, list[i
 
 def load_data() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """`(x_train, y_train), (x_test, y_test)`: uint8 images (50000, 32, 32, 3) and (10000, 32, 32, 3)
-    (channels first when `backend.image_data_format()` says so), labels (N, 1) uint8."""
+    (channels first when `config.image_data_format()` says so), labels (N, 1) uint8."""
     folder = os.path.join(get_file("cifar-10-batches-py-target", origin=ORIGIN, extract=True,
                                    file_hash="6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"),
                           "cifar-10-batches-py")
@@ -49,6 +49,6 @@ def load_data() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.nda
     y_train = np.concatenate([np.asarray(p[1], dtype=np.uint8) for p in parts]).reshape(-1, 1)
     x_test, test_labels = load_batch(os.path.join(folder, "test_batch"))
     y_test = np.asarray(test_labels, dtype=np.uint8).reshape(-1, 1)
-    if backend.image_data_format() == "channels_last":
+    if config.image_data_format() == "channels_last":
         x_train, x_test = x_train.transpose(0, 2, 3, 1), x_test.transpose(0, 2, 3, 1)
     return (x_train, y_train), (x_test, y_test)

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
-from .. import backend
+from .. import config
 from .._checks import one_of
 
 
@@ -24,8 +24,8 @@ def per_axis(name: str, value: Any, rank: int, *, minimum: int = 1) -> tuple[int
 
 
 def data_format(value: str | None) -> str:
-    """"channels_last" / "channels_first"; None means `backend.image_data_format()`."""
-    return backend.image_data_format() if value is None else one_of("data_format", value, ("channels_last", "channels_first"))
+    """"channels_last" / "channels_first"; None means `config.image_data_format()`."""
+    return config.image_data_format() if value is None else one_of("data_format", value, ("channels_last", "channels_first"))
 
 
 def padding_mode(value: Any, allowed: tuple[str, ...] = ("valid", "same")) -> str:

@@ -5,7 +5,7 @@ Two kinds of source:
   the same number of samples; batched here, reshuffled every epoch when asked;
 - batch sources: a `torch.utils.data.Dataset` of `(x, y)` or `(x, y, sample_weight)` items (batched
   here with a `DataLoader`), or a `DataLoader` / any re-iterable of such batches, used as it is;
-  also Keras's kinds: a Python generator of batches (read on from epoch to epoch) and a
+  also Keras's kinds: an `lstmkit.data.Dataset` (`tf.data.Dataset`) of batches, a Python generator of batches (read on from epoch to epoch) and a
   `Sequence` (batch i is `seq[i]`; `seq.on_epoch_end()` after each pass).
 
 A model may have several inputs and outputs: `x` is then a list (in the model's input order) or
@@ -26,6 +26,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset, default_collate
 from torch.utils.data.distributed import DistributedSampler
 
+from .. import data as pipelines
 from ..distributed import shard_order
 from ..layers.base import to_tensor
 from .keras_sequence import SequencePasses, is_sequence
@@ -36,7 +37,7 @@ Batch = tuple[Any, Any, Any]
 def is_torch_data(x: Any) -> bool:
     """Whether `x` is a source of batches (a torch Dataset or DataLoader, a generator or other
     iterator of batches, a Keras-style Sequence) rather than arrays."""
-    if isinstance(x, (Dataset, DataLoader, collections.abc.Iterator)):
+    if isinstance(x, (Dataset, DataLoader, collections.abc.Iterator, pipelines.Dataset)):
         return True
     return not isinstance(x, (list, tuple, dict, str, bytes)) and not hasattr(x, "__array__") and is_sequence(x)
 

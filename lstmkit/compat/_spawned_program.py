@@ -4,6 +4,6 @@ program, and it runs the program (named by the parent in an environment variable
 hook on, so that the child sees the same functions and classes as the parent."""
 
 if __name__ == "__mp_main__":
-    from lstmkit.keras_programs import run_spawned
+    from lstmkit.compat.programs import run_spawned
 
     run_spawned(globals())

@@ -19,9 +19,9 @@ import tokenize
 import types
 from typing import Any, Iterator, Mapping, Sequence
 
-from ._checks import positive_int
+from .._checks import positive_int
 from .keras_alias import install_keras_alias
-from .training.loop import epochs_override
+from ..training.loop import epochs_override
 
 
 PROGRAM_VARIABLE = "LSTMKIT_RUN_PROGRAM"  # the program's path, for the processes it spawns
@@ -52,13 +52,13 @@ def _script_module(name: str, path: str) -> types.ModuleType:
 def _spawned_children_hooked(path: str) -> Iterator[None]:
     """Processes the program starts with multiprocessing's spawn or forkserver methods import
     the program again as their main module; there they import it through
-    `lstmkit._spawned_program`, which puts the keras hook on first. (Forked ones inherit it.)"""
+    `lstmkit.compat._spawned_program`, which puts the keras hook on first. (Forked ones inherit it.)"""
     original = mp_spawn.get_preparation_data
 
     def preparation(name: str) -> dict[str, Any]:
         data = original(name)
         if data.pop("init_main_from_path", None) is not None:
-            data["init_main_from_name"] = "lstmkit._spawned_program"
+            data["init_main_from_name"] = "lstmkit.compat._spawned_program"
         return data
 
     saved = os.environ.get(PROGRAM_VARIABLE)
@@ -119,7 +119,7 @@ def run_spawned(names: dict[str, Any]) -> None:
     (multiprocessing's name for it there), with the keras hook on for the process's life."""
     path = os.environ.get(PROGRAM_VARIABLE)
     if not path:
-        raise RuntimeError(f"lstmkit._spawned_program runs only in processes spawned under `lstmkit run` "
+        raise RuntimeError(f"lstmkit.compat._spawned_program runs only in processes spawned under `lstmkit run` "
                            f"({PROGRAM_VARIABLE} is not set)")
     install_keras_alias()  # on until the process ends
     names.update(__file__=path)

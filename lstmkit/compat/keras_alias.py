@@ -3,8 +3,9 @@
 While the hook is on, importing `keras`, `keras.X.Y`, `tensorflow.keras.X.Y` or `tf_keras.X.Y`
 gives lstmkit's modules: `import keras` then `keras.layers.LSTM(...)`, `from keras.layers.recurrent
 import LSTM` (a Keras 2 path), `from tensorflow.keras.models import Sequential` all find lstmkit's
-classes. Nothing in the program's text is rewritten. `import tensorflow as tf` gives a module
-whose only content is `tf.keras`; anything else on it raises an error saying so.
+classes. Nothing in the program's text is rewritten. `import tensorflow as tf` gives
+`lstmkit.compat.tf`, the part of TensorFlow 2 that tutorials call, on torch (its `tf.keras` is
+lstmkit); a name outside it raises an error saying what to use instead.
 
 The hook is a `sys.meta_path` finder that answers before every other finder for those names.
 Each `keras...` module it makes is a small stand-in that looks its names up on the lstmkit
@@ -31,6 +32,8 @@ import threading
 import types
 from typing import Any, Sequence
 
+import torch
+
 # the packages whose modules the hook answers for
 ROOTS = ("tensorflow.keras", "tf_keras", "keras")
 
@@ -50,6 +53,7 @@ RENAMED = {
     "engine.functional": "models", "engine.input_layer": "layers", "engine.base_layer": "layers",
     "optimizers.legacy": "optimizers", "optimizers.schedules": "optimizers", "optimizer_v2": "optimizers",
     "saving": "models", "api": "", "api._v2": "", "api._v2.keras": "",
+    "backend": "compat.backend", "ops": "compat.ops",
 }
 
 _lock = threading.RLock()
@@ -70,7 +74,24 @@ def lstmkit_name(fullname: str) -> str | None:
 
 
 class KerasOnlyError(AttributeError):
-    """Raised for any `tensorflow.X` other than `tensorflow.keras` while the hook is on."""
+    """Kept for programs that catch it: what a name outside lstmkit's TensorFlow subset raised."""
+
+
+# `tensorflow.X` modules the hook gives (lstmkit.compat.tf's); `tensorflow.keras...` is lstmkit
+TF_MODULES = ("config", "data", "errors", "io", "math", "nn", "random", "signal", "strings")
+
+
+def _tensorflow_module(fullname: str) -> str | None:
+    """The lstmkit module for `tensorflow` or `tensorflow.X` (X one of TF_MODULES)."""
+    if fullname == "tensorflow":
+        return "lstmkit.compat.tf"
+    rest = fullname[len("tensorflow."):] if fullname.startswith("tensorflow.") else None
+    return f"lstmkit.compat.tf.{rest}" if rest in TF_MODULES else None
+
+
+def active() -> bool:
+    """Whether a hook is on (`tf.keras` is then the `tensorflow.keras` stand-in)."""
+    return _hooks.on > 0
 
 
 class _StandIn(types.ModuleType):
@@ -97,32 +118,16 @@ class _StandIn(types.ModuleType):
         return sorted(set(dir(self.__dict__["_lstmkit_module"])) | set(self.__dict__))
 
 
-class _TensorFlow(types.ModuleType):
-    """`tensorflow` while the hook is on: `tensorflow.keras` and nothing else."""
-
-    def __init__(self) -> None:
-        super().__init__("tensorflow", "lstmkit's stand-in for TensorFlow: only tf.keras is provided.")
-        self.__path__: list[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "keras":
-            return importlib.import_module("tensorflow.keras")
-        if name.startswith("__"):
-            raise AttributeError(name)
-        raise KerasOnlyError(
-            f"tensorflow.{name}: lstmkit runs this program in place of Keras and provides only tf.keras "
-            f"(tensorflow.keras), not the rest of TensorFlow. Write it with keras / numpy / torch instead "
-            f"(for tf.random.set_seed: keras.utils.set_random_seed)."
-        )
-
-
 class _Loader(importlib.abc.Loader):
     def __init__(self, target: str | None) -> None:
         self.target = target
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
-        if self.target is None:
-            return _TensorFlow()
+        tf_name = _tensorflow_module(spec.name)
+        if tf_name is not None:  # lstmkit's TensorFlow subset itself, not a stand-in
+            _hooks.tensors_like_tensorflow()
+            return importlib.import_module(tf_name)
+        assert self.target is not None
         try:
             module = importlib.import_module(self.target)
         except ModuleNotFoundError:
@@ -139,14 +144,15 @@ class _Loader(importlib.abc.Loader):
 class _Finder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname: str, path: Sequence[str] | None = None, target: Any = None
                   ) -> importlib.machinery.ModuleSpec | None:
-        if fullname == "tensorflow":
+        if _tensorflow_module(fullname) is not None:
             return importlib.machinery.ModuleSpec(fullname, _Loader(None), is_package=True)
         name = lstmkit_name(fullname)
         if name is None:
             if fullname.startswith("tensorflow."):  # tensorflow.python, tensorflow.compat, ...
                 raise ModuleNotFoundError(
-                    f"No module named {fullname!r}: lstmkit runs this program in place of Keras and provides only "
-                    "tf.keras (tensorflow.keras), not the rest of TensorFlow", name=fullname)
+                    f"No module named {fullname!r}: lstmkit runs this program on torch with its own part of TensorFlow "
+                    f"(tf.keras and tensorflow.{', tensorflow.'.join(TF_MODULES)}); {fullname} is not part of it. "
+                    "Write that step with numpy or torch.", name=fullname)
             return None
         return importlib.machinery.ModuleSpec(fullname, _Loader(name), is_package=True)
 
@@ -172,6 +178,23 @@ class _Hooks:
         self.finder = _Finder()
         self.on = 0
         self.set_aside: dict[str, types.ModuleType] = {}
+        self.tensor_numpy: Any = None  # torch's own Tensor.numpy while the TensorFlow one is in place
+
+    def tensors_like_tensorflow(self) -> None:
+        """Once a program imports TensorFlow through the hook, `tensor.numpy()` works as on a
+        TensorFlow tensor: on one that needs gradients (a loss, a model's output) or lives on a GPU
+        too, giving its values. Put back when the last hook goes off."""
+        with _lock:
+            if self.tensor_numpy is not None:
+                return
+            original = self.tensor_numpy = torch.Tensor.numpy
+
+            def numpy(tensor: torch.Tensor, *, force: bool = False) -> Any:
+                if tensor.requires_grad or tensor.device.type != "cpu":
+                    tensor = tensor.detach().cpu()
+                return original(tensor, force=force)
+            numpy.__doc__ = original.__doc__
+            torch.Tensor.numpy = numpy  # type: ignore[method-assign]
 
     def add(self) -> None:
         with _lock, _import_lock():
@@ -193,6 +216,9 @@ class _Hooks:
                     sys.modules.pop(name, None)
                 sys.modules.update(self.set_aside)
                 self.set_aside = {}
+                if self.tensor_numpy is not None:
+                    torch.Tensor.numpy = self.tensor_numpy  # type: ignore[method-assign]
+                    self.tensor_numpy = None
 
 
 class _import_lock:

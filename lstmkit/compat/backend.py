@@ -29,9 +29,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._checks import one_of
+from ..config import image_data_format, set_image_data_format  # noqa: F401  (Keras keeps them here)
 
-_settings: dict[str, Any] = {"image_data_format": "channels_last", "epsilon": 1e-7}
+_settings: dict[str, Any] = {"epsilon": 1e-7}
 
 
 # ---- settings ---------------------------------------------------------------------------------
@@ -39,16 +39,6 @@ _settings: dict[str, Any] = {"image_data_format": "channels_last", "epsilon": 1e
 def backend() -> str:
     """The engine under the layers: "torch"."""
     return "torch"
-
-
-def image_data_format() -> str:
-    """"channels_last" (Keras's default) or "channels_first": where convolution and pooling
-    layers built without `data_format=` expect the channels."""
-    return str(_settings["image_data_format"])
-
-
-def set_image_data_format(data_format: str) -> None:
-    _settings["image_data_format"] = one_of("data_format", data_format, ("channels_last", "channels_first"))
 
 
 def epsilon() -> float:
@@ -343,7 +333,7 @@ def binary_crossentropy(target: Any, output: Any, from_logits: bool = False) -> 
 def function(inputs: Any, outputs: Any, updates: Any = None, name: str | None = None) -> Callable[[Any], list[np.ndarray]]:
     """Keras 2's `K.function`: `f = K.function([model.input], [layer.output])`, then
     `f([x])` returns the outputs for that data as a list of arrays (in inference mode)."""
-    from .models import Model  # the one use of models from the backend, kept to this function
+    from ..models import Model  # the one use of models from the backend, kept to this function
 
     if updates:
         raise ValueError("K.function(updates=...) is not supported: train with model.fit or a torch optimizer")
