@@ -332,6 +332,24 @@ class Layer(nn.Module):
         """Weights in Keras's order (creation order; a wrapper's inner layers in turn)."""
         return list(self.parameters())
 
+    @property
+    def trainable_weights(self) -> list[nn.Parameter]:
+        """The weights training changes (those of frozen layers left out), in Keras's order."""
+        return [w for w in self.weights if w.requires_grad]
+
+    @property
+    def non_trainable_weights(self) -> list[nn.Parameter]:
+        return [w for w in self.weights if not w.requires_grad]
+
+    @property
+    def trainable_variables(self) -> list[nn.Parameter]:
+        """Keras 3's and tf.keras's name for `trainable_weights` (what a GradientTape loop differentiates)."""
+        return self.trainable_weights
+
+    @property
+    def variables(self) -> list[nn.Parameter]:
+        return self.weights
+
     def count_params(self) -> int:
         if not self.built:
             raise ValueError(

@@ -1,7 +1,7 @@
 """Keras's metrics: per-sample functions, and the running weighted mean that fit and evaluate report.
 
 A metric function maps `(y_true, y_pred)` to one value per sample (per time step for sequence
-outputs); `Mean` accumulates Σ value · weight / Σ weight over the batches of an epoch, which is
+outputs); `RunningMean` accumulates Σ value · weight / Σ weight over the batches of an epoch, which is
 what Keras shows in its progress bar and returns from `evaluate`.
 
 `"accuracy"` (or `"acc"`) picks its variant from the shapes, with Keras's rule: a last output axis
@@ -11,7 +11,8 @@ of size 1, mean sparse categorical accuracy; otherwise categorical accuracy.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence, Union
+import math
+from typing import Any, Callable, Sequence, Union
 
 import torch
 
@@ -43,6 +44,29 @@ def categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Te
     return (y_pred.argmax(dim=-1) == y_true.argmax(dim=-1)).to(y_pred.dtype)
 
 
+def top_k_categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor, k: int = 5) -> torch.Tensor:
+    """1 where the class of the one-hot y_true is among the k highest scores of y_pred, else 0.
+
+    >>> top_k_categorical_accuracy(torch.tensor([[0, 0, 1], [1, 0, 0]]), torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.5, 0.4]]), k=2).tolist()
+    [0.0, 0.0]
+    """
+    return sparse_top_k_categorical_accuracy(y_true.argmax(dim=-1), y_pred, k)
+
+
+def sparse_top_k_categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor, k: int = 5) -> torch.Tensor:
+    """1 where the class id y_true is among the k highest scores of y_pred, else 0 (ties at the
+    k-th score count as in, as Keras's `in_top_k`).
+
+    >>> sparse_top_k_categorical_accuracy(torch.tensor([2, 1]), torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.5, 0.4]]), k=2).tolist()
+    [0.0, 1.0]
+    """
+    labels = _labels(y_true, y_pred)
+    k = min(int(k), y_pred.shape[-1])
+    kth = y_pred.topk(k, dim=-1).values[..., -1:]
+    own = y_pred.gather(-1, labels.unsqueeze(-1))
+    return (own >= kth).squeeze(-1).to(y_pred.dtype)
+
+
 def binary_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
     """The share of entries where (y_pred > threshold) equals y_true, averaged over the last axis.
 
@@ -57,6 +81,8 @@ _REGISTRY: dict[str, MetricFn] = {
     "sparse_categorical_accuracy": sparse_categorical_accuracy,
     "categorical_accuracy": categorical_accuracy,
     "binary_accuracy": binary_accuracy,
+    "top_k_categorical_accuracy": top_k_categorical_accuracy,
+    "sparse_top_k_categorical_accuracy": sparse_top_k_categorical_accuracy,
     "mae": losses.mean_absolute_error,
     "mean_absolute_error": losses.mean_absolute_error,
     "mse": losses.mean_squared_error,
@@ -72,7 +98,8 @@ _REGISTRY.update(mape=losses.mean_absolute_percentage_error, msle=losses.mean_sq
                  logcosh=losses.log_cosh, kld=losses.kl_divergence)
 _ACCURACY = ("accuracy", "acc")
 # metrics that grow as the model improves; the rest are errors, which shrink
-MAXIMIZED = {"accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy"}
+MAXIMIZED = {"accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy",
+             "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy"}
 
 
 def names() -> list[str]:
@@ -112,13 +139,21 @@ def get(identifier: MetricLike, y_true_shape: Sequence[int], y_pred_shape: Seque
     check(identifier)
     if isinstance(identifier, str):
         return accuracy_for(y_true_shape, y_pred_shape) if identifier in _ACCURACY else _REGISTRY[identifier]
+    if isinstance(identifier, Metric):
+        return identifier.per_sample
     return identifier
 
 
 class Metric:
-    """Keras's metric classes (`keras.metrics.RootMeanSquaredError()`, ...) as per-sample
-    functions with a name: the running mean of `fn` over the samples, then `finalize` of it
-    (the square root for RootMeanSquaredError)."""
+    """Keras's metric classes (`keras.metrics.RootMeanSquaredError()`, ...): in `compile`, the
+    running mean of the per-sample `fn` (then `finalize` of it: the square root for
+    RootMeanSquaredError); in a program's own loop, Keras's stateful object: `update_state(y_true,
+    y_pred, sample_weight=None)` (or calling it, which also returns the result), `result()`,
+    `reset_state()`.
+
+    >>> m = SparseCategoricalAccuracy(); _ = m(torch.tensor([1, 0]), torch.tensor([[0.2, 0.8], [0.3, 0.7]])); float(m.result())
+    0.5
+    """
 
     fn: Callable[..., torch.Tensor] = staticmethod(losses.mean_squared_error)
     default_name = "mean_squared_error"
@@ -126,9 +161,34 @@ class Metric:
 
     def __init__(self, name: str | None = None, dtype: object = None) -> None:
         self.name = name or self.default_name
+        self._mean = RunningMean(self.finalize)
 
-    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    def per_sample(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
         return type(self).fn(y_true, y_pred)
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        y_pred = torch.as_tensor(y_pred).detach()
+        y_true = torch.as_tensor(y_true, device=y_pred.device).detach()
+        values = self.per_sample(y_true, y_pred.float() if not y_pred.is_floating_point() else y_pred)
+        self._mean.update(values, None if sample_weight is None else torch.as_tensor(sample_weight).detach())
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> torch.Tensor:
+        self.update_state(y_true, y_pred, sample_weight)
+        return self.result()
+
+    def result(self) -> torch.Tensor:
+        return torch.tensor(self._mean.result(), dtype=torch.float32)
+
+    def reset_state(self) -> None:
+        self._mean.reset()
+
+    reset_states = reset_state
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r}>"
 
 
 class MeanSquaredError(Metric):
@@ -136,10 +196,8 @@ class MeanSquaredError(Metric):
 
 
 class RootMeanSquaredError(Metric):
-    """sqrt of the mean squared error over every value seen (not a mean of per-batch roots)."""
-
     fn, default_name = staticmethod(losses.mean_squared_error), "root_mean_squared_error"
-    finalize = staticmethod(lambda value: value ** 0.5)
+    finalize = staticmethod(math.sqrt)
 
 
 class MeanAbsoluteError(Metric):
@@ -165,14 +223,60 @@ class BinaryAccuracy(Metric):
         super().__init__(name, dtype)
         self.threshold = float(threshold)
 
-    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    def per_sample(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
         return binary_accuracy(y_true, y_pred, self.threshold)
 
 
-class Mean:
+class TopKCategoricalAccuracy(Metric):
+    default_name = "top_k_categorical_accuracy"
+
+    def __init__(self, k: int = 5, name: str | None = None, dtype: object = None) -> None:
+        super().__init__(name, dtype)
+        self.k = int(k)
+
+    def per_sample(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        return top_k_categorical_accuracy(y_true, y_pred, self.k)
+
+
+class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
+    default_name = "sparse_top_k_categorical_accuracy"
+
+    def per_sample(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        return sparse_top_k_categorical_accuracy(y_true, y_pred, self.k)
+
+
+class Mean(Metric):
+    """Keras's `keras.metrics.Mean`: the running (weighted) mean of the values given to
+    `update_state(values, sample_weight=None)` (or to the metric called on them).
+
+    >>> m = Mean(name="loss"); _ = m(torch.tensor(2.0)); float(m(torch.tensor([4.0, 6.0])))
+    4.0
+    """
+
+    default_name = "mean"
+
+    def update_state(self, values: Any, sample_weight: Any = None) -> None:  # type: ignore[override]
+        v = torch.as_tensor(values).detach().float()
+        self._mean.update(v, None if sample_weight is None else torch.as_tensor(sample_weight).detach())
+
+    def __call__(self, values: Any, sample_weight: Any = None) -> torch.Tensor:  # type: ignore[override]
+        self.update_state(values, sample_weight)
+        return self.result()
+
+
+class Sum(Mean):
+    """Keras's `keras.metrics.Sum`: the running total of the values given."""
+
+    default_name = "sum"
+
+    def result(self) -> torch.Tensor:
+        return torch.tensor(self._mean.total, dtype=torch.float32)
+
+
+class RunningMean:
     """A running weighted mean: Σ value · weight / Σ weight over everything given to `update`.
 
-    >>> m = Mean(); m.update(torch.tensor([1.0, 0.0])); m.update(torch.tensor(4.0), weight=2.0); m.result()  # (1 + 0 + 2·4) / (1 + 1 + 2)
+    >>> m = RunningMean(); m.update(torch.tensor([1.0, 0.0])); m.update(torch.tensor(4.0), weight=2.0); m.result()  # (1 + 0 + 2·4) / (1 + 1 + 2)
     2.25
     """
 

@@ -137,6 +137,37 @@ class Optimizer(torch.optim.Optimizer):
         self.iterations += 1
         return loss
 
+    def apply_gradients(self, grads_and_vars: Iterable[tuple[Any, torch.Tensor]]) -> int:
+        """Keras's step for a program's own training loop: `optimizer.apply_gradients(zip(grads,
+        model.trainable_variables))`. The first call binds the optimizer to those variables
+        (variables seen for the first time later join it); a None gradient leaves its variable as
+        it is. Returns the number of steps taken so far."""
+        pairs = [(g, v) for g, v in grads_and_vars]
+        for _, v in pairs:
+            if not isinstance(v, torch.Tensor) or not v.requires_grad:
+                raise ValueError(f"apply_gradients takes (gradient, variable) pairs of trainable variables, got a "
+                                 f"variable {type(v).__name__}" + ("" if not isinstance(v, torch.Tensor) else
+                                                                   " that is not trainable"))
+        if not self.built:
+            self.build([v for _, v in pairs])
+        known = {id(p) for group in self.param_groups for p in group["params"]}
+        new = [v for _, v in pairs if id(v) not in known]
+        if new:
+            self.add_param_group({"params": new})
+        chosen = {id(v) for _, v in pairs}
+        saved = {id(p): p.grad for group in self.param_groups for p in group["params"]}
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
+        for g, v in pairs:
+            if g is not None:
+                v.grad = g.detach().to(v.dtype).reshape(v.shape)
+        self.step()
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = saved[id(p)] if id(p) not in chosen else None
+        return self.iterations
+
     def update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float) -> None:
         raise NotImplementedError
 

@@ -141,7 +141,7 @@ def stateful_callbacks(callback_list: CallbackList) -> dict[str, Callback]:
 
 def snapshot(
     model: Any, fit_settings: dict[str, Any], callback_list: CallbackList, stream: BatchStream,
-    trackers: dict[str, metrics_module.Mean] | None, replicas: distributed.Replicas | None,
+    trackers: dict[str, metrics_module.RunningMean] | None, replicas: distributed.Replicas | None,
 ) -> dict[str, Any]:
     """What a checkpoint keeps of the run."""
     return {
@@ -157,7 +157,7 @@ def snapshot(
 
 def restore(
     model: Any, saved: Saved, fit_settings: dict[str, Any], callback_list: CallbackList, stream: BatchStream,
-    trackers: dict[str, metrics_module.Mean] | None, replicas: distributed.Replicas | None,
+    trackers: dict[str, metrics_module.RunningMean] | None, replicas: distributed.Replicas | None,
     build_from_batch: Any,
 ) -> None:
     """Puts the run back where the checkpoint `saved` left it: the same global batches follow

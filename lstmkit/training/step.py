@@ -27,7 +27,7 @@ _LOGIT_PAIRS = {
     losses_module.binary_crossentropy: "sigmoid",
 }
 
-Trackers = dict[str, metrics_module.Mean]
+Trackers = dict[str, metrics_module.RunningMean]
 
 
 def logit_activations(model: Any, setup: Setup) -> list[Any]:
@@ -42,7 +42,7 @@ def logit_activations(model: Any, setup: Setup) -> list[Any]:
 
 def new_trackers(setup: Setup) -> Trackers:
     finalize = {name: getattr(metric, "finalize", None) for o in setup.outputs for name, metric in o.metrics}
-    return {name: metrics_module.Mean(finalize.get(name)) for name in setup.names}
+    return {name: metrics_module.RunningMean(finalize.get(name)) for name in setup.names}
 
 
 class Step:
@@ -107,15 +107,15 @@ class Step:
                 for o, y, p in zip(setup.outputs, ys, predictions)
             ]
         batch_size = float(ys[0].shape[0])
-        sums = [metrics_module.Mean.sums(loss.detach(), weight=batch_size)]
+        sums = [metrics_module.RunningMean.sums(loss.detach(), weight=batch_size)]
         if len(setup.outputs) > 1:
             for value in per_output:
-                sums.append(metrics_module.Mean.sums(
+                sums.append(metrics_module.RunningMean.sums(
                     (value if value is not None else torch.zeros((), dtype=loss.dtype)).detach(), weight=batch_size))
         # Keras weighs the loss by sample_weight but not the metrics; masked steps count in neither
         for fns, y, p, mask in zip(self._metric_fns, ys, predictions, masks):
             for _, fn in fns:
-                sums.append(metrics_module.Mean.sums(fn(y, p), None if mask is None else mask.to(p.dtype)))
+                sums.append(metrics_module.RunningMean.sums(fn(y, p), None if mask is None else mask.to(p.dtype)))
         batch = torch.stack(sums).cpu()  # (figures, 2): Σ value·weight, Σ weight
         if replicas is not None:
             batch = replicas.sum(batch)  # the global batch's figures, the same on every rank
