@@ -151,7 +151,7 @@ class Dataset:
 
         def make() -> Iterator[Any]:
             for i in range(n):
-                yield map_structure(lambda leaf: leaf[i], values)
+                yield map_structure(lambda leaf: leaf[i, ...], values)
         return Dataset(make, n, map_structure(lambda leaf: TensorSpec.of(leaf).unbatched(), values))
 
     @staticmethod
@@ -341,7 +341,7 @@ class Dataset:
                 if len(rows) != 1:
                     raise ValueError(f"unbatch needs every component to have the same first axis, got {sorted(rows)}")
                 for i in range(rows.pop()):
-                    yield map_structure(lambda leaf: leaf[i], element)
+                    yield map_structure(lambda leaf: leaf[i, ...], element)
         return Dataset(make, UNKNOWN if self._length != INFINITE else INFINITE)
 
     def rebatch(self, batch_size: int, drop_remainder: bool = False, name: str | None = None) -> "Dataset":

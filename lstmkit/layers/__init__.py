@@ -43,9 +43,12 @@ from .resizing import UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
 from .rnn import RNN, GRUCell, LSTMCell, SimpleRNNCell
 from .simple_rnn import SimpleRNN as SimpleRNN
 from .time_distributed import TimeDistributed as TimeDistributed
+from .lookup import IntegerLookup, StringLookup
+from .text_vectorization import TextVectorization as TextVectorization
 
 __all__ = [
     "Layer",
+    "TextVectorization", "StringLookup", "IntegerLookup",
     "Recurrent",
     "LSTM",
     "CuDNNLSTM",

@@ -192,6 +192,10 @@ class Layer(nn.Module):
             return kwargs
         return {k: v for k, v in kwargs.items() if k in accepted}
 
+    # a layer that reads text (TextVectorization, StringLookup): a model whose first layer it is
+    # passes string inputs to it as a StringTensor instead of converting them to numbers
+    accepts_text = False
+
     def is_users_layer(self) -> bool:
         """A layer class written outside lstmkit (a Keras program's own)."""
         return not type(self).__module__.startswith("lstmkit.")

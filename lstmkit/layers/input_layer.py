@@ -13,7 +13,7 @@ from .symbolic import SymbolicTensor, input_tensor
 _DTYPES = {
     "float32": torch.float32, "float64": torch.float64, "float16": torch.float16, "bfloat16": torch.bfloat16,
     "int32": torch.int64, "int64": torch.int64, "int16": torch.int64, "int8": torch.int64, "uint8": torch.int64,
-    "bool": torch.bool,
+    "bool": torch.bool, "string": None,  # text: a StringTensor, for a first layer that reads text
 }
 
 
@@ -46,6 +46,7 @@ class InputLayer(Layer):
             size = None if batch_size is None else positive_int("batch_size", batch_size)
             self.declared_input_shape = (size, *shape_tuple("shape", shape))
         key = str(dtype).replace("torch.", "") if dtype is not None else "float32"
+        key = "string" if key in ("tf.string", "str", "<class 'str'>", "object") else key
         if key not in _DTYPES:
             raise ValueError(f"Unsupported dtype for Input: dtype={dtype!r}; use one of {', '.join(_DTYPES)}")
         self.dtype_name = key
@@ -59,7 +60,8 @@ class InputLayer(Layer):
         return self.declared_input_shape
 
     @property
-    def torch_dtype(self) -> torch.dtype:
+    def torch_dtype(self) -> torch.dtype | None:
+        """The dtype inputs are converted to (None for text, which stays text)."""
         return _DTYPES[self.dtype_name]
 
     def call(self, x: Any, *, mask: torch.Tensor | None = None, training: bool = False, **kwargs: Any) -> Any:

@@ -29,6 +29,7 @@ from torch import nn
 
 from .. import serialization
 from .._checks import positive_int
+from ..data.strings import StringTensor
 from ..layers.base import Layer, Shape, check_finite, copy_checked, to_tensor
 from ..layers.input_layer import InputLayer
 from ..layers.registry import deserialize, serialize
@@ -271,12 +272,29 @@ class Model(Layer, Trainer, Keras2Methods):
                 raise ValueError(f"Every input needs the same number of samples; {label} has {shape[0]}, the first has "
                                  f"{shapes[0][0]}")
 
+    def text_inputs(self) -> list[bool]:
+        """Which inputs are text (declared with `Input(..., dtype="string")`)."""
+        return [isinstance(t.layer, InputLayer) and t.layer.dtype_name == "string" for t in self._inputs]
+
+    def shaped_text(self, index: int, x: Any) -> StringTensor:
+        """Strings for text input `index`: shape (batch,) given for a declared (batch, 1) gets
+        its trailing axis, as in Keras."""
+        strings = StringTensor.of(x)
+        if strings.ndim == 1 and len(self._inputs[index].shape) == 2:
+            strings = strings.reshape(-1, 1)
+        return strings
+
     def adapt_inputs(self, xs: list[Any], argument: str = "x") -> list[torch.Tensor]:
         """The inputs converted (floats to the model's dtype, ids to int64), checked and on the
-        model's device."""
+        model's device; text inputs as StringTensors (a batch of strings of shape (batch,) given
+        for an input of shape (batch, 1) gets its trailing axis)."""
         names = self.input_names
         out = []
+        text = self.text_inputs()
         for index, x in enumerate(xs):
+            if text[index]:
+                out.append(self.shaped_text(index, x))
+                continue
             t = self.input_tensor(x, argument if len(names) == 1 else f"{argument}[{names[index]!r}]")
             if self._input_dtype(index) == torch.int64 and t.is_floating_point():
                 t = t.long()

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data.strings import StringTensor
 from ..layers.base import Layer, Shape, check_finite, to_tensor
 from ..layers.input_layer import InputLayer
 from ..layers.registry import deserialize, serialize
@@ -208,6 +209,18 @@ class Sequential(Model):
     def adapt_inputs(self, xs: list[Any], argument: str = "x") -> list[torch.Tensor]:
         return [self.as_input(xs[0], argument)]
 
+    def shaped_text(self, index: int, x: Any) -> StringTensor:
+        strings = StringTensor.of(x)
+        if strings.ndim == 1 and self.input_layer is not None and len(self.input_layer.shape) == 2:
+            strings = strings.reshape(-1, 1)
+        return strings
+
+    def text_inputs(self) -> list[bool]:
+        """[True] when the model reads text: an `Input(dtype="string")`, or a first layer that
+        reads text (TextVectorization, StringLookup)."""
+        declared = self.input_layer is not None and self.input_layer.dtype_name == "string"
+        return [declared or bool(len(self.layers) and self.layers[0].accepts_text)]
+
     def check_inputs(self, shapes: Sequence[Sequence[int]], argument: str = "x") -> None:
         self.check_input_shape(tuple(shapes[0]), argument)
 
@@ -248,6 +261,8 @@ class Sequential(Model):
             ValueError: For a shape that does not fit, and for NaN or infinite values unless
                 `model.check_finite` is False.
         """
+        if isinstance(x, StringTensor) or self.text_inputs()[0]:
+            return self.shaped_text(0, x)
         x = to_tensor(x, argument, float_dtype=self.compute_dtype)
         self.check_input_shape(tuple(x.shape), argument)
         if self.check_finite:

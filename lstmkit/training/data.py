@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset, defau
 from torch.utils.data.distributed import DistributedSampler
 
 from .. import data as pipelines
+from ..data.strings import StringTensor
 from ..distributed import shard_order
 from ..layers.base import to_tensor
 from .keras_sequence import SequencePasses, is_sequence
@@ -46,7 +47,12 @@ Tensors = list[torch.Tensor]
 
 
 def _pick(tensors: list[Any] | None, index: Any) -> Any:
-    return None if tensors is None else [None if t is None else t[index] for t in tensors]
+    return None if tensors is None else [None if t is None else t[_numpy_index(index)] if isinstance(t, StringTensor)
+                                         else t[index] for t in tensors]
+
+
+def _numpy_index(index: Any) -> Any:
+    return index.cpu().numpy() if isinstance(index, torch.Tensor) else index
 
 
 class ArrayData:
@@ -77,6 +83,9 @@ class ArrayData:
                 h.update(b"none")
                 continue
             h.update(f"{tuple(t.shape)} {t.dtype}".encode())
+            if isinstance(t, StringTensor):
+                h.update(b"\0".join(t[rows.numpy()].reshape(-1).tolist()))
+                continue
             h.update(t[rows].detach().cpu().contiguous().numpy().tobytes())
         return h.hexdigest()[:16]
 
@@ -178,17 +187,17 @@ def _is_array(value: Any) -> bool:
 
 
 def structure(value: Any, names: Sequence[str], argument: str, what: str = "input") -> list[Any]:
-    """`value` as a list with one entry per name: a dict by name, a list in order, or (one
-    name) the value itself. A dict with a key missing or extra, or a list of the wrong length, is
-    a ValueError that says which."""
+    """`value` as a list with one entry per name: a dict by name (other keys ignored), a list in
+    order, or (one name) the value itself. A dict with a key missing, or a list of the wrong
+    length, is a ValueError that says which."""
     if isinstance(value, Mapping):
+        # keys that name no input or output are left unread, as Keras 3 does (a dataset's
+        # features may carry more than the model takes)
         missing = [n for n in names if n not in value]
-        extra = sorted(str(k) for k in value if k not in names)
-        if missing or extra:
+        if missing:
             raise ValueError(
-                f"{argument} is a dict with the keys {sorted(map(str, value))}; the model's {what}s are {list(names)}"
-                + (f" (missing: {missing})" if missing else "") + (f" (not {what}s of the model: {extra})" if extra else "")
-            )
+                f"{argument} is a dict with the keys {sorted(map(str, value))}; the model's {what}s are {list(names)} "
+                f"(missing: {missing})")
         return [value[n] for n in names]
     if len(names) == 1:
         if isinstance(value, (list, tuple)) and len(value) == 1 and _is_array(value[0]):
@@ -212,6 +221,7 @@ def from_arrays(
     output_names: Sequence[str],
     float_dtype: torch.dtype,
     names: tuple[str, str, str] = ("x", "y", "sample_weight"),
+    text_inputs: Sequence[bool] = (),
 ) -> ArrayData:
     """Checks and converts user arrays; `names` are the argument names used in errors."""
     x_name, y_name, w_name = names
@@ -221,10 +231,11 @@ def from_arrays(
     def label(base: str, entries: Sequence[str], i: int) -> str:
         return base if len(entries) == 1 else f"{base}[{entries[i]!r}]"
 
-    xs = [to_tensor(v, label(x_name, input_names, i), float_dtype=float_dtype)
+    xs = [StringTensor.of(v) if i < len(text_inputs) and text_inputs[i] else
+          to_tensor(v, label(x_name, input_names, i), float_dtype=float_dtype)
           for i, v in enumerate(structure(x, input_names, x_name))]
     for i, t in enumerate(xs):
-        if t.dim() == 0 or t.shape[0] == 0:
+        if t.ndim == 0 or t.shape[0] == 0:
             raise ValueError(f"{label(x_name, input_names, i)} holds no samples: shape {tuple(t.shape)}")
     ys = None if y is None else [to_tensor(v, label(y_name, output_names, i), float_dtype=float_dtype)
                                  for i, v in enumerate(structure(y, output_names, y_name, "output"))]
@@ -242,10 +253,10 @@ def from_arrays(
     checked += [(label(w_name, output_names, i), t) for i, t in enumerate(ws or []) if t is not None]
     first = label(x_name, input_names, 0)
     for name, value in checked:
-        if value.dim() == 0 or value.shape[0] != n:
+        if value.ndim == 0 or value.shape[0] != n:
             raise ValueError(
                 f"{first} and {name} must hold the same number of samples, got {first} with "
-                f"{n} and {name} with {_length(value) if value.dim() else 'a single value'}"
+                f"{n} and {name} with {_length(value) if value.ndim else 'a single value'}"
             )
     return ArrayData(xs, ys, ws)
 

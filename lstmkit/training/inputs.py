@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 import torch
 
+from ..data.strings import StringTensor
 from ..layers.base import check_finite
 from . import losses as losses_module
 from .compile import Setup
@@ -46,12 +47,14 @@ def prepare(
     if y is None:
         raise ValueError(f"{names[1]} is required with array inputs; got {names[1]}=None")
     data = from_arrays(x, y, sample_weight, input_names=model.input_names, output_names=model.output_names,
-                       float_dtype=model.compute_dtype, names=names)
+                       float_dtype=model.compute_dtype, names=names, text_inputs=model.text_inputs())
+    data.x = [model.shaped_text(i, t) if isinstance(t, StringTensor) else t for i, t in enumerate(data.x)]
     model.check_inputs([tuple(t.shape) for t in data.x], names[0])
     several_in, several_out = len(data.x) > 1, len(model.output_names) > 1
     if model.check_finite:
         for name, t in zip(model.input_names, data.x):
-            check_finite(t, f"{names[0]}[{name!r}]" if several_in else names[0])
+            if isinstance(t, torch.Tensor):
+                check_finite(t, f"{names[0]}[{name!r}]" if several_in else names[0])
     assert data.y is not None
     targets: list[torch.Tensor | None] = [*data.y, *(data.sample_weight or [])]
     for i, target in enumerate(targets):
