@@ -1,13 +1,14 @@
 """Activation functions, looked up by Keras's names.
 
-`get("tanh")` returns a function from tensor to tensor; `get(None)` is the identity, and any
+Each is also a function of this module under its name (`keras.activations.relu(x)`, with Keras's
+`negative_slope`, `max_value`, `threshold`). `get("tanh")` returns a function from tensor to tensor; `get(None)` is the identity, and any
 callable passes through unchanged, so a layer can take either a name or a function.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, Union
+from typing import Any, Callable, Union
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +19,44 @@ ActivationLike = Union[str, Activation, None]
 # SELU's constants (Klambauer et al. 2017), the values Keras uses.
 _SELU_ALPHA = 1.6732632423543772
 _SELU_SCALE = 1.0507009873554805
+
+
+def _t(x: Any) -> torch.Tensor:
+    return x if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=torch.float32)
+
+
+def relu(x: Any, negative_slope: float = 0.0, max_value: float | None = None, threshold: float = 0.0) -> torch.Tensor:
+    """Keras's `relu`: x from `threshold` up to `max_value`, `negative_slope` · (x - threshold)
+    below the threshold.
+
+    >>> relu(torch.tensor([-3.0, 0.0, 2.0, 7.0]), negative_slope=0.1, max_value=5.0, threshold=0.5).tolist()
+    [-0.3499999940395355, -0.05000000074505806, 2.0, 5.0]
+    """
+    x = _t(x)
+    if negative_slope == 0.0 and max_value is None and threshold == 0.0:
+        return torch.relu(x)
+    out = torch.where(x >= threshold, x, negative_slope * (x - threshold))
+    return out if max_value is None else torch.clamp(out, max=float(max_value))
+
+
+def sigmoid(x: Any) -> torch.Tensor:
+    return torch.sigmoid(_t(x))
+
+
+def tanh(x: Any) -> torch.Tensor:
+    return torch.tanh(_t(x))
+
+
+def softplus(x: Any) -> torch.Tensor:
+    return F.softplus(_t(x))
+
+
+def exponential(x: Any) -> torch.Tensor:
+    return torch.exp(_t(x))
+
+
+def log_sigmoid(x: Any) -> torch.Tensor:
+    return F.logsigmoid(_t(x))
 
 
 def linear(x: torch.Tensor) -> torch.Tensor:
@@ -84,16 +123,16 @@ def hard_tanh(x: torch.Tensor) -> torch.Tensor:
 
 _REGISTRY: dict[str, Activation] = {
     "linear": linear,
-    "tanh": torch.tanh,
-    "sigmoid": torch.sigmoid,
+    "tanh": tanh,
+    "sigmoid": sigmoid,
     "hard_sigmoid": hard_sigmoid,
-    "relu": torch.relu,
+    "relu": relu,
     "relu6": relu6,
     "leaky_relu": leaky_relu,
     "elu": elu,
     "selu": selu,
     "celu": elu,  # Keras's celu with its default alpha=1 is elu
-    "softplus": F.softplus,
+    "softplus": softplus,
     "softsign": softsign,
     "swish": silu,
     "silu": silu,
@@ -101,10 +140,10 @@ _REGISTRY: dict[str, Activation] = {
     "hard_swish": hard_silu,
     "gelu": gelu,
     "mish": mish,
-    "exponential": torch.exp,
+    "exponential": exponential,
     "softmax": softmax,
     "log_softmax": log_softmax,
-    "log_sigmoid": F.logsigmoid,
+    "log_sigmoid": log_sigmoid,
     "tanh_shrink": tanh_shrink,
     "hard_tanh": hard_tanh,
 }

@@ -1,5 +1,5 @@
 """Helpers with Keras's names (`keras.utils`): `set_random_seed`, `to_categorical`, `get_file`
-(offline: Keras's cache only), `Sequence` / `PyDataset`, `pad_sequences`, `timeseries_dataset_from_array`, `plot_model`."""
+(offline: Keras's cache only), `Sequence` / `PyDataset`, `pad_sequences`, `timeseries_dataset_from_array`, `text_dataset_from_directory`, `plot_model`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .data.directory import text_dataset_from_directory as text_dataset_from_directory
 from .datasets.cache import get_file as get_file
 from .plot import model_diagram
 from .preprocessing.sequence import pad_sequences as pad_sequences

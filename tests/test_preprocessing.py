@@ -135,13 +135,14 @@ def test_timeseries_dataset_windows_start_where_their_target_is():
     data = np.arange(100)
     # the Keras documentation's example: every other step, 10 to a window; the target 20 steps on
     ds = timeseries_dataset_from_array(data[:-20], data[20:], sequence_length=10, sampling_rate=2, batch_size=32)
-    x, y = ds.take(1)[0]
+    x, y = next(iter(ds.take(1)))
     assert x[0].tolist() == list(range(0, 20, 2)) and y[0] == 20
     assert x[-1].tolist() == list(range(31, 51, 2)) and y[-1] == 51
     count = 80 - 9 * 2
     assert sum(len(b[0]) for b in ds) == count and len(ds) == 2
-    unsupervised = timeseries_dataset_from_array(data, None, sequence_length=5, sequence_stride=10, batch_size=None)
-    assert unsupervised[0].shape == (10, 5) and unsupervised[0][:, 0].tolist() == list(range(0, 100, 10))
+    # batch_size=None: single windows (Keras: "the data will not be batched")
+    unsupervised = list(timeseries_dataset_from_array(data, None, sequence_length=5, sequence_stride=10, batch_size=None))
+    assert len(unsupervised) == 10 and unsupervised[1].tolist() == [10, 11, 12, 13, 14]
 
 
 def test_hashing_trick_and_one_hot_as_keras_2():

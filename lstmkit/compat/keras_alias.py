@@ -73,6 +73,14 @@ def lstmkit_name(fullname: str) -> str | None:
     return None
 
 
+def _keras2_path(fullname: str) -> bool:
+    """Whether `fullname` (under a Keras root) is one of Keras 2's module paths in RENAMED."""
+    for root in ROOTS:
+        if fullname.startswith(root + "."):
+            return fullname[len(root) + 1:] in RENAMED
+    return False
+
+
 class KerasOnlyError(AttributeError):
     """Kept for programs that catch it: what a name outside lstmkit's TensorFlow subset raised."""
 
@@ -106,6 +114,9 @@ class _StandIn(types.ModuleType):
 
     def __getattr__(self, name: str) -> Any:
         target = self.__dict__["_lstmkit_module"]
+        child = f"{self.__name__}.{name}"
+        if _keras2_path(child):  # `from keras.layers import recurrent`: Keras 2's module, not lstmkit's of that name
+            return importlib.import_module(child)
         try:
             return getattr(target, name)
         except AttributeError:

@@ -21,6 +21,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from .._checks import positive_int
 from .keras_alias import install_keras_alias
+from .numpy_aliases import numpy_aliases
 from ..training.loop import epochs_override
 
 
@@ -105,7 +106,7 @@ def run_program(
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
     sys.modules["__main__"] = module
     try:
-        with install_keras_alias(), epochs_override(epochs), _spawned_children_hooked(path):
+        with install_keras_alias(), numpy_aliases(), epochs_override(epochs), _spawned_children_hooked(path):
             exec(code, module.__dict__)
     finally:
         sys.argv, sys.path[:] = saved_argv, saved_path

@@ -27,15 +27,15 @@ _default = os.environ.get("LSTMKIT_IMPLEMENTATION", "auto")
 
 
 def check_implementation(value: object, argument: str = "implementation") -> str | None:
-    """Validates an `implementation` argument. Keras's 1 and 2 (its two ways of batching the gate
-    products, same results) are accepted and mean "auto"."""
+    """Validates an `implementation` argument. Keras's 0, 1 and 2 (Keras 2.0's three ways of
+    batching the gate products, all with the same results) are accepted and mean "auto"."""
     if value is None:
         return None
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value in (1, 2):
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value in (0, 1, 2):
         return "auto"
     if isinstance(value, str) and value in IMPLEMENTATIONS:
         return value
-    raise ValueError(f"{argument} must be one of {', '.join(map(repr, IMPLEMENTATIONS))} (or Keras's 1 or 2), "
+    raise ValueError(f"{argument} must be one of {', '.join(map(repr, IMPLEMENTATIONS))} (or Keras's 0, 1 or 2), "
                      f"got {value!r}")
 
 

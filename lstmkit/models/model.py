@@ -124,6 +124,7 @@ class Model(Layer, Trainer, Keras2Methods):
             raise TypeError(f"Model got unexpected argument(s) {unknown}")
         if inputs is None:
             super().__init__(name=name or "functional", **kwargs)
+            self._given_name = name is not None
             self.layers: LayerList = LayerList()
             return
         in_tensors, in_keys, single_input = _as_list(inputs, "inputs")
@@ -131,6 +132,7 @@ class Model(Layer, Trainer, Keras2Methods):
         graph = trace(in_tensors, out_tensors, name or "functional")
         renames = self._unique_layer_names(graph.layers, name or "functional")
         super().__init__(name=name or "functional", **kwargs)
+        self._given_name = name is not None
         self._single_input, self._single_output = single_input, single_output
         for layer, new_name in renames:
             layer.name = new_name

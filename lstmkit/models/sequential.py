@@ -40,6 +40,8 @@ class Sequential(Model):
 
     def __init__(self, layers: Iterable[Layer] | None = None, name: str | None = None, trainable: bool = True) -> None:
         super().__init__(name=name or "sequential", trainable=trainable)
+        # a default name is Keras's "sequential", which a model holding two renames "sequential_1"
+        self._given_name = name is not None
         self.input_layer: InputLayer | None = None
         self._traced: tuple[int, SymbolicTensor, Any] | None = None
         # (the input shape, how many layers are built for it, the last one's output shape): `add`

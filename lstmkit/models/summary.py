@@ -44,6 +44,8 @@ def summary_lines(model: Any, line_length: int = 80) -> list[str]:
         return _graph_lines(model, max(line_length, 98))
     if getattr(model, "subclassed", False):  # a class of the program's own: its layers' shapes are not known
         return _subclassed_lines(model, line_length)
+    if getattr(model, "input_layer", True) is None:  # a Sequential with no input shape yet: what Keras knows
+        return _subclassed_lines(model, line_length)
     widths = (int(line_length * 0.42), int(line_length * 0.36))
     rule, double_rule = "_" * line_length, "=" * line_length
 

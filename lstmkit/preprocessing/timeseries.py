@@ -9,6 +9,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from .._checks import positive_int
+from ..data import Dataset, as_leaf
+from ..data.strings import map_structure
 from ..training.keras_sequence import Sequence
 
 
@@ -112,58 +114,45 @@ class TimeseriesGenerator(Sequence):
         return (samples[:, ::-1, ...], targets) if self.reverse else (samples, targets)
 
 
-class TimeseriesDataset(Sequence):
-    """What `timeseries_dataset_from_array` returns: batches of windows (with their targets), by
-    index or by iterating, and `take(n)` for the first n batches as Keras programs read a
-    `tf.data.Dataset`."""
-
-    def __init__(self, data: Any, targets: Any, starts: np.ndarray, sequence_length: int, sampling_rate: int,
-                 batch_size: int) -> None:
-        super().__init__()
-        self.data, self.targets, self.starts = data, targets, starts
-        self.sequence_length, self.sampling_rate, self.batch_size = sequence_length, sampling_rate, batch_size
-
-    def __len__(self) -> int:
-        return -(-len(self.starts) // self.batch_size)
-
-    def __getitem__(self, index: int) -> Any:
-        if not 0 <= index < len(self):
-            raise IndexError(f"batch {index} of {len(self)}")
-        starts = self.starts[index * self.batch_size:(index + 1) * self.batch_size]
-        steps = np.arange(self.sequence_length) * self.sampling_rate
-        windows = np.asarray(self.data)[starts[:, None] + steps[None, :]]
-        return windows if self.targets is None else (windows, np.asarray(self.targets)[starts])
-
-    def __iter__(self) -> Iterator[Any]:
-        return (self[i] for i in range(len(self)))
-
-    def take(self, count: int) -> list[Any]:
-        return [self[i] for i in range(min(int(count), len(self)))]
-
-
 def timeseries_dataset_from_array(data: Any, targets: Any, sequence_length: int, sequence_stride: int = 1,
                                   sampling_rate: int = 1, batch_size: int | None = 128, shuffle: bool = False,
                                   seed: int | None = None, start_index: int | None = None,
-                                  end_index: int | None = None) -> TimeseriesDataset:
-    """Keras's `timeseries_dataset_from_array`, without TensorFlow: windows of
-    `sequence_length` steps, `sampling_rate` apart, starting every `sequence_stride` rows between
-    `start_index` and `end_index`; the window starting at row i has target `targets[i]`
-    (None: no targets). `shuffle` shuffles the windows (seeded by `seed`) before batching.
+                                  end_index: int | None = None) -> Dataset:
+    """Keras's `timeseries_dataset_from_array`, as a lazy `Dataset` (`tf.data.Dataset` in a
+    TensorFlow program): windows of `sequence_length` steps, `sampling_rate` apart, starting every
+    `sequence_stride` rows between `start_index` and `end_index`; the window starting at row i
+    has target `targets[i]` (None: no targets). `shuffle` shuffles the windows (seeded by `seed`)
+    before batching; `batch_size=None` gives single windows, unbatched.
 
     >>> ds = timeseries_dataset_from_array(np.arange(10), np.arange(10) * 10, sequence_length=3, batch_size=4)
-    >>> len(ds), ds[0][0].tolist(), ds[0][1].tolist()
+    >>> x, y = next(iter(ds))
+    >>> int(ds.cardinality()), x.numpy().tolist(), y.numpy().tolist()
     (2, [[0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5]], [0, 10, 20, 30])
     """
     sequence_length = positive_int("sequence_length", sequence_length)
     sequence_stride = positive_int("sequence_stride", sequence_stride)
     sampling_rate = positive_int("sampling_rate", sampling_rate)
+    values = np.asarray(data)
+    labels = None if targets is None else np.asarray(targets)
     start = 0 if start_index is None else int(start_index)
-    end = len(data) if end_index is None else int(end_index)
+    end = len(values) if end_index is None else int(end_index)
+    if not 0 <= start < max(end, 1) or end > len(values):
+        raise ValueError(f"start_index={start_index!r} and end_index={end_index!r} must satisfy 0 <= start_index < "
+                         f"end_index <= len(data) = {len(values)}")
     count = end - start - (sequence_length - 1) * sampling_rate
-    if targets is not None:
-        count = min(count, len(targets))
+    if labels is not None:
+        count = min(count, len(labels))
     starts = np.arange(0, max(count, 0), sequence_stride) + start
     if shuffle:
         np.random.default_rng(seed).shuffle(starts)
-    size = len(starts) if batch_size is None else positive_int("batch_size", batch_size)
-    return TimeseriesDataset(data, targets, starts, sequence_length, sampling_rate, max(size, 1))
+    size = None if batch_size is None else positive_int("batch_size", batch_size)
+    steps = np.arange(sequence_length) * sampling_rate
+    chunk = size or 1
+
+    def make() -> Iterator[Any]:
+        for first in range(0, len(starts), chunk):
+            rows = starts[first:first + chunk]
+            windows = as_leaf(values[rows[:, None] + steps[None, :]])
+            batch = windows if labels is None else (windows, as_leaf(labels[rows]))
+            yield batch if size is not None else map_structure(lambda t: t[0], batch)
+    return Dataset(make, -(-len(starts) // chunk))
