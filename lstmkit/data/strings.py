@@ -40,6 +40,18 @@ class StringTensor(np.ndarray):
                 raise TypeError(f"Expected text (str or bytes), got {type(item).__name__} {item!r}")
         return out.view(cls)
 
+    def __getitem__(self, index: Any) -> Any:
+        item = super().__getitem__(index)
+        if isinstance(item, np.ndarray):
+            return item
+        made = np.empty((), dtype=object)  # one string: a 0-d StringTensor, as TensorFlow indexes
+        made[()] = item
+        return made.view(StringTensor)
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        """A scalar's text (so that code written for `bytes` elements reads it too)."""
+        return self.numpy().decode(encoding, errors)
+
     def numpy(self) -> Any:
         plain = self.view(np.ndarray)
         return plain[()] if plain.ndim == 0 else plain

@@ -240,6 +240,15 @@ class Recurrent(Layer):
             return tuple(s.to(dtype=dtype, device=device) for s in self.states)
         return cell.initial_state(B, dtype=dtype, device=device)
 
+    def get_initial_state(self, inputs: Any) -> list[torch.Tensor]:
+        """Keras's zero states for a batch like `inputs` (batch first): one (batch, units) tensor
+        per state (two for an LSTM)."""
+        x = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        batch = int(x.shape[0])
+        dtype = x.dtype if isinstance(x, torch.Tensor) and x.is_floating_point() else torch.get_default_dtype()
+        device = x.device if isinstance(x, torch.Tensor) else torch.device("cpu")
+        return [torch.zeros(batch, self.units, dtype=dtype, device=device) for _ in range(self.state_count)]
+
     def reset_states(self, states: Sequence[Any] | None = None) -> None:
         """Forgets the carried states of a stateful layer (zeros next call), or sets them."""
         if not self.stateful:

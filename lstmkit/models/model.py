@@ -276,7 +276,10 @@ class Model(Layer, Trainer, Keras2Methods):
 
     def text_inputs(self) -> list[bool]:
         """Which inputs are text (declared with `Input(..., dtype="string")`)."""
-        return [isinstance(t.layer, InputLayer) and t.layer.dtype_name == "string" for t in self._inputs]
+        inputs = self.__dict__.get("_inputs")
+        if inputs is None:  # a subclassed model: its first layer decides
+            return [False] * len(self.input_names)
+        return [isinstance(t.layer, InputLayer) and t.layer.dtype_name == "string" for t in inputs]
 
     def shaped_text(self, index: int, x: Any) -> StringTensor:
         """Strings for text input `index`: shape (batch,) given for a declared (batch, 1) gets

@@ -35,6 +35,8 @@ class SubclassedModel(Model):
     subclassed = True
 
     def __init__(self, *args: Any, name: str | None = None, trainable: bool = True, **kwargs: Any) -> None:
+        if args and args[0] is self:  # `super().__init__(self)`, as a tensorflow.org tutorial writes it
+            args = args[1:]
         if args or {"inputs", "outputs"} & set(kwargs):
             raise TypeError(f"{type(self).__name__} defines call(), so it is built from its layers, not from "
                             "Model(inputs, outputs): call super().__init__() (with name= if you like)")
@@ -105,8 +107,19 @@ class SubclassedModel(Model):
             self._output_shapes = [(None, *tuple(o.shape[1:])) for o in outs]
         return outs, [None] * len(outs)
 
-    def forward(self, x: Any, mask: Any = None, training: bool | None = None, logits: bool = False, **kwargs: Any) -> Any:
-        outs, _ = self.run(self.as_inputs(x), training=self.training if training is None else bool(training))
+    def forward(self, x: Any = None, mask: Any = None, training: bool | None = None, logits: bool = False,
+                **kwargs: Any) -> Any:
+        """Runs the program's `call` on `x` (or `inputs=`); other keyword arguments of the call
+        (`states=`, `return_state=`, ...) go to it as they are, with its output as `call` returns it."""
+        if x is None:
+            if "inputs" not in kwargs:
+                raise TypeError(f"Model {self.name!r} was called without inputs")
+            x = kwargs.pop("inputs")
+        training = self.training if training is None else bool(training)
+        if kwargs:
+            xs = self.as_inputs(x)
+            return self.call(xs[0] if len(xs) == 1 else xs, **self._call_arguments({"training": training, **kwargs}))
+        outs, _ = self.run(self.as_inputs(x), training=training)
         return outs[0] if len(outs) == 1 else outs
 
     def _structured_outputs(self, values: list[Any]) -> Any:

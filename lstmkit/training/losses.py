@@ -12,10 +12,12 @@ as clipping the probabilities. A training loop whose model ends in a softmax or 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Any, Callable, Union
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -34,6 +36,20 @@ def _categorical_log_probs(y_pred: torch.Tensor, from_logits: bool, clip: bool) 
     return torch.log(probs.clamp(EPSILON, 1 - EPSILON) if clip else probs)
 
 
+def arrays_in(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """Lets a loss or metric function be called on NumPy arrays or lists, as Keras's are
+    (`keras.metrics.mean_absolute_error(y, forecast)`): they become float tensors first."""
+    @functools.wraps(fn)
+    def wrapper(y_true: Any, y_pred: Any, *args: Any, **kwargs: Any) -> torch.Tensor:
+        if not isinstance(y_pred, torch.Tensor):
+            y_pred = torch.as_tensor(np.asarray(y_pred), dtype=torch.float32)
+        if not isinstance(y_true, torch.Tensor):
+            y_true = torch.as_tensor(np.asarray(y_true), device=y_pred.device)
+        return fn(y_true, y_pred, *args, **kwargs)
+    return wrapper
+
+
+@arrays_in
 def sparse_categorical_crossentropy(
     y_true: torch.Tensor, y_pred: torch.Tensor, from_logits: bool = False, *, clip: bool | None = None
 ) -> torch.Tensor:
@@ -50,6 +66,7 @@ def sparse_categorical_crossentropy(
     return -log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
 
 
+@arrays_in
 def categorical_crossentropy(
     y_true: torch.Tensor, y_pred: torch.Tensor, from_logits: bool = False, *, clip: bool | None = None
 ) -> torch.Tensor:
@@ -58,6 +75,7 @@ def categorical_crossentropy(
     return -(y_true.to(y_pred.dtype) * _categorical_log_probs(y_pred, from_logits, clip)).sum(dim=-1)
 
 
+@arrays_in
 def binary_crossentropy(
     y_true: torch.Tensor, y_pred: torch.Tensor, from_logits: bool = False, *, clip: bool | None = None
 ) -> torch.Tensor:
@@ -75,44 +93,52 @@ def binary_crossentropy(
     return -(y * log_p + (1 - y) * log_not_p).mean(dim=-1)
 
 
+@arrays_in
 def mean_squared_error(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     return (y_pred - y_true.to(y_pred.dtype)).square().mean(dim=-1)
 
 
+@arrays_in
 def mean_absolute_error(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     return (y_pred - y_true.to(y_pred.dtype)).abs().mean(dim=-1)
 
 
+@arrays_in
 def huber(y_true: torch.Tensor, y_pred: torch.Tensor, delta: float = 1.0) -> torch.Tensor:
     """½x² for |x| ≤ δ, else δ(|x| − ½δ), with x = y_pred − y_true; averaged over the last axis."""
     error = (y_pred - y_true.to(y_pred.dtype)).abs()
     return torch.where(error <= delta, 0.5 * error.square(), delta * (error - 0.5 * delta)).mean(dim=-1)
 
 
+@arrays_in
 def mean_absolute_percentage_error(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     """100 · |y_true − y_pred| / max(|y_true|, ε), averaged over the last axis."""
     y = y_true.to(y_pred.dtype)
     return 100.0 * ((y - y_pred).abs() / y.abs().clamp(min=EPSILON)).mean(dim=-1)
 
 
+@arrays_in
 def mean_squared_logarithmic_error(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     """(log(1 + max(y_pred, ε)) − log(1 + max(y_true, ε)))², averaged over the last axis."""
     y = y_true.to(y_pred.dtype)
     return (torch.log1p(y_pred.clamp(min=EPSILON)) - torch.log1p(y.clamp(min=EPSILON))).square().mean(dim=-1)
 
 
+@arrays_in
 def log_cosh(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     """log(cosh(x)) for x = y_pred − y_true, computed as x + softplus(−2x) − log 2; averaged over the last axis."""
     x = y_pred - y_true.to(y_pred.dtype)
     return (x + F.softplus(-2.0 * x) - math.log(2.0)).mean(dim=-1)
 
 
+@arrays_in
 def kl_divergence(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     """Σ y_true · log(y_true / y_pred) over the last axis, both clipped to [ε, 1]."""
     y, p = y_true.to(y_pred.dtype).clamp(EPSILON, 1.0), y_pred.clamp(EPSILON, 1.0)
     return (y * torch.log(y / p)).sum(dim=-1)
 
 
+@arrays_in
 def poisson(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     """y_pred − y_true · log(y_pred + ε), averaged over the last axis."""
     return (y_pred - y_true.to(y_pred.dtype) * torch.log(y_pred + EPSILON)).mean(dim=-1)
@@ -124,15 +150,18 @@ def _signed(y_true: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return 2.0 * y - 1.0 if bool(((y == 0) | (y == 1)).all()) else y
 
 
+@arrays_in
 def hinge(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     """max(1 − y · y_pred, 0) with y in {−1, 1} (0/1 labels are mapped), averaged over the last axis."""
     return (1.0 - _signed(y_true, y_pred) * y_pred).clamp(min=0.0).mean(dim=-1)
 
 
+@arrays_in
 def squared_hinge(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     return (1.0 - _signed(y_true, y_pred) * y_pred).clamp(min=0.0).square().mean(dim=-1)
 
 
+@arrays_in
 def cosine_similarity(y_true: torch.Tensor, y_pred: torch.Tensor, axis: int = -1) -> torch.Tensor:
     """−cos(y_true, y_pred) along `axis` (Keras's loss: lower is more alike)."""
     y = y_true.to(y_pred.dtype)

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence, Union
 import torch
 
 from . import losses
+from .losses import arrays_in
 
 MetricFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 MetricLike = Union[str, MetricFn]
@@ -30,6 +31,7 @@ def _labels(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     return labels.long()
 
 
+@arrays_in
 def sparse_categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     """1 where argmax(y_pred) equals the class id in y_true, else 0.
 
@@ -39,11 +41,13 @@ def sparse_categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> t
     return (y_pred.argmax(dim=-1) == _labels(y_true, y_pred)).to(y_pred.dtype)
 
 
+@arrays_in
 def categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     """1 where argmax(y_pred) equals argmax(y_true) (one-hot labels), else 0."""
     return (y_pred.argmax(dim=-1) == y_true.argmax(dim=-1)).to(y_pred.dtype)
 
 
+@arrays_in
 def top_k_categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor, k: int = 5) -> torch.Tensor:
     """1 where the class of the one-hot y_true is among the k highest scores of y_pred, else 0.
 
@@ -53,6 +57,7 @@ def top_k_categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor, k: in
     return sparse_top_k_categorical_accuracy(y_true.argmax(dim=-1), y_pred, k)
 
 
+@arrays_in
 def sparse_top_k_categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor, k: int = 5) -> torch.Tensor:
     """1 where the class id y_true is among the k highest scores of y_pred, else 0 (ties at the
     k-th score count as in, as Keras's `in_top_k`).
@@ -67,6 +72,7 @@ def sparse_top_k_categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor
     return (own >= kth).squeeze(-1).to(y_pred.dtype)
 
 
+@arrays_in
 def binary_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
     """The share of entries where (y_pred > threshold) equals y_true, averaged over the last axis.
 
@@ -106,6 +112,7 @@ def names() -> list[str]:
     return sorted([*_REGISTRY, *_ACCURACY])
 
 
+@arrays_in
 def accuracy_for(y_true_shape: Sequence[int], y_pred_shape: Sequence[int]) -> MetricFn:
     """Keras's choice of accuracy for labels and predictions of these shapes (see the module doc)."""
     if y_pred_shape[-1] == 1:

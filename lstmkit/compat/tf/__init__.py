@@ -127,6 +127,8 @@ def __getattr__(name: str) -> Any:
         if keras_alias.active():
             return importlib.import_module("tensorflow.keras")
         return importlib.import_module("lstmkit")
+    if name in ("metrics", "losses", "optimizers", "initializers", "activations", "regularizers"):  # TF 2's aliases
+        return getattr(__getattr__("keras"), name)
     if name.startswith("__"):
         raise AttributeError(name)
     hint = _INSTEAD.get(name, "write that step with numpy or torch (tf tensors here are torch tensors)")
