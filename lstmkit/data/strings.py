@@ -28,10 +28,14 @@ class StringTensor(np.ndarray):
 
     @classmethod
     def of(cls, value: Any) -> "StringTensor":
-        array = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) else value
+        if isinstance(value, StringTensor):
+            return value
+        array = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) else value.view(np.ndarray)
         out = np.empty(array.shape, dtype=object)
         flat_in, flat_out = array.reshape(-1), out.reshape(-1)
         for i, item in enumerate(flat_in):
+            if isinstance(item, StringTensor):
+                item = item.numpy()
             if isinstance(item, (bytes, np.bytes_)):
                 flat_out[i] = bytes(item)
             elif isinstance(item, (str, np.str_)):

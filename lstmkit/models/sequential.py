@@ -273,6 +273,17 @@ class Sequential(Model):
             x = x.long()
         return x.to(self.device)
 
+    @staticmethod
+    def _shape_from_data(x: Any) -> tuple[Any, ...]:
+        """The input shape a model built by its first batch declares: the batch's, except that
+        the time axis of sequences (axis 1 of 3-D data, or of 2-D ids) may vary from batch to
+        batch, as padded batches do."""
+        shape: list[Any] = [None, *x.shape[1:]]
+        floating = isinstance(x, torch.Tensor) and x.is_floating_point()
+        if len(shape) >= 3 or (len(shape) == 2 and isinstance(x, torch.Tensor) and not floating):
+            shape[1] = None
+        return tuple(shape)
+
     def forward(
         self, x: Any, mask: torch.Tensor | None = None, training: bool | None = None, logits: bool = False, **kwargs: Any
     ) -> Any:
@@ -291,7 +302,7 @@ class Sequential(Model):
             raise ValueError(f"Sequential model {self.name!r} has no layers; add some with model.add(...)")
         x = self.as_input(x)
         if self.input_layer is None:
-            self.input_layer = InputLayer(batch_shape=(None, *x.shape[1:]))
+            self.input_layer = InputLayer(batch_shape=self._shape_from_data(x))
         last = len(self.layers) - 1
         for index, layer in enumerate(self.layers):
             extra = {"logits": True} if logits and index == last else {}

@@ -216,8 +216,18 @@ class Loss:
     def settings(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in self.options}
 
-    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    def per_sample(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        """One loss per sample (per step for sequences): what `compile` averages."""
         return type(self).fn(y_true, y_pred, **self.settings())
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> torch.Tensor:
+        """Keras's call: the weighted losses summed and divided by their count (Keras's
+        "sum_over_batch_size"), a scalar, as a program's own training loop uses it."""
+        values = self.per_sample(y_true, y_pred)
+        if sample_weight is None:
+            return values.mean()
+        weight = _weight_like(values, torch.as_tensor(sample_weight, device=values.device))
+        return (values * weight).sum() / max(values.numel(), 1)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.settings().items())})"
@@ -241,7 +251,7 @@ class SparseCategoricalCrossentropy(Loss):
                              "samples 0 with sample_weight instead")
         super().__init__(from_logits=bool(from_logits), **kwargs)
 
-    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    def per_sample(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
         return sparse_categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)  # type: ignore[attr-defined]
 
 
@@ -253,7 +263,7 @@ class CategoricalCrossentropy(Loss):
             raise ValueError(f"CategoricalCrossentropy takes the classes on the last axis; got axis={axis!r}")
         super().__init__(from_logits=bool(from_logits), label_smoothing=float(label_smoothing), **kwargs)
 
-    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    def per_sample(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
         y = _smoothed(y_true.to(y_pred.dtype), self.label_smoothing, y_pred.shape[-1])  # type: ignore[attr-defined]
         return categorical_crossentropy(y, y_pred, from_logits=self.from_logits)  # type: ignore[attr-defined]
 
@@ -266,7 +276,7 @@ class BinaryCrossentropy(Loss):
             raise ValueError(f"BinaryCrossentropy averages over the last axis; got axis={axis!r}")
         super().__init__(from_logits=bool(from_logits), label_smoothing=float(label_smoothing), **kwargs)
 
-    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    def per_sample(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
         y = _smoothed(y_true.to(y_pred.dtype), self.label_smoothing, 2.0)  # type: ignore[attr-defined]
         return binary_crossentropy(y, y_pred, from_logits=self.from_logits)  # type: ignore[attr-defined]
 
@@ -314,6 +324,8 @@ def get(identifier: LossLike) -> LossFn:
         if identifier not in _REGISTRY:
             raise ValueError(f"Unknown loss {identifier!r}; use one of {', '.join(sorted(_REGISTRY))} or a callable")
         return _REGISTRY[identifier]
+    if isinstance(identifier, Loss):
+        return identifier.per_sample
     if callable(identifier):
         return identifier
     raise ValueError(f"Expected a loss name or a callable, got loss={identifier!r}")

@@ -146,7 +146,7 @@ def get(identifier: MetricLike, y_true_shape: Sequence[int], y_pred_shape: Seque
     check(identifier)
     if isinstance(identifier, str):
         return accuracy_for(y_true_shape, y_pred_shape) if identifier in _ACCURACY else _REGISTRY[identifier]
-    if isinstance(identifier, Metric):
+    if isinstance(identifier, (Metric, losses.Loss)):
         return identifier.per_sample
     return identifier
 
