@@ -142,6 +142,8 @@ class TextVectorization(IndexLookup):
                 if row:
                     out[i] = self.encode(torch.tensor(row, dtype=torch.int64).reshape(1, -1))[0]
             return out.reshape(*shape, depth)
+        if self.split is None and self.output_sequence_length is None and not self.ngrams:  # one token per string
+            return torch.tensor([row[0] for row in ids], dtype=torch.int64).reshape(shape)
         width = self.output_sequence_length if self.output_sequence_length is not None else max(map(len, ids), default=0)
         out_ids = torch.zeros(len(ids), width, dtype=torch.int64)
         for i, row in enumerate(ids):
