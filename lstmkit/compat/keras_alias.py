@@ -205,7 +205,7 @@ class _Hooks:
                     tensor = tensor.detach().cpu()
                 return original(tensor, force=force)
             numpy.__doc__ = original.__doc__
-            torch.Tensor.numpy = numpy  # type: ignore[method-assign]
+            torch.Tensor.numpy = numpy  # type: ignore[method-assign,assignment]
 
     def add(self) -> None:
         with _lock, _import_lock():

@@ -34,12 +34,16 @@ AUTOTUNE = -1
 INFINITE = -1  # cardinality of a dataset that never ends
 UNKNOWN = -2  # cardinality that cannot be known without reading (filter, from_generator, ...)
 
-_seeds = {"global": None, "ops": 0}  # tf.random.set_seed's seed, and how many seeded ops drew from it since
+class _GlobalSeed:
+    """tf.random.set_seed's seed, and how many shuffles drew from it since."""
+
+    seed: int | None = None
+    ops = 0
 
 
 def set_global_seed(seed: int | None) -> None:
     """The seed shuffles without a `seed=` of their own derive theirs from (`tf.random.set_seed`)."""
-    _seeds["global"], _seeds["ops"] = (None if seed is None else int(seed)), 0
+    _GlobalSeed.seed, _GlobalSeed.ops = (None if seed is None else int(seed)), 0
 
 
 def _op_seed(seed: int | None) -> list[int] | None:
@@ -47,10 +51,10 @@ def _op_seed(seed: int | None) -> list[int] | None:
     made since it was set (as TensorFlow derives op seeds); None: fresh randomness."""
     if seed is not None:
         return [int(seed)]
-    if _seeds["global"] is None:
+    if _GlobalSeed.seed is None:
         return None
-    _seeds["ops"] += 1
-    return [int(_seeds["global"]), int(_seeds["ops"])]
+    _GlobalSeed.ops += 1
+    return [_GlobalSeed.seed, _GlobalSeed.ops]
 
 
 @dataclass(frozen=True)
@@ -112,9 +116,9 @@ def _stack(leaves: list[Any]) -> Any:
 
 def _pad_to(leaf: Any, shape: tuple[int, ...], value: Any) -> Any:
     if isinstance(leaf, StringTensor):
-        out = np.full(shape, value if value is not None else b"", dtype=object)
-        out[tuple(slice(0, n) for n in leaf.shape)] = leaf.view(np.ndarray)
-        return out.view(StringTensor)
+        text = np.full(shape, value if value is not None else b"", dtype=object)
+        text[tuple(slice(0, n) for n in leaf.shape)] = leaf.view(np.ndarray)
+        return text.view(StringTensor)
     out = torch.full(shape, 0 if value is None else value, dtype=leaf.dtype)
     out[tuple(slice(0, n) for n in leaf.shape)] = leaf
     return out
@@ -138,7 +142,7 @@ class Dataset:
     def from_tensor_slices(tensors: Any, name: str | None = None) -> "Dataset":
         """One element per row (first axis) of `tensors`, a value or a tuple / dict of values
         with the same number of rows."""
-        values = map_structure(as_leaf, _tuple_lists(tensors))
+        values = map_structure(as_leaf, tensors)
         leaves = flatten(values)
         if any(leaf.dim() == 0 if isinstance(leaf, torch.Tensor) else leaf.ndim == 0 for leaf in leaves):
             raise ValueError("from_tensor_slices needs values with at least one axis to slice; got a scalar "
@@ -157,7 +161,7 @@ class Dataset:
     @staticmethod
     def from_tensors(tensors: Any, name: str | None = None) -> "Dataset":
         """A dataset of one element, `tensors` itself."""
-        values = map_structure(as_leaf, _tuple_lists(tensors))
+        values = map_structure(as_leaf, tensors)
         return Dataset(lambda: iter([values]), 1, map_structure(TensorSpec.of, values))
 
     @staticmethod
@@ -262,23 +266,15 @@ class Dataset:
         def make() -> Iterator[Any]:
             outer = self._make()
             active: list[Iterator[Any]] = []
-            exhausted = False
             while True:
-                while not exhausted and len(active) < cycle:
-                    element = next(outer, None)
-                    if element is None:
-                        exhausted = True
-                        break
-                    active.append(iter(_call(map_func, element)))
+                active += [iter(_call(map_func, e)) for e in itertools.islice(outer, cycle - len(active))]
                 if not active:
                     return
                 for it in list(active):
-                    for _ in range(block):
-                        item = next(it, None)
-                        if item is None:
-                            active.remove(it)
-                            break
-                        yield item
+                    taken = list(itertools.islice(it, block))
+                    yield from taken
+                    if len(taken) < block:
+                        active.remove(it)
         return Dataset(make, UNKNOWN)
 
     def batch(self, batch_size: int, drop_remainder: bool = False, num_parallel_calls: int | None = None,
@@ -392,28 +388,18 @@ class Dataset:
         def make() -> Iterator[Any]:
             it = self._make()
             buffer: collections.deque[Any] = collections.deque()
-            ended = False
             while True:
-                while not ended and len(buffer) < span:
-                    element = next(it, None)
-                    if element is None:
-                        ended = True
-                    else:
-                        buffer.append(element)
+                buffer.extend(itertools.islice(it, span - len(buffer)))  # short only where the input ended
                 if not buffer:
                     return
                 window = [buffer[i] for i in range(0, min(span, len(buffer)), stride)]
                 if len(window) < size and drop_remainder:
                     return
                 yield split(window)
-                for _ in range(shift):
-                    if buffer:
-                        buffer.popleft()
-                    elif not ended:
-                        if next(it, None) is None:
-                            ended = True
-                if ended and not buffer:
-                    return
+                dropped = min(shift, len(buffer))
+                for _ in range(dropped):
+                    buffer.popleft()
+                collections.deque(itertools.islice(it, shift - dropped), maxlen=0)  # a shift past the buffer skips on
         length = UNKNOWN
         if self._length >= 0:
             n = self._length
@@ -582,11 +568,6 @@ class Dataset:
 
     def take_while(self, predicate: Callable[..., Any], name: str | None = None) -> "Dataset":
         return Dataset(lambda: itertools.takewhile(lambda e: bool(_call(predicate, e)), self._make()), UNKNOWN)
-
-
-def _tuple_lists(value: Any) -> Any:
-    """A list of arrays given to from_tensor_slices is one value (stacked), as in TensorFlow."""
-    return value
 
 
 def _zip_with(fn: Callable[[list[Any], Any, Any], Any], chunk: list[Any], shapes: Any, values: Any) -> Any:

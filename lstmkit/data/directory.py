@@ -76,7 +76,7 @@ def text_dataset_from_directory(directory: str | os.PathLike[str], labels: Any =
     elif subset is not None:
         raise ValueError(f"subset={subset!r} needs validation_split=")
     if shuffle:
-        order = np.random.RandomState(seed if seed is not None else np.random.randint(1e6)).permutation(len(paths))
+        order = np.random.RandomState(seed if seed is not None else np.random.randint(1_000_000)).permutation(len(paths))
         paths, ids = [paths[i] for i in order], [ids[i] for i in order]
     if verbose:
         print(f"Found {len(paths)} files belonging to {len(names)} classes.")

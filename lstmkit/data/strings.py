@@ -148,10 +148,6 @@ def _torch_dtype(dtype: Any) -> torch.dtype:
 
 # ---- structures: tuples and dicts of values ------------------------------------------------------
 
-def is_structure(value: Any) -> bool:
-    return isinstance(value, (tuple, dict))
-
-
 def map_structure(fn: Callable[[Any], Any], value: Any) -> Any:
     if isinstance(value, tuple):
         made = [map_structure(fn, v) for v in value]

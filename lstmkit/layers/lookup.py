@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .._checks import one_of
+from ..data import Dataset
 from ..data.strings import StringTensor
 from .base import Layer
 
@@ -27,7 +28,6 @@ OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
 
 def _rows_of(data: Any) -> Iterable[Any]:
     """The batches (or single values) of what `adapt` is given: an array, a list, or a Dataset."""
-    from ..data import Dataset
     if isinstance(data, Dataset):
         for element in data:
             yield element[0] if isinstance(element, tuple) else element
@@ -103,7 +103,8 @@ class IndexLookup(Layer):
                 vocabulary = [line.rstrip("\n") for line in f]
         tokens = self._tokens(vocabulary)
         special = {t for t in (self.mask_token, self.oov_token) if t is not None}
-        tokens = [t for t in tokens if t not in special] if tokens[:len(special)] and set(tokens[:2]) & special else tokens
+        if set(tokens[:2]) & special:  # a vocabulary as get_vocabulary() gives it: the special tokens lead
+            tokens = [t for t in tokens if t not in special]
         if len(set(tokens)) != len(tokens):
             dup = [t for t, n in collections.Counter(tokens).items() if n > 1][:3]
             raise ValueError(f"The vocabulary has repeated tokens: {dup}")

@@ -276,25 +276,27 @@ class Model(Layer, Trainer, Keras2Methods):
 
     def text_inputs(self) -> list[bool]:
         """Which inputs are text (declared with `Input(..., dtype="string")`)."""
-        inputs = self.__dict__.get("_inputs")
-        if inputs is None:  # a subclassed model: its first layer decides
-            return [False] * len(self.input_names)
-        return [isinstance(t.layer, InputLayer) and t.layer.dtype_name == "string" for t in inputs]
+        return [isinstance(t.layer, InputLayer) and t.layer.dtype_name == "string" for t in self._inputs]
+
+    def _input_shape_of(self, index: int) -> Shape | None:
+        """The shape input `index` was declared with (None where the model does not know it yet)."""
+        return self._inputs[index].shape
 
     def shaped_text(self, index: int, x: Any) -> StringTensor:
         """Strings for text input `index`: shape (batch,) given for a declared (batch, 1) gets
         its trailing axis, as in Keras."""
-        strings = StringTensor.of(x)
-        if strings.ndim == 1 and len(self._inputs[index].shape) == 2:
+        strings: Any = StringTensor.of(x)
+        declared = self._input_shape_of(index)
+        if strings.ndim == 1 and declared is not None and len(declared) == 2:
             strings = strings.reshape(-1, 1)
         return strings
 
-    def adapt_inputs(self, xs: list[Any], argument: str = "x") -> list[torch.Tensor]:
+    def adapt_inputs(self, xs: list[Any], argument: str = "x") -> list[Any]:
         """The inputs converted (floats to the model's dtype, ids to int64), checked and on the
         model's device; text inputs as StringTensors (a batch of strings of shape (batch,) given
         for an input of shape (batch, 1) gets its trailing axis)."""
         names = self.input_names
-        out = []
+        out: list[Any] = []
         text = self.text_inputs()
         for index, x in enumerate(xs):
             if text[index]:

@@ -208,14 +208,11 @@ class Sequential(Model):
             return list(out), list(mask) if isinstance(mask, (list, tuple)) else [mask] * len(out)
         return [out], [mask]
 
-    def adapt_inputs(self, xs: list[Any], argument: str = "x") -> list[torch.Tensor]:
+    def adapt_inputs(self, xs: list[Any], argument: str = "x") -> list[Any]:
         return [self.as_input(xs[0], argument)]
 
-    def shaped_text(self, index: int, x: Any) -> StringTensor:
-        strings = StringTensor.of(x)
-        if strings.ndim == 1 and self.input_layer is not None and len(self.input_layer.shape) == 2:
-            strings = strings.reshape(-1, 1)
-        return strings
+    def _input_shape_of(self, index: int) -> Shape | None:
+        return None if self.input_layer is None else self.input_layer.shape
 
     def text_inputs(self) -> list[bool]:
         """[True] when the model reads text: an `Input(dtype="string")`, or a first layer that
@@ -255,7 +252,7 @@ class Sequential(Model):
                    else f"{what} {tuple(shape[1:])}, not {tuple(expected[1:])}")
             )
 
-    def as_input(self, x: Any, argument: str = "x") -> torch.Tensor:
+    def as_input(self, x: Any, argument: str = "x") -> Any:
         """Converts and checks user data against the declared input; floats take the model's dtype.
 
         Raises:

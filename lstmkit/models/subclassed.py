@@ -89,6 +89,13 @@ class SubclassedModel(Model):
     def adapt_inputs(self, xs: list[Any], argument: str = "x") -> list[torch.Tensor]:
         return [self.input_tensor(x, argument if len(xs) == 1 else f"{argument}[{index}]") for index, x in enumerate(xs)]
 
+    def text_inputs(self) -> list[bool]:
+        return [False] * self._input_count
+
+    def _input_shape_of(self, index: int) -> None:
+        """The program's `call` decides what its inputs are."""
+        return None
+
     def check_inputs(self, shapes: Sequence[Sequence[int]], argument: str = "x") -> None:
         """The program's `call` decides what fits; its layers check their own inputs."""
         self._input_count = len(shapes)

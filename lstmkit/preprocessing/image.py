@@ -137,12 +137,12 @@ def load_img(path: str | os.PathLike[str], color_mode: str = "rgb", target_size:
 
     color_mode = "grayscale" if grayscale else one_of("color_mode", color_mode, ("grayscale", "rgb", "rgba"))
     with open(path, "rb") as f:
-        img = Image.open(f)
+        img: Any = Image.open(f)
         img.load()
     img = img.convert({"grayscale": "L", "rgb": "RGB", "rgba": "RGBA"}[color_mode])
     if target_size is not None:
-        methods = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC,
-                   "lanczos": Image.LANCZOS, "box": Image.BOX, "hamming": Image.HAMMING}
+        methods = {name: getattr(Image.Resampling, name.upper())
+                   for name in ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")}
         method = methods[one_of("interpolation", interpolation, tuple(methods))]
         img = img.resize((int(target_size[1]), int(target_size[0])), method)
     return img

@@ -61,7 +61,7 @@ class ArrayData:
     `x`: one tensor per model input; `y`: one per output (or None); `sample_weight`: one per
     output, each possibly None (or None for all)."""
 
-    def __init__(self, x: Tensors, y: Tensors | None, sample_weight: list[torch.Tensor | None] | None) -> None:
+    def __init__(self, x: list[Any], y: Tensors | None, sample_weight: list[torch.Tensor | None] | None) -> None:
         self.x, self.y, self.sample_weight = x, y, sample_weight
 
     def __len__(self) -> int:

@@ -112,7 +112,6 @@ def names() -> list[str]:
     return sorted([*_REGISTRY, *_ACCURACY])
 
 
-@arrays_in
 def accuracy_for(y_true_shape: Sequence[int], y_pred_shape: Sequence[int]) -> MetricFn:
     """Keras's choice of accuracy for labels and predictions of these shapes (see the module doc)."""
     if y_pred_shape[-1] == 1:

@@ -83,7 +83,7 @@ class Optimizer(torch.optim.Optimizer):
         if params is not None:
             self.build(params)
 
-    def build(self, params: Iterable[torch.nn.Parameter]) -> None:
+    def build(self, params: Iterable[torch.Tensor]) -> None:
         """Binds the optimizer to parameters; it is a plain torch optimizer from then on."""
         if self.built:
             raise ValueError(f"Optimizer {self.name!r} is already bound to parameters; create a new one")

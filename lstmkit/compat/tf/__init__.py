@@ -21,6 +21,7 @@ Any other name raises an AttributeError that names it and says what to use inste
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import importlib
 import sys
@@ -30,30 +31,25 @@ from typing import Any, Callable
 import torch
 
 from ...data.dataset import TensorSpec
-from ...data.strings import StringTensor
-from . import config, data, errors, io, math, nn, random, signal, strings  # noqa: F401
+from . import _tensors, config, data, errors, io, math, nn, random, signal, strings  # noqa: F401
 from ._tensors import *  # noqa: F401,F403
-from ._tensors import __dict__ as _tensor_names
 from ._tensors import print_ as print  # noqa: A001
 from .autodiff import GradientTape, TensorArray, Variable  # noqa: F401
 from .ragged import RaggedTensor  # noqa: F401
 
 __version__ = "2.16.1"  # the TensorFlow release whose API this subset follows (Keras 3 inside)
 VERSION = __version__
-__path__: list[str] = []  # a package: `import tensorflow.data` and friends are found below it
-__all__ = [n for n in _tensor_names if not n.startswith("_") and n not in ("annotations", "builtins", "np", "torch", "Any",
-                                                                            "Sequence", "t")]
+__all__ = [n for n in vars(_tensors) if not n.startswith("_") and n not in ("annotations", "builtins", "np", "torch", "Any",
+                                                                             "Sequence", "t")]
 __all__ += ["config", "data", "errors", "io", "math", "nn", "random", "signal", "strings", "GradientTape", "TensorArray",
             "Variable", "RaggedTensor", "TensorSpec", "function", "device", "executing_eagerly", "print", "keras", "test",
             "nest", "dtypes", "TensorShape", "autograph", "__version__"]
 
-SUBMODULES = ("config", "data", "errors", "io", "math", "nn", "random", "signal", "strings", "linalg", "dtypes", "nest",
-              "test", "autograph")
 DType = torch.dtype
 
 
-def function(func: Callable[..., Any] | None = None, input_signature: Any = None, autograph: bool = True,
-             jit_compile: Any = None, reduce_retracing: bool = False, experimental_relax_shapes: Any = None,
+def function(func: Callable[..., Any] | None = None, input_signature: Any = None, autograph: builtins.bool = True,
+             jit_compile: Any = None, reduce_retracing: builtins.bool = False, experimental_relax_shapes: Any = None,
              **kwargs: Any) -> Any:
     """`@tf.function` and `tf.function(f)`: the function itself, run as Python (eagerly)."""
     if func is None:
@@ -66,7 +62,7 @@ def device(device_name: str) -> Any:
     return contextlib.nullcontext()
 
 
-def executing_eagerly() -> bool:
+def executing_eagerly() -> builtins.bool:
     return True
 
 
@@ -81,7 +77,7 @@ dtypes = types.SimpleNamespace(float16=float16, bfloat16=bfloat16, float32=float
                                string=string, DType=torch.dtype, as_dtype=dtype_of)  # noqa: F405
 
 
-def _nest_flatten(structure: Any, expand_composites: bool = False) -> list[Any]:
+def _nest_flatten(structure: Any, expand_composites: builtins.bool = False) -> list[Any]:
     from ...data.strings import flatten as _flatten
     return _flatten(tuple(structure) if isinstance(structure, list) else structure)
 
@@ -136,9 +132,3 @@ def __getattr__(name: str) -> Any:
         f"tensorflow.{name} is outside the part of TensorFlow that lstmkit provides (lstmkit runs this program "
         f"on torch; see `help(lstmkit.compat.tf)` for what is there): {hint}")
 
-
-def _is_module(name: str) -> bool:
-    return name in SUBMODULES or name in ("keras",)
-
-
-StringTensor = StringTensor

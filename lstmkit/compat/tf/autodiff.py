@@ -109,6 +109,9 @@ class Variable(torch.nn.Parameter):
     by the tape and optimizers when `trainable`), with TensorFlow's `assign`, `assign_add`,
     `assign_sub`, `numpy()`, `value()`, `name`."""
 
+    _name: str
+    _trainable: bool
+
     def __new__(cls, initial_value: Any = None, trainable: bool = True, name: str | None = None, dtype: Any = None,
                 **kwargs: Any) -> "Variable":
         value = initial_value() if callable(initial_value) else initial_value
@@ -152,7 +155,7 @@ class Variable(torch.nn.Parameter):
     def numpy(self, *, force: bool = False) -> np.ndarray:
         return self.detach().cpu().numpy()
 
-    def __repr__(self) -> str:
+    def __repr__(self, *, tensor_contents: Any = None) -> str:  # type: ignore[override]
         return f"<tf.Variable {self._name!r} shape={tuple(self.shape)} dtype={self.dtype} numpy={self.numpy()!r}>"
 
 

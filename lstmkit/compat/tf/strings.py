@@ -136,12 +136,11 @@ def reduce_join(inputs: Any, axis: Any = None, keepdims: bool = False, separator
 
 def join(inputs: Any, separator: str = "", name: str | None = None) -> Any:
     """Element-wise join of several string tensors."""
-    parts = [_text(v).view(np.ndarray) for v in inputs]
-    parts = np.broadcast_arrays(*parts)
+    parts = np.broadcast_arrays(*[_text(v).view(np.ndarray) for v in inputs])
     sep = _str(separator).encode("utf-8")
     out = np.empty(parts[0].shape, dtype=object)
     for index in np.ndindex(out.shape):
-        out[index] = sep.join(p[index] for p in parts)
+        out[index] = sep.join(bytes(p[index]) for p in parts)
     return out.view(StringTensor)
 
 
