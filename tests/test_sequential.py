@@ -77,16 +77,25 @@ def test_predict_restores_training_mode_and_disables_dropout():
     assert model.training
 
 
-def test_lazily_built_model_builds_on_first_call():
+def test_lazily_built_model_builds_on_first_call(capsys):
     model = Sequential([LSTM(5), Dense(2)])
     assert not model.built
-    with pytest.raises(ValueError, match="not built"):
-        model.summary()
+    model.summary()  # Keras prints what it knows of an unbuilt model: the layers, no shapes
+    table = capsys.readouterr().out
+    assert "lstm (LSTM)" in table and "dense (Dense)" in table and table.count("0 (unbuilt)") == 2
     with pytest.raises(ValueError, match="not built"):
         model.set_weights([])
     model.predict(np.zeros((2, 4, 3)))
     assert model.built and model.input_shape == (None, 4, 3) and model.output_shape == (None, 2)
     assert model.count_params() == lstm_params(3, 5) + 5 * 2 + 2
+    # built by its data, it takes sequences of other lengths (padded batches), as Keras does,
+    # but not another number of features
+    assert model.predict(np.zeros((2, 7, 3))).shape == (2, 2)
+    with pytest.raises(ValueError, match="expects x of shape"):
+        model.predict(np.zeros((2, 4, 5)))
+    declared = Sequential([Input((4, 3)), LSTM(5)])
+    with pytest.raises(ValueError, match="expects x of shape"):
+        declared.predict(np.zeros((2, 7, 3)))  # a declared length is held to
 
 
 def test_integer_input_for_embedding_models():

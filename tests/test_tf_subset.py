@@ -101,9 +101,13 @@ def pipelines(D):
     yield D.range(8).batch(3).flat_map(lambda b: D.from_tensor_slices(b * 10))
     yield D.range(20).shard(3, 1)
     yield D.from_tensors(np.ones((2, 2))).repeat(2)
+    for cycle, block in ((3, 2), (2, 2), (2, 3), (1, 2)):
+        lengths = np.array([1, 2, 3, 4, 1], dtype="int64")
+        yield D.range(5).interleave(lambda i: D.range(lengths[int(i)] if D is Dataset else tf.gather(lengths, i))
+                                    .map(lambda v: i * 10 + v), cycle_length=cycle, block_length=block)
 
 
-@pytest.mark.parametrize("index", range(10))
+@pytest.mark.parametrize("index", range(14))
 def test_dataset_pipelines_match_tf_data(index):
     ours = list(pipelines(Dataset))[index]
     theirs = list(pipelines(tf.data.Dataset))[index]

@@ -116,7 +116,9 @@ class _StandIn(types.ModuleType):
         target = self.__dict__["_lstmkit_module"]
         child = f"{self.__name__}.{name}"
         if _keras2_path(child):  # `from keras.layers import recurrent`: Keras 2's module, not lstmkit's of that name
-            return importlib.import_module(child)
+            found = getattr(target, name, None)
+            if not (isinstance(found, types.ModuleType) and found.__name__ == lstmkit_name(child)):
+                return importlib.import_module(child)
         try:
             return getattr(target, name)
         except AttributeError:

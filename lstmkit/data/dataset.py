@@ -31,6 +31,7 @@ from .._checks import positive_int
 from .strings import StringTensor, as_leaf, flatten, map_structure, zip_structures
 
 AUTOTUNE = -1
+_END = object()  # what next() gives at the end of an iterator
 INFINITE = -1  # cardinality of a dataset that never ends
 UNKNOWN = -2  # cardinality that cannot be known without reading (filter, from_generator, ...)
 
@@ -259,22 +260,35 @@ class Dataset:
     def interleave(self, map_func: Callable[..., "Dataset"], cycle_length: int | None = None, block_length: int = 1,
                    num_parallel_calls: int | None = None, deterministic: bool | None = None,
                    name: str | None = None) -> "Dataset":
-        """`flat_map` reading `cycle_length` inner datasets in turn, `block_length` elements each."""
+        """`flat_map` reading `cycle_length` inner datasets in turn, `block_length` elements each,
+        in TensorFlow's order: a slot whose dataset ends passes the turn on, and an empty slot is
+        filled with the next element's dataset when its turn comes."""
         cycle = os.cpu_count() or 1 if cycle_length in (None, AUTOTUNE) else positive_int("cycle_length", cycle_length)
         block = positive_int("block_length", block_length)
 
         def make() -> Iterator[Any]:
             outer = self._make()
-            active: list[Iterator[Any]] = []
+            slots: list[Iterator[Any] | None] = [None] * cycle
+            turn = taken = 0  # whose turn it is, and how much of its block it has given
             while True:
-                active += [iter(_call(map_func, e)) for e in itertools.islice(outer, cycle - len(active))]
-                if not active:
-                    return
-                for it in list(active):
-                    taken = list(itertools.islice(it, block))
-                    yield from taken
-                    if len(taken) < block:
-                        active.remove(it)
+                it = slots[turn]
+                if it is None:
+                    element = next(outer, _END)
+                    if element is not _END:
+                        slots[turn] = iter(_call(map_func, element))
+                        continue
+                    if all(slot is None for slot in slots):
+                        return
+                else:
+                    item = next(it, _END)
+                    if item is not _END:
+                        yield item
+                        taken += 1
+                        if taken < block:
+                            continue
+                    else:
+                        slots[turn] = None
+                turn, taken = (turn + 1) % cycle, 0
         return Dataset(make, UNKNOWN)
 
     def batch(self, batch_size: int, drop_remainder: bool = False, num_parallel_calls: int | None = None,

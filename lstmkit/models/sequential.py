@@ -48,6 +48,7 @@ class Sequential(Model):
         # builds the new layer alone, so that a stack of n layers is built in time linear in n
         self._built_through: tuple[Any, int, Any] | None = None
         self._names: set[str] = set()  # the layers' names, as `add` gave them
+        self._free_time_axis = False  # built by a first batch: see forward_with_mask
         self._next_suffix: dict[str, int] = {}
         for layer in layers or []:
             self.add(layer)
@@ -243,6 +244,8 @@ class Sequential(Model):
         if self.input_layer is None:
             return
         expected = self.input_layer.shape
+        if self._free_time_axis:
+            expected = (expected[0], None, *expected[2:])
         if len(shape) != len(expected) or any(e is not None and e != r for e, r in zip(expected[1:], shape[1:])):
             what = "time steps and features" if len(expected) == 3 else "sizes"
             raise ValueError(
@@ -270,17 +273,6 @@ class Sequential(Model):
             x = x.long()
         return x.to(self.device)
 
-    @staticmethod
-    def _shape_from_data(x: Any) -> tuple[Any, ...]:
-        """The input shape a model built by its first batch declares: the batch's, except that
-        the time axis of sequences (axis 1 of 3-D data, or of 2-D ids) may vary from batch to
-        batch, as padded batches do."""
-        shape: list[Any] = [None, *x.shape[1:]]
-        floating = isinstance(x, torch.Tensor) and x.is_floating_point()
-        if len(shape) >= 3 or (len(shape) == 2 and isinstance(x, torch.Tensor) and not floating):
-            shape[1] = None
-        return tuple(shape)
-
     def forward(
         self, x: Any, mask: torch.Tensor | None = None, training: bool | None = None, logits: bool = False, **kwargs: Any
     ) -> Any:
@@ -298,8 +290,12 @@ class Sequential(Model):
         if not len(self.layers):
             raise ValueError(f"Sequential model {self.name!r} has no layers; add some with model.add(...)")
         x = self.as_input(x)
-        if self.input_layer is None:
-            self.input_layer = InputLayer(batch_shape=self._shape_from_data(x))
+        if self.input_layer is None:  # built by its first batch, as Keras builds it
+            self.input_layer = InputLayer(batch_shape=(None, *x.shape[1:]))
+            # later batches may have other lengths of sequence (padded batches do): the time axis
+            # of 3-D data, or of 2-D ids, is not held to the first batch's (Keras does not either)
+            self._free_time_axis = isinstance(x, torch.Tensor) and (
+                x.dim() >= 3 or (x.dim() == 2 and not x.is_floating_point()))
         last = len(self.layers) - 1
         for index, layer in enumerate(self.layers):
             extra = {"logits": True} if logits and index == last else {}

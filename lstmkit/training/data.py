@@ -187,17 +187,18 @@ def _is_array(value: Any) -> bool:
 
 
 def structure(value: Any, names: Sequence[str], argument: str, what: str = "input") -> list[Any]:
-    """`value` as a list with one entry per name: a dict by name (other keys ignored), a list in
-    order, or (one name) the value itself. A dict with a key missing, or a list of the wrong
-    length, is a ValueError that says which."""
+    """`value` as a list with one entry per name: a dict by name, a list in order, or (one
+    name) the value itself. A dict with a key missing, or one naming no output, or a list of the
+    wrong length, is a ValueError that says which; keys that name no input are left unread, as
+    Keras 3 does (a dataset's features may carry more than the model takes)."""
     if isinstance(value, Mapping):
-        # keys that name no input or output are left unread, as Keras 3 does (a dataset's
-        # features may carry more than the model takes)
         missing = [n for n in names if n not in value]
-        if missing:
+        extra = sorted(str(k) for k in value if k not in names) if what == "output" else []
+        if missing or extra:
             raise ValueError(
-                f"{argument} is a dict with the keys {sorted(map(str, value))}; the model's {what}s are {list(names)} "
-                f"(missing: {missing})")
+                f"{argument} is a dict with the keys {sorted(map(str, value))}; the model's {what}s are {list(names)}"
+                + (f" (missing: {missing})" if missing else "") + (f" (not {what}s of the model: {extra})" if extra else "")
+            )
         return [value[n] for n in names]
     if len(names) == 1:
         if isinstance(value, (list, tuple)) and len(value) == 1 and _is_array(value[0]):
