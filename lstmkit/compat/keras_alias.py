@@ -81,10 +81,6 @@ def _keras2_path(fullname: str) -> bool:
     return False
 
 
-class KerasOnlyError(AttributeError):
-    """Kept for programs that catch it: what a name outside lstmkit's TensorFlow subset raised."""
-
-
 # `tensorflow.X` modules the hook gives (lstmkit.compat.tf's); `tensorflow.keras...` is lstmkit
 TF_MODULES = ("config", "data", "errors", "io", "math", "nn", "random", "signal", "strings")
 
@@ -132,15 +128,14 @@ class _StandIn(types.ModuleType):
 
 
 class _Loader(importlib.abc.Loader):
-    def __init__(self, target: str | None) -> None:
-        self.target = target
+    def __init__(self, target: str, tensorflow: bool = False) -> None:
+        self.target = target  # the lstmkit module the name stands for
+        self.tensorflow = tensorflow  # lstmkit's TensorFlow subset itself, given as it is (no stand-in)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
-        tf_name = _tensorflow_module(spec.name)
-        if tf_name is not None:  # lstmkit's TensorFlow subset itself, not a stand-in
+        if self.tensorflow:
             _hooks.tensors_like_tensorflow()
-            return importlib.import_module(tf_name)
-        assert self.target is not None
+            return importlib.import_module(self.target)
         try:
             module = importlib.import_module(self.target)
         except ModuleNotFoundError:
@@ -157,8 +152,9 @@ class _Loader(importlib.abc.Loader):
 class _Finder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname: str, path: Sequence[str] | None = None, target: Any = None
                   ) -> importlib.machinery.ModuleSpec | None:
-        if _tensorflow_module(fullname) is not None:
-            return importlib.machinery.ModuleSpec(fullname, _Loader(None), is_package=True)
+        subset = _tensorflow_module(fullname)
+        if subset is not None:
+            return importlib.machinery.ModuleSpec(fullname, _Loader(subset, tensorflow=True), is_package=True)
         name = lstmkit_name(fullname)
         if name is None:
             if fullname.startswith("tensorflow."):  # tensorflow.python, tensorflow.compat, ...
