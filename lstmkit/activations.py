@@ -149,6 +149,13 @@ _REGISTRY: dict[str, Activation] = {
 }
 
 
+def __getattr__(name: str) -> Activation:
+    """Keras's other names as functions too (`activations.swish`, `activations.hard_swish`, ...)."""
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    raise AttributeError(f"module 'lstmkit.activations' has no attribute {name!r}; activations: {', '.join(names())}")
+
+
 def names() -> list[str]:
     """The activation names `get` understands, sorted."""
     return sorted(_REGISTRY)
