@@ -219,12 +219,17 @@ def test_keras_image_functions_match_keras_2():
 
     from lstmkit.preprocessing import image as ours
 
-    x = np.random.default_rng(0).random((3, 9, 11)).astype("float32")
-    for order in (0, 1):
-        for mode in ("nearest", "constant", "reflect"):
-            kw = dict(theta=23, tx=1.5, ty=-2.2, fill_mode=mode, cval=0.3, order=order)
-            np.testing.assert_allclose(ours.apply_affine_transform(x, **kw), keras_image.apply_affine_transform(x, **kw),
-                                       atol=1e-5)
+    rng = np.random.default_rng(0)
+    for shape, axes in [((3, 9, 11), dict(row_axis=1, col_axis=2, channel_axis=0)),
+                        ((9, 11, 3), dict(row_axis=0, col_axis=1, channel_axis=2))]:
+        x = rng.random(shape).astype("float32")
+        for order in (0, 1):
+            for mode in ("nearest", "constant", "reflect", "wrap"):
+                # a rotation, shifts far past the edge, and shifts of exact halves (where rounding decides)
+                for theta, tx, ty in [(23, 1.5, -2.2), (170, 7.3, 9.1), (0, 4.5, 0), (0, -30.5, 22.5)]:
+                    kw = dict(theta=theta, tx=tx, ty=ty, fill_mode=mode, cval=0.3, order=order, **axes)
+                    np.testing.assert_allclose(ours.apply_affine_transform(x, **kw),
+                                               keras_image.apply_affine_transform(x, **kw), atol=1e-5)
 
 
 def test_keras2_leftovers(capsys):

@@ -6,7 +6,8 @@ NumPy arrays, moved by random rotations and shifts (`random_rotation`, `random_s
 As in Keras 2, the random functions take one image with its channels on `channel_axis` (0 by
 default) and rows and columns on `row_axis` / `col_axis`; the output pixel at (r, c) is read from
 the input at the transformed place, by nearest neighbour (`interpolation_order=0`) or bilinearly
-(1), with `fill_mode` "nearest", "constant" (`cval`), "reflect" or "wrap" outside the image.
+(1), with `fill_mode` "nearest", "constant" (`cval`), "reflect" or "wrap" outside the image, each as
+SciPy's `affine_transform` (which Keras 2 calls) does it, halfway cases included.
 """
 
 from __future__ import annotations
@@ -25,11 +26,36 @@ FILL_MODES = ("nearest", "constant", "reflect", "wrap")
 def _inside(index: np.ndarray, size: int, mode: str) -> np.ndarray:
     if mode == "nearest" or mode == "constant":
         return np.clip(index, 0, size - 1)
-    if mode == "wrap":  # periodic (SciPy's "grid-wrap"; Keras 2's SciPy "wrap" differs at the border)
-        return np.mod(index, size)
+    if mode == "wrap":  # coordinates were wrapped already (_wrapped); a neighbour past the edge is clamped
+        return np.clip(index, 0, size - 1)
     period = 2 * size  # reflect: ... 2 1 0 | 0 1 2 ... n-1 | n-1 n-2 ...
     folded = np.mod(index, period)
     return np.where(folded < size, folded, period - 1 - folded)
+
+
+def _wrapped(coordinate: np.ndarray, size: int) -> np.ndarray:
+    """SciPy's "wrap" (what Keras 2 asks for): a coordinate outside [0, size - 1] moves by whole
+    periods of size - 1, the first and last pixels standing at the same place; the count of
+    periods is truncated toward zero, as SciPy's C code does."""
+    if size <= 1:
+        return np.zeros_like(coordinate)
+    period = size - 1
+    below = coordinate + period * (np.trunc(-coordinate / period) + 1)
+    above = coordinate - period * np.trunc(coordinate / period)
+    return np.where(coordinate < 0, below, np.where(coordinate > size - 1, above, coordinate))
+
+
+def _reflected(coordinate: np.ndarray, size: int) -> np.ndarray:
+    """SciPy's "reflect" of a coordinate outside the image, before it is rounded to a pixel (what
+    decides a coordinate exactly halfway between two)."""
+    if size <= 1:
+        return np.zeros_like(coordinate)
+    twice = 2 * size
+    low = np.where(coordinate < -twice, twice * np.trunc(-coordinate / twice) + coordinate, coordinate)
+    low = np.where(low < -size, low + twice, -low - 1)
+    high = coordinate - twice * np.trunc(coordinate / twice)
+    high = np.where(high >= size, twice - high - 1, high)
+    return np.where(coordinate < 0, low, np.where(coordinate > size - 1, high, coordinate))
 
 
 def apply_affine_transform(x: np.ndarray, theta: float = 0, tx: float = 0, ty: float = 0, shear: float = 0,
@@ -55,8 +81,12 @@ def apply_affine_transform(x: np.ndarray, theta: float = 0, tx: float = 0, ty: f
     rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
     src_r = centred[0, 0] * rows + centred[0, 1] * cols + centred[0, 2]
     src_c = centred[1, 0] * rows + centred[1, 1] * cols + centred[1, 2]
+    if fill_mode == "wrap":
+        src_r, src_c = _wrapped(src_r, h), _wrapped(src_c, w)
+    elif fill_mode == "reflect" and order == 0:
+        src_r, src_c = _reflected(src_r, h), _reflected(src_c, w)
     if order == 0:
-        r0, c0 = np.round(src_r).astype(int), np.round(src_c).astype(int)
+        r0, c0 = np.floor(src_r + 0.5).astype(int), np.floor(src_c + 0.5).astype(int)  # halves up, as SciPy
         out = image[_inside(r0, h, fill_mode), _inside(c0, w, fill_mode)]
     else:
         r0, c0 = np.floor(src_r).astype(int), np.floor(src_c).astype(int)
