@@ -163,6 +163,13 @@ def test_text_vectorization_matches_keras(settings):
     np.testing.assert_allclose(as_np(ours(query)), as_np(theirs(query)), rtol=1e-5)
 
 
+def test_text_vectorization_refuses_what_it_cannot_give():
+    with pytest.raises(ValueError, match="ragged=True.*dense"):
+        lstmkit.layers.TextVectorization(ragged=True)
+    with pytest.raises(ValueError, match="output_mode"):
+        lstmkit.layers.TextVectorization(output_mode="one_hot")
+
+
 def test_lookups_match_keras():
     import keras
 

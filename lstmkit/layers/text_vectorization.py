@@ -64,7 +64,10 @@ class TextVectorization(IndexLookup):
         else:
             self.ngrams = tuple(int(n) for n in ngrams)
         self.output_sequence_length = None if output_sequence_length is None else int(output_sequence_length)
-        self.ragged = bool(ragged)
+        if sparse or ragged:
+            raise ValueError(f"TextVectorization(sparse={sparse!r}, ragged={ragged!r}): lstmkit's outputs are dense "
+                             "tensors; for int output of varying length leave output_sequence_length=None (padded to "
+                             "the longest in the batch)")
         # "int" mode: id 0 pads (the mask token ""), id 1 is for tokens outside the vocabulary
         super().__init__(max_tokens=max_tokens, num_oov_indices=1, mask_token="" if mode == "int" else None,
                          oov_token="[UNK]", vocabulary=vocabulary, idf_weights=idf_weights, output_mode=mode,
