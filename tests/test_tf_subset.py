@@ -220,6 +220,8 @@ def test_a_name_outside_the_subset_says_what_to_use():
     assert real is tf
 
 
+# the oracle (Keras 2's code in Keras 3) imports SciPy's function from a namespace SciPy deprecates
+@pytest.mark.filterwarnings("ignore:Please import `affine_transform`:DeprecationWarning")
 def test_keras_image_functions_match_keras_2():
     pytest.importorskip("scipy")
     from keras.src.legacy.preprocessing import image as keras_image
