@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import io
 import statistics
 import subprocess
@@ -51,12 +52,30 @@ def load_revision(rev: str, workdir: Path):
     source = subprocess.run(["git", "show", f"{rev}:lstmkit/kernels/fused.py"], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout
     source = source.replace("torch.ops.lstmkit_fused", f"torch.ops.{tag}")
+    # revisions before cells were declared once (issue 28) import a CuDNN cell class of their own
+    source = source.replace("from ..cells.lstm import CuDNNLSTMCell", "CuDNNLSTMCell = LSTMCell")
     spec = importlib.util.spec_from_loader(f"lstmkit.kernels._{tag}", loader=None)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     module.__package__ = "lstmkit.kernels"
     sys.modules[module.__name__] = module  # dataclasses look their module up there
     exec(compile(source, f"{rev}:lstmkit/kernels/fused.py", "exec"), module.__dict__)
     return module
+
+
+def sequence_path(module):
+    """The revision's `fused_sequence` with this tree's call: (cell, x, state, settings, *, mask,
+    recurrent_mask, noise). Revisions before issue 28 took the sequence options one by one and
+    the zoneout draws as (2, T, B, H)."""
+    fn = module.fused_sequence
+    if "settings" in inspect.signature(fn).parameters:
+        return fn
+
+    def call(cell, x, state, settings, *, mask, recurrent_mask, noise=None):
+        return fn(cell, x, state, mask=mask, recurrent_mask=recurrent_mask, return_sequences=settings.return_sequences,
+                  zero_output_for_mask=settings.zero_output_for_mask,
+                  zoneout_masks=None if noise is None else noise.transpose(0, 1))
+
+    return call
 
 
 def timed(fn, steps: int) -> float:
@@ -78,7 +97,7 @@ def main() -> int:
         return 1
     with tempfile.TemporaryDirectory() as tmp:
         before = load_revision(args.rev, Path(tmp))
-        paths = {"now": fused_now.fused_sequence, "before": before.fused_sequence}
+        paths = {"now": fused_now.fused_sequence, "before": sequence_path(before)}
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {args.rounds} interleaved "
               f"rounds of {args.steps} steps; before = {args.rev}")
         print(f"{'case':<58}{'train now':>10}{'before':>9}{'ratio':>7}{'infer now':>11}{'before':>9}{'ratio':>7}")

@@ -166,6 +166,8 @@ CELLS = [
     (LSTM, {"layer_norm": True}),
     (LSTM, {"zoneout": 0.3}),
     (LSTM, {"peephole": True, "layer_norm": True, "zoneout": 0.2, "activation": "softsign"}),
+    (LSTM, {"cell_clip": 0.3}),
+    (LSTM, {"cell_clip": 0.25, "peephole": True, "layer_norm": True, "zoneout": 0.2}),
     (CuDNNLSTM, {}),
     (GRU, {}),
     (GRU, {"reset_after": False}),
@@ -291,20 +293,20 @@ def test_gradcheck_float64(kind):
     tanh, sigmoid = fused.ACTIVATION_IDS["tanh"], fused.ACTIVATION_IDS["sigmoid"]
     diff = {"x": x, "W": W, "b": b, "U": U, "h0": h0}
     fixed = {"mask": mask, "rmask": rmask}
-    options = {"act": tanh, "zero_output": 0.0, "return_sequences": 1.0}
+    options = {"act": tanh, "zero_output": False, "return_sequences": True}
     if kind.startswith("lstm"):
         cell = "lstm"
         diff["c0"] = param(B, H)
-        options.update(ract=sigmoid, peephole=0.0, layer_norm=0.0, eps=1e-5, zoneout=0.0)
-        if kind == "lstm_all_options":  # peepholes, layer norm and zoneout draws
+        options.update(ract=sigmoid, peephole=False, layer_norm=False, clip=False, eps=1e-5, zoneout=0.0, cell_clip=0.0)
+        if kind == "lstm_all_options":  # peepholes, layer norm, zoneout draws and the cell clip
             diff.update(peep=param(3, H), gx=param(G * H), gh=param(G * H), gc=param(H), bc=param(H))
-            fixed["zone"] = (torch.rand(2, T, B, H, generator=g) < 0.3).double()
-            options.update(peephole=1.0, layer_norm=1.0, zoneout=0.3)
+            fixed["zone"] = (torch.rand(T, 2, B, H, generator=g) < 0.3).double()
+            options.update(peephole=True, layer_norm=True, zoneout=0.3, clip=True, cell_clip=0.4)
     elif kind == "rnn":
         cell = "simple_rnn"
     else:
         cell = "gru"
-        options.update(ract=sigmoid, reset_after=float(kind == "gru"), zero_output=1.0)
+        options.update(ract=sigmoid, reset_after=kind == "gru", zero_output=True)
         if kind == "gru":
             diff["b_r"] = param(G * H)
 
@@ -418,24 +420,29 @@ def test_bench_runs_every_contender():
 
 
 def test_the_kernels_refuse_names_they_do_not_take_or_miss():
-    """Tensors and options cross into the kernels by name: a misspelt, foreign or missing name is
-    an error naming it, never a silently absent option."""
+    """Tensors and options cross into the kernels by name, options typed: a misspelt, foreign,
+    missing or mistyped name is an error naming it, never a silently absent option."""
     from lstmkit.kernels import fused
 
     backend = fused.backend_for(torch.zeros(1))
     T, B, D, H = 2, 2, 3, 4
     tensors = {"x": torch.randn(T, B, D), "W": torch.randn(D, 3 * H), "U": torch.randn(H, 3 * H),
                "h0": torch.zeros(B, H)}
-    options = {"act": 1.0, "ract": 2.0, "zero_output": 0.0, "return_sequences": 1.0, "reset_after": 1.0}
+    options = {"act": 1, "ract": 2, "zero_output": False, "return_sequences": True, "reset_after": True,
+               "save": False, "need_dx": False}
     assert backend.forward("gru", tensors, options)["out"].shape == (T, B, H)
-    with pytest.raises(RuntimeError, match="the GRU takes no tensor 'peep'"):
+    with pytest.raises(KeyError, match="take no tensor 'peep'"):
         backend.forward("gru", {**tensors, "peep": torch.zeros(3, H)}, options)
+    with pytest.raises(RuntimeError, match="the GRU takes no tensor 'c0'"):  # a loop name the cell does not read
+        backend.forward("gru", {**tensors, "c0": torch.zeros(B, H)}, options)
     with pytest.raises(RuntimeError, match="missing tensor 'h0'"):
         backend.forward("gru", {k: v for k, v in tensors.items() if k != "h0"}, options)
-    with pytest.raises(RuntimeError, match="missing option 'act'"):
+    with pytest.raises(KeyError, match="missing option 'act'"):
         backend.forward("gru", tensors, {k: v for k, v in options.items() if k != "act"})
-    with pytest.raises(KeyError, match="take no 'activation'"):
-        backend.forward("gru", tensors, {**options, "activation": 1.0})
+    with pytest.raises(KeyError, match="take no option 'activation'"):
+        backend.forward("gru", tensors, {**options, "activation": 1})
+    with pytest.raises(TypeError, match="option 'reset_after' is an integer or a flag, got nan"):
+        backend.forward("gru", tensors, {**options, "reset_after": float("nan")})
     with pytest.raises(RuntimeError, match="unknown cell 'lstmm'"):
         backend.forward("lstmm", tensors, options)
 

@@ -152,8 +152,7 @@ def test_half_precision_inputs_compute_in_float32(triton_path):
     cell = layer.cell
     x = torch.randn(2, 5, 3).half().requires_grad_(True)
     state = (torch.zeros(2, 4), torch.zeros(2, 4))
-    out, _ = fused.fused_sequence(cell, x, state, mask=None, recurrent_mask=None, return_sequences=True,
-                                  zero_output_for_mask=False)
+    out, _ = fused.fused_sequence(cell, x, state, layer.sequence, mask=None, recurrent_mask=None)
     assert out.dtype == torch.float32
     out.sum().backward()
     assert x.grad is not None and x.grad.dtype == torch.float16

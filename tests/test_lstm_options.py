@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-import lstmkit.layers.recurrent as recurrent
+import lstmkit.kernels as kernels
 from lstmkit.cells import LSTMCell
 from lstmkit.cells.lstm import layer_norm
-from lstmkit.kernels import run_sequence
+from lstmkit.kernels import SequenceSettings, dispatch
 from lstmkit.layers import LSTM, Bidirectional, Dense
 from lstmkit.models import Sequential, load_model
 from lstmkit.utils import set_random_seed
@@ -145,11 +145,11 @@ def test_zoneout_draws_keep_exactly_the_units_they_say(implementation):
     layer = built_layer(4, x, zoneout=0.5, implementation=implementation)
     cell = layer.cell
     state = (torch.randn(3, 4, dtype=torch.float64), torch.randn(3, 4, dtype=torch.float64))
-    draws = (torch.rand(2, 6, 3, 4, generator=torch.Generator().manual_seed(2)) < 0.5).double()
+    draws = (torch.rand(6, 2, 3, 4, generator=torch.Generator().manual_seed(2)) < 0.5).double()  # (T, 2, B, H)
+    settings = SequenceSettings(return_sequences=True, implementation=implementation)
 
     def run(d):
-        return run_sequence(cell, x, state, mask=None, recurrent_mask=None, return_sequences=True,
-                            zero_output_for_mask=False, zoneout_masks=d, implementation=implementation)
+        return dispatch(cell, x, state, settings, mask=None, noise=d)
 
     out, (h, c) = run(torch.ones_like(draws))
     torch.testing.assert_close(out, state[0][:, None].expand(3, 6, 4), rtol=0, atol=0)
@@ -169,7 +169,7 @@ def test_zoneout_draws_keep_exactly_the_units_they_say(implementation):
     hc = state
     for t in range(6):
         h_new, c_new = step_from(hc, t)
-        hc = (torch.where(draws[0, t] == 1, hc[0], h_new), torch.where(draws[1, t] == 1, hc[1], c_new))
+        hc = (torch.where(draws[t, 0] == 1, hc[0], h_new), torch.where(draws[t, 1] == 1, hc[1], c_new))
         torch.testing.assert_close(out_mixed[:, t], hc[0], rtol=0, atol=1e-12)
 
 
@@ -178,26 +178,26 @@ def test_zoneout_training_draws_have_rate_p_per_unit_and_step():
     layer = LSTM(32, return_sequences=True, zoneout=0.25)
     layer.ensure_built(tuple(x.shape))
     captured = {}
-    original = recurrent.run_sequence
+    original = kernels.dispatch
 
     def spy(*args, **kwargs):
-        captured["draws"] = kwargs["zoneout_masks"]
+        captured["draws"] = kwargs["noise"]
         return original(*args, **kwargs)
 
-    recurrent.run_sequence = spy
+    kernels.dispatch = spy
     try:
         layer(x, training=True)
-        assert captured["draws"].shape == (2, 50, 64, 32)
+        assert captured["draws"].shape == (50, 2, 64, 32)  # (T, h and c, B, H)
         n = captured["draws"].numel()
         rate = captured["draws"].mean().item()
         assert abs(rate - 0.25) < 5 * (0.25 * 0.75 / n) ** 0.5  # five binomial standard deviations
         # fresh draws per step and per unit, not one mask reused
+        assert not torch.equal(captured["draws"][0, 0], captured["draws"][1, 0])
         assert not torch.equal(captured["draws"][0, 0], captured["draws"][0, 1])
-        assert not torch.equal(captured["draws"][0], captured["draws"][1])
         layer(x, training=False)
         assert captured["draws"] is None
     finally:
-        recurrent.run_sequence = original
+        kernels.dispatch = original
 
 
 def test_weights_order_shapes_and_names():

@@ -1,6 +1,10 @@
-"""What the LSTM, GRU and SimpleRNN cells share: Keras-layout weights and the step contract."""
+"""What every recurrent cell shares: its settings object, Keras-layout weights and the step contract."""
 
 from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Collection, Protocol, TypeVar
 
 import torch
 from torch import nn
@@ -10,9 +14,105 @@ from .._checks import positive_int
 
 State = tuple[torch.Tensor, ...]
 
+S = TypeVar("S", bound="Settings")
+
+
+def given(default: Any) -> Any:
+    """A dataclass field whose default is written as users give it (a name, an int per axis); the
+    field holds the checked form (`Settings.normalised`)."""
+    return field(default=default)
+
+
+def own(default: Any) -> Any:
+    """A dataclass field for one of lstmkit's own options (not Keras's): written to a layer's config
+    only when it differs from its default, so a plain layer's config stays Keras's."""
+    return field(default=default, metadata={"own": True})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A frozen set of options, checked and normalised once, when made.
+
+    Subclasses are dataclasses whose fields are the options; `normalise()` turns each given value
+    into its checked form (a name into an activation, a rate into a float in [0, 1)).
+    """
+
+    def __post_init__(self) -> None:
+        for name, value in self.normalised().items():
+            object.__setattr__(self, name, value)
+
+    def normalised(self) -> dict[str, Any]:
+        """The fields whose given value needs checking or converting, in their checked form."""
+        return {}
+
+    @classmethod
+    def picked(cls: type[S], arguments: dict[str, Any]) -> S:
+        """Settings from the fields named in `arguments` (a layer's arguments), which loses them."""
+        names = [f.name for f in dataclasses.fields(cls) if f.name in arguments]
+        return cls(**{name: arguments.pop(name) for name in names})
+
+    def config(self, keep: Collection[str]) -> dict[str, Any]:
+        """The options named in `keep` for a layer's config: activations by name, lstmkit's own
+        options only where they differ from their defaults."""
+        config: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name not in keep:
+                continue
+            value = getattr(self, f.name)
+            if f.metadata.get("own") and value == f.default:
+                continue
+            config[f.name] = activations.serialize(value) if f.metadata.get("activation") else value
+        return config
+
+
+def activation_field(default: str) -> Any:
+    return field(default=default, metadata={"activation": True})
+
+
+@dataclass(frozen=True)
+class CellSettings(Settings):
+    """The options of every fully-connected recurrent cell, with Keras's names and defaults."""
+
+    units: int
+    activation: activations.Activation = activation_field("tanh")
+    use_bias: bool = True
+    kernel_initializer: initializers.Initializer = given("glorot_uniform")
+    recurrent_initializer: initializers.Initializer = given("orthogonal")
+    bias_initializer: initializers.Initializer = given("zeros")
+
+    def normalised(self) -> dict[str, Any]:
+        return dict(
+            units=positive_int("units", self.units),
+            activation=activations.get(self.activation),
+            use_bias=bool(self.use_bias),
+            kernel_initializer=initializers.get(self.kernel_initializer),
+            recurrent_initializer=initializers.get(self.recurrent_initializer),
+            bias_initializer=initializers.get(self.bias_initializer),
+        )
+
+
+class SequenceCell(Protocol):
+    """What the sequence runner asks of a cell (`RecurrentCell`, `ConvLSTMCell`, or a wrapper of
+    a program's own cell): the input term of all steps, one step, the training-time noise, and
+    the fused kernels' name for it (None: the reference loop only)."""
+
+    kernel_name: ClassVar[str | None]
+
+    def project_inputs(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def step(self, xw: torch.Tensor, state: State, recurrent_mask: torch.Tensor | None = None,
+             noise: torch.Tensor | None = None) -> tuple[torch.Tensor, State]: ...
+
+    def draw_noise(self, steps: int, batch_size: int, like: torch.Tensor) -> torch.Tensor | None: ...
+
 
 class RecurrentCell(nn.Module):
     """A cell maps one time step's input and the previous state to an output and the next state.
+
+    A cell class is declared once: `settings_class`, the frozen dataclass of its options, beside
+    its math (`project_inputs`, `step`), its training-time noise (`draw_noise`) and what it sends
+    to the fused kernels (`kernel_name`, `kernel_tensors`, `kernel_options`). The layer, the
+    sequence runner and both kernel backends read the cell; none restates its options.
 
     Weights are stored in Keras's layout so that `get_weights()` needs no transposes:
     `kernel` (input_dim, G*units), `recurrent_kernel` (units, G*units) and `bias`, G being the
@@ -20,48 +120,63 @@ class RecurrentCell(nn.Module):
     time steps in one matrix product:
 
     - `project_inputs(x)`: the input term `x W (+ b)`, for any number of leading dimensions;
-    - `step(xw_t, state, recurrent_mask)`: everything that depends on the previous state.
+    - `step(xw_t, state, recurrent_mask, noise_t)`: everything that depends on the previous state.
 
-    `cell(x_t, state)` does both for a single step, like `torch.nn.LSTMCell`.
+    `cell(x_t, state)` does both for a single step, like `torch.nn.LSTMCell`. The settings'
+    fields read as the cell's attributes (`cell.units`, `cell.activation`).
     """
 
-    gate_blocks: int  # G: 4 for an LSTM, 3 for a GRU, 1 for a SimpleRNN
-    state_count: int  # tensors in the state: (h, c) for an LSTM, (h,) otherwise
+    settings_class: ClassVar[type[CellSettings]] = CellSettings
+    gate_blocks: ClassVar[int]  # G: 4 for an LSTM, 3 for a GRU, 1 for a SimpleRNN
+    state_count: ClassVar[int]  # tensors in the state: (h, c) for an LSTM, (h,) otherwise
+    # the cell's name to the fused kernels (csrc/<name>.h, gpu/<name>.py), None where they have none
+    kernel_name: ClassVar[str | None] = None
 
-    def __init__(
-        self,
-        input_dim: int,
-        units: int,
-        *,
-        activation: activations.ActivationLike,
-        use_bias: bool,
-        kernel_initializer: initializers.InitializerLike,
-        recurrent_initializer: initializers.InitializerLike,
-        bias_initializer: initializers.InitializerLike,
-        bias_shape: tuple[int, ...],
-    ) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A subclass with math of its own computes something the kernels do not, unless it
+        # declares its own kernels.
+        if "kernel_name" not in cls.__dict__ and any(n in cls.__dict__ for n in ("step", "project_inputs", "input_bias")):
+            cls.kernel_name = None
+
+    def __init__(self, input_dim: int, settings: CellSettings | int, **options: Any) -> None:
+        """`settings`: the cell's settings object, or the units, with its other options as keywords."""
         super().__init__()
+        if not isinstance(settings, CellSettings):
+            settings = self.settings_class(units=settings, **options)
+        elif options:
+            raise TypeError(f"{type(self).__name__} takes a settings object or options, not both: {sorted(options)}")
+        if not isinstance(settings, self.settings_class):
+            raise TypeError(f"{type(self).__name__} takes {self.settings_class.__name__}, got {type(settings).__name__}")
+        self.settings = settings
         self.input_dim = positive_int("input_dim", input_dim)
-        self.units = positive_int("units", units)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
         dtype = torch.get_default_dtype()
-        width = self.gate_blocks * self.units
+        width = self.gate_blocks * settings.units
         self.kernel = nn.Parameter(
-            initializers.make(initializers.get(kernel_initializer), (self.input_dim, width), dtype)
+            initializers.make(initializers.get(settings.kernel_initializer), (self.input_dim, width), dtype)
         )
         self.recurrent_kernel = nn.Parameter(
-            initializers.make(initializers.get(recurrent_initializer), (self.units, width), dtype)
+            initializers.make(initializers.get(settings.recurrent_initializer), (settings.units, width), dtype)
         )
-        if self.use_bias:
-            self.bias = nn.Parameter(self.initial_bias(initializers.get(bias_initializer), bias_shape, dtype))
+        if settings.use_bias:
+            self.bias = nn.Parameter(self.initial_bias(initializers.get(settings.bias_initializer), dtype))
         else:
             self.register_parameter("bias", None)
 
-    def initial_bias(
-        self, init: initializers.Initializer, shape: tuple[int, ...], dtype: torch.dtype
-    ) -> torch.Tensor:
-        return initializers.make(init, shape, dtype)
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            settings = self.__dict__.get("settings")
+            if settings is not None and name in settings.__dataclass_fields__:
+                return getattr(settings, name)
+            raise
+
+    def bias_shape(self) -> tuple[int, ...]:
+        return (self.gate_blocks * self.settings.units,)
+
+    def initial_bias(self, init: initializers.Initializer, dtype: torch.dtype) -> torch.Tensor:
+        return initializers.make(init, self.bias_shape(), dtype)
 
     def project_inputs(self, x: torch.Tensor) -> torch.Tensor:
         """`x W + b`: (..., input_dim) -> (..., G*units)."""
@@ -71,24 +186,49 @@ class RecurrentCell(nn.Module):
         return xw
 
     def input_bias(self) -> torch.Tensor:
-        assert self.bias is not None
+        """The bias as it joins the input term (G*units,)."""
+        if self.bias is None:
+            raise ValueError(f"{type(self).__name__} has no bias (use_bias=False)")
         return self.bias
 
     def initial_state(self, batch_size: int, *, dtype: torch.dtype, device: torch.device) -> State:
         """Zero state: `state_count` tensors of shape (batch_size, units)."""
         return tuple(
-            torch.zeros(batch_size, self.units, dtype=dtype, device=device) for _ in range(self.state_count)
+            torch.zeros(batch_size, self.settings.units, dtype=dtype, device=device) for _ in range(self.state_count)
         )
 
+    def state_shape(self, batch_size: int) -> tuple[int, ...]:
+        """The shape of each state tensor."""
+        return (batch_size, self.settings.units)
+
+    def draw_noise(self, steps: int, batch_size: int, like: torch.Tensor) -> torch.Tensor | None:
+        """The cell's training-time random draws for a whole sequence, time first (steps, ...), or
+        None when it has none. The runner hands `noise[t]` to step t."""
+        return None
+
     def step(
-        self, xw: torch.Tensor, state: State, recurrent_mask: torch.Tensor | None = None
+        self,
+        xw: torch.Tensor,
+        state: State,
+        recurrent_mask: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, State]:
         """One time step from the projected input xw (B, G*units): returns (output, next state).
 
         `recurrent_mask` (B, units), when given, multiplies the previous output where it enters
         the recurrent product (recurrent dropout); it does not touch the carried state itself.
+        `noise` is step t's share of `draw_noise` at training time, None at inference.
         """
         raise NotImplementedError
+
+    def kernel_tensors(self, noise: torch.Tensor | None) -> dict[str, torch.Tensor | None]:
+        """The cell's own tensors for the fused kernels, beyond the loop's x, W, b, U and states."""
+        return {}
+
+    def kernel_options(self) -> dict[str, Any]:
+        """The cell's options for the fused kernels: activations as functions (the kernels' ids
+        are looked up by the dispatch), flags as bools, numbers as floats."""
+        return {"act": self.settings.activation}
 
     def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """One step from a raw input x (B, input_dim)."""
@@ -97,7 +237,7 @@ class RecurrentCell(nn.Module):
         return self.step(self.project_inputs(x), tuple(state))
 
     def extra_repr(self) -> str:
-        return f"input_dim={self.input_dim}, units={self.units}, use_bias={self.use_bias}"
+        return f"input_dim={self.input_dim}, units={self.settings.units}, use_bias={self.settings.use_bias}"
 
 
 def masked_previous(h: torch.Tensor, recurrent_mask: torch.Tensor | None) -> torch.Tensor:

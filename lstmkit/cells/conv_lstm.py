@@ -3,23 +3,63 @@ Keras's `ConvLSTM2D` computes it: no peepholes, the gates' products are convolut
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import _spatial as sp
 from .. import activations, initializers
+from .._checks import positive_int
+from ._cell import Settings, State, activation_field, given
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
-def same_pads(sizes: Sequence[int], kernel: Sequence[int]) -> list[int]:
+def same_pads(kernel: Sequence[int]) -> list[int]:
     """F.pad's list for "same" padding at stride 1: (k - 1) zeros per axis, the odd one after."""
     flat: list[int] = []
     for k in reversed(kernel):
         flat += [(k - 1) // 2, k - 1 - (k - 1) // 2]
     return flat
+
+
+@dataclass(frozen=True)
+class ConvLSTMSettings(Settings):
+    """A convolutional LSTM cell's options, Keras's names and defaults; kernel_size, strides and
+    dilation_rate take an int or one per spatial axis."""
+
+    filters: int
+    kernel_size: tuple[int, ...]
+    rank: int = 2
+    strides: tuple[int, ...] = given(1)
+    padding: str = "valid"
+    dilation_rate: tuple[int, ...] = given(1)
+    activation: activations.Activation = activation_field("tanh")
+    recurrent_activation: activations.Activation = activation_field("sigmoid")
+    use_bias: bool = True
+    kernel_initializer: initializers.Initializer = given("glorot_uniform")
+    recurrent_initializer: initializers.Initializer = given("orthogonal")
+    bias_initializer: initializers.Initializer = given("zeros")
+    unit_forget_bias: bool = True
+
+    def normalised(self) -> dict[str, Any]:
+        return dict(
+            filters=positive_int("filters", self.filters),
+            kernel_size=sp.per_axis("kernel_size", self.kernel_size, self.rank),
+            strides=sp.per_axis("strides", self.strides, self.rank),
+            padding=sp.padding_mode(self.padding),
+            dilation_rate=sp.per_axis("dilation_rate", self.dilation_rate, self.rank),
+            activation=activations.get(self.activation),
+            recurrent_activation=activations.get(self.recurrent_activation),
+            use_bias=bool(self.use_bias),
+            kernel_initializer=initializers.get(self.kernel_initializer),
+            recurrent_initializer=initializers.get(self.recurrent_initializer),
+            bias_initializer=initializers.get(self.bias_initializer),
+            unit_forget_bias=bool(self.unit_forget_bias),
+        )
 
 
 class ConvLSTMCell(nn.Module):
@@ -28,47 +68,37 @@ class ConvLSTMCell(nn.Module):
     With ⋆ a convolution, σ the recurrent activation and φ the activation (sigmoid and tanh by
     default), for input x_t (B, C, *S) and state h, c (B, F, *S'):
 
-        x_i, x_f, x_c, x_o = W ⋆ x_t + b     (strides, padding, dilation as the layer's)   (B, 4F, *S')
+        x_i, x_f, x_c, x_o = W ⋆ x_t + b     (strides, padding, dilation as the settings')   (B, 4F, *S')
         h_i, h_f, h_c, h_o = U ⋆ h           ("same" padding, stride 1)
         i = σ(x_i + h_i)    f = σ(x_f + h_f)    o = σ(x_o + h_o)
         c' = f ⊙ c + i ⊙ φ(x_c + h_c)
         h' = o ⊙ φ(c')
 
     Weights in Keras's layout and gate order i, f, c, o: kernel (*k, C, 4F), recurrent_kernel
-    (*k, F, 4F), bias (4F,) (its f block starts at one with `unit_forget_bias`).
+    (*k, F, 4F), bias (4F,) (its f block starts at one with `unit_forget_bias`). The sequence
+    runner drives it like the other cells; the fused kernels do not compute it yet.
     """
 
-    def __init__(
-        self,
-        rank: int,
-        in_channels: int,
-        filters: int,
-        kernel_size: Sequence[int],
-        *,
-        activation: activations.ActivationLike = "tanh",
-        recurrent_activation: activations.ActivationLike = "sigmoid",
-        use_bias: bool = True,
-        kernel_initializer: initializers.InitializerLike = "glorot_uniform",
-        recurrent_initializer: initializers.InitializerLike = "orthogonal",
-        bias_initializer: initializers.InitializerLike = "zeros",
-        unit_forget_bias: bool = True,
-    ) -> None:
+    settings_class: ClassVar[type[ConvLSTMSettings]] = ConvLSTMSettings
+    kernel_name: ClassVar[str | None] = None
+    state_count: ClassVar[int] = 2
+
+    def __init__(self, in_channels: int, settings: ConvLSTMSettings) -> None:
         super().__init__()
-        self.rank, self.filters, self.kernel_size = rank, filters, tuple(kernel_size)
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation)
+        self.settings = settings
+        s = settings
+        F_, k = s.filters, s.kernel_size
         dtype = torch.get_default_dtype()
-        self.kernel = nn.Parameter(initializers.make(initializers.get(kernel_initializer),
-                                                     (*self.kernel_size, in_channels, 4 * filters), dtype))
-        self.recurrent_kernel = nn.Parameter(initializers.make(initializers.get(recurrent_initializer),
-                                                               (*self.kernel_size, filters, 4 * filters), dtype))
-        if use_bias:
-            init = initializers.get(bias_initializer)
-            if unit_forget_bias and not initializers.skipping():
-                bias = torch.cat([initializers.make(init, (filters,), dtype), torch.ones(filters, dtype=dtype),
-                                  initializers.make(init, (2 * filters,), dtype)])
+        self.kernel = nn.Parameter(initializers.make(initializers.get(s.kernel_initializer), (*k, in_channels, 4 * F_), dtype))
+        self.recurrent_kernel = nn.Parameter(initializers.make(initializers.get(s.recurrent_initializer),
+                                                               (*k, F_, 4 * F_), dtype))
+        if s.use_bias:
+            init = initializers.get(s.bias_initializer)
+            if s.unit_forget_bias and not initializers.skipping():
+                bias = torch.cat([initializers.make(init, (F_,), dtype), torch.ones(F_, dtype=dtype),
+                                  initializers.make(init, (2 * F_,), dtype)])
             else:
-                bias = initializers.make(init, (4 * filters,), dtype)
+                bias = initializers.make(init, (4 * F_,), dtype)
             self.bias: nn.Parameter | None = nn.Parameter(bias)
         else:
             self.register_parameter("bias", None)
@@ -78,25 +108,39 @@ class ConvLSTMCell(nn.Module):
         """Keras's (*k, in, out) kernel as torch's (out, in, *k)."""
         return kernel.permute(rank + 1, rank, *range(rank))
 
-    def project_inputs(self, x: torch.Tensor, strides: Sequence[int], padded: Sequence[int],
-                       dilation: Sequence[int]) -> torch.Tensor:
-        """`W ⋆ x + b` for a batch of frames x (N, C, *S), given F.pad's list `padded`: (N, 4F, *S')."""
-        x = F.pad(x, list(padded)) if any(padded) else x
-        return _CONV[self.rank](x, self.torch_weight(self.kernel, self.rank), self.bias, tuple(strides), 0, tuple(dilation))
+    def state_spatial(self, spatial: Sequence[int]) -> list[int]:
+        """The state's spatial size for input frames of size `spatial`."""
+        s = self.settings
+        return [int(sp.output_size(n, k, st, d, s.padding) or 0)
+                for n, k, st, d in zip(spatial, s.kernel_size, s.strides, s.dilation_rate)]
 
-    def step(self, xw: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor],
-             recurrent_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    def project_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """`W ⋆ x + b` for every frame: (B, T, C, *S) -> (B, T, 4F, *S')."""
+        s = self.settings
+        B, T = x.shape[:2]
+        frames = x.reshape(B * T, *x.shape[2:])
+        padded = [p for n, k, st, d in reversed(list(zip(frames.shape[2:], s.kernel_size, s.strides, s.dilation_rate)))
+                  for p in sp.pads(n, k, st, d, s.padding)]
+        frames = F.pad(frames, padded) if any(padded) else frames
+        xw = _CONV[s.rank](frames, self.torch_weight(self.kernel, s.rank), self.bias, s.strides, 0, s.dilation_rate)
+        return xw.reshape(B, T, *xw.shape[1:])
+
+    def draw_noise(self, steps: int, batch_size: int, like: torch.Tensor) -> torch.Tensor | None:
+        return None
+
+    def step(self, xw: torch.Tensor, state: State, recurrent_mask: torch.Tensor | None = None,
+             noise: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
         """One step from the projected input xw (B, 4F, *S') and (h, c); `recurrent_mask` (B, F, *S')
         of kept/(1 - rate) values drops parts of h where it enters the recurrent convolution."""
+        s = self.settings
         h, c = state
         h_in = h if recurrent_mask is None else h * recurrent_mask
-        hu = _CONV[self.rank](F.pad(h_in, same_pads(h.shape[2:], self.kernel_size)),
-                              self.torch_weight(self.recurrent_kernel, self.rank))
+        hu = _CONV[s.rank](F.pad(h_in, same_pads(s.kernel_size)), self.torch_weight(self.recurrent_kernel, s.rank))
         x_i, x_f, x_c, x_o = xw.chunk(4, dim=1)
         h_i, h_f, h_c, h_o = hu.chunk(4, dim=1)
-        i = self.recurrent_activation(x_i + h_i)
-        f = self.recurrent_activation(x_f + h_f)
-        o = self.recurrent_activation(x_o + h_o)
-        c = f * c + i * self.activation(x_c + h_c)
-        h = o * self.activation(c)
+        i = s.recurrent_activation(x_i + h_i)
+        f = s.recurrent_activation(x_f + h_f)
+        o = s.recurrent_activation(x_o + h_o)
+        c = f * c + i * s.activation(x_c + h_c)
+        h = o * s.activation(c)
         return h, (h, c)

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 
-from .. import activations, initializers
-from ._cell import RecurrentCell, State, masked_previous
+from .. import activations
+from ._cell import CellSettings, RecurrentCell, State, activation_field, masked_previous
+
+
+@dataclass(frozen=True)
+class GRUSettings(CellSettings):
+    """A GRU cell's options, Keras's names and defaults."""
+
+    recurrent_activation: activations.Activation = activation_field("sigmoid")
+    reset_after: bool = True
+
+    def normalised(self) -> dict[str, Any]:
+        return dict(super().normalised(), recurrent_activation=activations.get(self.recurrent_activation),
+                    reset_after=bool(self.reset_after))
 
 
 class GRUCell(RecurrentCell):
@@ -29,61 +44,54 @@ class GRUCell(RecurrentCell):
     ((2, 12), (12,))
     """
 
+    settings_class = GRUSettings
+    settings: GRUSettings
     gate_blocks = 3
     state_count = 1
+    kernel_name = "gru"
 
-    def __init__(
-        self,
-        input_dim: int,
-        units: int,
-        *,
-        activation: activations.ActivationLike = "tanh",
-        recurrent_activation: activations.ActivationLike = "sigmoid",
-        use_bias: bool = True,
-        kernel_initializer: initializers.InitializerLike = "glorot_uniform",
-        recurrent_initializer: initializers.InitializerLike = "orthogonal",
-        bias_initializer: initializers.InitializerLike = "zeros",
-        reset_after: bool = True,
-    ) -> None:
-        self.reset_after = bool(reset_after)
-        super().__init__(
-            input_dim,
-            units,
-            activation=activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            bias_shape=(2, 3 * units) if reset_after else (3 * units,),
-        )
-        self.recurrent_activation = activations.get(recurrent_activation)
+    def bias_shape(self) -> tuple[int, ...]:
+        H3 = 3 * self.settings.units
+        return (2, H3) if self.settings.reset_after else (H3,)
 
     def input_bias(self) -> torch.Tensor:
-        assert self.bias is not None
-        return self.bias[0] if self.reset_after else self.bias
+        bias = super().input_bias()
+        return bias[0] if self.settings.reset_after else bias
 
     def step(
-        self, xw: torch.Tensor, state: State, recurrent_mask: torch.Tensor | None = None
+        self,
+        xw: torch.Tensor,
+        state: State,
+        recurrent_mask: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, State]:
+        s = self.settings
         (h,) = state  # (B, H)
-        H = self.units
+        H = s.units
         h_in = masked_previous(h, recurrent_mask)
         x_z, x_r, x_h = xw.chunk(3, dim=-1)
-        if self.reset_after:
+        if s.reset_after:
             hu = h_in @ self.recurrent_kernel  # (B, 3H)
             if self.bias is not None:
                 hu = hu + self.bias[1]
             h_z, h_r, h_h = hu.chunk(3, dim=-1)
-            z = self.recurrent_activation(x_z + h_z)
-            r = self.recurrent_activation(x_r + h_r)
-            g = self.activation(x_h + r * h_h)
+            z = s.recurrent_activation(x_z + h_z)
+            r = s.recurrent_activation(x_r + h_r)
+            g = s.activation(x_h + r * h_h)
         else:
             h_z, h_r = (h_in @ self.recurrent_kernel[:, : 2 * H]).chunk(2, dim=-1)  # (B, H) each
-            z = self.recurrent_activation(x_z + h_z)
-            r = self.recurrent_activation(x_r + h_r)
-            g = self.activation(x_h + (r * h_in) @ self.recurrent_kernel[:, 2 * H :])
+            z = s.recurrent_activation(x_z + h_z)
+            r = s.recurrent_activation(x_r + h_r)
+            g = s.activation(x_h + (r * h_in) @ self.recurrent_kernel[:, 2 * H :])
         h = z * h + (1.0 - z) * g
         return h, (h,)
 
+    def kernel_tensors(self, noise: torch.Tensor | None) -> dict[str, torch.Tensor | None]:
+        return {"b_r": self.bias[1] if self.settings.reset_after and self.bias is not None else None}
+
+    def kernel_options(self) -> dict[str, Any]:
+        s = self.settings
+        return dict(act=s.activation, ract=s.recurrent_activation, reset_after=s.reset_after)
+
     def extra_repr(self) -> str:
-        return super().extra_repr() + f", reset_after={self.reset_after}"
+        return super().extra_repr() + f", reset_after={self.settings.reset_after}"

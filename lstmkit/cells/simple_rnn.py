@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from .. import activations, initializers
-from ._cell import RecurrentCell, State, masked_previous
+from ._cell import CellSettings, RecurrentCell, State, masked_previous
+
+
+@dataclass(frozen=True)
+class SimpleRNNSettings(CellSettings):
+    """A SimpleRNN cell's options: those of every cell (units, activation, bias, initializers)."""
 
 
 class SimpleRNNCell(RecurrentCell):
@@ -17,34 +23,18 @@ class SimpleRNNCell(RecurrentCell):
     (True, (2, 4))
     """
 
+    settings_class = SimpleRNNSettings
     gate_blocks = 1
     state_count = 1
-
-    def __init__(
-        self,
-        input_dim: int,
-        units: int,
-        *,
-        activation: activations.ActivationLike = "tanh",
-        use_bias: bool = True,
-        kernel_initializer: initializers.InitializerLike = "glorot_uniform",
-        recurrent_initializer: initializers.InitializerLike = "orthogonal",
-        bias_initializer: initializers.InitializerLike = "zeros",
-    ) -> None:
-        super().__init__(
-            input_dim,
-            units,
-            activation=activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            bias_shape=(units,),
-        )
+    kernel_name = "simple_rnn"
 
     def step(
-        self, xw: torch.Tensor, state: State, recurrent_mask: torch.Tensor | None = None
+        self,
+        xw: torch.Tensor,
+        state: State,
+        recurrent_mask: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, State]:
         (h,) = state  # (B, H)
-        h = self.activation(xw + masked_previous(h, recurrent_mask) @ self.recurrent_kernel)
+        h = self.settings.activation(xw + masked_previous(h, recurrent_mask) @ self.recurrent_kernel)
         return h, (h,)

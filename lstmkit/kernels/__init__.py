@@ -1,4 +1,10 @@
-"""Where a recurrent layer's time loop runs: the one dispatch point between implementations.
+"""The sequence runner, and where a recurrent layer's time loop runs: the one dispatch point
+between implementations.
+
+`run_sequence` is every recurrent layer's way through a sequence (LSTM, GRU, SimpleRNN,
+ConvLSTM2D, RNN(cell)): the sequence-wide options (`SequenceSettings`: direction, dropout,
+masking rule, what is returned, the implementation), the cell's training-time noise, then the
+loop, on one of:
 
 - `"reference"`: the cell's `step` in a Python loop (`reference.py`), the specification;
 - `"fused"`: kernels running the whole sequence, forward and backward (`fused.py`): compiled
@@ -14,11 +20,15 @@ from __future__ import annotations
 import numbers
 import os
 import warnings
+from dataclasses import dataclass
+from typing import Any
 
 import torch
+import torch.nn.functional as F
 
-from ..cells import RecurrentCell
-from ..cells._cell import State
+from .._checks import rate
+from ..cells import RecurrentCell, SequenceCell, Settings
+from ..cells._cell import State, own
 from .reference import reference_sequence
 
 IMPLEMENTATIONS = ("auto", "reference", "fused")
@@ -56,12 +66,75 @@ class FusedUnavailableError(RuntimeError):
     """`implementation="fused"` was asked for where the fused kernels cannot run."""
 
 
-def resolve(implementation: str | None, cell: RecurrentCell, x: torch.Tensor, owner: str) -> str:
-    """"fused" or "reference" for this call; warns once per cell when "auto" falls back."""
+@dataclass(frozen=True)
+class SequenceSettings(Settings):
+    """A recurrent layer's sequence-wide options, Keras's names and defaults; `implementation`
+    (lstmkit's: "auto", "reference", "fused", or Keras's 0, 1, 2; None for the library default)."""
+
+    return_sequences: bool = False
+    return_state: bool = False
+    go_backwards: bool = False
+    stateful: bool = False
+    unroll: bool = False  # accepted for Keras compatibility; the loop is the same either way
+    zero_output_for_mask: bool = False
+    dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    seed: int | None = None  # accepted for Keras compatibility; dropout draws from torch's generator
+    implementation: str | None = own(None)  # given as Keras's 0, 1, 2 too
+
+    def normalised(self) -> dict[str, Any]:
+        flags = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll", "zero_output_for_mask")
+        return dict({name: bool(getattr(self, name)) for name in flags},
+                    dropout=rate("dropout", self.dropout), recurrent_dropout=rate("recurrent_dropout", self.recurrent_dropout),
+                    implementation=check_implementation(self.implementation))
+
+
+def dropout_mask(shape: tuple[int, ...], p: float, like: torch.Tensor) -> torch.Tensor:
+    """A mask of 0 and 1 / (1 - p), drawn once and reused at every time step (variational dropout)."""
+    return F.dropout(torch.ones(shape, dtype=like.dtype, device=like.device), p, training=True)
+
+
+def run_sequence(
+    cell: SequenceCell,
+    x: torch.Tensor,
+    state: State,
+    settings: SequenceSettings,
+    *,
+    mask: torch.Tensor | None = None,
+    training: bool = False,
+    owner: str = "recurrent layer",
+) -> tuple[torch.Tensor, State]:
+    """Runs `cell` over x (B, T, ...) from `state` as `settings` say: the outputs (B, T, ...) or
+    the last one, and the final state.
+
+    With `go_backwards` the sequence (and its mask (B, T)) is read from the end. At training
+    time `dropout` drops parts of each input with one mask per sequence, `recurrent_dropout`
+    the previous output where it enters the recurrent product (one mask, shaped like the first
+    state), and the cell draws its own noise (`cell.draw_noise`).
+    """
+    if settings.go_backwards:
+        x = x.flip(1)
+        mask = None if mask is None else mask.flip(1)
+    B, T = x.shape[:2]
+    if training and settings.dropout > 0:
+        x = x * dropout_mask((B, 1, *x.shape[2:]), settings.dropout, x)
+    recurrent_mask = None
+    if training and settings.recurrent_dropout > 0:
+        recurrent_mask = dropout_mask(tuple(state[0].shape), settings.recurrent_dropout, x)
+    noise = cell.draw_noise(T, B, x) if training else None
+    return dispatch(cell, x, state, settings, mask=mask, recurrent_mask=recurrent_mask, noise=noise, owner=owner)
+
+
+def resolve(implementation: str | None, cell: SequenceCell, x: torch.Tensor, owner: str) -> str:
+    """"fused" or "reference" for this call; warns once per cell when "auto" falls back. A cell
+    the kernels have no code for (`kernel_name` None) runs the reference loop without a warning:
+    there is nothing to fall back from."""
     from .fused import unsupported
 
     wanted = implementation or get_default_implementation()
     if wanted == "reference":
+        return "reference"
+    if cell.kernel_name is None and wanted == "auto":
         return "reference"
     reason = unsupported(cell, x)
     if reason is None:
@@ -74,41 +147,44 @@ def resolve(implementation: str | None, cell: RecurrentCell, x: torch.Tensor, ow
     if getattr(cell, "_lstmkit_fallback_reason", None) != reason:
         setattr(cell, "_lstmkit_fallback_reason", reason)
         warnings.warn(f"{owner}: using the reference loop, not the fused kernels: {reason}.", RuntimeWarning,
-                      stacklevel=4)
+                      stacklevel=5)
     return "reference"
 
 
-def run_sequence(
-    cell: RecurrentCell,
+def dispatch(
+    cell: SequenceCell,
     x: torch.Tensor,
     state: State,
+    settings: SequenceSettings,
     *,
     mask: torch.Tensor | None,
-    recurrent_mask: torch.Tensor | None,
-    return_sequences: bool,
-    zero_output_for_mask: bool,
-    zoneout_masks: torch.Tensor | None = None,
-    implementation: str | None = None,
+    recurrent_mask: torch.Tensor | None = None,
+    noise: torch.Tensor | None = None,
     owner: str = "recurrent layer",
 ) -> tuple[torch.Tensor, State]:
-    """Runs `cell` over x (B, T, D) from `state`: the outputs (B, T, H) or (B, H), and the final state.
+    """The loop over x (B, T, ...) as it is (already reversed and dropped out), with the given
+    recurrent mask and noise, on the path `settings.implementation` and the cell allow.
 
-    The masking rule, dropout and zoneout masks and states are those of `reference_sequence`.
+    The masking rule, masks, noise and states are those of `reference_sequence`.
     """
-    path = resolve(implementation, cell, x, owner)
-    kwargs = dict(mask=mask, recurrent_mask=recurrent_mask, return_sequences=return_sequences,
-                  zero_output_for_mask=zero_output_for_mask, zoneout_masks=zoneout_masks)
+    path = resolve(settings.implementation, cell, x, owner)
     if path == "fused":
         from .fused import fused_sequence
 
-        return fused_sequence(cell, x, state, **kwargs)  # type: ignore[arg-type]
-    return reference_sequence(cell, cell.project_inputs(x), state, **kwargs)  # type: ignore[arg-type]
+        assert isinstance(cell, RecurrentCell)  # unsupported() said so
+        return fused_sequence(cell, x, state, settings, mask=mask, recurrent_mask=recurrent_mask, noise=noise)
+    return reference_sequence(cell, cell.project_inputs(x), state, mask=mask, recurrent_mask=recurrent_mask, noise=noise,
+                              return_sequences=settings.return_sequences,
+                              zero_output_for_mask=settings.zero_output_for_mask)
 
 
 __all__ = [
     "IMPLEMENTATIONS",
     "FusedUnavailableError",
+    "SequenceSettings",
     "check_implementation",
+    "dispatch",
+    "dropout_mask",
     "get_default_implementation",
     "reference_sequence",
     "resolve",

@@ -6,24 +6,26 @@
   fused pointwise kernel per step.
 
 Both take the same call: `forward(cell, tensors, options)` and `backward(cell, tensors, options)`,
-where `cell` is "lstm", "gru" or "simple_rnn", and tensors and options are dictionaries by name
-(`FusedCall` below builds them from a cell). The forward returns "out", "h" (and "c") and, with
-`save`, what its backward needs; the backward returns each input's gradient under the input's
-name. Inputs are time-major: x (T, B, D), mask (T, B).
+where `cell` is the cell's `kernel_name` ("lstm", "gru", "simple_rnn"), and tensors and options
+are dictionaries by name: the loop's (x, W, b, U, h0, c0, mask, rmask; zero_output,
+return_sequences, save, need_dx) and the cell's own, as the cell gives them (`kernel_tensors`,
+`kernel_options`) and each backend's cell declares them. Options are typed: integers and flags
+as int or bool, numbers as float; every one is given. The forward returns "out", "h" (and "c")
+and, with `save`, what its backward needs; the backward returns each input's gradient under the
+input's name. Inputs are time-major: x (T, B, D), mask (T, B).
 """
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 import torch
 from torch.autograd.function import once_differentiable
 
 from .. import activations
-from ..cells import GRUCell, LSTMCell, RecurrentCell, SimpleRNNCell
-from ..cells.lstm import CuDNNLSTMCell
+from ..cells import RecurrentCell, SequenceCell
 from . import build
 
 # Activation ids shared with the C++ `Act` enum and the Triton kernels, in their order.
@@ -36,48 +38,79 @@ ACTIVATION_IDS: dict[str, int] = {
     ])
 }
 
-FUSED_CELLS = (LSTMCell, CuDNNLSTMCell, GRUCell, SimpleRNNCell)
+STATE_NAMES = ("h0", "c0")  # the initial states, in the cell's state order
+
+Options = dict[str, Any]  # name -> int, bool or float
 
 
 class Backend(Protocol):
-    def forward(self, cell: str, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> dict[str, torch.Tensor]: ...
+    def forward(self, cell: str, tensors: dict[str, torch.Tensor], options: Options) -> dict[str, torch.Tensor]: ...
 
-    def backward(self, cell: str, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> dict[str, torch.Tensor]: ...
+    def backward(self, cell: str, tensors: dict[str, torch.Tensor], options: Options) -> dict[str, torch.Tensor]: ...
+
+
+def typed_options(label: str, options: Options, ints: Sequence[str], floats: Sequence[str]) -> tuple[list[int], list[float]]:
+    """The options as the kernels of one cell take them: its integer options in order, then its
+    real ones. A missing, unknown or mistyped option is an error naming it."""
+    unknown = sorted(set(options) - set(ints) - set(floats))
+    if unknown:
+        raise KeyError(f"the fused kernels' {label} take no option {unknown[0]!r} (they take {', '.join([*ints, *floats])})")
+    try:
+        int_values = [options[n] for n in ints]
+        float_values = [options[n] for n in floats]
+    except KeyError as missing:
+        raise KeyError(f"the fused kernels' {label}: missing option {missing.args[0]!r}") from None
+    for n, v in zip(ints, int_values):
+        if not isinstance(v, (bool, int)):
+            raise TypeError(f"the fused kernels' {label}: option {n!r} is an integer or a flag, got {v!r}")
+    for n, v in zip(floats, float_values):
+        if not isinstance(v, float):
+            raise TypeError(f"the fused kernels' {label}: option {n!r} is a real number (float), got {v!r}")
+    return [int(v) for v in int_values], float_values
+
+
+@dataclass(frozen=True)
+class Signature:
+    """One cell's names in the compiled kernels, as their `describe` operator lists them."""
+
+    tensors: tuple[str, ...]
+    ints: tuple[str, ...]
+    floats: tuple[str, ...]
+    places: dict[str, int] = field(default_factory=dict)
 
 
 class _CpuBackend:
-    """The compiled kernels. Their operators take and return each tensor with its name's place in
-    the library's own name list (`tensor_names`), and the options as one list in the order of
-    `option_names`; this turns the dictionaries into those lists and back."""
+    """The compiled kernels. Their operators take each tensor with its name's place in the cell's
+    tensor list and the options as two typed lists (`describe(cell)` gives the three lists); this
+    turns the dictionaries into those lists and back."""
 
     def __init__(self) -> None:
         ops = torch.ops.lstmkit_fused
-        self._forward, self._backward = ops.forward, ops.backward
-        self.tensor_names: list[str] = list(ops.tensor_names())
-        self.option_names: list[str] = list(ops.option_names())
-        self._tensor_places = {n: i for i, n in enumerate(self.tensor_names)}
-        self._option_places = {n: i for i, n in enumerate(self.option_names)}
+        self._forward, self._backward, self._describe = ops.forward, ops.backward, ops.describe
+        self._signatures: dict[str, Signature] = {}
 
-    def _lists(self, tensors: dict[str, torch.Tensor], options: dict[str, float]
-               ) -> tuple[list[int], list[torch.Tensor], list[float]]:
+    def signature(self, cell: str) -> Signature:
+        if cell not in self._signatures:
+            tensors, ints, floats = self._describe(cell)
+            self._signatures[cell] = Signature(tuple(tensors), tuple(ints), tuple(floats),
+                                               {n: i for i, n in enumerate(tensors)})
+        return self._signatures[cell]
+
+    def _call(self, op: Any, cell: str, tensors: dict[str, torch.Tensor], options: Options) -> dict[str, torch.Tensor]:
+        sig = self.signature(cell)
         try:
-            places = [self._tensor_places[n] for n in tensors]
-            values = [math.nan] * len(self.option_names)
-            for n, v in options.items():
-                values[self._option_places[n]] = float(v)
-        except KeyError as missing:
-            raise KeyError(f"the fused CPU kernels take no {missing.args[0]!r}") from None
-        return places, list(tensors.values()), values
+            places = [sig.places[n] for n in tensors]
+        except KeyError as unknown:
+            raise KeyError(f"the fused CPU kernels' {cell} take no tensor {unknown.args[0]!r}") from None
+        ints, floats = typed_options(cell, options, sig.ints, sig.floats)
+        got_places, got = op(cell, places, list(tensors.values()), ints, floats)
+        return {sig.tensors[i]: t for i, t in zip(got_places, got)}
 
-    def _dict(self, result: tuple[list[int], list[torch.Tensor]]) -> dict[str, torch.Tensor]:
-        names = self.tensor_names
-        return {names[i]: t for i, t in zip(*result)}
+    def forward(self, cell: str, tensors: dict[str, torch.Tensor], options: Options) -> dict[str, torch.Tensor]:
+        return self._call(self._forward, cell, tensors, options)
 
-    def forward(self, cell: str, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> dict[str, torch.Tensor]:
-        return self._dict(self._forward(cell, *self._lists(tensors, options)))
-
-    def backward(self, cell: str, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> dict[str, torch.Tensor]:
-        return self._dict(self._backward(cell, *self._lists(tensors, options)))
+    def backward(self, cell: str, tensors: dict[str, torch.Tensor], options: Options) -> dict[str, torch.Tensor]:
+        return self._call(self._backward, cell, tensors, options)
 
 
 _cpu_backend: _CpuBackend | None = None
@@ -95,14 +128,14 @@ def activation_id(fn: activations.Activation) -> int | None:
     return None
 
 
-def unsupported(cell: RecurrentCell, x: torch.Tensor) -> str | None:
+def unsupported(cell: SequenceCell, x: torch.Tensor) -> str | None:
     """Why the fused path cannot run this cell on this input, or None when it can."""
-    if type(cell) not in FUSED_CELLS:
+    if cell.kernel_name is None or not isinstance(cell, RecurrentCell):
         return f"the cell is a {type(cell).__name__}, whose step the fused kernels do not implement"
-    for attr in ("activation", "recurrent_activation"):
-        fn = getattr(cell, attr, None)
-        if fn is not None and activation_id(fn) is None:
-            return (f"{attr} {getattr(fn, '__name__', fn)!r} is not one of lstmkit's built-in activations, "
+    for f in dataclasses.fields(cell.settings):
+        value = getattr(cell.settings, f.name)
+        if f.metadata.get("activation") and activation_id(value) is None:
+            return (f"{f.name} {getattr(value, '__name__', value)!r} is not one of lstmkit's built-in activations, "
                     "which are the ones compiled into the fused kernels")
     device = cell.kernel.device
     if x.device != device:
@@ -140,46 +173,29 @@ _force_triton = False
 
 @dataclass
 class FusedCall:
-    """One cell over one sequence: its name, tensors and options by name."""
+    """One cell over one sequence: its kernels' name, tensors and options by name."""
 
     cell: str
     tensors: dict[str, torch.Tensor | None] = field(default_factory=dict)
-    options: dict[str, float] = field(default_factory=dict)
+    options: Options = field(default_factory=dict)
     n_states: int = 1
 
     @classmethod
     def of(cls, cell: RecurrentCell, x: torch.Tensor, state: tuple[torch.Tensor, ...], mask: torch.Tensor | None,
-           rmask: torch.Tensor | None, zoneout_masks: torch.Tensor | None, zero_output: bool,
+           rmask: torch.Tensor | None, noise: torch.Tensor | None, zero_output: bool,
            return_sequences: bool) -> FusedCall:
-        """x (T, B, D) and mask (T, B) time-major; the cell's weights and options."""
-        b = cell.input_bias() if cell.bias is not None else None
+        """x (T, B, D) and mask (T, B) time-major; the cell's weights, own tensors and options."""
+        assert cell.kernel_name is not None
         tensors: dict[str, torch.Tensor | None] = {
-            "x": x, "W": cell.kernel, "b": b, "U": cell.recurrent_kernel, "h0": state[0],
-            "mask": mask, "rmask": None if rmask is None else rmask.contiguous(),
+            "x": x, "W": cell.kernel, "b": cell.input_bias() if cell.bias is not None else None,
+            "U": cell.recurrent_kernel, "mask": mask, "rmask": None if rmask is None else rmask.contiguous(),
         }
-        options: dict[str, float] = {
-            "act": float(activation_id(cell.activation) or 0), "zero_output": float(zero_output),
-            "return_sequences": float(return_sequences),
-        }
-        if isinstance(cell, LSTMCell):
-            tensors["c0"] = state[1]
-            options.update(ract=float(activation_id(cell.recurrent_activation) or 0), peephole=float(cell.peephole),
-                           layer_norm=float(cell.layer_norm), eps=float(cell.layer_norm_epsilon),
-                           zoneout=float(cell.zoneout))
-            if cell.peephole:
-                tensors["peep"] = torch.stack([cell.input_gate_peephole, cell.forget_gate_peephole,
-                                               cell.output_gate_peephole])
-            if cell.layer_norm:
-                tensors.update(gx=cell.input_gamma, gh=cell.recurrent_gamma, gc=cell.cell_gamma, bc=cell.cell_beta)
-            tensors["zone"] = None if zoneout_masks is None else zoneout_masks.contiguous()
-            return cls("lstm", tensors, options, 2)
-        if isinstance(cell, GRUCell):
-            options.update(ract=float(activation_id(cell.recurrent_activation) or 0),
-                           reset_after=float(cell.reset_after))
-            if cell.reset_after and cell.bias is not None:
-                tensors["b_r"] = cell.bias[1]
-            return cls("gru", tensors, options, 1)
-        return cls("simple_rnn", tensors, options, 1)
+        tensors.update(zip(STATE_NAMES, state))
+        tensors.update(cell.kernel_tensors(None if noise is None else noise.contiguous()))
+        options: Options = {"zero_output": zero_output, "return_sequences": return_sequences}
+        for name, value in cell.kernel_options().items():
+            options[name] = activation_id(value) if callable(value) else value
+        return cls(cell.kernel_name, tensors, options, len(state))
 
     def given(self) -> dict[str, torch.Tensor]:
         return {k: v for k, v in self.tensors.items() if v is not None}
@@ -189,17 +205,18 @@ class _Fused(torch.autograd.Function):
     """Any cell on any backend: the tensors arrive as (names, *values) so autograd sees each."""
 
     @staticmethod
-    def forward(ctx: Any, cell: str, options: dict[str, float], names: tuple[str, ...], *values: torch.Tensor):  # type: ignore[override]
+    def forward(ctx: Any, cell: str, options: Options, names: tuple[str, ...], *values: torch.Tensor):  # type: ignore[override]
         tensors = dict(zip(names, values))
         backend = backend_for(values[0])
-        result = backend.forward(cell, tensors, {**options, "save": 1.0})
+        result = backend.forward(cell, tensors, {**options, "save": True, "need_dx": True})
         out, h = result.pop("out"), result.pop("h")
         c = result.pop("c", None)
         # what the backward needs besides the saved tensors: the gradients' shapes, the options
         ctx.cell, ctx.backend, ctx.names = cell, backend, (*names, *result)
         ctx.shapes = (out.shape, h.shape)
         backward_options = dict(options)
-        backward_options["need_dx"] = float(ctx.needs_input_grad[3 + names.index("x")])
+        backward_options["save"] = False
+        backward_options["need_dx"] = bool(ctx.needs_input_grad[3 + names.index("x")])
         ctx.backward_options = backward_options
         ctx.save_for_backward(*values, *result.values())
         return (out, h) if c is None else (out, h, c)
@@ -227,7 +244,7 @@ def run_call(call: FusedCall) -> tuple[torch.Tensor, ...]:
     tensors = call.given()
     if _needs_grad(tensors):
         return _Fused.apply(call.cell, call.options, tuple(tensors), *tensors.values())
-    result = backend_for(tensors["x"]).forward(call.cell, tensors, {**call.options, "save": 0.0})
+    result = backend_for(tensors["x"]).forward(call.cell, tensors, {**call.options, "save": False, "need_dx": False})
     return (result["out"], result["h"], result["c"]) if call.n_states == 2 else (result["out"], result["h"])
 
 
@@ -235,21 +252,22 @@ def fused_sequence(
     cell: RecurrentCell,
     x: torch.Tensor,
     state: tuple[torch.Tensor, ...],
+    settings: Any,
     *,
     mask: torch.Tensor | None,
     recurrent_mask: torch.Tensor | None,
-    return_sequences: bool,
-    zero_output_for_mask: bool,
-    zoneout_masks: torch.Tensor | None = None,
+    noise: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-    """The fused counterpart of `reference_sequence`, from the raw input x (B, T, D).
+    """The fused counterpart of `reference_sequence`, from the raw input x (B, T, D); `settings`
+    (a `SequenceSettings`) gives return_sequences and zero_output_for_mask.
 
     Returns the outputs (B, T, H) (a transposed view of the time-major result) or the last output
     (B, H), and the final state.
     """
     x_tm = x.transpose(0, 1)  # (T, B, D); the kernels project all steps in one product
     mask_tm = None if mask is None else mask.t().contiguous()  # (T, B)
-    call = FusedCall.of(cell, x_tm, state, mask_tm, recurrent_mask, zoneout_masks, bool(zero_output_for_mask),
-                        bool(return_sequences))
+    return_sequences = bool(settings.return_sequences)
+    call = FusedCall.of(cell, x_tm, state, mask_tm, recurrent_mask, noise, bool(settings.zero_output_for_mask),
+                        return_sequences)
     out, *new_state = run_call(call)
     return (out.transpose(0, 1) if return_sequences else out), tuple(new_state)

@@ -7,21 +7,22 @@ from typing import Any, Sequence
 
 import torch
 
-from .. import _checks, activations, constraints, initializers, regularizers
-from .._checks import positive_int
-from ..cells.conv_lstm import ConvLSTMCell
-from . import _spatial as sp
-from .base import Layer, Shape
-from .recurrent import dropout_mask
+from .. import _spatial as sp
+from .. import activations, constraints, initializers, regularizers
+from ..cells.conv_lstm import ConvLSTMCell, ConvLSTMSettings
+from ..kernels import SequenceSettings, run_sequence
+from .base import Shape
+from .recurrent import SettingsLayer, WeightPenalties
 
 
-class ConvLSTM2D(Layer):
+class ConvLSTM2D(SettingsLayer):
     """A convolutional LSTM over frames: (B, T, H, W, C) -> (B, H', W', filters), or with
     `return_sequences` (B, T, H', W', filters) (channels_last; channels_first puts C after T).
 
     The step (equations in `lstmkit.cells.ConvLSTMCell`) convolves each frame with the kernel
     (`strides`, `padding`, `dilation_rate`) and the previous output with the recurrent kernel
-    ("same" padding, stride 1). This is the reference loop over time steps, not a fused kernel.
+    ("same" padding, stride 1). It runs through the sequence runner of every recurrent layer, on
+    the reference loop (the fused kernels do not cover it yet).
 
     Weights, in order: kernel (kh, kw, C, 4·filters), recurrent_kernel (kh, kw, filters,
     4·filters), bias (4·filters,); gate blocks i, f, c, o (Keras's layout).
@@ -34,12 +35,14 @@ class ConvLSTM2D(Layer):
         dropout: Fraction of each input frame dropped at training time (one mask per sequence).
         recurrent_dropout: Fraction of the previous output dropped where it enters the
             recurrent convolution (one mask per sequence).
+        seed: Accepted for Keras compatibility; dropout draws from torch's generator.
         return_sequences, return_state, go_backwards: As for `LSTM`. A mask (B, T) of the
-            steps keeps the state through masked steps.
+            steps keeps the state through masked steps (Keras's masking rule).
         stateful: Not supported (a ValueError).
     """
 
     rank = 2
+    parts = ("cell_settings", "sequence", "penalties")
 
     def __init__(
         self,
@@ -72,35 +75,19 @@ class ConvLSTM2D(Layer):
         stateful: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        arguments, base_kwargs = self.arguments(locals())
+        super().__init__(**base_kwargs)
         if stateful:
             raise ValueError(f"{type(self).__name__}(stateful=True) is not supported; carry the state yourself with "
                              "return_state=True and initial_state=")
-        self.filters = positive_int("filters", filters)
-        self.kernel_size = sp.per_axis("kernel_size", kernel_size, self.rank)
-        self.strides = sp.per_axis("strides", strides, self.rank)
-        self.padding = sp.padding_mode(padding)
-        self.data_format = sp.data_format(data_format)
-        self.dilation_rate = sp.per_axis("dilation_rate", dilation_rate, self.rank)
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation)
-        self.use_bias, self.unit_forget_bias = bool(use_bias), bool(unit_forget_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.dropout = _checks.rate("dropout", dropout)
-        self.recurrent_dropout = _checks.rate("recurrent_dropout", recurrent_dropout)
-        self.seed = seed
-        self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
-        self.go_backwards = bool(go_backwards)
-        self.stateful = False
+        self.data_format = sp.data_format(arguments.pop("data_format"))
+        self.cell_settings = ConvLSTMSettings.picked(dict(arguments, rank=self.rank))
+        for name in ConvLSTMSettings.__dataclass_fields__:
+            arguments.pop(name, None)
+        self.sequence = SequenceSettings.picked(arguments)
+        self.penalties = WeightPenalties.picked(arguments)
+        self.check_all_used(type(self), arguments)
+        self.activity_regularizer = self.penalties.activity_regularizer
         self.cell: ConvLSTMCell | None = None
 
     def _frame_shape(self, input_shape: Shape) -> Shape:
@@ -124,12 +111,7 @@ class ConvLSTM2D(Layer):
 
     def build(self, input_shape: Shape) -> None:
         chans = int(sp.channels(self._frame_shape(input_shape), self.data_format))
-        self.cell = ConvLSTMCell(
-            self.rank, chans, self.filters, self.kernel_size, activation=self.activation,
-            recurrent_activation=self.recurrent_activation, use_bias=self.use_bias,
-            kernel_initializer=self.kernel_initializer, recurrent_initializer=self.recurrent_initializer,
-            bias_initializer=self.bias_initializer, unit_forget_bias=self.unit_forget_bias,
-        )
+        self.cell = ConvLSTMCell(chans, self.cell_settings)
 
     def _state_shape(self, input_shape: Shape) -> Shape:
         frame = self._frame_shape(input_shape)
@@ -161,37 +143,21 @@ class ConvLSTM2D(Layer):
         x = x.to(cell.kernel.dtype)
         B, T = x.shape[:2]
         frames = sp.channels_first(x.reshape(B * T, *x.shape[2:]), self.data_format)  # (B·T, C, H, W)
-        if training and self.dropout > 0:
-            frames = (frames.reshape(B, T, *frames.shape[1:]) * dropout_mask((B, 1, *frames.shape[1:]), self.dropout, x)
-                      ).reshape(frames.shape)
-        padded = [p for n, k, s, d in reversed(list(zip(frames.shape[2:], self.kernel_size, self.strides,
-                                                         self.dilation_rate)))
-                  for p in sp.pads(n, k, s, d, self.padding)]
-        xw = cell.project_inputs(frames, self.strides, padded, self.dilation_rate)  # (B·T, 4F, H', W')
-        xw = xw.reshape(B, T, *xw.shape[1:])
+        frames = frames.reshape(B, T, *frames.shape[1:])
         if initial_state is not None:
             h, c = (sp.channels_first(torch.as_tensor(s, dtype=x.dtype, device=x.device), self.data_format)
                     for s in initial_state)
         else:
-            h = torch.zeros((B, self.filters, *xw.shape[3:]), dtype=x.dtype, device=x.device)
+            h = x.new_zeros((B, self.filters, *cell.state_spatial(frames.shape[3:])))
             c = torch.zeros_like(h)
-        recurrent_mask = dropout_mask(tuple(h.shape), self.recurrent_dropout, x) \
-            if training and self.recurrent_dropout > 0 else None
         if mask is not None:
             mask = torch.as_tensor(mask, device=x.device).bool()
             if tuple(mask.shape) != (B, T):
                 raise ValueError(f"{type(self).__name__} layer {self.name!r}: mask must have shape (batch, timesteps) = "
                                  f"{(B, T)}, got {tuple(mask.shape)}")
-        steps = range(T - 1, -1, -1) if self.go_backwards else range(T)
-        outputs = []
-        for t in steps:
-            new_h, (_, new_c) = cell.step(xw[:, t], (h, c), recurrent_mask)
-            if mask is not None:
-                keep = mask[:, t].reshape(B, *([1] * (h.dim() - 1)))
-                new_h, new_c = torch.where(keep, new_h, h), torch.where(keep, new_c, c)
-            h, c = new_h, new_c
-            outputs.append(h)
-        output = torch.stack(outputs, dim=1) if self.return_sequences else h  # (B, T, F, H', W') or (B, F, H', W')
+        output, (h, c) = run_sequence(cell, frames, (h, c), self.sequence, mask=mask, training=training,
+                                      owner=f"{type(self).__name__} layer {self.name!r}")
+        # output (B, T, F, H', W') or (B, F, H', W')
         if self.return_sequences:
             output = sp.back_from_channels_first(output.reshape(B * T, *output.shape[2:]), self.data_format)
             output = output.reshape(B, T, *output.shape[1:])
@@ -204,33 +170,12 @@ class ConvLSTM2D(Layer):
         return output
 
     def weight_regularizers(self) -> list[tuple[torch.Tensor, Any]]:
-        if self.cell is None:
-            return []
-        pairs = [(self.cell.kernel, self.kernel_regularizer), (self.cell.recurrent_kernel, self.recurrent_regularizer),
-                 (self.cell.bias, self.bias_regularizer)]
-        return [(w, r) for w, r in pairs if w is not None and r is not None]
+        return self.penalties.on(self.cell, "regularizer")
 
     def weight_constraints(self) -> list[tuple[torch.Tensor, Any]]:
-        if self.cell is None:
-            return []
-        pairs = [(self.cell.kernel, self.kernel_constraint), (self.cell.recurrent_kernel, self.recurrent_constraint),
-                 (self.cell.bias, self.bias_constraint)]
-        return [(w, c) for w, c in pairs if w is not None and c is not None]
+        return self.penalties.on(self.cell, "constraint")
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update(
-            filters=self.filters, kernel_size=self.kernel_size, strides=self.strides, padding=self.padding,
-            data_format=self.data_format, dilation_rate=self.dilation_rate,
-            activation=activations.serialize(self.activation),
-            recurrent_activation=activations.serialize(self.recurrent_activation), use_bias=self.use_bias,
-            kernel_initializer=self.kernel_initializer, recurrent_initializer=self.recurrent_initializer,
-            bias_initializer=self.bias_initializer, unit_forget_bias=self.unit_forget_bias,
-            kernel_regularizer=self.kernel_regularizer, recurrent_regularizer=self.recurrent_regularizer,
-            bias_regularizer=self.bias_regularizer, activity_regularizer=self.activity_regularizer,
-            kernel_constraint=self.kernel_constraint, recurrent_constraint=self.recurrent_constraint,
-            bias_constraint=self.bias_constraint, dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
-            seed=self.seed, return_sequences=self.return_sequences, return_state=self.return_state,
-            go_backwards=self.go_backwards,
-        )
+        config["data_format"] = self.data_format
         return config

@@ -11,7 +11,7 @@ from torch import nn
 
 from .. import activations, constraints, initializers, regularizers
 from .._checks import positive_int
-from . import _spatial as sp
+from .. import _spatial as sp
 from .base import Layer, Shape
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}

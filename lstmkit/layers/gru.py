@@ -44,7 +44,7 @@ class GRU(Recurrent):
     ((2, 4), [(3, 12), (4, 12), (2, 12)])
     """
 
-    state_count = 1
+    cell_class = GRUCell
 
     def __init__(
         self,
@@ -72,55 +72,10 @@ class GRU(Recurrent):
         unroll: bool = False,
         reset_after: bool = True,
         zero_output_for_mask: bool = False,
+        implementation: str | int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            units,
-            activation=activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            **kwargs,
-        )
-        self.recurrent_activation = activations.get(recurrent_activation)
-        self.reset_after = bool(reset_after)
-
-    def make_cell(self, input_dim: int) -> GRUCell:
-        return GRUCell(
-            input_dim,
-            self.units,
-            activation=self.activation,
-            recurrent_activation=self.recurrent_activation,
-            use_bias=self.use_bias,
-            kernel_initializer=self.kernel_initializer,
-            recurrent_initializer=self.recurrent_initializer,
-            bias_initializer=self.bias_initializer,
-            reset_after=self.reset_after,
-        )
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(
-            recurrent_activation=activations.serialize(self.recurrent_activation),
-            reset_after=self.reset_after,
-        )
-        return config
+        super().__init__(locals())
 
 
 class CuDNNGRU(GRU):
@@ -156,17 +111,10 @@ class CuDNNGRU(GRU):
         return_state: bool = False,
         go_backwards: bool = False,
         stateful: bool = False,
+        implementation: str | int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            units, kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
-            return_sequences=return_sequences, return_state=return_state, go_backwards=go_backwards,
-            stateful=stateful, reset_after=True, **kwargs,
-        )
+        Recurrent.__init__(self, locals())
 
     def get_weights(self) -> list[np.ndarray]:
         weights = super().get_weights()
@@ -177,10 +125,3 @@ class CuDNNGRU(GRU):
         if len(weights) == 3 and np.shape(weights[2]) == (6 * self.units,):
             weights[2] = np.asarray(weights[2]).reshape(2, 3 * self.units)
         return weights
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        for key in ("activation", "recurrent_activation", "use_bias", "dropout", "recurrent_dropout", "unroll",
-                    "zero_output_for_mask", "reset_after"):
-            config.pop(key, None)
-        return config

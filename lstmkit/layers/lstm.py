@@ -7,9 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import activations, constraints, initializers, regularizers
-from .._checks import positive_float, rate
 from ..cells import LSTMCell
-from ..cells.lstm import CuDNNLSTMCell
 from .recurrent import Recurrent
 
 
@@ -47,6 +45,8 @@ class LSTM(Recurrent):
         zoneout: Probability that a unit of h and of c keeps its previous value at a training
             step (Krueger et al. 2016); at inference the expectation is used.
         layer_norm_epsilon: ε added to the variance in the layer norms.
+        cell_clip: Clip the cell to [-cell_clip, cell_clip] at every step (None: no clip), as
+            TensorFlow 1's LSTMCell and cuDNN do.
         implementation: "auto", "reference" or "fused" (see `lstmkit.kernels`); None for the
             library default.
         **kwargs: `name`, `input_shape`, `batch_input_shape`, `batch_size`, `input_dim`, `trainable`.
@@ -92,70 +92,13 @@ class LSTM(Recurrent):
         layer_norm: bool = False,
         zoneout: float = 0.0,
         layer_norm_epsilon: float = 1e-5,
+        cell_clip: float | None = None,
+        implementation: str | int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            units,
-            activation=activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            **kwargs,
-        )
-        self.recurrent_activation = activations.get(recurrent_activation)
-        self.unit_forget_bias = bool(unit_forget_bias)
-        self.peephole = bool(peephole)
-        self.layer_norm = bool(layer_norm)
-        self.zoneout = rate("zoneout", zoneout)
-        self.layer_norm_epsilon = positive_float("layer_norm_epsilon", layer_norm_epsilon)
+        super().__init__(locals())
 
-    state_count = 2
-
-    def make_cell(self, input_dim: int) -> LSTMCell:
-        return LSTMCell(
-            input_dim,
-            self.units,
-            activation=self.activation,
-            recurrent_activation=self.recurrent_activation,
-            use_bias=self.use_bias,
-            kernel_initializer=self.kernel_initializer,
-            recurrent_initializer=self.recurrent_initializer,
-            bias_initializer=self.bias_initializer,
-            unit_forget_bias=self.unit_forget_bias,
-            peephole=self.peephole,
-            layer_norm=self.layer_norm,
-            zoneout=self.zoneout,
-            layer_norm_epsilon=self.layer_norm_epsilon,
-        )
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(
-            recurrent_activation=activations.serialize(self.recurrent_activation),
-            unit_forget_bias=self.unit_forget_bias,
-        )
-        # lstmkit's own options, only when used, so a plain LSTM's config stays Keras's
-        extras = dict(peephole=self.peephole, layer_norm=self.layer_norm, zoneout=self.zoneout,
-                      layer_norm_epsilon=self.layer_norm_epsilon)
-        defaults = dict(peephole=False, layer_norm=False, zoneout=0.0, layer_norm_epsilon=1e-5)
-        config.update({key: value for key, value in extras.items() if value != defaults[key]})
-        return config
+    cell_class = LSTMCell
 
 
 class CuDNNLSTM(LSTM):
@@ -192,50 +135,14 @@ class CuDNNLSTM(LSTM):
         return_state: bool = False,
         go_backwards: bool = False,
         stateful: bool = False,
+        implementation: str | int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            units,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            unit_forget_bias=unit_forget_bias,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            **kwargs,
-        )
+        Recurrent.__init__(self, locals())
 
-    def make_cell(self, input_dim: int) -> LSTMCell:
-        return CuDNNLSTMCell(
-            input_dim,
-            self.units,
-            kernel_initializer=self.kernel_initializer,
-            recurrent_initializer=self.recurrent_initializer,
-            bias_initializer=self.bias_initializer,
-            unit_forget_bias=self.unit_forget_bias,
-            peephole=self.peephole,
-            layer_norm=self.layer_norm,
-            zoneout=self.zoneout,
-            layer_norm_epsilon=self.layer_norm_epsilon,
-        )
+    preset = {"bias_layout": "cudnn"}
 
     def keras_layout(self, weights: list[Any]) -> list[Any]:
         if len(weights) == 3 and np.shape(weights[2]) == (4 * self.units,):
             weights[2] = np.concatenate([np.asarray(weights[2]), np.zeros(4 * self.units, dtype=np.asarray(weights[2]).dtype)])
         return weights
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        for key in ("activation", "recurrent_activation", "use_bias", "dropout", "recurrent_dropout", "unroll",
-                    "zero_output_for_mask"):
-            config.pop(key)
-        return config

@@ -1,95 +1,135 @@
-"""`Recurrent`: the time loop, masks, dropout masks and state handling shared by LSTM, GRU and SimpleRNN."""
+"""`Recurrent`: what LSTM, GRU and SimpleRNN share: settings, states, shapes and the call into the
+sequence runner."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import inspect
+from dataclasses import dataclass
+from typing import Any, ClassVar, Collection, Sequence
 
 import torch
-import torch.nn.functional as F
 
-from .. import activations, constraints, initializers, regularizers
-from .._checks import positive_int, rate
-from ..cells import RecurrentCell
+from .. import constraints, regularizers
+from ..cells import RecurrentCell, Settings
 from ..cells._cell import State
-from ..kernels import check_implementation, run_sequence
+from ..kernels import SequenceSettings, run_sequence
+from ..kernels import dropout_mask as dropout_mask  # re-exported
 from ..kernels.reference import reference_sequence as reference_sequence  # re-exported
 from .base import Layer, Shape
 
 
-def dropout_mask(shape: tuple[int, ...], p: float, like: torch.Tensor) -> torch.Tensor:
-    """A mask of 0 and 1 / (1 - p), drawn once and reused at every time step (variational dropout)."""
-    return F.dropout(torch.ones(shape, dtype=like.dtype, device=like.device), p, training=True)
+@dataclass(frozen=True)
+class WeightPenalties(Settings):
+    """A layer's regularizers (collected in `layer.losses`) and constraints (applied by
+    `apply_constraints()`) of its kernel, recurrent kernel and bias, and its activity regularizer."""
+
+    kernel_regularizer: regularizers.Regularizer | None = None
+    recurrent_regularizer: regularizers.Regularizer | None = None
+    bias_regularizer: regularizers.Regularizer | None = None
+    activity_regularizer: regularizers.Regularizer | None = None
+    kernel_constraint: constraints.Constraint | None = None
+    recurrent_constraint: constraints.Constraint | None = None
+    bias_constraint: constraints.Constraint | None = None
+
+    def normalised(self) -> dict[str, Any]:
+        return dict(
+            kernel_regularizer=regularizers.get(self.kernel_regularizer),
+            recurrent_regularizer=regularizers.get(self.recurrent_regularizer),
+            bias_regularizer=regularizers.get(self.bias_regularizer),
+            activity_regularizer=regularizers.get(self.activity_regularizer),
+            kernel_constraint=constraints.get(self.kernel_constraint),
+            recurrent_constraint=constraints.get(self.recurrent_constraint),
+            bias_constraint=constraints.get(self.bias_constraint),
+        )
+
+    def on(self, cell: Any, kind: str) -> list[tuple[torch.Tensor, Any]]:
+        """(weight, penalty) pairs of one kind ("regularizer" or "constraint") for the cell's weights."""
+        if cell is None:
+            return []
+        pairs = [(getattr(cell, weight), getattr(self, f"{prefix}_{kind}"))
+                 for weight, prefix in (("kernel", "kernel"), ("recurrent_kernel", "recurrent"), ("bias", "bias"))]
+        return [(w, p) for w, p in pairs if w is not None and p is not None]
 
 
-class Recurrent(Layer):
+_SIGNATURES: dict[type, frozenset[str]] = {}
+
+
+def signature_names(layer_class: type) -> frozenset[str]:
+    """The arguments a layer class's constructor names: the keys of its config."""
+    if layer_class not in _SIGNATURES:
+        _SIGNATURES[layer_class] = frozenset(inspect.signature(layer_class).parameters)
+    return _SIGNATURES[layer_class]
+
+
+class SettingsLayer(Layer):
+    """A layer whose constructor arguments land in frozen settings objects (`parts`), read as
+    its attributes, and whose config is derived from them: each argument its signature names."""
+
+    parts: ClassVar[tuple[str, ...]] = ()  # attribute names of its settings objects
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            for part in type(self).parts:
+                settings = self.__dict__.get(part)
+                if settings is not None and name in settings.__dataclass_fields__:
+                    return getattr(settings, name)
+            raise
+
+    @staticmethod
+    def arguments(given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A constructor's `locals()` split into its own arguments and the base layer's kwargs."""
+        arguments = {k: v for k, v in given.items() if k not in ("self", "__class__", "kwargs")}
+        return arguments, dict(given.get("kwargs") or {})
+
+    @staticmethod
+    def check_all_used(layer_class: type, arguments: dict[str, Any]) -> None:
+        if arguments:  # a layer class whose signature names an argument no settings object takes
+            raise TypeError(f"{layer_class.__name__} has arguments no settings take: {sorted(arguments)}")
+
+    def settings_config(self, keep: Collection[str] | None = None) -> dict[str, Any]:
+        keep = signature_names(type(self)) if keep is None else keep
+        config: dict[str, Any] = {}
+        for part in type(self).parts:
+            config.update(getattr(self, part).config(keep))
+        return config
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(self.settings_config())
+        return config
+
+
+class Recurrent(SettingsLayer):
     """Base of the recurrent layers: runs a cell over a (batch, timesteps, features) sequence.
 
-    Subclasses say which cell to build (`make_cell`) and which extra arguments it takes.
-    `dropout` masks the inputs and `recurrent_dropout` the previous output where it enters the
-    recurrent product; each draws one mask per sequence, shared by the time steps and gates.
+    A subclass names its cell class (`cell_class`, whose settings class takes the cell's
+    arguments) and has Keras's explicit signature; its constructor passes `locals()` here, where
+    each argument lands in the cell's settings (`cell_settings`), the sequence-wide settings
+    (`sequence`) or the weight penalties (`penalties`). `preset` fixes settings a class implies
+    (CuDNNLSTM's bias layout). The settings' fields read as the layer's attributes.
     """
 
-    def __init__(
-        self,
-        units: int,
-        *,
-        activation: activations.ActivationLike,
-        use_bias: bool,
-        kernel_initializer: initializers.InitializerLike,
-        recurrent_initializer: initializers.InitializerLike,
-        bias_initializer: initializers.InitializerLike,
-        kernel_regularizer: regularizers.RegularizerLike,
-        recurrent_regularizer: regularizers.RegularizerLike,
-        bias_regularizer: regularizers.RegularizerLike,
-        activity_regularizer: regularizers.RegularizerLike,
-        kernel_constraint: constraints.ConstraintLike,
-        recurrent_constraint: constraints.ConstraintLike,
-        bias_constraint: constraints.ConstraintLike,
-        dropout: float,
-        recurrent_dropout: float,
-        return_sequences: bool,
-        return_state: bool,
-        go_backwards: bool,
-        stateful: bool,
-        unroll: bool,
-        zero_output_for_mask: bool,
-        implementation: str | int | None = None,
-        **kwargs: Any,
-    ) -> None:
+    cell_class: ClassVar[type[RecurrentCell]]
+    preset: ClassVar[dict[str, Any]] = {}
+    parts = ("cell_settings", "sequence", "penalties")
+
+    def __init__(self, given: dict[str, Any]) -> None:
+        arguments, kwargs = self.arguments(given)
         super().__init__(**kwargs)
-        self.implementation = check_implementation(implementation)
-        self.units = positive_int("units", units)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.regularizers = {
-            "kernel": regularizers.get(kernel_regularizer),
-            "recurrent_kernel": regularizers.get(recurrent_regularizer),
-            "bias": regularizers.get(bias_regularizer),
-        }
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.constraints = {
-            "kernel": constraints.get(kernel_constraint),
-            "recurrent_kernel": constraints.get(recurrent_constraint),
-            "bias": constraints.get(bias_constraint),
-        }
-        self.dropout = rate("dropout", dropout)
-        self.recurrent_dropout = rate("recurrent_dropout", recurrent_dropout)
-        self.return_sequences = bool(return_sequences)
-        self.return_state = bool(return_state)
-        self.go_backwards = bool(go_backwards)
-        self.stateful = bool(stateful)
-        self.unroll = bool(unroll)  # accepted for Keras compatibility; the loop is the same either way
-        self.zero_output_for_mask = bool(zero_output_for_mask)
+        arguments.update(self.preset)
+        self.cell_settings = self.cell_class.settings_class.picked(arguments)
+        self.sequence = SequenceSettings.picked(arguments)
+        self.penalties = WeightPenalties.picked(arguments)
+        self.check_all_used(type(self), arguments)
+        self.activity_regularizer = self.penalties.activity_regularizer
         self.cell: RecurrentCell | None = None
         self.states: list[torch.Tensor] | None = None  # kept between calls when stateful
 
-    # ---- what subclasses provide --------------------------------------------------------------
-
-    def make_cell(self, input_dim: int) -> RecurrentCell:
-        raise NotImplementedError
+    @property
+    def state_count(self) -> int:
+        return self.cell_class.state_count
 
     # ---- shapes --------------------------------------------------------------------------------
 
@@ -114,7 +154,7 @@ class Recurrent(Layer):
             raise ValueError(f"{type(self).__name__} layer {self.name!r} needs at least one time step, got input of shape {tuple(input_shape)}")
 
     def build(self, input_shape: Shape) -> None:
-        self.cell = self.make_cell(int(input_shape[-1]))
+        self.cell = self.cell_class(int(input_shape[-1]), self.cell_settings)
 
     def compute_output_shape(self, input_shape: Shape) -> Any:
         B, T = input_shape[0], input_shape[1]
@@ -128,10 +168,6 @@ class Recurrent(Layer):
         if self.return_state:
             return [output_mask] + [None] * self.state_count
         return output_mask
-
-    @property
-    def state_count(self) -> int:
-        raise NotImplementedError
 
     def check_symbolic_call(self, input_shape: Any, argument_shapes: dict[str, Any]) -> None:
         states = argument_shapes.pop("initial_state", None)
@@ -166,33 +202,8 @@ class Recurrent(Layer):
         B, T, D = x.shape
         mask = self._checked_mask(mask, B, T, x.device)
         state = self._start_state(B, initial_state, dtype, x.device)
-        if self.go_backwards:
-            x = x.flip(1)
-            mask = None if mask is None else mask.flip(1)
-        if training and self.dropout > 0:
-            x = x * dropout_mask((B, 1, D), self.dropout, x)
-        recurrent_mask = None
-        if training and self.recurrent_dropout > 0:
-            recurrent_mask = dropout_mask((B, self.units), self.recurrent_dropout, x)
-        zoneout_masks = None
-        zoneout = getattr(cell, "zoneout", 0.0)
-        if training and zoneout > 0:
-            # 1 where a unit keeps its previous value: per sample, unit and step, for h and for c
-            # (drawn in float32 whatever the layer's dtype, so a float64 copy draws the same)
-            draws = torch.rand((2, T, B, self.units), device=x.device) < zoneout
-            zoneout_masks = draws.to(dtype)
-        output, state = run_sequence(
-            cell,
-            x,
-            state,
-            mask=mask,
-            recurrent_mask=recurrent_mask,
-            return_sequences=self.return_sequences,
-            zero_output_for_mask=self.zero_output_for_mask,
-            zoneout_masks=zoneout_masks,
-            implementation=self.implementation,
-            owner=f"{type(self).__name__} layer {self.name!r}",
-        )
+        output, state = run_sequence(cell, x, state, self.sequence, mask=mask, training=training,
+                                     owner=f"{type(self).__name__} layer {self.name!r}")
         if self.stateful:
             self.states = [s.detach() for s in state]
         if self.activity_regularizer is not None:
@@ -265,47 +276,10 @@ class Recurrent(Layer):
     # ---- regularization and constraints --------------------------------------------------------
 
     def weight_regularizers(self) -> list[tuple[torch.Tensor, regularizers.Regularizer]]:
-        if self.cell is None:
-            return []
-        pairs = [(getattr(self.cell, name), reg) for name, reg in self.regularizers.items() if reg is not None]
-        return [(w, reg) for w, reg in pairs if w is not None]
+        return self.penalties.on(self.cell, "regularizer")
 
     def weight_constraints(self) -> list[tuple[torch.Tensor, constraints.Constraint]]:
-        if self.cell is None:
-            return []
-        pairs = [(getattr(self.cell, name), c) for name, c in self.constraints.items() if c is not None]
-        return [(w, c) for w, c in pairs if w is not None]
-
-    # ---- configuration -------------------------------------------------------------------------
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(
-            units=self.units,
-            activation=activations.serialize(self.activation),
-            use_bias=self.use_bias,
-            kernel_initializer=self.kernel_initializer,
-            recurrent_initializer=self.recurrent_initializer,
-            bias_initializer=self.bias_initializer,
-            kernel_regularizer=self.regularizers["kernel"],
-            recurrent_regularizer=self.regularizers["recurrent_kernel"],
-            bias_regularizer=self.regularizers["bias"],
-            activity_regularizer=self.activity_regularizer,
-            kernel_constraint=self.constraints["kernel"],
-            recurrent_constraint=self.constraints["recurrent_kernel"],
-            bias_constraint=self.constraints["bias"],
-            dropout=self.dropout,
-            recurrent_dropout=self.recurrent_dropout,
-            return_sequences=self.return_sequences,
-            return_state=self.return_state,
-            go_backwards=self.go_backwards,
-            stateful=self.stateful,
-            unroll=self.unroll,
-            zero_output_for_mask=self.zero_output_for_mask,
-        )
-        if self.implementation is not None:
-            config["implementation"] = self.implementation
-        return config
+        return self.penalties.on(self.cell, "constraint")
 
     def extra_repr(self) -> str:
         flags = [f"units={self.units}"]

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import one_of
-from . import _spatial as sp
+from .. import _spatial as sp
 from .base import Layer, Shape
 
 

@@ -6,16 +6,19 @@ constructor returns that layer, so it runs the fused kernels and has Keras's wei
 
 With a cell of the program's own — a layer with `state_size` (an int or a list of ints) whose
 `call(inputs, states)` returns `(output, new_states)`, as Keras's documentation writes
-`MinimalRNNCell` — `RNN` runs it step by step in a Python loop: masked steps keep the states,
-`go_backwards` reads the steps from the end, and `return_sequences` / `return_state` are Keras's.
+`MinimalRNNCell` — `RNN` runs it step by step through the sequence runner of every recurrent
+layer, on the reference loop: masked steps keep the states, `go_backwards` reads the steps from
+the end, and `return_sequences` / `return_state` are Keras's.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import torch
 
+from ..cells._cell import State
+from ..kernels import SequenceSettings, run_sequence
 from .base import Layer, Shape
 from .gru import GRU
 from .lstm import LSTM
@@ -60,6 +63,27 @@ class SimpleRNNCell(_CellLayer):
     """Keras's `SimpleRNNCell(units, ...)`; `RNN(SimpleRNNCell(u))` is `SimpleRNN(u)`."""
 
     layer_class = SimpleRNN
+
+
+class _ProgramCell:
+    """A program's own cell as the sequence runner sees it: its inputs unprojected, one step its
+    `call(inputs, states)`, no noise of its own and no fused kernels."""
+
+    kernel_name: ClassVar[str | None] = None
+
+    def __init__(self, call: Callable[..., Any], extra: dict[str, Any]) -> None:
+        self.call, self.extra = call, extra
+
+    def project_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def draw_noise(self, steps: int, batch_size: int, like: torch.Tensor) -> torch.Tensor | None:
+        return None
+
+    def step(self, x: torch.Tensor, state: State, recurrent_mask: torch.Tensor | None = None,
+             noise: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        output, new_states = self.call(x, list(state), **self.extra)
+        return output, tuple(new_states) if isinstance(new_states, (list, tuple)) else (new_states,)
 
 
 class RNN(Layer):
@@ -132,22 +156,12 @@ class RNN(Layer):
              initial_state: Sequence[Any] | None = None, **kwargs: Any) -> Any:
         x = x.to(self._placement.dtype)
         B, T = x.shape[:2]
-        states = [torch.as_tensor(s, dtype=x.dtype) for s in initial_state] if initial_state is not None else \
-            [x.new_zeros((B, s)) for s in self.state_sizes]
-        extra = self.cell._call_arguments({"training": training})
-        outputs: list[torch.Tensor] = []
-        step: Any = self.cell.call  # the user's call(inputs, states)
-        for t in (range(T - 1, -1, -1) if self.go_backwards else range(T)):
-            output, new_states = step(x[:, t], states, **extra)
-            new_states = list(new_states) if isinstance(new_states, (list, tuple)) else [new_states]
-            if mask is not None:
-                keep = mask[:, t].bool().unsqueeze(-1)
-                previous = outputs[-1] if outputs else x.new_zeros(output.shape)
-                output = torch.where(keep, output, previous)
-                new_states = [torch.where(keep, n, s) for n, s in zip(new_states, states)]
-            outputs.append(output)
-            states = new_states
-        result = torch.stack(outputs, dim=1) if self.return_sequences else outputs[-1]
+        states = tuple(torch.as_tensor(s, dtype=x.dtype) for s in initial_state) if initial_state is not None else \
+            tuple(x.new_zeros((B, s)) for s in self.state_sizes)
+        cell = _ProgramCell(self.cell.call, self.cell._call_arguments({"training": training}))
+        settings = SequenceSettings(return_sequences=self.return_sequences, go_backwards=self.go_backwards)
+        result, states = run_sequence(cell, x, states, settings, mask=None if mask is None else torch.as_tensor(mask).bool(),
+                                      training=training, owner=f"RNN layer {self.name!r}")
         return [result, *states] if self.return_state else result
 
     @classmethod

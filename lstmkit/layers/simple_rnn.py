@@ -36,7 +36,7 @@ class SimpleRNN(Recurrent):
     (4, 6)
     """
 
-    state_count = 1
+    cell_class = SimpleRNNCell
 
     def __init__(
         self,
@@ -62,40 +62,7 @@ class SimpleRNN(Recurrent):
         stateful: bool = False,
         unroll: bool = False,
         zero_output_for_mask: bool = False,
+        implementation: str | int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            units,
-            activation=activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            **kwargs,
-        )
-
-    def make_cell(self, input_dim: int) -> SimpleRNNCell:
-        return SimpleRNNCell(
-            input_dim,
-            self.units,
-            activation=self.activation,
-            use_bias=self.use_bias,
-            kernel_initializer=self.kernel_initializer,
-            recurrent_initializer=self.recurrent_initializer,
-            bias_initializer=self.bias_initializer,
-        )
+        super().__init__(locals())

@@ -4,19 +4,19 @@
 // numbers faster. The pieces, one per file:
 //   activations.h   vectorisable exp/sigmoid/tanh and every registered activation, both ways
 //   rows.h          the per-step BLAS product, the batch split across threads, row helpers
-//   skeleton.h      the one time loop, forward and backward, and the input projection
-//   lstm.h, gru.h, simple_rnn.h   the cells: gate count, recurrent product, pointwise parts
-//   this file       the boundary with Python, and the dispatch of each cell's options to its
-//                   compile-time instantiation
+//   skeleton.h      the one time loop, forward and backward, the input projection, and the
+//                   loop's names at the boundary
+//   lstm.h, gru.h, simple_rnn.h   the cells: gate count, recurrent product, pointwise parts, and
+//                   each one's declaration (its names, options and compile-time instantiation)
+//   this file       the boundary with Python: the operators, over the list of cells
 //
-// Two operators, for every cell:
-//   forward(cell, tensors, options) -> tensors
-//   backward(cell, tensors, options) -> gradients
-// Tensors and options go by name (the name lists in skeleton.h, which lstmkit/kernels/fused.py
-// reads from the library):
-// x, W, b, U, h0, c0, mask, rmask and the cell's own (peep, gx, gh, gc, bc, zone; b_r) go in;
-// out, h, c and, with the option save, the saved tensors (H, C, HIN and the cell's) come out.
-// The backward takes the forward's inputs and saved tensors again, with grad_out, grad_h (and
+// Operators, for every cell:
+//   describe(cell) -> (tensor names, integer option names, real option names)
+//   forward(cell, tensor places, tensors, integer options, real options) -> (places, tensors)
+//   backward(cell, tensor places, tensors, integer options, real options) -> (places, gradients)
+// A tensor goes with its place in the cell's tensor list; every option is given, in its list's
+// order. The forward returns out, h (and c) and, with the option save, what its backward needs;
+// the backward takes the forward's inputs and saved tensors again, with grad_out, grad_h (and
 // grad_c), and returns each input's gradient under the input's name. A missing tensor, or one
 // the cell does not take, is an error.
 
@@ -34,14 +34,9 @@
 namespace lstmkit_fused {
 namespace {
 
-// Calls f(std::true_type) or f(std::false_type): a runtime option becomes a compile-time one.
-template <typename F>
-auto with_flag(bool value, F&& f) {
-  return value ? f(std::true_type{}) : f(std::false_type{});
-}
-
 template <typename T, class Cell, class CellTensors, class CellOptions>
-Named run_forward(const SequenceInputs& seq, CellTensors& w, const CellOptions& o, const SequenceOptions& so) {
+Named run_forward(const Signature& sig, const SequenceInputs& seq, CellTensors& w, const CellOptions& o,
+                  const SequenceOptions& so) {
   const auto opts = seq.x.options();
   const int64_t T_ = seq.T_, B = seq.B, H = seq.H;
   Cell::allocate(w, project(seq.x, seq.W, Cell::kBiasInProjection ? seq.b : Tensor()), T_, B, H, so.save, opts);
@@ -56,7 +51,7 @@ Named run_forward(const SequenceInputs& seq, CellTensors& w, const CellOptions& 
   const OutputRows<T> outs{out.data_ptr<T>(), B, H, so.return_sequences};
   forward_loop(cell, carried, seq.mask_data(), seq.template rmask_data<T>(), outs, so.zero_output);
 
-  Named result;
+  Named result(sig);
   result.insert("out", out);
   result.insert("h", carried.final_state(0));
   if (Cell::kStates > 1) result.insert("c", carried.final_state(1));
@@ -97,7 +92,7 @@ Named run_backward(const SequenceInputs& seq, Named& in, CellTensors& w, const C
   backward_loop(cell, carried, seq.mask_data(), seq.template rmask_data<T>(), grad_out.data_ptr<T>(),
                 so.return_sequences, so.zero_output, dstate_rows);
 
-  Named grads;
+  Named grads(in.signature());
   const bool has_bias = seq.b.defined();
   const Tensor dxw = cell.finish_backward(w, carried, has_bias, grads);
   project_backward(dxw, seq.x, seq.W, has_bias && Cell::kBiasInProjection, so.need_dx, grads);
@@ -106,89 +101,82 @@ Named run_backward(const SequenceInputs& seq, Named& in, CellTensors& w, const C
   return grads;
 }
 
-// One cell's forward or backward, its options turned into template parameters.
-template <class CellOptions, class CellTensors, class Instantiate>
-Named run_cell(const char* cell_name, Named& in, const Options& opt, bool forward, int64_t gates, int n_states,
-               const Instantiate& instantiate) {
-  const SequenceInputs seq(in, gates, n_states);
-  const SequenceOptions so(opt);
-  const CellOptions o(opt, in);
-  CellTensors w;
-  w.read_weights(in, o, seq.H, seq.U.scalar_type(), seq.T_, seq.B);
-  Named result;
-  AT_DISPATCH_FLOATING_TYPES(seq.x.scalar_type(), "lstmkit_fused", [&] {
-    using T = scalar_t;
-    instantiate(o, [&](auto cell_type) {
-      using Cell = typename decltype(cell_type)::template type<T>;
-      result = forward ? run_forward<T, Cell>(seq, w, o, so) : run_backward<T, Cell>(seq, in, w, o, so);
-    });
-  });
-  in.check_all_read(cell_name);
-  return result;
+// The signature of a cell: the loop's names and its own.
+template <class Kernel>
+const Signature& signature_of() {
+  static const Signature sig(Kernel::kLabel, Kernel::names());
+  return sig;
 }
-
-// A cell template with its non-type options bound, waiting for the number type.
-template <bool kPeep, bool kNorm, bool kZone>
-struct LstmOf {
-  template <typename T>
-  using type = LstmCell<T, kPeep, kNorm, kZone>;
-};
-template <bool kResetAfter>
-struct GruOf {
-  template <typename T>
-  using type = GruCell<T, kResetAfter>;
-};
-struct SimpleRnnOf {
-  template <typename T>
-  using type = SimpleRnnCell<T>;
-};
 
 using Lists = std::tuple<std::vector<int64_t>, std::vector<Tensor>>;
 
-Lists run(const std::string& cell, at::IntArrayRef names, at::TensorList tensors, at::ArrayRef<double> options,
-          bool forward) {
-  Named in(names, tensors);
-  const Options opt(options);
-  if (cell == "lstm") {
-    return run_cell<LstmOptions, LstmTensors>("LSTM", in, opt, forward, 4, 2, [](const LstmOptions& o, auto&& go) {
-      with_flag(o.peephole, [&](auto peep) {
-        with_flag(o.layer_norm, [&](auto norm) {
-          with_flag(o.zoneout, [&](auto zone) { go(LstmOf<decltype(peep)::value, decltype(norm)::value, decltype(zone)::value>{}); });
-        });
-      });
-    }).lists();
-  }
-  if (cell == "gru") {
-    return run_cell<GruOptions, GruTensors>("GRU", in, opt, forward, 3, 1, [](const GruOptions& o, auto&& go) {
-      with_flag(o.reset_after, [&](auto reset_after) { go(GruOf<decltype(reset_after)::value>{}); });
-    }).lists();
-  }
-  if (cell == "simple_rnn") {
-    return run_cell<SimpleRnnOptions, SimpleRnnTensors>("SimpleRNN", in, opt, forward, 1, 1,
-                                                        [](const SimpleRnnOptions&, auto&& go) { go(SimpleRnnOf{}); })
-        .lists();
-  }
-  TORCH_CHECK(false, "lstmkit fused kernel: unknown cell '", cell, "' (lstm, gru or simple_rnn)");
+// One cell's forward or backward, its options turned into template parameters.
+template <class Kernel>
+Lists run_cell(at::IntArrayRef places, at::TensorList tensors, at::IntArrayRef ints, at::ArrayRef<double> floats,
+               bool forward) {
+  const Signature& sig = signature_of<Kernel>();
+  Named in(sig, places, tensors);
+  const Options opt(sig, ints, floats);
+  const SequenceInputs seq(in, Kernel::kGates, Kernel::kStates);
+  const SequenceOptions so(opt);
+  const typename Kernel::Options o(opt, in);
+  typename Kernel::Tensors w;
+  w.read_weights(in, o, seq.H, seq.U.scalar_type(), seq.T_, seq.B);
+  Named result(sig);
+  AT_DISPATCH_FLOATING_TYPES(seq.x.scalar_type(), "lstmkit_fused", [&] {
+    using T = scalar_t;
+    Kernel::instantiate(o, [&](auto cell_type) {
+      using Cell = typename decltype(cell_type)::template type<T>;
+      result = forward ? run_forward<T, Cell>(sig, seq, w, o, so) : run_backward<T, Cell>(seq, in, w, o, so);
+    });
+  });
+  in.check_all_read();
+  return result.lists();
 }
 
-Lists forward(const std::string& cell, at::IntArrayRef names, at::TensorList tensors, at::ArrayRef<double> options) {
-  return run(cell, names, tensors, options, true);
+// Calls f(Kernel{}) for the kernel of the cell named `cell`.
+template <class F, class Kernel, class... More>
+auto with_kernel(const std::string& cell, F&& f) {
+  if (cell == Kernel::kName) return f(Kernel{});
+  if constexpr (sizeof...(More) > 0) {
+    return with_kernel<F, More...>(cell, std::forward<F>(f));
+  } else {
+    TORCH_CHECK(false, "lstmkit fused kernel: unknown cell '", cell, "' (lstm, gru or simple_rnn)");
+    return f(Kernel{});  // not reached
+  }
 }
 
-Lists backward(const std::string& cell, at::IntArrayRef names, at::TensorList tensors, at::ArrayRef<double> options) {
-  return run(cell, names, tensors, options, false);
+template <class F>
+auto for_cell(const std::string& cell, F&& f) {
+  return with_kernel<F, LstmKernel, GruKernel, SimpleRnnKernel>(cell, std::forward<F>(f));
 }
 
-std::vector<std::string> list_tensor_names() { return tensor_names(); }
-std::vector<std::string> list_option_names() { return option_names(); }
+Lists forward(const std::string& cell, at::IntArrayRef places, at::TensorList tensors, at::IntArrayRef ints,
+              at::ArrayRef<double> floats) {
+  return for_cell(cell, [&](auto kernel) { return run_cell<decltype(kernel)>(places, tensors, ints, floats, true); });
+}
+
+Lists backward(const std::string& cell, at::IntArrayRef places, at::TensorList tensors, at::IntArrayRef ints,
+               at::ArrayRef<double> floats) {
+  return for_cell(cell, [&](auto kernel) { return run_cell<decltype(kernel)>(places, tensors, ints, floats, false); });
+}
+
+std::tuple<std::vector<std::string>, std::vector<std::string>, std::vector<std::string>> describe(
+    const std::string& cell) {
+  return for_cell(cell, [&](auto kernel) {
+    const Signature& sig = signature_of<decltype(kernel)>();
+    return std::make_tuple(sig.tensors, sig.ints, sig.floats);
+  });
+}
 
 }  // namespace
 
 TORCH_LIBRARY(lstmkit_fused, m) {
-  m.def("forward(str cell, int[] names, Tensor[] tensors, float[] options) -> (int[], Tensor[])", &forward);
-  m.def("backward(str cell, int[] names, Tensor[] tensors, float[] options) -> (int[], Tensor[])", &backward);
-  m.def("tensor_names() -> str[]", &list_tensor_names);
-  m.def("option_names() -> str[]", &list_option_names);
+  m.def("describe(str cell) -> (str[], str[], str[])", &describe);
+  m.def("forward(str cell, int[] places, Tensor[] tensors, int[] ints, float[] floats) -> (int[], Tensor[])",
+        &forward);
+  m.def("backward(str cell, int[] places, Tensor[] tensors, int[] ints, float[] floats) -> (int[], Tensor[])",
+        &backward);
 }
 
 }  // namespace lstmkit_fused

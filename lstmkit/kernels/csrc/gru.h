@@ -215,4 +215,27 @@ struct GruCell {
   }
 };
 
+// The GRU's declaration to the boundary: takes b_r; integer options act, ract, reset_after.
+struct GruKernel {
+  static constexpr const char* kName = "gru";
+  static constexpr const char* kLabel = "GRU";
+  static constexpr int kGates = 3;
+  static constexpr int kStates = 1;
+  using Options = GruOptions;
+  using Tensors = GruTensors;
+  static const CellNames& names() {
+    static const CellNames n{{"b_r"}, {"PRE", "A", "HU", "RHIN"}, {"act", "ract", "reset_after"}, {}};
+    return n;
+  }
+  template <bool kResetAfter>
+  struct Of {
+    template <typename T>
+    using type = GruCell<T, kResetAfter>;
+  };
+  template <typename F>
+  static void instantiate(const GruOptions& o, F&& go) {
+    with_flag(o.reset_after, [&](auto reset_after) { go(Of<decltype(reset_after)::value>{}); });
+  }
+};
+
 }  // namespace lstmkit_fused

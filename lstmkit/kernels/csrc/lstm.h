@@ -4,7 +4,14 @@
 //   kNorm   layer norm: z = LN(x W) gx + b + LN(hin U) gh (the input term of all steps is
 //           normalised before the loop) and h' = o φ(LN(c') gc + bc)
 //   kZone   zoneout: the carried state is h_new = d_h h + (1 - d_h) h', c_new = d_c c + (1 - d_c) c',
-//           d the (2, T, B, H) draws "zone" when training, else the expectation d = p
+//           d the (T, 2, B, H) draws "zone" when training, else the expectation d = p
+// and one runtime option, cell clipping: c' = clip(f c + i φ(z_c), -cell_clip, cell_clip) where
+// "clip" is set; everything after (o's peephole, the norm, φ, zoneout, the carried c) sees the
+// clipped value, and the gradient stops where the clip bit.
+//
+// Its names at the boundary (LstmKernel::names below): takes peep (3, H), gx, gh (4H,), gc, bc
+// (H,) and zone; integer options act, ract, peephole, layer_norm, clip; real ones eps, zoneout,
+// cell_clip.
 //
 // Saved for the backward, by name: Z (T,B,4H) gate pre-activations, A (T,B,4H) their
 // activations, CN (T,B,H) c' before zoneout and masking, PC (T,B,H) φ's output; with layer norm
@@ -18,7 +25,7 @@
 
 namespace lstmkit_fused {
 
-// Zoneout draws of step t for sample b: rows of the (2, T, B, H) draws when given (training),
+// Zoneout draws of step t for sample b: rows of the (T, 2, B, H) draws when given (training),
 // else one row of p's (inference, the expectation).
 template <typename T>
 struct ZoneRows {
@@ -28,22 +35,25 @@ struct ZoneRows {
   ZoneRows() = default;
   ZoneRows(const T* draws_, double p, int64_t T__, int64_t B_, int64_t H_)
       : draws(draws_), constant(draws_ != nullptr ? 0 : H_, T(p)), T_(T__), B(B_), H(H_) {}
-  const T* h(int64_t t, int64_t b) const { return draws ? draws + (t * B + b) * H : constant.data(); }
-  const T* c(int64_t t, int64_t b) const { return draws ? draws + ((T_ + t) * B + b) * H : constant.data(); }
+  const T* h(int64_t t, int64_t b) const { return draws ? draws + (2 * t * B + b) * H : constant.data(); }
+  const T* c(int64_t t, int64_t b) const { return draws ? draws + ((2 * t + 1) * B + b) * H : constant.data(); }
 };
 
 struct LstmOptions {
   int64_t act, ract;  // activation ids of φ and of the gates
-  bool peephole, layer_norm, zoneout;
-  double eps, zoneout_p;
+  bool peephole, layer_norm, zoneout, clip;
+  double eps, zoneout_p, cell_clip;
   LstmOptions(const Options& o, Named& in) {
     act = o.integer("act");
     ract = o.integer("ract");
-    eps = o.number("eps", 1e-3);
-    zoneout_p = o.number("zoneout", 0.0);
+    eps = o.number("eps");
+    zoneout_p = o.number("zoneout");
+    cell_clip = o.number("cell_clip");
     peephole = o.flag("peephole");
     layer_norm = o.flag("layer_norm");
+    clip = o.flag("clip");
     zoneout = in.has("zone") || zoneout_p > 0;
+    TORCH_CHECK(!clip || cell_clip > 0, "lstmkit fused kernel: cell_clip must be positive, got ", cell_clip);
   }
 };
 
@@ -73,9 +83,9 @@ struct LstmTensors {
     zone = in.optional("zone");
     if (zone.defined()) {
       zone = zone.contiguous();
-      TORCH_CHECK(zone.dim() == 4 && zone.size(0) == 2 && zone.size(1) == T_ && zone.size(2) == B &&
+      TORCH_CHECK(zone.dim() == 4 && zone.size(0) == T_ && zone.size(1) == 2 && zone.size(2) == B &&
                       zone.size(3) == H && zone.scalar_type() == dtype,
-                  "lstmkit fused kernel: zoneout draws must be (2, T, B, H), got ", zone.sizes());
+                  "lstmkit fused kernel: zoneout draws must be (T, 2, B, H), got ", zone.sizes());
     }
   }
 };
@@ -91,6 +101,7 @@ struct LstmCell {
   int64_t B, H;
   int64_t act, ract;
   double eps;
+  T clip;  // cell clip bound, or 0 for none
   const T* U;
   const T* pp = nullptr;  // p_i, p_f, p_o, H each
   const T* ghp = nullptr;
@@ -101,7 +112,8 @@ struct LstmCell {
   Buffer<T> DZ, DR, DCI;                       // backward: gradients of Z, of hin U before its norm, of CI
 
   LstmCell(const LstmTensors& w, const LstmOptions& o, const Tensor& U_, int64_t T_, int64_t B_)
-      : B(B_), H(U_.size(0)), act(o.act), ract(o.ract), eps(o.eps), U(U_.data_ptr<T>()) {
+      : B(B_), H(U_.size(0)), act(o.act), ract(o.ract), eps(o.eps), clip(o.clip ? T(o.cell_clip) : T(0)),
+        U(U_.data_ptr<T>()) {
     pp = data_or_null<T>(w.peep);
     ghp = data_or_null<T>(w.gh);
     gcp = data_or_null<T>(w.gc);
@@ -201,6 +213,9 @@ struct LstmCell {
     act_forward(ract, zb + H, ab + H, H);
     act_forward(act, zb + 2 * H, ab + 2 * H, H);
     for (int64_t j = 0; j < H; ++j) cnb[j] = ab[H + j] * cp[j] + ab[j] * ab[2 * H + j];
+    if (clip > T(0)) {
+      for (int64_t j = 0; j < H; ++j) cnb[j] = std::min(std::max(cnb[j], -clip), clip);
+    }
     if constexpr (kPeep) {
       for (int64_t j = 0; j < H; ++j) zb[3 * H + j] += pp[2 * H + j] * cnb[j];
     }
@@ -292,7 +307,10 @@ struct LstmCell {
     if constexpr (kPeep) {
       for (int64_t j = 0; j < H; ++j) dcn[j] += dzb[3 * H + j] * pp[2 * H + j];  // o peeps at c'
     }
-    // dcn is now the total gradient of c'; the gates it came from
+    // dcn is now the total gradient of c' (after its clip); the gates it came from
+    if (clip > T(0)) {
+      for (int64_t j = 0; j < H; ++j) dcn[j] = std::abs(CN.row(t, b)[j]) < clip ? dcn[j] : T(0);
+    }
     for (int64_t j = 0; j < H; ++j) dgate[j] = dcn[j] * ab[2 * H + j];  // d i
     act_backward(ract, zb, ab, dgate, dzb, H);
     for (int64_t j = 0; j < H; ++j) dgate[j] = dcn[j] * cp[j];  // d f
@@ -364,6 +382,36 @@ struct LstmCell {
     }
     if constexpr (kPeep) grads.insert("peep", part(12, 3).view({3, H}));
     return dxw;
+  }
+};
+
+// The LSTM's declaration to the boundary: its names, and its options as compile-time parameters.
+struct LstmKernel {
+  static constexpr const char* kName = "lstm";
+  static constexpr const char* kLabel = "LSTM";
+  static constexpr int kGates = 4;
+  static constexpr int kStates = 2;
+  using Options = LstmOptions;
+  using Tensors = LstmTensors;
+  static const CellNames& names() {
+    static const CellNames n{{"peep", "gx", "gh", "gc", "bc", "zone"},
+                             {"Z", "A", "CN", "PC", "NX", "RX", "NH", "RH", "NC", "RC", "CI"},
+                             {"act", "ract", "peephole", "layer_norm", "clip"},
+                             {"eps", "zoneout", "cell_clip"}};
+    return n;
+  }
+  template <bool kPeep, bool kNorm, bool kZone>
+  struct Of {
+    template <typename T>
+    using type = LstmCell<T, kPeep, kNorm, kZone>;
+  };
+  template <typename F>
+  static void instantiate(const LstmOptions& o, F&& go) {
+    with_flag(o.peephole, [&](auto peep) {
+      with_flag(o.layer_norm, [&](auto norm) {
+        with_flag(o.zoneout, [&](auto zone) { go(Of<decltype(peep)::value, decltype(norm)::value, decltype(zone)::value>{}); });
+      });
+    });
   }
 };
 

@@ -81,4 +81,26 @@ struct SimpleRnnCell {
   }
 };
 
+// The SimpleRNN's declaration to the boundary: no tensors of its own; integer option act.
+struct SimpleRnnKernel {
+  static constexpr const char* kName = "simple_rnn";
+  static constexpr const char* kLabel = "SimpleRNN";
+  static constexpr int kGates = 1;
+  static constexpr int kStates = 1;
+  using Options = SimpleRnnOptions;
+  using Tensors = SimpleRnnTensors;
+  static const CellNames& names() {
+    static const CellNames n{{}, {"Z", "A"}, {"act"}, {}};
+    return n;
+  }
+  struct Of {
+    template <typename T>
+    using type = SimpleRnnCell<T>;
+  };
+  template <typename F>
+  static void instantiate(const SimpleRnnOptions&, F&& go) {
+    go(Of{});
+  }
+};
+
 }  // namespace lstmkit_fused

@@ -25,7 +25,10 @@
 //   kScratchRows               rows of H values pointwise_backward may use as scratch
 // and, per sequence, allocate / prepare_inputs (its saved buffers; the input term before the
 // loop), bind_saved, allocate_gradients and finish_backward (the weights' gradients after the
-// loop, by name; returns that of x W (+ b)). fused_cpu.cpp runs these in order.
+// loop, by name; returns that of x W (+ b)). fused_cpu.cpp runs these in order. Beside it, each
+// cell's header declares it to the boundary (a `...Kernel` struct): its name, its own tensor
+// and option names (CellNames below), the structs that read its options and tensors, and how
+// its options choose a compile-time instantiation.
 // The loop owns the rest: the batch split across threads, the carried states and their saved
 // slots, the recurrent input h·rmask, the masking rule, the outputs and their gradients.
 #pragma once
@@ -38,6 +41,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -45,63 +49,79 @@
 
 namespace lstmkit_fused {
 
-// Tensors and options cross the Python boundary by name. Every name a call may carry is listed
-// once, here; the boundary passes lists in this order (fused.py reads the lists from the library
-// through the tensor_names and option_names operators), and the code on both sides asks for
-// each value by its name.
-inline const std::vector<std::string>& tensor_names() {
-  static const std::vector<std::string> names = {
-      // the inputs, and in the backward each one's gradient
-      "x", "W", "b", "U", "h0", "c0", "mask", "rmask", "peep", "gx", "gh", "gc", "bc", "zone", "b_r",
-      // the forward's results
-      "out", "h", "c",
-      // saved by the forward for the backward: the loop's, then the cells' (see their files)
-      "H", "C", "HIN", "Z", "A", "CN", "PC", "NX", "RX", "NH", "RH", "NC", "RC", "CI", "PRE", "HU", "RHIN",
-      // the gradients reaching the forward's results, in the backward
-      "grad_out", "grad_h", "grad_c"};
+// Tensors and options cross the Python boundary by name. The loop's names are listed here; each
+// cell declares its own beside its math (its `names()`: the tensors it takes and saves, its
+// integer options and its real-valued ones). A call's signature is the two joined: the boundary
+// passes tensors with their places in the signature's tensor list, and every option of the
+// signature as a typed value, in order (fused.py reads the lists from the library through the
+// `describe` operator). No option has a default here: the caller gives each one.
+
+// What a cell adds to the loop's names.
+struct CellNames {
+  std::vector<std::string> inputs;  // its own tensors beyond the loop's (weights, draws)
+  std::vector<std::string> saved;   // what its forward keeps for its backward
+  std::vector<std::string> ints;    // its integer and boolean options
+  std::vector<std::string> floats;  // its real-valued options
+};
+
+// The loop's own names, every cell's: inputs (and, backward, their gradients), results, the
+// saved carried states, the gradients reaching the results, and the sequence-wide options.
+inline const std::vector<std::string>& loop_tensors() {
+  static const std::vector<std::string> names = {"x", "W", "b", "U", "h0", "c0", "mask", "rmask", "out", "h", "c",
+                                                 "H", "C", "HIN", "grad_out", "grad_h", "grad_c"};
   return names;
 }
 
-inline const std::vector<std::string>& option_names() {
-  static const std::vector<std::string> names = {
-      "act", "ract", "zero_output", "return_sequences", "save", "need_dx",  // absent: NaN
-      "peephole", "layer_norm", "eps", "zoneout", "reset_after"};
+inline const std::vector<std::string>& loop_ints() {
+  static const std::vector<std::string> names = {"zero_output", "return_sequences", "save", "need_dx"};
   return names;
 }
 
 using NameTable = std::unordered_map<std::string_view, int64_t>;
 
-inline NameTable make_table(const std::vector<std::string>& names) {
-  NameTable table;
-  for (size_t i = 0; i < names.size(); ++i) table.emplace(names[i], int64_t(i));
-  return table;
-}
-
-// A name's place in its list (a call looks up some fifty names, hence the hash tables).
-inline int64_t name_index(const std::vector<std::string>& names, std::string_view name) {
-  static const NameTable tensors = make_table(tensor_names());
-  static const NameTable options = make_table(option_names());
-  const NameTable& table = &names == &tensor_names() ? tensors : options;
-  const auto it = table.find(name);
-  TORCH_CHECK(it != table.end(), "lstmkit fused kernel: no such name '", name, "'");
-  return it->second;
-}
+// One cell's full name lists, with hash tables from name to place (a call looks up some fifty).
+struct Signature {
+  const char* cell;  // for messages: "LSTM"
+  std::vector<std::string> tensors, ints, floats;
+  NameTable tensor_places, int_places, float_places;
+  Signature(const char* cell_, const CellNames& own) : cell(cell_) {
+    tensors = loop_tensors();
+    tensors.insert(tensors.end(), own.inputs.begin(), own.inputs.end());
+    tensors.insert(tensors.end(), own.saved.begin(), own.saved.end());
+    ints = loop_ints();
+    ints.insert(ints.end(), own.ints.begin(), own.ints.end());
+    floats = own.floats;
+    tensor_places = table(tensors);
+    int_places = table(ints);
+    float_places = table(floats);
+  }
+  static NameTable table(const std::vector<std::string>& names) {
+    NameTable t;
+    for (size_t i = 0; i < names.size(); ++i) t.emplace(names[i], int64_t(i));
+    return t;
+  }
+  int64_t place(const NameTable& table, std::string_view name, const char* what) const {
+    const auto it = table.find(name);
+    TORCH_CHECK(it != table.end(), "lstmkit fused kernel: the ", cell, " has no ", what, " '", name, "'");
+    return it->second;
+  }
+};
 
 // Tensors by name: a call's inputs, or its results. Across the boundary they travel as two lists,
-// the names' places in tensor_names() and the tensors, holding only the tensors given.
+// the names' places in the signature's tensor list and the tensors, holding only the tensors given.
 class Named {
  public:
-  Named() : values_(tensor_names().size()), read_(values_.size(), false) {}
-  Named(at::IntArrayRef names, at::TensorList tensors) : Named() {
+  explicit Named(const Signature& sig) : sig_(&sig), values_(sig.tensors.size()), read_(values_.size(), false) {}
+  Named(const Signature& sig, at::IntArrayRef names, at::TensorList tensors) : Named(sig) {
     TORCH_CHECK(names.size() == tensors.size(), "lstmkit fused kernel: ", names.size(), " names for ", tensors.size(),
                 " tensors");
     for (size_t i = 0; i < names.size(); ++i) {
-      TORCH_CHECK(names[i] >= 0 && names[i] < int64_t(values_.size()), "lstmkit fused kernel: no tensor name ",
-                  names[i]);
+      TORCH_CHECK(names[i] >= 0 && names[i] < int64_t(values_.size()), "lstmkit fused kernel: the ", sig.cell,
+                  " has no tensor number ", names[i]);
       values_[names[i]] = tensors[i];
     }
   }
-  void insert(const std::string& name, Tensor t) { values_[name_index(tensor_names(), name)] = std::move(t); }
+  void insert(const std::string& name, Tensor t) { values_[sig_->place(sig_->tensor_places, name, "tensor")] = std::move(t); }
   bool has(const std::string& name) { return read(name).defined(); }
   Tensor get(const std::string& name) {
     const Tensor& t = read(name);
@@ -109,11 +129,12 @@ class Named {
     return t;
   }
   Tensor optional(const std::string& name) { return read(name); }  // undefined when absent
+  const Signature& signature() const { return *sig_; }
   // A tensor given that this call never read is a name this cell does not take.
-  void check_all_read(const char* cell) const {
+  void check_all_read() const {
     for (size_t i = 0; i < values_.size(); ++i) {
-      TORCH_CHECK(read_[i] || !values_[i].defined(), "lstmkit fused kernel: the ", cell, " takes no tensor '",
-                  tensor_names()[i], "'");
+      TORCH_CHECK(read_[i] || !values_[i].defined(), "lstmkit fused kernel: the ", sig_->cell, " takes no tensor '",
+                  sig_->tensors[i], "'");
     }
   }
   // (names' places, tensors) of the tensors held
@@ -131,34 +152,41 @@ class Named {
  private:
   // the tensor of that name (undefined if not given), marked as read
   const Tensor& read(const std::string& name) {
-    const int64_t i = name_index(tensor_names(), name);
+    const int64_t i = sig_->place(sig_->tensor_places, name, "tensor");
     read_[i] = true;
     return values_[i];
   }
 
+  const Signature* sig_;
   std::vector<Tensor> values_;
   std::vector<bool> read_;
 };
 
-// Options by name, in the order of option_names(); NaN stands for an absent one.
+// A call's options, every one of the signature's, typed: integers (flags and activation ids) and
+// real numbers, each list in the signature's order.
 class Options {
  public:
-  explicit Options(at::ArrayRef<double> values) : values_(values.begin(), values.end()) {
-    TORCH_CHECK(values_.size() == option_names().size(), "lstmkit fused kernel: ", option_names().size(),
-                " options expected, got ", values_.size());
+  Options(const Signature& sig, at::IntArrayRef ints, at::ArrayRef<double> floats)
+      : sig_(&sig), ints_(ints.begin(), ints.end()), floats_(floats.begin(), floats.end()) {
+    TORCH_CHECK(ints_.size() == sig.ints.size() && floats_.size() == sig.floats.size(), "lstmkit fused kernel: the ",
+                sig.cell, " takes ", sig.ints.size(), " integer and ", sig.floats.size(), " real options, got ",
+                ints_.size(), " and ", floats_.size());
   }
-  bool has(const std::string& name) const { return !std::isnan(values_[name_index(option_names(), name)]); }
-  double get(const std::string& name) const {
-    TORCH_CHECK(has(name), "lstmkit fused kernel: missing option '", name, "'");
-    return values_[name_index(option_names(), name)];
-  }
-  bool flag(const std::string& name) const { return get(name) != 0.0; }
-  int64_t integer(const std::string& name) const { return static_cast<int64_t>(get(name)); }
-  double number(const std::string& name, double otherwise) const { return has(name) ? get(name) : otherwise; }
+  int64_t integer(const std::string& name) const { return ints_[sig_->place(sig_->int_places, name, "integer option")]; }
+  bool flag(const std::string& name) const { return integer(name) != 0; }
+  double number(const std::string& name) const { return floats_[sig_->place(sig_->float_places, name, "real option")]; }
 
  private:
-  std::vector<double> values_;
+  const Signature* sig_;
+  std::vector<int64_t> ints_;
+  std::vector<double> floats_;
 };
+
+// Calls f(std::true_type) or f(std::false_type): a runtime option becomes a compile-time one.
+template <typename F>
+auto with_flag(bool value, F&& f) {
+  return value ? f(std::true_type{}) : f(std::false_type{});
+}
 
 // One per-step buffer: slots of B rows of `width` values, with its raw pointer cached (the loop
 // asks for rows millions of times).
@@ -217,8 +245,8 @@ struct SequenceOptions {
   explicit SequenceOptions(const Options& o) {
     zero_output = o.flag("zero_output");
     return_sequences = o.flag("return_sequences");
-    save = o.number("save", 0.0) != 0.0;
-    need_dx = o.number("need_dx", 1.0) != 0.0;
+    save = o.flag("save");
+    need_dx = o.flag("need_dx");
   }
 };
 

@@ -35,21 +35,41 @@ def _cells() -> dict[str, Any]:
     return {"lstm": LSTM, "gru": GRU, "simple_rnn": SimpleRNN}
 
 
+def _checked(cell: str, tensors: dict[str, torch.Tensor], options: dict[str, Any]) -> Any:
+    """The cell's class, once the names given are the ones it and the loop take."""
+    from ..fused import typed_options
+    from . import loop
+
+    cells = _cells()
+    if cell not in cells:
+        raise RuntimeError(f"lstmkit fused kernel: unknown cell {cell!r} ({', '.join(cells)})")
+    impl = cells[cell]
+    names = impl.names
+    known = set(loop.LOOP_TENSORS) | set(names.inputs) | set(names.saved)
+    unknown = sorted(set(tensors) - known)
+    if unknown:
+        raise KeyError(f"the fused GPU kernels' {cell} take no tensor {unknown[0]!r}")
+    typed_options(cell, options, (*loop.LOOP_INTS, *names.ints), names.floats)
+    return impl
+
+
 class _TritonBackend:
-    def forward(self, cell: str, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> dict[str, torch.Tensor]:
+    def forward(self, cell: str, tensors: dict[str, torch.Tensor], options: dict[str, Any]) -> dict[str, torch.Tensor]:
         from . import loop
 
+        impl_class = _checked(cell, tensors, options)
         seq = loop.sequence_of(tensors, options)
-        impl = _cells()[cell](seq, tensors, options)
+        impl = impl_class(seq, tensors, options)
         initial = [tensors[n].float() for n in ("h0", "c0")[:impl.n_states]]
-        return loop.run_forward(impl, seq, initial, bool(options.get("save", 0.0)))
+        return loop.run_forward(impl, seq, initial, bool(options["save"]))
 
-    def backward(self, cell: str, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> dict[str, torch.Tensor]:
+    def backward(self, cell: str, tensors: dict[str, torch.Tensor], options: dict[str, Any]) -> dict[str, torch.Tensor]:
         from . import loop
 
+        impl_class = _checked(cell, tensors, options)
         seq = loop.sequence_of(tensors, options)
-        impl = _cells()[cell](seq, tensors, options)
-        grads = loop.run_backward(impl, seq, tensors, bool(options.get("need_dx", 1.0)))
+        impl = impl_class(seq, tensors, options)
+        grads = loop.run_backward(impl, seq, tensors, bool(options["need_dx"]))
         # each gradient in its input's dtype (a float16 x gets a float16 gradient)
         return {n: g.to(tensors[n].dtype) if n in tensors else g for n, g in grads.items()}
 

@@ -119,10 +119,12 @@ def _reset_backward_kernel(t, B, H, PRE, A, HIN, DRH, DX, BACK, RACT: tl.constex
 
 class GRU:
     n_states = 1
+    names = loop.CellNames(inputs=("b_r",), saved=("PRE", "A", "HU", "RHIN"), ints=("act", "ract", "reset_after"),
+                           floats=())
 
-    def __init__(self, seq: loop.Sequence, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> None:
+    def __init__(self, seq: loop.Sequence, tensors: dict[str, torch.Tensor], options: dict[str, Any]) -> None:
         self.act, self.ract = int(options["act"]), int(options["ract"])
-        self.reset_after = bool(options.get("reset_after", 1))
+        self.reset_after = bool(options["reset_after"])
         self.b_r = tensors.get("b_r")
         self.bias_in_projection = True
         self.saved_names = ("PRE", "A", "HU") + (() if self.reset_after else ("RHIN",))

@@ -12,6 +12,9 @@ outputs and recurrent inputs, and the gradient arriving at a step.
 Every kernel takes the step t as a plain argument (`do_not_specialize`: Triton would otherwise
 compile apart for t = 1 and for multiples of 16), so one compilation serves every step.
 
+The loop's names at the boundary are `LOOP_TENSORS` and `LOOP_INTS` (those of csrc/skeleton.h);
+each cell declares its own (`names`: a `CellNames`), as its C++ counterpart does.
+
 A cell (lstm.py, gru.py, simple_rnn.py) provides `prepare(seq)` (its buffers, the input term of
 every step and its kernels' arguments, once per sequence), `forward_step(seq, t)`, the buffers it
 saves (`saved()`), `start_backward(seq)`, `backward_step(seq, t)` and `finish_backward(seq,
@@ -26,6 +29,22 @@ from typing import Any
 import torch
 import triton
 import triton.language as tl
+
+
+LOOP_TENSORS = ("x", "W", "b", "U", "h0", "c0", "mask", "rmask", "out", "h", "c", "H", "C", "HIN", "grad_out",
+                "grad_h", "grad_c")
+LOOP_INTS = ("zero_output", "return_sequences", "save", "need_dx")
+
+
+@dataclass(frozen=True)
+class CellNames:
+    """What a cell adds to the loop's names: its own tensors, what it saves, its integer and its
+    real-valued options."""
+
+    inputs: tuple[str, ...]
+    saved: tuple[str, ...]
+    ints: tuple[str, ...]
+    floats: tuple[str, ...]
 
 
 @triton.jit

@@ -1,7 +1,7 @@
 """The LSTM on the GPU loop: its pointwise forward and backward kernels and what it saves.
 
 The equations and names are those of csrc/lstm.h: gates i, f, c, o; c' = f c + i φ(z_c);
-h' = o φ(c'); peepholes, layer norm and zoneout as compile-time options. Saved: Z (T,B,4H)
+h' = o φ(c'); peepholes, layer norm, zoneout and the cell clip as compile-time options. Saved: Z (T,B,4H)
 pre-activations, A their activations, CN (T,B,H) c', PC φ's output; with layer norm NX, RX (the
 normalised input term and its 1/std), NH, RH (the recurrent term's), NC, RC, CI (the cell's, and
 φ's input).
@@ -31,10 +31,11 @@ def _put_gate(P, row, k, H, j, valid, value):
 
 @triton.jit(do_not_specialize=["t"])
 def _forward_kernel(
-    t, T, B, H, eps, zone_p,
+    t, T, B, H, eps, zone_p, clip,
     Z, REC, HS, CS, HIN, OUT, MASK, RMASK, ZONE, PEEP, GH, GC, BC,
     A, CN, PC, NH, RH, NC, RC, CI,
     ACT: tl.constexpr, RACT: tl.constexpr, PEEPHOLE: tl.constexpr, NORM: tl.constexpr, ZONEOUT: tl.constexpr,
+    CLIP: tl.constexpr,
     ZONE_DRAWS: tl.constexpr, HAS_MASK: tl.constexpr, HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr,
     SEQUENCES: tl.constexpr, BLOCK: tl.constexpr,
 ):
@@ -74,6 +75,8 @@ def _forward_kernel(
     af = act.forward(zf, valid, RACT)
     ag = act.forward(zg, valid, ACT)
     cn = af * cp + ai * ag
+    if CLIP:
+        cn = tl.minimum(tl.maximum(cn, -clip), clip)
     if PEEPHOLE:
         zo += tl.load(PEEP + 2 * H + j, valid, other=0.0) * cn
     ao = act.forward(zo, valid, RACT)
@@ -93,8 +96,8 @@ def _forward_kernel(
     cnew = cn
     if ZONEOUT:  # keep each unit's previous value with the draw's weight
         if ZONE_DRAWS:
-            dh = tl.load(ZONE + row * H + j, valid, other=0.0)
-            dc = tl.load(ZONE + (T * B + row) * H + j, valid, other=0.0)
+            dh = tl.load(ZONE + (row + t * B) * H + j, valid, other=0.0)  # draws (T, 2, B, H)
+            dc = tl.load(ZONE + (row + (t + 1) * B) * H + j, valid, other=0.0)
         else:
             dh = zone_p
             dc = zone_p
@@ -117,10 +120,11 @@ def _forward_kernel(
 
 @triton.jit(do_not_specialize=["t"])
 def _backward_kernel(
-    t, T, B, H, zone_p,
+    t, T, B, H, zone_p, clip,
     Z, A, CN, PC, CS, NH, RH, NC, RC, CI, ZONE, PEEP, GH, GC,
     GO, CARRY, DH, DC, BACK, MASK, RMASK, DZ, DR, DCI,
     ACT: tl.constexpr, RACT: tl.constexpr, PEEPHOLE: tl.constexpr, NORM: tl.constexpr, ZONEOUT: tl.constexpr,
+    CLIP: tl.constexpr,
     ZONE_DRAWS: tl.constexpr, HAS_MASK: tl.constexpr, HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr,
     SEQUENCES: tl.constexpr, BLOCK: tl.constexpr,
 ):
@@ -138,8 +142,8 @@ def _backward_kernel(
     cp = tl.load(CS + row * H + j, valid, other=0.0)
     if ZONEOUT:  # h_new = d h + (1 - d) h': d g goes straight to h_{t-1}
         if ZONE_DRAWS:
-            zh = tl.load(ZONE + row * H + j, valid, other=0.0)
-            zc = tl.load(ZONE + (T * B + row) * H + j, valid, other=0.0)
+            zh = tl.load(ZONE + (row + t * B) * H + j, valid, other=0.0)  # draws (T, 2, B, H)
+            zc = tl.load(ZONE + (row + (t + 1) * B) * H + j, valid, other=0.0)
         else:
             zh = zone_p
             zc = zone_p
@@ -165,6 +169,8 @@ def _backward_kernel(
     dzo = act.backward(zo, ao, g * pc, valid, RACT)
     if PEEPHOLE:
         dcn += dzo * tl.load(PEEP + 2 * H + j, valid, other=0.0)
+    if CLIP:  # the gradient stops where the clip bit
+        dcn = tl.where(tl.abs(tl.load(CN + row * H + j, valid, other=0.0)) < clip, dcn, 0.0)
     dzi = act.backward(zi, ai, dcn * ag, valid, RACT)
     dzf = act.backward(zf, af, dcn * cp, valid, RACT)
     dzg = act.backward(zg, ag, dcn * ai, valid, ACT)
@@ -211,11 +217,15 @@ def _layer_norm_rows(v: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.T
 
 class LSTM:
     n_states = 2
+    names = loop.CellNames(inputs=("peep", "gx", "gh", "gc", "bc", "zone"),
+                           saved=("Z", "A", "CN", "PC", "NX", "RX", "NH", "RH", "NC", "RC", "CI"),
+                           ints=("act", "ract", "peephole", "layer_norm", "clip"), floats=("eps", "zoneout", "cell_clip"))
 
-    def __init__(self, seq: loop.Sequence, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> None:
+    def __init__(self, seq: loop.Sequence, tensors: dict[str, torch.Tensor], options: dict[str, Any]) -> None:
         self.act, self.ract = int(options["act"]), int(options["ract"])
-        self.peephole, self.norm = bool(options.get("peephole", 0)), bool(options.get("layer_norm", 0))
-        self.eps, self.zone_p = float(options.get("eps", 1e-3)), float(options.get("zoneout", 0.0))
+        self.peephole, self.norm = bool(options["peephole"]), bool(options["layer_norm"])
+        self.eps, self.zone_p = float(options["eps"]), float(options["zoneout"])
+        self.clip, self.cell_clip = bool(options["clip"]), float(options["cell_clip"])
         self.zone = tensors.get("zone")
         if self.zone is not None:
             self.zone = self.zone.float().contiguous()
@@ -229,7 +239,7 @@ class LSTM:
     def _launch(self, seq: loop.Sequence) -> dict[str, Any]:
         """The kernels' compile-time options and warps."""
         return dict(ACT=self.act, RACT=self.ract, PEEPHOLE=self.peephole, NORM=self.norm, ZONEOUT=self.zoneout,
-                    ZONE_DRAWS=self.zone is not None, num_warps=seq.warps(), **seq.flags())
+                    CLIP=self.clip, ZONE_DRAWS=self.zone is not None, num_warps=seq.warps(), **seq.flags())
 
     def _norm_buffers(self, seq: loop.Sequence) -> list[torch.Tensor]:
         """NH, RH, NC, RC, CI (the input x as a placeholder without layer norm: not read)."""
@@ -256,7 +266,7 @@ class LSTM:
         self.buffers.update(Z=xw.contiguous(), A=new(T, B, 4 * H), CN=new(T, B, H), PC=new(T, B, H))
         self.rec = new(B, 4 * H)  # each step's hin U
         buf = self.buffers
-        self.forward_args = (seq.T, seq.B, H, self.eps, self.zone_p, buf["Z"], self.rec, seq.states[0],
+        self.forward_args = (seq.T, seq.B, H, self.eps, self.zone_p, self.cell_clip, buf["Z"], self.rec, seq.states[0],
                              seq.states[1], seq.hin, seq.out, *seq.masks(), *self._options(seq), buf["A"], buf["CN"],
                              buf["PC"], *self._norm_buffers(seq))
         self.launch = self._launch(seq)
@@ -277,7 +287,7 @@ class LSTM:
         self.DCI = seq.x.new_empty(T, B, H) if self.norm else seq.x
         buf = self.buffers
         zone, peep, gh, gc, _ = self._options(seq)
-        self.backward_args = (seq.T, B, H, self.zone_p, buf["Z"], buf["A"], buf["CN"], buf["PC"], seq.states[1],
+        self.backward_args = (seq.T, B, H, self.zone_p, self.cell_clip, buf["Z"], buf["A"], buf["CN"], buf["PC"], seq.states[1],
                               *self._norm_buffers(seq), zone, peep, gh, gc, seq.go, seq.carry, seq.dstates[0],
                               seq.dstates[1], seq.back, *seq.masks(), self.DZ, self.DR, self.DCI)
         self.launch = self._launch(seq)

@@ -3,6 +3,8 @@ their activations."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import triton
 import triton.language as tl
@@ -45,8 +47,9 @@ def _backward_kernel(
 
 class SimpleRNN:
     n_states = 1
+    names = loop.CellNames(inputs=(), saved=("Z", "A"), ints=("act",), floats=())
 
-    def __init__(self, seq: loop.Sequence, tensors: dict[str, torch.Tensor], options: dict[str, float]) -> None:
+    def __init__(self, seq: loop.Sequence, tensors: dict[str, torch.Tensor], options: dict[str, Any]) -> None:
         self.act = int(options["act"])
         self.bias_in_projection = True
         self.buffers: dict[str, torch.Tensor] = {n: tensors[n] for n in ("Z", "A") if n in tensors}

@@ -9,8 +9,8 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
-from .. import config
-from .._checks import one_of
+from . import config
+from ._checks import one_of
 
 
 def per_axis(name: str, value: Any, rank: int, *, minimum: int = 1) -> tuple[int, ...]:
