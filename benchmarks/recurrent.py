@@ -2,8 +2,8 @@
 
     python benchmarks/recurrent.py [--rounds 7] [--steps 5] [--only TEXT]
 
-is the same as `lstmkit bench`; the cases and contenders are in lstmkit/bench.py. The README's
-speed table comes from this script.
+is the same as `lstmkit bench`; the cases and contenders are in lstmkit/bench.py. The benchmarks
+page's speed table (docs/benchmarks.md) comes from this script.
 """
 
 import sys

@@ -1,6 +1,6 @@
 """The classic Keras recurrent programs in examples/keras_programs/ run to the end under
 `lstmkit run --epochs 1`, each in a fresh process and folder, their downloads faked in Keras's
-cache (examples/keras_programs/check_all.py; it also runs them under Keras 3 for the README)."""
+cache (examples/keras_programs/check_all.py; it also runs them under Keras 3 for the documentation's table)."""
 
 import importlib.util
 import pathlib
@@ -22,8 +22,8 @@ def keras_home(tmp_path_factory):
     return home
 
 
-def test_every_program_is_in_the_readme_table():
-    readme = (ROOT / "README.md").read_text()
+def test_every_program_is_in_the_documentations_table():
+    readme = (ROOT / "docs" / "guide" / "keras-programs.md").read_text()
     assert len(PROGRAMS) >= 19
     for name in PROGRAMS:
         assert f"| `{name}.py` | {check_all.CLASSIC[name]} | runs |" in readme, name

@@ -1,4 +1,5 @@
-"""The README's commands are the ones that run: CI's test command, the main command, the examples."""
+"""The README's commands are the ones that run: CI's test command, the main command, the examples
+(and the documentation's functional-API block)."""
 
 import pathlib
 import re
@@ -57,13 +58,13 @@ def test_keras_names_example_runs():
 
 
 def test_the_functional_api_block_runs():
-    """The README's encoder-decoder block runs as written; its inference models share the
+    """The documentation's encoder-decoder block runs as written; its inference models share the
     training model's weights (the encoder's and decoder's together are the whole model's)."""
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("### The functional API"):]
+    text = (ROOT / "docs" / "guide" / "functional.md").read_text()
+    section = text
     block = section[section.index("```python") + len("```python"):section.index("```\n", section.index("```python") + 9)]
     names: dict = {}
-    exec(compile(block, "README.md", "exec"), names)
+    exec(compile(block, "docs/guide/functional.md", "exec"), names)
     model, encoder, decoder = names["model"], names["encoder"], names["decoder"]
     assert encoder.count_params() + decoder.count_params() == model.count_params()
     assert model.output_shape == (None, None, 14) and decoder.output_shape == [(None, None, 14), (None, 128), (None, 128)]

@@ -1,6 +1,6 @@
 """The TensorFlow 2 tutorial programs in examples/tf_programs/ run to the end under
 `lstmkit run --epochs 1`, each in a fresh process and folder (examples/tf_programs/check_all.py;
-it also runs them under TensorFlow and Keras 3 for the README's table)."""
+it also runs them under TensorFlow and Keras 3 for the documentation's table)."""
 
 import importlib.util
 import pathlib
@@ -15,8 +15,8 @@ spec.loader.exec_module(check_all)
 PROGRAMS = sorted(p.stem for p in FOLDER.glob("tf_*.py"))
 
 
-def test_there_are_twelve_and_each_is_in_the_readme_table():
-    readme = (ROOT / "README.md").read_text()
+def test_there_are_twelve_and_each_is_in_the_documentations_table():
+    readme = (ROOT / "docs" / "guide" / "keras-programs.md").read_text()
     assert len(PROGRAMS) >= 12
     for name in PROGRAMS:
         assert f"| `{name}.py` | {check_all.WRITTEN_AFTER[name]} | runs |" in readme, name

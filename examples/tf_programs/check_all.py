@@ -1,6 +1,6 @@
 """Runs the TensorFlow 2 tutorial programs in this folder under `lstmkit run`, under TensorFlow
 itself (its Keras 3 on the TensorFlow backend) and under Keras 3 on torch (with TensorFlow
-installed for the `tf.` functions), each in a fresh folder, and prints the README's table.
+installed for the `tf.` functions), each in a fresh folder, and prints the documentation's table (docs/guide/keras-programs.md).
 
     python examples/tf_programs/check_all.py                # all three columns (tensorflow-cpu, from the dev extra)
     python examples/tf_programs/check_all.py --only char    # the programs whose name holds "char"

@@ -173,9 +173,11 @@ class RecurrentCell(nn.Module):
             raise
 
     def bias_shape(self) -> tuple[int, ...]:
+        """The bias's shape: (G*units,) unless the cell keeps it otherwise."""
         return (self.gate_blocks * self.settings.units,)
 
     def initial_bias(self, init: initializers.Initializer, dtype: torch.dtype) -> torch.Tensor:
+        """The bias's starting values from the initializer."""
         return initializers.make(init, self.bias_shape(), dtype)
 
     def project_inputs(self, x: torch.Tensor) -> torch.Tensor:

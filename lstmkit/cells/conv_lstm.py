@@ -126,6 +126,7 @@ class ConvLSTMCell(nn.Module):
         return xw.reshape(B, T, *xw.shape[1:])
 
     def draw_noise(self, steps: int, batch_size: int, like: torch.Tensor) -> torch.Tensor | None:
+        """None: the cell draws no noise of its own."""
         return None
 
     def step(self, xw: torch.Tensor, state: State, recurrent_mask: torch.Tensor | None = None,

@@ -355,6 +355,7 @@ class Dataset:
         return Dataset(make, UNKNOWN if self._length != INFINITE else INFINITE)
 
     def rebatch(self, batch_size: int, drop_remainder: bool = False, name: str | None = None) -> "Dataset":
+        """The same elements in batches of `batch_size` (the input's batches unbatched first)."""
         return self.unbatch().batch(batch_size, drop_remainder)
 
     def shuffle(self, buffer_size: int, seed: int | None = None, reshuffle_each_iteration: bool = True,
@@ -458,6 +459,7 @@ class Dataset:
         return Dataset(make, length, self._spec)
 
     def concatenate(self, dataset: "Dataset", name: str | None = None) -> "Dataset":
+        """This dataset's elements, then those of `dataset` (of the same structure)."""
         if not isinstance(dataset, Dataset):
             raise TypeError(f"concatenate takes a Dataset, got {type(dataset).__name__}")
         lengths = (self._length, dataset._length)
@@ -492,9 +494,11 @@ class Dataset:
         return self
 
     def with_options(self, options: Any, name: str | None = None) -> "Dataset":
+        """Accepted for TensorFlow compatibility: the options are kept and change nothing."""
         return self
 
     def options(self) -> Any:
+        """The options given with `with_options` (they change nothing here)."""
         from types import SimpleNamespace
         return SimpleNamespace(experimental_deterministic=True)
 
@@ -508,6 +512,7 @@ class Dataset:
         return Dataset(lambda: itertools.islice(self._make(), index, None, shards), length, self._spec)
 
     def apply(self, transformation_func: Callable[["Dataset"], "Dataset"]) -> "Dataset":
+        """`transformation_func(self)`: a transformation written as a function of a dataset."""
         return transformation_func(self)
 
     def reduce(self, initial_state: Any, reduce_func: Callable[[Any, Any], Any], name: str | None = None) -> Any:
@@ -518,6 +523,7 @@ class Dataset:
         return state
 
     def unique(self, name: str | None = None) -> "Dataset":
+        """Each distinct element once, in the order first seen."""
         def make() -> Iterator[Any]:
             seen = set()
             for element in self._make():
@@ -530,6 +536,7 @@ class Dataset:
         return Dataset(make, UNKNOWN)
 
     def get_single_element(self, name: str | None = None) -> Any:
+        """The one element of a dataset of exactly one element; a ValueError otherwise."""
         elements = list(itertools.islice(self._make(), 2))
         if len(elements) != 1:
             raise ValueError(f"get_single_element needs a dataset of exactly one element, this one has "
@@ -546,6 +553,7 @@ class Dataset:
         return (map_structure(_to_numpy, e) for e in self._make())
 
     def as_numpy(self) -> list[Any]:
+        """Every element as NumPy values, in a list."""
         return list(self.as_numpy_iterator())
 
     def cardinality(self) -> torch.Tensor:
@@ -581,6 +589,7 @@ class Dataset:
         return f"<Dataset elements={length}>"
 
     def take_while(self, predicate: Callable[..., Any], name: str | None = None) -> "Dataset":
+        """The elements up to the first for which `predicate` is false."""
         return Dataset(lambda: itertools.takewhile(lambda e: bool(_call(predicate, e)), self._make()), UNKNOWN)
 
 

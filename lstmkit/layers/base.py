@@ -219,6 +219,7 @@ class Layer(nn.Module):
         """Raises ValueError when inputs of `input_shape` cannot go into this layer."""
 
     def call(self, x: Any, *, mask: torch.Tensor | None = None, training: bool = False, **kwargs: Any) -> Any:
+        """The layer's computation on a batch: inputs (and `mask`, `training` where the layer reads them) to outputs."""
         raise NotImplementedError
 
     def compute_output_shape(self, input_shape: Shape) -> Any:

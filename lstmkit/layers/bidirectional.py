@@ -83,6 +83,7 @@ class Bidirectional(Layer):
 
     @property
     def state_count(self) -> int:
+        """States returned with `return_state`: the forward layer's, then the backward one's."""
         return self.forward_layer.state_count + self.backward_layer.state_count
 
     def check_symbolic_call(self, input_shape: Any, argument_shapes: dict[str, Any]) -> None:
@@ -164,6 +165,7 @@ class Bidirectional(Layer):
         return masks if len(masks) > 1 else masks[0]
 
     def reset_states(self, states: Sequence[Any] | None = None) -> None:
+        """Resets (or sets, forward layer's first) the states of both directions of a stateful layer."""
         if states is None:
             self.forward_layer.reset_states()
             self.backward_layer.reset_states()
@@ -183,6 +185,7 @@ class Bidirectional(Layer):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "Bidirectional":
+        """The layer again from `get_config()`'s dictionary, its wrapped layers rebuilt first."""
         config = dict(config)
         config["layer"] = deserialize(config["layer"])
         if config.get("backward_layer") is not None:

@@ -30,8 +30,8 @@ class ConvLSTM2D(SettingsLayer):
     Args:
         filters, kernel_size, strides, padding ("valid" / "same"), data_format, dilation_rate:
             As for `Conv2D`.
-        activation, recurrent_activation, use_bias, unit_forget_bias, the initializers,
-        regularizers and constraints: As for `LSTM`.
+        activation, recurrent_activation, use_bias, unit_forget_bias, initializers, regularizers, constraints:
+            As for `LSTM`.
         dropout: Fraction of each input frame dropped at training time (one mask per sequence).
         recurrent_dropout: Fraction of the previous output dropped where it enters the
             recurrent convolution (one mask per sequence).

@@ -54,12 +54,13 @@ class LSTM(Recurrent):
     Raises:
         ValueError: For units <= 0, an unknown activation or initializer, a rate outside [0, 1).
 
-    >>> import torch
-    >>> layer = LSTM(8, return_sequences=True)
-    >>> tuple(layer(torch.zeros(2, 5, 3)).shape)
-    (2, 5, 8)
-    >>> [w.shape for w in layer.get_weights()]
-    [(3, 32), (8, 32), (32,)]
+    Examples:
+        >>> import torch
+        >>> layer = LSTM(8, return_sequences=True)
+        >>> tuple(layer(torch.zeros(2, 5, 3)).shape)
+        (2, 5, 8)
+        >>> [w.shape for w in layer.get_weights()]
+        [(3, 32), (8, 32), (32,)]
     """
 
     def __init__(

@@ -26,6 +26,7 @@ class Masking(Layer):
         self.mask_value = float(mask_value)
 
     def step_mask(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, timesteps) booleans: True at steps where some feature differs from `mask_value`."""
         return (x != self.mask_value).any(dim=-1)  # (B, T)
 
     def call(self, x: torch.Tensor, *, mask: torch.Tensor | None = None, training: bool = False, **kwargs: Any) -> torch.Tensor:

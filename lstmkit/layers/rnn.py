@@ -127,11 +127,13 @@ class RNN(Layer):
 
     @property
     def state_sizes(self) -> list[int]:
+        """The size of each of the cell's states."""
         size: Any = getattr(self.cell, "state_size")  # a cell of the program's own says it
         return [int(s) for s in size] if isinstance(size, (list, tuple)) else [int(size)]
 
     @property
     def output_size(self) -> int:
+        """The size of the cell's output (its first state's, unless it says otherwise)."""
         size: Any = getattr(self.cell, "output_size", self.state_sizes[0])
         return int(size)
 
@@ -166,6 +168,7 @@ class RNN(Layer):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Any:
+        """The layer again from `get_config()`'s dictionary, its cell rebuilt first."""
         config = dict(config)
         config["cell"] = deserialize(config["cell"])
         return cls(**config)

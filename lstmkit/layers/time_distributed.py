@@ -59,6 +59,7 @@ class TimeDistributed(Layer):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "TimeDistributed":
+        """The layer again from `get_config()`'s dictionary, its wrapped layer rebuilt first."""
         config = dict(config)
         config["layer"] = deserialize(config["layer"])
         return cls(**config)

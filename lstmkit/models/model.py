@@ -171,6 +171,7 @@ class Model(Layer, Trainer, Keras2Methods):
 
     @property
     def built(self) -> bool:
+        """Whether every layer has its weights."""
         return len(self.layers) > 0 and all(layer.built for layer in self.layers)
 
     @built.setter
@@ -179,22 +180,27 @@ class Model(Layer, Trainer, Keras2Methods):
 
     @property
     def inputs(self) -> list[SymbolicTensor]:
+        """The model's symbolic inputs, one per input."""
         return list(self._inputs)
 
     @property
     def outputs(self) -> list[SymbolicTensor]:
+        """The model's symbolic outputs, one per output."""
         return list(self._outputs)
 
     @property
     def input_names(self) -> list[str]:  # type: ignore[override]
+        """One name per input: its key when the inputs were a dict, else its input layer's name."""
         return list(self._input_keys) if self._input_keys is not None else _unique([t.layer.name for t in self._inputs])
 
     @property
     def output_names(self) -> list[str]:  # type: ignore[override]
+        """One name per output: its key when the outputs were a dict, else its layer's name."""
         return list(self._output_keys) if self._output_keys is not None else _unique([t.layer.name for t in self._outputs])
 
     @property
     def input(self) -> Any:
+        """The symbolic input, or a list (dict) of them as the model was given them."""
         return self._inputs[0] if self._single_input else self._restructure(self._inputs, self._input_keys)
 
     @property
@@ -213,6 +219,7 @@ class Model(Layer, Trainer, Keras2Methods):
 
     @property
     def output_shapes(self) -> list[Any]:
+        """Each output's shape, batch first."""
         return [t.shape for t in self._outputs]
 
     @staticmethod
@@ -248,6 +255,7 @@ class Model(Layer, Trainer, Keras2Methods):
 
     @property
     def device(self) -> torch.device:
+        """The device of the weights (the CPU for a model without any)."""
         for t in itertools.chain(self.parameters(), self.buffers()):
             return t.device
         return torch.device("cpu")
@@ -324,6 +332,7 @@ class Model(Layer, Trainer, Keras2Methods):
         """A functional model is built by its construction."""
 
     def output_activations(self) -> list[Any]:
+        """Per output, the activation its layer ends in when it can stop before it (for losses from logits), else None."""
         found = []
         for t in self._outputs:
             node = t.node
@@ -331,14 +340,16 @@ class Model(Layer, Trainer, Keras2Methods):
             found.append(node.layer.logits_activation() if single else None)
         return found
 
-    def run(self, xs: list[torch.Tensor], training: bool = False,
-            logits: Sequence[bool] | None = None) -> tuple[list[Any], list[torch.Tensor | None]]:
+    def run(self, xs: list[torch.Tensor], training: bool = False, logits: Sequence[bool] | None = None,
+            input_masks: Sequence[Any] | None = None) -> tuple[list[Any], list[torch.Tensor | None]]:
         """Each output and its mask for the inputs `xs` (one tensor per input, checked), running
-        the layer calls in order; `logits[i]`: output i before its layer's final activation."""
+        the layer calls in order; `logits[i]`: output i before its layer's final activation;
+        `input_masks`: the masks arriving with the inputs (a model inside another), as Keras
+        passes them on."""
         values: dict[int, Any] = {}
         masks: dict[int, Any] = {}
-        for t, x in zip(self._inputs, xs):
-            values[id(t)], masks[id(t)] = x, None
+        for i, (t, x) in enumerate(zip(self._inputs, xs)):
+            values[id(t)], masks[id(t)] = x, None if input_masks is None else input_masks[i]
         want = {id(self._outputs[i].node) for i, flag in enumerate(logits or []) if flag}
         logit_values: dict[int, torch.Tensor] = {}
         value_of = (lambda t: values[id(t)])
@@ -369,12 +380,16 @@ class Model(Layer, Trainer, Keras2Methods):
 
     def forward(self, x: Any, mask: Any = None, training: bool | None = None, logits: bool = False, **kwargs: Any) -> Any:
         """Runs the model on tensors or arrays (a list or dict for several inputs); returns its
-        output, or a list (dict) of outputs. As a layer of another model, `mask` is not used."""
+        output, or a list (dict) of outputs. As a layer of another model, the `mask` arriving
+        with its input goes on to the layers that read it, as in Keras."""
         if kwargs:
             raise TypeError(f"Model {self.name!r} takes no call argument(s) {sorted(kwargs)}")
         xs = self.as_inputs(x)
+        input_masks = None
+        if mask is not None:
+            input_masks = list(mask) if isinstance(mask, (list, tuple)) and len(xs) > 1 else [mask] * len(xs)
         outs, _ = self.run(xs, training=self.training if training is None else bool(training),
-                           logits=[logits] * len(self._outputs) if logits else None)
+                           logits=[logits] * len(self._outputs) if logits else None, input_masks=input_masks)
         return self._structured_outputs(outs)
 
     def compute_output_shape(self, input_shape: Any) -> Any:
@@ -462,10 +477,12 @@ class Model(Layer, Trainer, Keras2Methods):
         return pairs
 
     def require_built_for_weights(self) -> None:
+        """Raises ValueError when the model has no weights yet."""
         if not self.built:
             raise ValueError(f"Model {self.name!r} is not built yet: give it an input shape or call it on data first")
 
     def kind_name(self) -> str:
+        """What the model is called in messages."""
         return "Model"
 
     def set_weights(self, weights: Sequence[Any]) -> None:
@@ -474,6 +491,7 @@ class Model(Layer, Trainer, Keras2Methods):
         copy_checked(self.checked_weights(weights))
 
     def count_params(self) -> int:
+        """The number of weights, trainable or not."""
         return sum(layer.count_params() for layer in self.layers)
 
     def summary(self, line_length: int | None = None, print_fn: Callable[[str], Any] | None = None) -> None:
@@ -507,8 +525,9 @@ class Model(Layer, Trainer, Keras2Methods):
         numbers: dict[int, int] = {}
         calls: dict[int, list[Node]] = {id(layer): [] for layer in self.layers}
         for node in [t.node for t in self._inputs if t.node.is_input] + self.nodes:
-            numbers[id(node)] = len(calls[id(node.layer)])
-            calls[id(node.layer)].append(node)
+            layer_calls = calls.setdefault(id(node.layer), [])  # a Sequential's input layer is not in its layers
+            numbers[id(node)] = len(layer_calls)
+            layer_calls.append(node)
         return numbers, calls
 
     def get_config(self) -> dict[str, Any]:

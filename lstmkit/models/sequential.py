@@ -1,21 +1,24 @@
-"""`Sequential`: a stack of layers, each feeding the next, with Keras's model interface."""
+"""`Sequential`: a stack of layers, each feeding the next, with Keras's model interface.
+
+It is a functional `Model` whose graph is built as layers are added: a chain from its `Input`
+through each layer, traced when first needed after a change. Running, training, masks, logits
+and input checks are `Model`'s; what is Sequential's own is the adding (names, the input shape
+from the first layer or the first batch) and its config.
+"""
 
 from __future__ import annotations
 
-import itertools
-import os
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
-import numpy as np
+import numpy as np  # noqa: F401  (the docstring's example)
 import torch
-from torch import nn
 
-from ..data.strings import StringTensor
-from ..layers.base import Layer, Shape, check_finite, to_tensor
+from ..layers.base import Layer, Shape
 from ..layers.input_layer import InputLayer
 from ..layers.registry import deserialize, serialize
-from ..layers.symbolic import SymbolicTensor
-from .model import LayerList, Model
+from ..layers.symbolic import Node, SymbolicTensor
+from .graph import trace
+from .model import Model
 
 
 class Sequential(Model):
@@ -43,7 +46,8 @@ class Sequential(Model):
         # a default name is Keras's "sequential", which a model holding two renames "sequential_1"
         self._given_name = name is not None
         self.input_layer: InputLayer | None = None
-        self._traced: tuple[int, SymbolicTensor, Any] | None = None
+        self._changes = 0  # counts the adds and pops: the graph is traced again after one
+        self._traced: tuple[int, list[SymbolicTensor], list[Node]] | None = None  # (_changes, outputs, nodes)
         # (the input shape, how many layers are built for it, the last one's output shape): `add`
         # builds the new layer alone, so that a stack of n layers is built in time linear in n
         self._built_through: tuple[Any, int, Any] | None = None
@@ -82,6 +86,7 @@ class Sequential(Model):
         self._give_unique_name(layer)
         self.layers.append(layer)
         self._names.add(layer.name)
+        self._changes += 1
         if self.input_layer is not None:
             self._build_layers(self.input_layer.shape)
 
@@ -93,6 +98,7 @@ class Sequential(Model):
         del self.layers[-1]
         self._names.discard(layer.name)
         self._built_through = None
+        self._changes += 1
         return layer
 
     def _give_unique_name(self, layer: Layer) -> None:
@@ -125,6 +131,7 @@ class Sequential(Model):
         """Builds every layer for inputs of `input_shape` (batch first, e.g. `(None, 28, 28)`)."""
         if self.input_layer is None:
             self.input_layer = InputLayer(batch_shape=tuple(input_shape))
+            self._changes += 1
         self._build_layers(tuple(input_shape))
 
     @property
@@ -138,6 +145,7 @@ class Sequential(Model):
         return self.layer_output_shapes()[-1]
 
     def layer_output_shapes(self) -> list[Any]:
+        """Each layer's output shape, batch first, for the declared input."""
         if self.input_layer is None or not self.built:
             raise ValueError(
                 f"Sequential model {self.name!r} is not built yet: give an input shape "
@@ -149,68 +157,61 @@ class Sequential(Model):
             shapes.append(shape)
         return shapes
 
-    # ---- the forward pass ----------------------------------------------------------------------
+    # ---- the graph Model runs ----------------------------------------------------------------------
 
-    # ---- what Model and training need of it ----------------------------------------------------
-
-    @property
-    def input_names(self) -> list[str]:  # type: ignore[override]
-        return [self.input_layer.name if self.input_layer is not None else "input_layer"]
-
-    @property
-    def output_names(self) -> list[str]:  # type: ignore[override]
-        return [self.layers[-1].name if len(self.layers) else "output"]
-
-    @property
-    def output_shapes(self) -> list[Any]:
-        return [self.output_shape]
-
-    def _trace(self) -> tuple[SymbolicTensor, Any]:
-        """The stack as a graph (input and output symbolic tensors), made when first asked for
+    def _trace(self) -> tuple[list[SymbolicTensor], list[Node]]:
+        """The chain as a graph (its outputs and the calls to run), traced when first asked for
         after the layers change; it gives the layers their `input` and `output`."""
         if self.input_layer is None or not len(self.layers):
             raise ValueError(f"Sequential model {self.name!r} has no input and output yet: give it an input shape "
                              "(Input(shape=...) first) and layers")
-        if self._traced is None or self._traced[0] != len(self.layers):
+        if self._traced is None or self._traced[0] != self._changes:
             x: Any = self.input_layer.output
             first = x
             for layer in self.layers:
                 x = layer(x)
-            self._traced = (len(self.layers), first, x)
+            outputs = list(x) if isinstance(x, list) else [x]
+            self._traced = (self._changes, outputs, trace([first], outputs, self.name).nodes)
         return self._traced[1], self._traced[2]
 
     @property
-    def inputs(self) -> list[SymbolicTensor]:
-        return [self._trace()[0]]
+    def _inputs(self) -> list[SymbolicTensor]:  # type: ignore[override]
+        self._trace()
+        assert self.input_layer is not None
+        return [self.input_layer.output]
 
     @property
-    def outputs(self) -> list[SymbolicTensor]:
-        out = self._trace()[1]
-        return list(out) if isinstance(out, list) else [out]
-
-    @property
-    def input(self) -> Any:
+    def _outputs(self) -> list[SymbolicTensor]:  # type: ignore[override]
         return self._trace()[0]
 
     @property
-    def output(self) -> Any:
+    def nodes(self) -> list[Node]:  # type: ignore[override]
+        """The layer calls to run, in order: the chain's graph."""
         return self._trace()[1]
 
-    def _structured_outputs(self, values: list[Any]) -> Any:
-        return values[0] if len(values) == 1 else list(values)
+    _input_keys = _output_keys = None
+    _single_input = True
 
-    def output_activations(self) -> list[Any]:
-        return [self.layers[-1].logits_activation() if len(self.layers) else None]
+    @property
+    def _single_output(self) -> bool:  # type: ignore[override]
+        return len(self._outputs) == 1
 
-    def run(self, xs: list[torch.Tensor], training: bool = False,
-            logits: Sequence[bool] | None = None) -> tuple[list[Any], list[torch.Tensor | None]]:
-        out, mask = self.forward_with_mask(xs[0], training=training, logits=bool(logits and logits[0]))
-        if isinstance(out, (list, tuple)):  # a last layer that returns several tensors
-            return list(out), list(mask) if isinstance(mask, (list, tuple)) else [mask] * len(out)
-        return [out], [mask]
+    # ---- what Sequential adds: inputs before the graph exists ------------------------------------
 
-    def adapt_inputs(self, xs: list[Any], argument: str = "x") -> list[Any]:
-        return [self.as_input(xs[0], argument)]
+    @property
+    def input_names(self) -> list[str]:  # type: ignore[override]
+        """The input layer's name ("input_layer" before the model knows its input)."""
+        return [self.input_layer.name if self.input_layer is not None else "input_layer"]
+
+    @property
+    def output_names(self) -> list[str]:  # type: ignore[override]
+        """The last layer's name before the graph exists, the graph's output names after."""
+        if self.input_layer is None or not len(self.layers):  # before the graph: the last layer's
+            return [self.layers[-1].name if len(self.layers) else "output"]
+        return Model.output_names.fget(self)  # type: ignore[attr-defined]
+
+    def _input_dtype(self, index: int) -> torch.dtype | None:
+        return None if self.input_layer is None else self.input_layer.torch_dtype
 
     def _input_shape_of(self, index: int) -> Shape | None:
         return None if self.input_layer is None else self.input_layer.shape
@@ -224,10 +225,25 @@ class Sequential(Model):
     def check_inputs(self, shapes: Sequence[Sequence[int]], argument: str = "x") -> None:
         self.check_input_shape(tuple(shapes[0]), argument)
 
-    def ensure_built_for(self, xs: list[torch.Tensor]) -> None:
-        if not self.built:
-            with torch.no_grad():
-                self(xs[0][:1], training=False)
+    def ensure_built_for(self, xs: list[Any]) -> None:
+        """Builds the model for the first batch `xs` when it has no input shape yet, as Keras
+        builds it: the input is that batch's shape."""
+        if not len(self.layers):
+            raise ValueError(f"Sequential model {self.name!r} has no layers; add some with model.add(...)")
+        if self.input_layer is None:
+            x = xs[0]
+            self.input_layer = InputLayer(batch_shape=(None, *x.shape[1:]))
+            self._changes += 1
+            # later batches may have other lengths of sequence (padded batches do): the time axis
+            # of 3-D data, or of 2-D ids, is not held to the first batch's (Keras does not either)
+            self._free_time_axis = isinstance(x, torch.Tensor) and (
+                x.dim() >= 3 or (x.dim() == 2 and not x.is_floating_point()))
+        self._trace()
+
+    def as_inputs(self, x: Any, argument: str = "x") -> list[Any]:
+        if self.input_layer is None:  # checked against the shape the first batch gives it
+            self.ensure_built_for(self.adapt_inputs([x], argument))
+        return super().as_inputs(x, argument)
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         shape: Any = tuple(input_shape)
@@ -235,9 +251,6 @@ class Sequential(Model):
             layer.ensure_built(shape)
             shape = layer.compute_output_shape(shape)
         return shape
-
-    def compute_mask(self, x: Any, mask: Any) -> None:
-        return None
 
     def check_input_shape(self, shape: Sequence[int], argument: str = "x") -> None:
         """Raises ValueError when data of `shape` (batch first) does not fit the declared input."""
@@ -255,54 +268,12 @@ class Sequential(Model):
                    else f"{what} {tuple(shape[1:])}, not {tuple(expected[1:])}")
             )
 
-    def as_input(self, x: Any, argument: str = "x") -> Any:
-        """Converts and checks user data against the declared input; floats take the model's dtype.
-
-        Raises:
-            TypeError: For strings, objects and ragged lists.
-            ValueError: For a shape that does not fit, and for NaN or infinite values unless
-                `model.check_finite` is False.
-        """
-        if isinstance(x, StringTensor) or self.text_inputs()[0]:
-            return self.shaped_text(0, x)
-        x = to_tensor(x, argument, float_dtype=self.compute_dtype)
-        self.check_input_shape(tuple(x.shape), argument)
-        if self.check_finite:
-            check_finite(x, argument)
-        if self.input_layer is not None and self.input_layer.torch_dtype == torch.int64 and x.is_floating_point():
-            x = x.long()
-        return x.to(self.device)
-
-    def forward(
-        self, x: Any, mask: torch.Tensor | None = None, training: bool | None = None, logits: bool = False, **kwargs: Any
-    ) -> Any:
-        """Runs the layers in turn; `logits=True` stops the last layer before its activation
-        (only for a last layer whose `logits_activation()` is not None)."""
+    def forward(self, x: Any, mask: Any = None, training: bool | None = None, logits: bool = False, **kwargs: Any) -> Any:
         if kwargs:
             raise TypeError(f"Sequential model {self.name!r} takes no call argument(s) {sorted(kwargs)}")
-        return self.forward_with_mask(x, mask, training, logits)[0]
-
-    def forward_with_mask(
-        self, x: Any, mask: torch.Tensor | None = None, training: bool | None = None, logits: bool = False
-    ) -> tuple[Any, torch.Tensor | None]:
-        """`forward`, and the mask of the output: (batch, timesteps) booleans when a `Masking` or
-        `Embedding(mask_zero=True)` mask reaches a sequence output, else None."""
         if not len(self.layers):
             raise ValueError(f"Sequential model {self.name!r} has no layers; add some with model.add(...)")
-        x = self.as_input(x)
-        if self.input_layer is None:  # built by its first batch, as Keras builds it
-            self.input_layer = InputLayer(batch_shape=(None, *x.shape[1:]))
-            # later batches may have other lengths of sequence (padded batches do): the time axis
-            # of 3-D data, or of 2-D ids, is not held to the first batch's (Keras does not either)
-            self._free_time_axis = isinstance(x, torch.Tensor) and (
-                x.dim() >= 3 or (x.dim() == 2 and not x.is_floating_point()))
-        last = len(self.layers) - 1
-        for index, layer in enumerate(self.layers):
-            extra = {"logits": True} if logits and index == last else {}
-            y = layer(x, mask=mask, training=training, **extra)
-            mask = layer.compute_mask(x, mask)
-            x = y
-        return x, mask
+        return super().forward(x, mask, training, logits)
 
     # ---- weights -------------------------------------------------------------------------------
 

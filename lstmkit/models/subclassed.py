@@ -105,8 +105,8 @@ class SubclassedModel(Model):
             with torch.no_grad(), torch.random.fork_rng():  # building draws no numbers the run would see
                 self.run([x[:2] for x in xs], training=False)
 
-    def run(self, xs: list[torch.Tensor], training: bool = False,
-            logits: Sequence[bool] | None = None) -> tuple[list[Any], list[torch.Tensor | None]]:
+    def run(self, xs: list[torch.Tensor], training: bool = False, logits: Sequence[bool] | None = None,
+            input_masks: Sequence[Any] | None = None) -> tuple[list[Any], list[torch.Tensor | None]]:
         inputs: Any = xs[0] if len(xs) == 1 else list(xs)
         out = self.call(inputs, **self._call_arguments({"training": training}))
         outs = list(out) if isinstance(out, (list, tuple)) else [out]

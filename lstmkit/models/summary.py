@@ -40,7 +40,8 @@ def summary_lines(model: Any, line_length: int = 80) -> list[str]:
     """The table as lines: name (type), output shape and parameter count per layer, then
     totals; for a graph (`Model(inputs, outputs)`) also its input layers and, per layer, the
     tensors it is called on (`layer[call][output]`, Keras's "Connected to")."""
-    if hasattr(model, "nodes"):
+    chain = hasattr(model, "input_layer")  # a Sequential: Keras prints it without the connections
+    if not chain and hasattr(model, "nodes"):
         return _graph_lines(model, max(line_length, 98))
     if getattr(model, "subclassed", False):  # a class of the program's own: its layers' shapes are not known
         return _subclassed_lines(model, line_length)

@@ -98,6 +98,7 @@ class Tokenizer:
         return text_to_word_sequence(text, self.filters, self.lower, self.split)
 
     def fit_on_texts(self, texts: Iterable[str]) -> None:
+        """Counts the words of `texts` and (re)builds `word_index`, most frequent first."""
         if isinstance(texts, str):
             raise ValueError("texts must be a list of strings, got one string (wrap it in a list)")
         for text in texts:
@@ -113,6 +114,7 @@ class Tokenizer:
         self.index_word = {i: w for w, i in self.word_index.items()}
 
     def texts_to_sequences(self, texts: Iterable[str]) -> list[list[int]]:
+        """Each text as its words' indices (words beyond `num_words` left out, or the OOV index)."""
         if isinstance(texts, str):
             raise ValueError("texts must be a list of strings, got one string (wrap it in a list)")
         oov = self.word_index.get(self.oov_token) if self.oov_token is not None else None
@@ -165,6 +167,7 @@ class Tokenizer:
         return self.sequences_to_matrix(self.texts_to_sequences(texts), mode=mode)
 
     def sequences_to_texts(self, sequences: Iterable[Iterable[int]]) -> list[str]:
+        """Each sequence of indices back to words joined by spaces."""
         return [" ".join(self.index_word[i] for i in seq if i in self.index_word) for seq in sequences]
 
     def get_config(self) -> dict[str, Any]:

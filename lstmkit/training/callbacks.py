@@ -8,6 +8,8 @@ Setting `model.stop_training = True` ends `fit` after the current batch.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import csv
 import io
 import math
@@ -27,6 +29,10 @@ from .progress import Progbar
 Logs = dict[str, float]
 
 
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+
 def _say(text: str) -> None:
     """A callback's message, printed once per run (by rank 0 when training data-parallel)."""
     if distributed.is_main_process():
@@ -38,10 +44,10 @@ class Callback:
     for the training-batch hooks and are called by them."""
 
     def __init__(self) -> None:
-        self.model: Any = None
+        self.model: Trainer = None  # type: ignore[assignment]  # set_model gives it, before any use
         self.params: dict[str, Any] = {}
 
-    def set_model(self, model: Any) -> None:
+    def set_model(self, model: Trainer) -> None:
         self.model = model
 
     def set_params(self, params: dict[str, Any]) -> None:
@@ -55,17 +61,23 @@ class Callback:
     def set_state(self, state: dict[str, Any]) -> None:
         """Puts back what `get_state` returned; called after `on_train_begin` when resuming."""
 
-    def on_train_begin(self, logs: Logs | None = None) -> None: ...
-    def on_train_end(self, logs: Logs | None = None) -> None: ...
-    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None: ...
-    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None: ...
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        """Called once when `fit` starts."""
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        """Called once when `fit` ends (also after an early stop)."""
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        """Called at the start of each epoch (numbered from 0)."""
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        """Called at the end of each epoch with its logs (losses and metrics, validation ones included)."""
     def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
 
     def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        """Called before each training batch."""
         self.on_batch_begin(batch, logs)
 
     def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        """Called after each training batch with the running logs."""
         self.on_batch_end(batch, logs)
 
     def on_test_begin(self, logs: Logs | None = None) -> None: ...
@@ -98,7 +110,7 @@ def callback_items(callbacks: Any) -> list[Callback]:
 class CallbackList:
     """Calls a hook on every callback in order: `callbacks.on_epoch_end(epoch, logs)`."""
 
-    def __init__(self, callbacks: Iterable[Callback], model: Any, params: dict[str, Any]) -> None:
+    def __init__(self, callbacks: Iterable[Callback], model: Trainer, params: dict[str, Any]) -> None:
         self.callbacks = list(callbacks)
         for callback in self.callbacks:
             if not isinstance(callback, Callback):
@@ -327,6 +339,7 @@ class EarlyStopping(MonitorCallback):
         self.best_weights = None if state["best_weights"] is None else [np.asarray(w) for w in state["best_weights"]]
 
     def on_train_end(self, logs: Logs | None = None) -> None:
+        """Restores the best weights when asked to, and reports the stop."""
         if self.stopped_epoch > 0 and self.verbose > 0:
             _say(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
@@ -464,7 +477,7 @@ class ReduceLROnPlateau(MonitorCallback):
         self.wait, self.cooldown_counter, self.best = int(state["wait"]), int(state["cooldown_counter"]), state["best"]
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
-        optimizer = self.model.optimizer
+        optimizer = _optimizer_of(self.model, type(self).__name__)
         if logs is not None:
             logs["learning_rate"] = optimizer.learning_rate
         value = self.current(logs)
@@ -486,6 +499,13 @@ class ReduceLROnPlateau(MonitorCallback):
                     self.cooldown_counter, self.wait = self.cooldown, 0
 
 
+def _optimizer_of(model: Trainer, callback: str) -> Any:
+    """The optimizer of a compiled model, for a callback that changes its learning rate."""
+    if model.optimizer is None:
+        raise ValueError(f"{callback} needs a compiled model: call model.compile(optimizer=...) first")
+    return model.optimizer
+
+
 class LearningRateScheduler(Callback):
     """Sets the learning rate at the start of each epoch to `schedule(epoch, lr)` (or `schedule(epoch)`)."""
 
@@ -497,7 +517,7 @@ class LearningRateScheduler(Callback):
         self.verbose = verbose
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
-        optimizer = self.model.optimizer
+        optimizer = _optimizer_of(self.model, type(self).__name__)
         try:
             lr = self.schedule(epoch, optimizer.base_learning_rate)
         except TypeError:  # a schedule of the epoch alone, as Keras 1 wrote them
@@ -510,7 +530,7 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         if logs is not None:
-            logs["learning_rate"] = self.model.optimizer.learning_rate
+            logs["learning_rate"] = _optimizer_of(self.model, type(self).__name__).learning_rate
 
 
 class CSVLogger(Callback):

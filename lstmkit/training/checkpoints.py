@@ -29,6 +29,8 @@ kept. Resuming takes the newest that reads back whole and skips (with a warning)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import glob
 import os
 import warnings
@@ -43,6 +45,10 @@ from .run_state import Saved, check_run, decode, encode
 
 KEEP = 2
 _NAME = "checkpoint-{epoch:06d}-{step:09d}.lstmkit"
+
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
 
 
 class Checkpoints:
@@ -71,7 +77,7 @@ class Checkpoints:
         """Checkpoint files, newest first."""
         return sorted(glob.glob(os.path.join(self.directory, "checkpoint-*-*.lstmkit")), reverse=True)
 
-    def save(self, model: Any, epoch: int, step: int, run: dict[str, Any]) -> str:
+    def save(self, model: Trainer, epoch: int, step: int, run: dict[str, Any]) -> str:
         header, tensors = model_state(model)
         header["format"] = CHECKPOINT_FORMAT
         header["run"] = encode({**run, "position": {"epoch": epoch, "step": step}}, tensors)
@@ -81,7 +87,7 @@ class Checkpoints:
             os.remove(old)
         return path
 
-    def latest(self, model: Any = None) -> Saved | None:
+    def latest(self, model: Trainer | None = None) -> Saved | None:
         """The newest checkpoint that reads back whole, or None when there is none; with a built
         `model`, its tensors' names and shapes are checked against it before they are read."""
         for path in self.paths():

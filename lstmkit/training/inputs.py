@@ -9,6 +9,8 @@ wrapped as `TorchData`, each of its batches going through the same checks as it 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from typing import Any, Mapping
 
 import torch
@@ -26,8 +28,12 @@ _CHECKED_LOSSES = (losses_module.sparse_categorical_crossentropy, losses_module.
 XYW = tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor | None] | None]
 
 
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+
 def prepare(
-    model: Any,
+    model: Trainer,
     setup: Setup,
     x: Any,
     y: Any,
@@ -78,7 +84,7 @@ def prepare(
     return data
 
 
-def check_targets_for(model: Any, setup: Setup, index: int, y: torch.Tensor, argument: str) -> torch.Tensor:
+def check_targets_for(model: Trainer, setup: Setup, index: int, y: torch.Tensor, argument: str) -> torch.Tensor:
     """Output `index`'s targets checked against its shape and loss (a user's loss decides for
     itself what targets mean)."""
     loss_fn = setup.outputs[index].loss_fn
@@ -89,7 +95,7 @@ def check_targets_for(model: Any, setup: Setup, index: int, y: torch.Tensor, arg
 
 
 def batch_tensors(
-    model: Any, setup: Setup, x: Any, y: Any, sample_weight: Any, from_loader: bool,
+    model: Trainer, setup: Setup, x: Any, y: Any, sample_weight: Any, from_loader: bool,
     class_weight: Mapping[int, float] | None = None,
 ) -> XYW:
     """Moves one batch to the model's device. Floats already have the model's dtype: arrays got

@@ -8,6 +8,8 @@ a checkpoint keeps of a run in `run_state.py`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import contextlib
 import contextvars
 import json
@@ -33,6 +35,10 @@ from .step import Step, new_trackers
 _EPOCHS: contextvars.ContextVar[int | None] = contextvars.ContextVar("lstmkit_epochs_override", default=None)
 
 
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+
 @contextlib.contextmanager
 def epochs_override(epochs: int | None) -> Iterator[None]:
     """Within the block, every `fit` trains `epochs` epochs whatever it is asked (None: no change);
@@ -51,7 +57,7 @@ def verbosity(verbose: Any) -> int:
 
 
 def resume_run(
-    model: Any, setup: Setup, saved: Saved, fit_settings: dict[str, Any], callback_list: CallbackList,
+    model: Trainer, setup: Setup, saved: Saved, fit_settings: dict[str, Any], callback_list: CallbackList,
     stream: BatchStream, trackers: Any, replicas: distributed.Replicas | None,
 ) -> None:
     restore(model, saved, fit_settings, callback_list, stream, trackers, replicas,
@@ -59,7 +65,7 @@ def resume_run(
 
 
 def fit(
-    model: Any,
+    model: Trainer,
     x: Any = None,
     y: Any = None,
     batch_size: int | None = None,
@@ -233,7 +239,7 @@ def fit(
     return model.history
 
 
-def start_replicas(model: Any, setup: Setup, train: ArrayData | TorchData, batch_size: int) -> distributed.Replicas:
+def start_replicas(model: Trainer, setup: Setup, train: ArrayData | TorchData, batch_size: int) -> distributed.Replicas:
     """Builds the model if a Dataset's first batch has not yet, and wraps it for DDP."""
     world = distributed.world_size()
     if isinstance(train, TorchData) and not train.indexable:
@@ -266,7 +272,7 @@ def validation_share(
     return validation, validation.distributed_sampler is not None
 
 
-def validation_source(model: Any, setup: Setup, validation_data: Any) -> ArrayData | TorchData | None:
+def validation_source(model: Trainer, setup: Setup, validation_data: Any) -> ArrayData | TorchData | None:
     if validation_data is None:
         return None
     if is_torch_data(validation_data):
@@ -281,13 +287,13 @@ def validation_source(model: Any, setup: Setup, validation_data: Any) -> ArrayDa
     return prepare(model, setup, vx, vy, vw, None, names=("validation_data[0]", "validation_data[1]", "validation_data[2]"))
 
 
-def make_callbacks(model: Any, callbacks: Iterable[Callback] | None, shown: int, params: dict[str, Any]) -> CallbackList:
+def make_callbacks(model: Trainer, callbacks: Iterable[Callback] | None, shown: int, params: dict[str, Any]) -> CallbackList:
     progress: list[Callback] = [ProgbarLogger(shown)] if shown else []
     return CallbackList([*progress, *callback_items(callbacks)], model, {**params, "verbose": shown})
 
 
 def evaluate_loop(
-    model: Any, setup: Setup, step_fns: Step, data: ArrayData | TorchData, batch_size: int, callback_list: CallbackList, steps: int | None,
+    model: Trainer, setup: Setup, step_fns: Step, data: ArrayData | TorchData, batch_size: int, callback_list: CallbackList, steps: int | None,
     replicas: distributed.Replicas | None = None,
 ) -> dict[str, float]:
     """The figures over `data`; with `replicas`, `data` is this rank's share and the figures
@@ -313,7 +319,7 @@ def evaluate_loop(
 
 
 def evaluate(
-    model: Any,
+    model: Trainer,
     x: Any = None,
     y: Any = None,
     batch_size: int | None = None,

@@ -13,6 +13,8 @@ The header (see `lstmkit.saving.archive` for the file around it):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 from typing import Any, Mapping
 
@@ -25,7 +27,11 @@ from ..saving.weights import require_built, weights_of
 from . import optimizers
 
 
-def model_state(model: Any, extras: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+
+def model_state(model: Trainer, extras: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """The header and tensors that `model.save` writes: architecture, compile settings,
     weights and optimizer state."""
     require_built(model, "save")
@@ -72,7 +78,7 @@ def field(header: Mapping[str, Any], key: str, path: str, kind: type = dict) -> 
 
 
 def restore_compile(
-    model: Any, header: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], path: str,
+    model: Trainer, header: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], path: str,
     custom_objects: Mapping[str, Any] | None,
 ) -> None:
     """Compiles `model` as the header's compile settings say and loads the optimizer's state."""
@@ -93,7 +99,7 @@ def restore_compile(
         load_optimizer_state(model, header, tensors, path)
 
 
-def load_optimizer_state(model: Any, header: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], path: str) -> None:
+def load_optimizer_state(model: Trainer, header: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], path: str) -> None:
     """Puts the saved optimizer state into `model`'s (compiled) optimizer."""
     assert model.optimizer is not None
     model.bind_optimizer()

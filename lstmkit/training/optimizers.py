@@ -169,6 +169,7 @@ class Optimizer(torch.optim.Optimizer):
         return self.iterations
 
     def update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float) -> None:
+        """Updates one parameter `p` in place from its gradient `g`, its state and the step's learning rate."""
         raise NotImplementedError
 
     def get_config(self) -> dict[str, Any]:

@@ -8,6 +8,8 @@ checkpoint left it, on any number of ranks.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,10 @@ from . import metrics as metrics_module
 from .callbacks import Callback, CallbackList, ProgbarLogger
 from .data import BatchStream, TorchData
 from .model_file import load_optimizer_state
+
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
 
 
 @dataclass
@@ -140,7 +146,7 @@ def stateful_callbacks(callback_list: CallbackList) -> dict[str, Callback]:
 
 
 def snapshot(
-    model: Any, fit_settings: dict[str, Any], callback_list: CallbackList, stream: BatchStream,
+    model: Trainer, fit_settings: dict[str, Any], callback_list: CallbackList, stream: BatchStream,
     trackers: dict[str, metrics_module.RunningMean] | None, replicas: distributed.Replicas | None,
 ) -> dict[str, Any]:
     """What a checkpoint keeps of the run."""
@@ -156,7 +162,7 @@ def snapshot(
 
 
 def restore(
-    model: Any, saved: Saved, fit_settings: dict[str, Any], callback_list: CallbackList, stream: BatchStream,
+    model: Trainer, saved: Saved, fit_settings: dict[str, Any], callback_list: CallbackList, stream: BatchStream,
     trackers: dict[str, metrics_module.RunningMean] | None, replicas: distributed.Replicas | None,
     build_from_batch: Any,
 ) -> None:

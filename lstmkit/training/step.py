@@ -11,6 +11,8 @@ as weighted means over samples (see `metrics.Mean`); masked time steps count in 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from typing import Any
 
 import torch
@@ -30,7 +32,11 @@ _LOGIT_PAIRS = {
 Trackers = dict[str, metrics_module.RunningMean]
 
 
-def logit_activations(model: Any, setup: Setup) -> list[Any]:
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+
+def logit_activations(model: Trainer, setup: Setup) -> list[Any]:
     """Per output: the softmax/sigmoid its layer applies last when its loss can take the logits
     under it instead (computed stably), else None."""
     found = []
@@ -49,7 +55,7 @@ class Step:
     """The train and test steps of one compiled model (metric functions are chosen by the
     shapes of the first batch, and kept)."""
 
-    def __init__(self, model: Any, setup: Setup) -> None:
+    def __init__(self, model: Trainer, setup: Setup) -> None:
         self.model, self.setup = model, setup
         self._metric_fns: list[list[tuple[str, metrics_module.MetricFn]]] | None = None
 

@@ -23,7 +23,7 @@ A model gives the training loop (and these methods rely on):
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -48,28 +48,63 @@ class Trainer(nn.Module):
     stop_training: bool = False
     history: History | None = None
 
-    # what a model provides (see the module docstring)
+    # what a model provides (see the module docstring): the training side's functions take a
+    # `Trainer` and use only what is declared here
     input_names: list[str]
     output_names: list[str]
+    apply_constraints: Callable[[], None]
+    text_inputs: Callable[[], list[bool]]
+    shaped_text: Callable[[int, Any], Any]
+    get_weights: Callable[[], list[Any]]
+    set_weights: Callable[[Sequence[Any]], None]
+    save: Callable[..., None]
+    save_weights: Callable[..., None]
+    get_config: Callable[[], dict[str, Any]]
 
     @property
     def output_shapes(self) -> list[Any]:
+        """Each output's shape, batch first."""
+        raise NotImplementedError
+
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        """The floating dtype the model computes in."""
+        raise NotImplementedError
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the model's weights."""
+        raise NotImplementedError
+
+    @property
+    def losses(self) -> list[torch.Tensor]:
+        """The regularization penalties of the last forward pass."""
+        raise NotImplementedError
+
+    @property
+    def trainable_variables(self) -> list[nn.Parameter]:
+        """The weights the optimizer updates."""
         raise NotImplementedError
 
     def output_activations(self) -> list[Any]:
+        """Per output, the activation its layer ends in when it can stop before it, else None."""
         raise NotImplementedError
 
     def run(self, xs: list[torch.Tensor], training: bool = False,
             logits: Sequence[bool] | None = None) -> tuple[list[Any], list[torch.Tensor | None]]:
+        """The outputs and their masks for a list of input tensors; `logits[i]`: output i before that activation."""
         raise NotImplementedError
 
     def adapt_inputs(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The inputs as the model computes on them (dtype, device), checked."""
         raise NotImplementedError
 
     def check_inputs(self, shapes: Sequence[Sequence[int]], argument: str = "x") -> None:
+        """Raises ValueError when data of these shapes cannot go in."""
         raise NotImplementedError
 
     def ensure_built_for(self, xs: list[torch.Tensor]) -> None:
+        """Builds the model from a first batch if it is not built."""
         raise NotImplementedError
 
     # ---- compile -------------------------------------------------------------------------------
@@ -104,18 +139,22 @@ class Trainer(nn.Module):
 
     @property
     def compiled(self) -> bool:
+        """Whether `compile` was called."""
         return self.compile_setup is not None
 
     @property
     def optimizer(self) -> optimizers_module.Optimizer | None:
+        """The optimizer given to `compile` (None before it)."""
         return None if self.compile_setup is None else self.compile_setup.optimizer
 
     @property
     def loss(self) -> Any:
+        """The loss given to `compile` (None before it)."""
         return None if self.compile_setup is None else self.compile_setup.loss
 
     @property
     def metrics_names(self) -> list[str]:
+        """The names of the figures `evaluate` returns: the loss, then each metric."""
         return ["loss"] if self.compile_setup is None else self.compile_setup.names
 
     def bind_optimizer(self) -> None:
@@ -129,6 +168,7 @@ class Trainer(nn.Module):
             optimizer.build(trainable)
 
     def require_compiled(self, method: str) -> tuple[Setup, Step]:
+        """The compile settings and step functions; a ValueError naming `method` before `compile`."""
         if self.compile_setup is None:
             raise ValueError(f"Call model.compile(optimizer=..., loss=...) before model.{method}()")
         if not self.compile_setup.trained_outputs:
