@@ -166,3 +166,21 @@ def test_cell_clip_gives_tensorflows_lstm_block_cell(implementation, peephole):
     assert np.abs(ours[2]).max() == pytest.approx(0.4)  # the clip bit
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=0, atol=2e-6)  # float32 arithmetic over six steps
+
+
+def test_setting_an_option_on_a_layer_goes_through_its_settings():
+    """`layer.return_sequences = True` makes new, checked settings that the runner reads; an
+    option of the cell is fixed once its weights exist."""
+    import torch
+
+    layer = LSTM(4, activity_regularizer="l1")
+    assert layer.activity_regularizer is layer.penalties.activity_regularizer
+    layer.return_sequences = True
+    assert layer.sequence.return_sequences and layer(torch.zeros(2, 5, 3)).shape == (2, 5, 4)
+    with pytest.raises(ValueError, match="dropout=2.0"):
+        layer.dropout = 2.0
+    with pytest.raises(AttributeError, match="weights fix units"):
+        layer.units = 5
+    fresh = GRU(4)
+    fresh.units = 6  # not built yet: the weights will be made for 6
+    assert fresh(torch.zeros(1, 2, 3)).shape == (1, 6)

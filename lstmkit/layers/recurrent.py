@@ -3,6 +3,7 @@ sequence runner."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from dataclasses import dataclass
 from typing import Any, ClassVar, Collection, Sequence
@@ -67,15 +68,35 @@ class SettingsLayer(Layer):
 
     parts: ClassVar[tuple[str, ...]] = ()  # attribute names of its settings objects
 
+    def _part_of(self, name: str) -> str | None:
+        """Which settings object has a field `name` (None: none has)."""
+        for part in type(self).parts:
+            settings = self.__dict__.get(part)
+            if settings is not None and name in settings.__dataclass_fields__:
+                return part
+        return None
+
     def __getattr__(self, name: str) -> Any:
         try:
             return super().__getattr__(name)
         except AttributeError:
-            for part in type(self).parts:
-                settings = self.__dict__.get(part)
-                if settings is not None and name in settings.__dataclass_fields__:
-                    return getattr(settings, name)
-            raise
+            part = self._part_of(name)
+            if part is None:
+                raise
+            return getattr(self.__dict__[part], name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Setting an option (`layer.return_sequences = True`) makes new settings, checked as when
+        the layer was made; an option of the cell is fixed once the weights exist."""
+        part = self._part_of(name)
+        if part is not None:
+            if part == "cell_settings" and self.__dict__.get("_modules", {}).get("cell") is not None:
+                raise AttributeError(f"{type(self).__name__} layer {self.name!r} is built, and its weights fix {name}: "
+                                     f"make a new layer with {name}={value!r}")
+            object.__setattr__(self, part, dataclasses.replace(self.__dict__[part], **{name: value}))
+            if name not in self.__dict__:
+                return
+        super().__setattr__(name, value)
 
     @staticmethod
     def arguments(given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -119,6 +119,8 @@ class Optimizer(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        """One update of every parameter from its gradient (`closure`, if given, recomputes the
+        loss first, as `torch.optim` takes it); returns that loss."""
         if not self.built:
             raise ValueError(f"Optimizer {self.name!r} has no parameters yet: call build(model.parameters()) first")
         loss = None
