@@ -184,3 +184,24 @@ def test_setting_an_option_on_a_layer_goes_through_its_settings():
     fresh = GRU(4)
     fresh.units = 6  # not built yet: the weights will be made for 6
     assert fresh(torch.zeros(1, 2, 3)).shape == (1, 6)
+
+
+def test_conv_lstm_goes_through_the_one_masking_rule_as_keras_does():
+    """ConvLSTM2D runs through the sequence runner: a masked step keeps the state and repeats the
+    previous output, zeros before the first step (not the initial state), as Keras 3's layer."""
+    import torch
+
+    keras = pytest.importorskip("keras")
+    rng = np.random.RandomState(0)
+    x = rng.randn(2, 4, 5, 5, 3).astype("float32")
+    mask = np.array([[0, 1, 1, 0], [1, 0, 1, 1]], bool)
+    h0, c0 = rng.randn(2, 5, 5, 2).astype("float32"), rng.randn(2, 5, 5, 2).astype("float32")
+    theirs = keras.layers.ConvLSTM2D(2, 3, padding="same", return_sequences=True, return_state=True)
+    expected = [t.detach().cpu().numpy() for t in theirs(x, mask=mask, initial_state=[h0, c0])]
+    ours = ConvLSTM2D(2, 3, padding="same", return_sequences=True, return_state=True)
+    ours.ensure_built((None, 4, 5, 5, 3))
+    ours.set_weights([v.value.detach().cpu().numpy() for v in theirs.weights])
+    got = ours(torch.from_numpy(x), mask=torch.from_numpy(mask), initial_state=[torch.from_numpy(h0), torch.from_numpy(c0)])
+    assert np.abs(expected[0][0, 0]).max() == 0  # sample 0's first step is masked
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a.detach().numpy(), b, rtol=0, atol=1e-5)

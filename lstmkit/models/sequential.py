@@ -52,7 +52,7 @@ class Sequential(Model):
         # builds the new layer alone, so that a stack of n layers is built in time linear in n
         self._built_through: tuple[Any, int, Any] | None = None
         self._names: set[str] = set()  # the layers' names, as `add` gave them
-        self._free_time_axis = False  # built by a first batch: see forward_with_mask
+        self._free_time_axis = False  # built by a first batch: see ensure_built_for
         self._next_suffix: dict[str, int] = {}
         for layer in layers or []:
             self.add(layer)
