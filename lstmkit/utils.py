@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import _threads
 from .data.directory import text_dataset_from_directory as text_dataset_from_directory
 from .datasets.cache import get_file as get_file
 from .plot import model_diagram
@@ -28,7 +29,9 @@ def plot_model(model: Any, to_file: str = "model.png", show_shapes: bool = False
 
 def set_random_seed(seed: int) -> None:
     """Seeds Python's, numpy's and torch's generators, so the same program gives the same numbers
-    on CPU (weight initialisation, dropout, shuffling all draw from them).
+    on CPU (weight initialisation, dropout, shuffling all draw from them). It also keeps torch's
+    thread count fixed (the thread governor of `fit` stands aside), so that sums split over
+    threads round the same way each run.
 
     >>> set_random_seed(1); a = torch.rand(2); set_random_seed(1); torch.equal(a, torch.rand(2))
     True
@@ -38,6 +41,7 @@ def set_random_seed(seed: int) -> None:
     random.seed(int(seed))
     np.random.seed(int(seed) % 2**32)
     torch.manual_seed(int(seed))
+    _threads.pin()
 
 
 def to_categorical(y: Any, num_classes: int | None = None, dtype: str = "float32") -> np.ndarray:

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import torch
 
-from .. import distributed
+from .. import _threads, distributed
 from .._checks import non_negative_int, one_of, positive_int
 from .callbacks import Callback, CallbackList, History, ProgbarLogger, callback_items
 from .checkpoints import Checkpoints
@@ -158,6 +158,7 @@ def fit(
         [*callback_items(callbacks), model.history], shown, {"epochs": epochs, "steps": steps, "in_fit": True}
     )
     model.stop_training = False
+    governor, owns_governor = _threads.acquire()
     try:
         if checkpoints is not None:
             checkpoints.acquire()
@@ -192,6 +193,7 @@ def fit(
                 step = saved.step
             saved = None
             for batch in stream.epoch(steps_per_epoch, done=step):
+                governor.tick()
                 callback_list.on_train_batch_begin(step)
                 logs = step_fns.train(trackers, *convert(batch), replicas=replicas)
                 if not reported_nonfinite and not math.isfinite(logs.get("loss", 0.0)):
@@ -232,6 +234,7 @@ def fit(
                     checkpoints.save(model, epoch + 1, 0, run)
         callback_list.on_train_end()
     finally:
+        _threads.release(governor, owns_governor)
         if checkpoints is not None:
             checkpoints.release()
         if replicas is not None:
@@ -302,12 +305,14 @@ def evaluate_loop(
     logs = {name: math.nan for name in trackers}
     callback_list.on_test_begin()
     from_loader = isinstance(data, TorchData)
-    for step, batch in enumerate(data.batches(batch_size)):
-        if steps is not None and step >= steps:
-            break
-        callback_list.on_test_batch_begin(step)
-        logs = step_fns.test(trackers, *batch_tensors(model, setup, *batch, from_loader=from_loader))
-        callback_list.on_test_batch_end(step, logs)
+    with _threads.governed() as governor:
+        for step, batch in enumerate(data.batches(batch_size)):
+            if steps is not None and step >= steps:
+                break
+            governor.tick()
+            callback_list.on_test_batch_begin(step)
+            logs = step_fns.test(trackers, *batch_tensors(model, setup, *batch, from_loader=from_loader))
+            callback_list.on_test_batch_end(step, logs)
     if replicas is not None:
         totals = replicas.sum(torch.tensor([[t.total, t.count] for t in trackers.values()], dtype=torch.float64))
         for tracker, (total, count) in zip(trackers.values(), totals.tolist()):

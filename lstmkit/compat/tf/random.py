@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ... import _threads
 from ...data import dataset as _dataset
 from ._tensors import _int, _ints, dtype_of, t
 
@@ -23,6 +24,7 @@ def set_seed(seed: int) -> None:
     np.random.seed(seed % 2**32)
     _random.seed(seed)
     _dataset.set_global_seed(seed)
+    _threads.pin()  # repeatable numbers: the thread count stays fixed
 
 
 def _generator(seed: Any) -> torch.Generator | None:
