@@ -71,8 +71,13 @@ def parser() -> argparse.ArgumentParser:
         "and prints ms per training step and per inference batch, peak memory and the ratios to the "
         "fused path (see lstmkit/bench.py).",
     )
-    bench.add_argument("--rounds", type=_positive, default=7, help="interleaved rounds; the median is reported (default 7)")
-    bench.add_argument("--steps", type=_positive, default=5, help="steps timed per round (default 5)")
+    bench.add_argument("--rounds", type=_positive, help="interleaved rounds; the median is reported (default 7; 2 with --peers)")
+    bench.add_argument("--steps", type=_positive, help="steps timed per round (default 5; 3 with --peers)")
+    bench.add_argument("--peers", action="store_true",
+                       help="lstmkit beside Keras 3 on TensorFlow, JAX and torch and torch.nn, each in a process of its own, "
+                       "with peak memory (pip install 'lstmkit[bench]'; see lstmkit/bench_peers.py)")
+    bench.add_argument("--load", default="0,1,2", metavar="N,N,...",
+                       help="with --peers: the numbers of busy processes to run each case beside (default 0,1,2)")
     bench.add_argument("--only", metavar="TEXT", help="run only the cases whose name contains TEXT")
     bench.add_argument("--quick", action="store_true", help="tiny shapes: checks that every contender runs, times nothing useful")
     bench.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]: where every contender runs")
@@ -208,9 +213,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if distributed.launched() and not distributed.is_main_process():
         sys.stdout = open(os.devnull, "w")  # rank 0 reports for the run; errors still reach stderr
     if args.command == "bench":
+        if args.peers:
+            from . import bench_peers
+
+            try:
+                load = tuple(int(n) for n in args.load.split(","))
+                if any(n < 0 for n in load):
+                    raise ValueError
+            except ValueError:
+                command_line.error(f"--load takes non-negative counts separated by commas, got --load {args.load!r}")
+            return bench_peers.run(rounds=args.rounds or 2, steps=args.steps or 3, load=load, only=args.only)
         from . import bench
 
-        return bench.main(rounds=args.rounds, steps_per_round=args.steps, only=args.only, quick=args.quick,
+        return bench.main(rounds=args.rounds or 7, steps_per_round=args.steps or 5, only=args.only, quick=args.quick,
                           device=args.device)
     if getattr(args, "seed", None) is not None:
         from .utils import set_random_seed

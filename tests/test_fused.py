@@ -483,3 +483,26 @@ def test_an_empty_batch_through_bidirectional_and_a_model():
     model = Sequential([Bidirectional(LSTM(3, return_sequences=True), input_shape=(5, 4)), GRU(2), Dense(2)])
     assert tuple(model(torch.zeros(0, 5, 4)).shape) == (0, 2)
     assert tuple(model(np.zeros((0, 5, 4), dtype="float32")).shape) == (0, 2)
+
+
+@pytest.mark.slow
+def test_bench_peers_runs_each_peer_in_its_own_process():
+    """`lstmkit bench --peers`: a row per contender with time and peak memory; a peer that is not
+    installed (JAX outside the `bench` extra) reads n/a with the reason."""
+    import importlib.util
+
+    done = subprocess.run([sys.executable, "-m", "lstmkit.cli", "bench", "--peers", "--only", "seed MNIST", "--rounds", "1",
+                           "--steps", "1", "--load", "0"], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    rows = {line[2:26].strip(): line[26:].split() for line in done.stdout.splitlines() if line.startswith("  ")
+            and "contender" not in line}
+    assert list(rows) == ["lstmkit", "Keras 3 / tensorflow", "Keras 3 / jax", "Keras 3 / torch", "torch.nn"]
+    installed = {"Keras 3 / tensorflow": "tensorflow", "Keras 3 / jax": "jax", "Keras 3 / torch": "keras"}
+    for name, cells in rows.items():
+        if name in installed and importlib.util.find_spec(installed[name]) is None:
+            assert cells[0] == "n/a"
+            continue
+        ms, ratio, mb = float(cells[0]), float(cells[1]), float(cells[2])
+        assert ms > 0 and mb >= 0 and ratio > 0
+        if name == "lstmkit":
+            assert ratio == 1.0
