@@ -8,7 +8,8 @@ where one thread alone took 1.6x. `ThreadGovernor` watches how much CPU the *oth
 use (from `/proc/stat`, less this process's own CPU time) and sets `torch.set_num_threads` to
 the cores left free, at least one and at most the count it started with, rechecking four times
 a second; `fit`, `evaluate` and `predict` tick it once per batch and put the count back when
-they end.
+they end. A program's own loop of `train_on_batch` / `test_on_batch` ticks one kept for the
+process.
 
 It stands aside (changes nothing) where the user chose: `OMP_NUM_THREADS` or `MKL_NUM_THREADS`
 set, `LSTMKIT_ADAPTIVE_THREADS=0`, or a `torch.set_num_threads` call of the user's own during a
@@ -135,6 +136,20 @@ class ThreadGovernor:
 
 
 _active: ThreadGovernor | None = None
+_stepwise: ThreadGovernor | None = None
+
+
+def step_tick() -> None:
+    """One batch of a program's own loop (`train_on_batch`, `test_on_batch`): ticks the running
+    governor, or one kept for such loops, which never ends a run and so never gives the count
+    back but raises it again when the load goes."""
+    global _stepwise
+    governor = _active
+    if governor is None:
+        if _stepwise is None:
+            _stepwise = ThreadGovernor()
+        governor = _stepwise
+    governor.tick()
 
 
 def acquire() -> tuple[ThreadGovernor, bool]:

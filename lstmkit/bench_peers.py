@@ -4,11 +4,12 @@ busy processes, time and peak memory per training step.
 
 Each measurement starts `python -m lstmkit.bench_peers --worker CONTENDER CASE STEPS` (one
 framework per process, as Keras's backend is chosen at import): it builds the case's model,
-runs two warm-up training steps, returns the memory they freed to the system (`malloc_trim`),
-then times `STEPS` steps (`train_on_batch` for the Keras-like contenders, a plain loop for
-torch.nn) and reports the median time and the peak resident memory above that point during
-them (Linux's `VmHWM`, reset first): what a training step holds at its peak. Rounds are interleaved: every contender once
-per round, in turn. The extra `bench` installs the peers (`tensorflow-cpu`, `jax`, `keras`).
+runs warm-up training steps (two, and half a second at least: the steady state), returns the
+memory they freed to the system (`malloc_trim`), then times `STEPS` steps (`train_on_batch` for
+the Keras-like contenders, a plain loop for torch.nn) and reports the median time and the peak
+resident memory above that point during them (Linux's `VmHWM`, reset first): what a training
+step holds at its peak. Rounds are interleaved: every contender once per round, in turn. The
+extra `bench` installs the peers (`tensorflow-cpu`, `jax`, `keras`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ CASES = [
     PeerCase("ConvLSTM2D(32, 3x3), 10 frames of 40x40, batch 8", (8, 10, 40, 40, 1), 0,
              lambda L: [L.ConvLSTM2D(32, 3, padding="same"), L.GlobalAveragePooling2D(), L.Dense(1)]),
 ]
+
+WARM_UP_S = 0.5  # lstmkit's thread governor, and the peers' own caches, settle within it
 
 CONTENDERS = ["lstmkit", "Keras 3 / tensorflow", "Keras 3 / jax", "Keras 3 / torch", "torch.nn"]
 
@@ -133,8 +136,11 @@ def worker(contender: str, case_name: str, steps: int) -> dict[str, Any]:
     step = _torch_step(case) if contender == "torch.nn" else _keras_like_step(contender, case)
     if step is None:
         return {"ms": None, "mb": None}
-    step()
-    step()
+    warm_until = time.monotonic() + WARM_UP_S
+    for n in range(1_000_000):  # two steps at least, and half a second: the steady state
+        step()
+        if n >= 1 and time.monotonic() >= warm_until:
+            break
     _give_back_free_memory()  # what the warm-up freed leaves the resident size, so a step's own use shows
     before = _memory_kb("VmRSS")
     try:

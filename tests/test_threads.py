@@ -127,3 +127,23 @@ def test_a_count_the_user_sets_during_a_run_is_theirs(governor_on):
         assert torch.get_num_threads() == start + 1  # not undone
     finally:
         torch.set_num_threads(start)
+
+
+@linux
+def test_a_loop_of_train_on_batch_is_governed_too(governor_on, monkeypatch):
+    """A program's own loop of train_on_batch ticks one governor kept for the process."""
+    import numpy as np
+
+    from lstmkit.layers import Dense
+    from lstmkit.models import Sequential
+
+    monkeypatch.setattr(_threads, "_stepwise", None)
+    model = Sequential([Dense(1, input_shape=(3,))])
+    model.compile(loss="mse", optimizer="sgd")
+    ticks = []
+    original = ThreadGovernor.tick
+    monkeypatch.setattr(ThreadGovernor, "tick", lambda self: (ticks.append(self), original(self)))
+    for _ in range(3):
+        model.train_on_batch(np.ones((4, 3), "float32"), np.ones((4, 1), "float32"))
+    model.test_on_batch(np.ones((4, 3), "float32"), np.ones((4, 1), "float32"))
+    assert len(ticks) == 4 and all(t is _threads._stepwise for t in ticks) and ticks[0].enabled

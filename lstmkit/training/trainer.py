@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import torch
 from torch import nn
 
+from .. import _threads
 from . import losses as losses_module
 from . import loop
 from . import metrics as metrics_module
@@ -263,6 +264,7 @@ class Trainer(nn.Module):
         return_dict: bool = False,
     ) -> Any:
         """One optimizer step on one batch; returns that batch's loss (and metrics), as `evaluate` does."""
+        _threads.step_tick()
         setup_, step = self.require_compiled("train_on_batch")
         data = prepare(self, setup_, x, y, sample_weight, class_weight)
         assert isinstance(data, ArrayData) and data.y is not None
@@ -271,6 +273,7 @@ class Trainer(nn.Module):
 
     def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None, return_dict: bool = False) -> Any:
         """The loss (and metrics) of one batch in inference mode."""
+        _threads.step_tick()
         setup_, step = self.require_compiled("test_on_batch")
         data = prepare(self, setup_, x, y, sample_weight, None)
         assert isinstance(data, ArrayData) and data.y is not None
