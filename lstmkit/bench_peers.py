@@ -32,6 +32,7 @@ class PeerCase:
     x_shape: tuple[int, ...]  # batch first
     classes: int  # 0: a regression target of one value
     build: Callable[[Any], list[Any]]  # the layers, from a Keras-like `layers` module
+    torch_nn: str | None  # the same model on torch.nn: "seed", "LSTM" or "GRU"; None where it has none
 
 
 def _seed(L: Any) -> list[Any]:
@@ -40,14 +41,15 @@ def _seed(L: Any) -> list[Any]:
 
 
 CASES = [
-    PeerCase("seed MNIST model, batch 32", (32, 28, 28), 10, _seed),
+    PeerCase("seed MNIST model, batch 32", (32, 28, 28), 10, _seed, "seed"),
     PeerCase("char model: LSTM(256), 100 steps, batch 64", (64, 100, 60), 60,
-             lambda L: [L.LSTM(256), L.Dense(60, activation="softmax")]),
+             lambda L: [L.LSTM(256), L.Dense(60, activation="softmax")], "LSTM"),
+    # torch.nn's fused LSTM has no recurrent dropout
     PeerCase("LSTM(128) recurrent_dropout=0.2, batch 32", (32, 28, 28), 10,
-             lambda L: [L.LSTM(128, recurrent_dropout=0.2), L.Dense(10, activation="softmax")]),
-    PeerCase("GRU(256), 1,000 steps, batch 64", (64, 1000, 8), 0, lambda L: [L.GRU(256), L.Dense(1)]),
+             lambda L: [L.LSTM(128, recurrent_dropout=0.2), L.Dense(10, activation="softmax")], None),
+    PeerCase("GRU(256), 1,000 steps, batch 64", (64, 1000, 8), 0, lambda L: [L.GRU(256), L.Dense(1)], "GRU"),
     PeerCase("ConvLSTM2D(32, 3x3), 10 frames of 40x40, batch 8", (8, 10, 40, 40, 1), 0,
-             lambda L: [L.ConvLSTM2D(32, 3, padding="same"), L.GlobalAveragePooling2D(), L.Dense(1)]),
+             lambda L: [L.ConvLSTM2D(32, 3, padding="same"), L.GlobalAveragePooling2D(), L.Dense(1)], None),
 ]
 
 WARM_UP_S = 0.5  # lstmkit's thread governor, and the peers' own caches, settle within it
@@ -82,11 +84,11 @@ def _torch_step(case: PeerCase) -> Callable[[], None] | None:
     import torch.nn.functional as F
     from torch import nn
 
-    if case.x_shape[-1] == 1 or "recurrent_dropout" in case.name:
-        return None  # no ConvLSTM in torch.nn, and its fused LSTM has no recurrent dropout
+    if case.torch_nn is None:
+        return None
     x, y = (torch.from_numpy(a) for a in _data(case))
     features = case.x_shape[-1]
-    if case.name.startswith("seed"):
+    if case.torch_nn == "seed":
         net = nn.ModuleDict(dict(a=nn.LSTM(features, 128, batch_first=True), b=nn.LSTM(128, 128, batch_first=True),
                                             c=nn.Linear(128, 64), d=nn.Linear(64, 10)))
 
@@ -94,8 +96,7 @@ def _torch_step(case: PeerCase) -> Callable[[], None] | None:
             h = F.dropout(net["a"](v)[0], 0.2, True)
             return net["d"](F.dropout(torch.relu(net["c"](net["b"](h)[0][:, -1])), 0.2, True))
     else:
-        rnn = nn.GRU(features, 256, batch_first=True) if case.name.startswith("GRU") else \
-            nn.LSTM(features, 256, batch_first=True)
+        rnn = getattr(nn, case.torch_nn)(features, 256, batch_first=True)
         net = nn.ModuleDict(dict(rnn=rnn, out=nn.Linear(256, case.classes or 1)))
 
         def forward(v: torch.Tensor) -> torch.Tensor:
@@ -137,10 +138,10 @@ def worker(contender: str, case_name: str, steps: int) -> dict[str, Any]:
     if step is None:
         return {"ms": None, "mb": None}
     warm_until = time.monotonic() + WARM_UP_S
-    for n in range(1_000_000):  # two steps at least, and half a second: the steady state
+    step()
+    step()
+    while time.monotonic() < warm_until:  # two steps at least, and half a second: the steady state
         step()
-        if n >= 1 and time.monotonic() >= warm_until:
-            break
     _give_back_free_memory()  # what the warm-up freed leaves the resident size, so a step's own use shows
     before = _memory_kb("VmRSS")
     try:

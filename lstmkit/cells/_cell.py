@@ -199,10 +199,6 @@ class RecurrentCell(nn.Module):
             torch.zeros(batch_size, self.settings.units, dtype=dtype, device=device) for _ in range(self.state_count)
         )
 
-    def state_shape(self, batch_size: int) -> tuple[int, ...]:
-        """The shape of each state tensor."""
-        return (batch_size, self.settings.units)
-
     def draw_noise(self, steps: int, batch_size: int, like: torch.Tensor) -> torch.Tensor | None:
         """The cell's training-time random draws for a whole sequence, time first (steps, ...), or
         None when it has none. The runner hands `noise[t]` to step t."""
@@ -240,6 +236,15 @@ class RecurrentCell(nn.Module):
 
     def extra_repr(self) -> str:
         return f"input_dim={self.input_dim}, units={self.settings.units}, use_bias={self.settings.use_bias}"
+
+
+def forget_bias(init: initializers.Initializer, units: int, length: int, dtype: torch.dtype) -> torch.Tensor:
+    """A bias of `length` values from `init`, but ones on the forget block of its last four gate
+    blocks (i, f, c, o): `unit_forget_bias` (Jozefowicz et al. 2015). For an LSTM's (4H,) bias,
+    cuDNN's pair (8H,: the recurrent half, where Keras 2 put them) and a ConvLSTM's (4F,)."""
+    forget_start = length - 3 * units
+    return torch.cat([initializers.make(init, (forget_start,), dtype), torch.ones(units, dtype=dtype),
+                      initializers.make(init, (2 * units,), dtype)])
 
 
 def masked_previous(h: torch.Tensor, recurrent_mask: torch.Tensor | None) -> torch.Tensor:

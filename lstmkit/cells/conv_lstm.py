@@ -13,7 +13,7 @@ from torch import nn
 from .. import _spatial as sp
 from .. import activations, initializers
 from .._checks import positive_int
-from ._cell import Settings, State, activation_field, given
+from ._cell import Settings, State, activation_field, forget_bias, given
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
@@ -95,8 +95,7 @@ class ConvLSTMCell(nn.Module):
         if s.use_bias:
             init = initializers.get(s.bias_initializer)
             if s.unit_forget_bias and not initializers.skipping():
-                bias = torch.cat([initializers.make(init, (F_,), dtype), torch.ones(F_, dtype=dtype),
-                                  initializers.make(init, (2 * F_,), dtype)])
+                bias = forget_bias(init, F_, 4 * F_, dtype)
             else:
                 bias = initializers.make(init, (4 * F_,), dtype)
             self.bias: nn.Parameter | None = nn.Parameter(bias)

@@ -10,7 +10,7 @@ from torch import nn
 
 from .. import activations, initializers
 from .._checks import one_of, positive_float, rate
-from ._cell import CellSettings, RecurrentCell, State, activation_field, masked_previous, own
+from ._cell import CellSettings, RecurrentCell, State, activation_field, forget_bias, masked_previous, own
 
 
 @dataclass(frozen=True)
@@ -123,13 +123,7 @@ class LSTMCell(RecurrentCell):
         (length,) = self.bias_shape()
         if not self.settings.unit_forget_bias or initializers.skipping():  # skipping: values loaded next
             return initializers.make(init, (length,), dtype)
-        # Ones on the forget block of the last four blocks: the only bias of a plain LSTM, the
-        # recurrent half of cuDNN's pair (where Keras 2 put them).
-        H = self.settings.units
-        forget_start = length - 3 * H
-        return torch.cat(
-            [initializers.make(init, (forget_start,), dtype), torch.ones(H, dtype=dtype), initializers.make(init, (2 * H,), dtype)]
-        )
+        return forget_bias(init, self.settings.units, length, dtype)
 
     def input_bias(self) -> torch.Tensor:
         bias = super().input_bias()

@@ -10,9 +10,9 @@ import torch
 from .. import _spatial as sp
 from .. import activations, constraints, initializers, regularizers
 from ..cells.conv_lstm import ConvLSTMCell, ConvLSTMSettings
-from ..kernels import SequenceSettings, run_sequence
+from ..kernels import run_sequence
 from .base import Shape
-from .recurrent import SettingsLayer, WeightPenalties
+from .recurrent import SettingsLayer
 
 
 class ConvLSTM2D(SettingsLayer):
@@ -42,7 +42,7 @@ class ConvLSTM2D(SettingsLayer):
     """
 
     rank = 2
-    parts = ("cell_settings", "sequence", "penalties")
+    cell_settings: ConvLSTMSettings
 
     def __init__(
         self,
@@ -75,19 +75,13 @@ class ConvLSTM2D(SettingsLayer):
         stateful: bool = False,
         **kwargs: Any,
     ) -> None:
-        arguments, base_kwargs = self.arguments(locals())
-        super().__init__(**base_kwargs)
         if stateful:
             raise ValueError(f"{type(self).__name__}(stateful=True) is not supported; carry the state yourself with "
                              "return_state=True and initial_state=")
-        self.data_format = sp.data_format(arguments.pop("data_format"))
-        self.cell_settings = ConvLSTMSettings.picked(dict(arguments, rank=self.rank))
-        for name in ConvLSTMSettings.__dataclass_fields__:
-            arguments.pop(name, None)
-        self.sequence = SequenceSettings.picked(arguments)
-        self.penalties = WeightPenalties.picked(arguments)
-        self.check_all_used(type(self), arguments)
-        self.activity_regularizer = self.penalties.activity_regularizer
+        given = dict(locals())
+        del given["data_format"]  # the layer's own, not a setting
+        super().__init__(given, ConvLSTMSettings, rank=self.rank)
+        self.data_format = sp.data_format(data_format)
         self.cell: ConvLSTMCell | None = None
 
     def _frame_shape(self, input_shape: Shape) -> Shape:
@@ -168,12 +162,6 @@ class ConvLSTM2D(SettingsLayer):
         if self.return_state:
             return [output, sp.back_from_channels_first(h, self.data_format), sp.back_from_channels_first(c, self.data_format)]
         return output
-
-    def weight_regularizers(self) -> list[tuple[torch.Tensor, Any]]:
-        return self.penalties.on(self.cell, "regularizer")
-
-    def weight_constraints(self) -> list[tuple[torch.Tensor, Any]]:
-        return self.penalties.on(self.cell, "constraint")
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

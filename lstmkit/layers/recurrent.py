@@ -6,16 +6,14 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from dataclasses import dataclass
-from typing import Any, ClassVar, Collection, Sequence
+from typing import Any, ClassVar, Sequence
 
 import torch
 
 from .. import constraints, regularizers
-from ..cells import RecurrentCell, Settings
+from ..cells import CellSettings, RecurrentCell, Settings
 from ..cells._cell import State
 from ..kernels import SequenceSettings, run_sequence
-from ..kernels import dropout_mask as dropout_mask  # re-exported
-from ..kernels.reference import reference_sequence as reference_sequence  # re-exported
 from .base import Layer, Shape
 
 
@@ -63,10 +61,28 @@ def signature_names(layer_class: type) -> frozenset[str]:
 
 
 class SettingsLayer(Layer):
-    """A layer whose constructor arguments land in frozen settings objects (`parts`), read as
-    its attributes, and whose config is derived from them: each argument its signature names."""
+    """A recurrent layer whose constructor arguments land in three frozen settings objects: the
+    cell's (`cell_settings`), the sequence-wide ones (`sequence`) and the weight penalties
+    (`penalties`). Their fields read as the layer's attributes, and its config is derived from
+    them: each argument its signature names.
 
-    parts: ClassVar[tuple[str, ...]] = ()  # attribute names of its settings objects
+    A subclass keeps Keras's explicit signature and hands its `locals()` to this constructor,
+    with `fixed` the settings its class implies (CuDNNLSTM's bias layout); an argument no
+    settings object takes is an error.
+    """
+
+    parts: ClassVar[tuple[str, ...]] = ("cell_settings", "sequence", "penalties")
+
+    def __init__(self, given: dict[str, Any], cell_settings_class: type[Settings], **fixed: Any) -> None:
+        arguments = {k: v for k, v in given.items() if k not in ("self", "__class__", "kwargs")}
+        super().__init__(**(given.get("kwargs") or {}))
+        arguments.update(fixed)
+        self.cell_settings = cell_settings_class.picked(arguments)
+        self.sequence = SequenceSettings.picked(arguments)
+        self.penalties = WeightPenalties.picked(arguments)
+        if arguments:  # a layer class whose signature names an argument no settings object takes
+            raise TypeError(f"{type(self).__name__} has arguments no settings take: {sorted(arguments)}")
+        self.activity_regularizer = self.penalties.activity_regularizer
 
     def _part_of(self, name: str) -> str | None:
         """Which settings object has a field `name` (None: none has)."""
@@ -98,53 +114,36 @@ class SettingsLayer(Layer):
                 return
         super().__setattr__(name, value)
 
-    @staticmethod
-    def arguments(given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """A constructor's `locals()` split into its own arguments and the base layer's kwargs."""
-        arguments = {k: v for k, v in given.items() if k not in ("self", "__class__", "kwargs")}
-        return arguments, dict(given.get("kwargs") or {})
-
-    @staticmethod
-    def check_all_used(layer_class: type, arguments: dict[str, Any]) -> None:
-        if arguments:  # a layer class whose signature names an argument no settings object takes
-            raise TypeError(f"{layer_class.__name__} has arguments no settings take: {sorted(arguments)}")
-
-    def settings_config(self, keep: Collection[str] | None = None) -> dict[str, Any]:
-        keep = signature_names(type(self)) if keep is None else keep
-        config: dict[str, Any] = {}
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        keep = signature_names(type(self))
         for part in type(self).parts:
             config.update(getattr(self, part).config(keep))
         return config
 
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(self.settings_config())
-        return config
+    # ---- regularization and constraints --------------------------------------------------------
+
+    def weight_regularizers(self) -> list[tuple[torch.Tensor, regularizers.Regularizer]]:
+        return self.penalties.on(getattr(self, "cell", None), "regularizer")
+
+    def weight_constraints(self) -> list[tuple[torch.Tensor, constraints.Constraint]]:
+        return self.penalties.on(getattr(self, "cell", None), "constraint")
 
 
 class Recurrent(SettingsLayer):
     """Base of the recurrent layers: runs a cell over a (batch, timesteps, features) sequence.
 
     A subclass names its cell class (`cell_class`, whose settings class takes the cell's
-    arguments) and has Keras's explicit signature; its constructor passes `locals()` here, where
-    each argument lands in the cell's settings (`cell_settings`), the sequence-wide settings
-    (`sequence`) or the weight penalties (`penalties`). `preset` fixes settings a class implies
-    (CuDNNLSTM's bias layout). The settings' fields read as the layer's attributes.
+    arguments), has Keras's explicit signature, and passes its `locals()` here (see
+    `SettingsLayer`). `preset` fixes settings a class implies (CuDNNLSTM's bias layout).
     """
 
     cell_class: ClassVar[type[RecurrentCell]]
     preset: ClassVar[dict[str, Any]] = {}
-    parts = ("cell_settings", "sequence", "penalties")
+    cell_settings: CellSettings
 
     def __init__(self, given: dict[str, Any]) -> None:
-        arguments, kwargs = self.arguments(given)
-        super().__init__(**kwargs)
-        arguments.update(self.preset)
-        self.cell_settings = self.cell_class.settings_class.picked(arguments)
-        self.sequence = SequenceSettings.picked(arguments)
-        self.penalties = WeightPenalties.picked(arguments)
-        self.check_all_used(type(self), arguments)
-        self.activity_regularizer = self.penalties.activity_regularizer
+        super().__init__(given, self.cell_class.settings_class, **self.preset)
         self.cell: RecurrentCell | None = None
         self.states: list[torch.Tensor] | None = None  # kept between calls when stateful
 
@@ -293,14 +292,6 @@ class Recurrent(SettingsLayer):
         self.states = list(self._start_state(B, states, dtype, torch.device("cpu")))
 
     reset_state = reset_states  # Keras 3's name
-
-    # ---- regularization and constraints --------------------------------------------------------
-
-    def weight_regularizers(self) -> list[tuple[torch.Tensor, regularizers.Regularizer]]:
-        return self.penalties.on(self.cell, "regularizer")
-
-    def weight_constraints(self) -> list[tuple[torch.Tensor, constraints.Constraint]]:
-        return self.penalties.on(self.cell, "constraint")
 
     def extra_repr(self) -> str:
         flags = [f"units={self.units}"]

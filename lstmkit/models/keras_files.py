@@ -96,7 +96,7 @@ def _accepted(cls: type) -> set[str] | None:
         if init is None:
             continue
         params = inspect.signature(init).parameters.values()
-        if [p.name for p in params] == ["self", "given"]:
+        if [p.name for p in params][:2] == ["self", "given"]:
             continue  # a settings layer's base, taking its subclass's locals() (layers/recurrent.py)
         names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
         if not any(p.kind == p.VAR_KEYWORD for p in params):
