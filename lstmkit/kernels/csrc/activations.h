@@ -151,7 +151,17 @@ void act_forward(int64_t id, const T* __restrict z, T* __restrict y, int64_t n) 
   }
 }
 
-// dz = dy * f'(z); z is the activation's input and y its output.
+// Whether the backward of activation `act` reads its input z, or only its output y (tanh,
+// sigmoid, relu, exponential and linear write f' in y): where it does not, a cell need not keep z.
+inline bool backward_reads_input(int64_t act) {
+  switch (act) {
+    case LINEAR: case TANH: case SIGMOID: case RELU: case EXPONENTIAL: return false;
+    default: return true;
+  }
+}
+
+// dz = dy * f'(z); z is the activation's input (null where backward_reads_input is false) and y
+// its output.
 template <typename T>
 void act_backward(int64_t id, const T* __restrict z, const T* __restrict y, const T* __restrict dy,
                   T* __restrict dz, int64_t n) {

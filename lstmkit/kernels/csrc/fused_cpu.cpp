@@ -39,11 +39,11 @@ Named run_forward(const Signature& sig, const SequenceInputs& seq, CellTensors& 
                   const SequenceOptions& so) {
   const auto opts = seq.x.options();
   const int64_t T_ = seq.T_, B = seq.B, H = seq.H;
-  Cell::allocate(w, project(seq.x, seq.W, Cell::kBiasInProjection ? seq.b : Tensor()), T_, B, H, so.save, opts);
+  Cell::allocate(w, o, project(seq.x, seq.W, Cell::kBiasInProjection ? seq.b : Tensor()), T_, B, H, so.save, opts);
   Cell::prepare_inputs(w, seq.b, o, so.save, H);
   Cell cell(w, o, seq.U, T_, B);
   cell.bind_saved(w);
-  Carried<T, Cell::kStates> carried(T_, B, H, so.save, Cell::kSavedStates, opts);
+  Carried<T, Cell::kStates> carried(T_, B, H, so.save, Cell::kSavedStates, seq.rmask.defined(), opts);
   for (int k = 0; k < Cell::kStates; ++k) {
     std::memcpy(carried.states[k].slot(0), seq.states[k].template data_ptr<T>(), sizeof(T) * B * H);
   }
@@ -88,14 +88,21 @@ Named run_backward(const SequenceInputs& seq, Named& in, CellTensors& w, const C
   CellTensors::saved_fields(w, [&](const char* name, Tensor& t) { t = in.optional(name); });
   Cell cell(w, o, seq.U, T_, B);
   cell.bind_saved(w);
-  cell.allocate_gradients(T_, seq.x.options());
+  const int64_t chunk = chunk_steps(T_, B, Cell::kGates * H, int64_t(sizeof(T)));
+  cell.allocate_gradients(chunk, seq.x.options());
+  const bool has_bias = seq.b.defined();
+  const Tensor dx = so.need_dx ? at::empty_like(seq.x) : Tensor();
+  Sums sums;
   backward_loop(cell, carried, seq.mask_data(), seq.template rmask_data<T>(), grad_out.data_ptr<T>(),
-                so.return_sequences, so.zero_output, dstate_rows);
+                so.return_sequences, so.zero_output, dstate_rows, chunk, [&](int64_t t0, int64_t t1) {
+                  const Tensor dxw = cell.backward_chunk(w, carried, t0, t1, has_bias, sums);
+                  project_backward(dxw, seq.x, seq.W, t0, has_bias && Cell::kBiasInProjection, dx, sums);
+                });
+  cell.finish_backward(has_bias, sums);
 
   Named grads(in.signature());
-  const bool has_bias = seq.b.defined();
-  const Tensor dxw = cell.finish_backward(w, carried, has_bias, grads);
-  project_backward(dxw, seq.x, seq.W, has_bias && Cell::kBiasInProjection, so.need_dx, grads);
+  sums.into(grads);
+  if (dx.defined()) grads.insert("x", dx);
   grads.insert("h0", dstates[0]);
   if (Cell::kStates > 1) grads.insert("c0", dstates[1]);
   return grads;
@@ -114,6 +121,7 @@ using Lists = std::tuple<std::vector<int64_t>, std::vector<Tensor>>;
 template <class Kernel>
 Lists run_cell(at::IntArrayRef places, at::TensorList tensors, at::IntArrayRef ints, at::ArrayRef<double> floats,
                bool forward) {
+  const FlushDenormalsInPool flush;  // (rows.h)
   const Signature& sig = signature_of<Kernel>();
   Named in(sig, places, tensors);
   const Options opt(sig, ints, floats);

@@ -109,7 +109,8 @@ struct LstmCell {
   const T* bcp = nullptr;
   ZoneRows<T> zone;
   Buffer<T> Z, A, CN, PC, NH, RH, NC, RC, CI;  // per step (see the file's head)
-  Buffer<T> DZ, DR, DCI;                       // backward: gradients of Z, of hin U before its norm, of CI
+  Buffer<T> DZ, DR, DCI;                       // backward, per chunk: gradients of Z, of hin U before its norm, of CI
+  std::vector<double> sums;                    // backward: the bias (with layer norm), gains and peepholes (below)
 
   LstmCell(const LstmTensors& w, const LstmOptions& o, const Tensor& U_, int64_t T_, int64_t B_)
       : B(B_), H(U_.size(0)), act(o.act), ract(o.ract), eps(o.eps), clip(o.clip ? T(o.cell_clip) : T(0)),
@@ -138,7 +139,7 @@ struct LstmCell {
 
   // The saved tensors of a run of T steps (S slots: T when saving, else 1), and the input term
   // of every step at once: with layer norm, z = LN(x W) gx + b.
-  static void allocate(LstmTensors& s, Tensor xw, int64_t T_, int64_t B, int64_t H, bool save,
+  static void allocate(LstmTensors& s, const LstmOptions&, Tensor xw, int64_t T_, int64_t B, int64_t H, bool save,
                        const at::TensorOptions& opts) {
     const int64_t S = save ? T_ : 1, G4 = 4 * H;
     const Tensor none;  // absent in this variant
@@ -249,18 +250,19 @@ struct LstmCell {
 
   // ---- backward
 
-  void allocate_gradients(int64_t T_, const at::TensorOptions& opts) {
+  void allocate_gradients(int64_t chunk, const at::TensorOptions& opts) {
     const int64_t G4 = 4 * H;
-    DZ = Buffer<T>::make(T_, B, G4, opts);
-    DR = kNorm ? Buffer<T>::make(T_, B, G4, opts) : DZ;
-    DCI = kNorm ? Buffer<T>::make(T_, B, H, opts) : Buffer<T>();
+    DZ = Buffer<T>::make(chunk, B, G4, opts);
+    DR = kNorm ? Buffer<T>::make(chunk, B, G4, opts) : DZ;
+    DCI = kNorm ? Buffer<T>::make(chunk, B, H, opts) : Buffer<T>();
+    if (kNorm || kPeep) sums.assign(17 * H, 0.0);
   }
 
   void skip_row(const Step<T>& st, int64_t b) {
-    zero_row(DZ.row(st.t, b), 4 * H);
+    zero_row(DZ.row(st.g, b), 4 * H);
     if constexpr (kNorm) {
-      zero_row(DR.row(st.t, b), 4 * H);
-      zero_row(DCI.row(st.t, b), H);
+      zero_row(DR.row(st.g, b), 4 * H);
+      zero_row(DCI.row(st.g, b), H);
     }
   }
 
@@ -273,7 +275,7 @@ struct LstmCell {
     const T* ab = A.row(t, b);
     const T* pcb = PC.row(t, b);
     const T* cp = st.prev[1] + b * H;
-    T* dzb = DZ.row(t, b);
+    T* dzb = DZ.row(st.g, b);
     T* dhb = ds[0];
     T* dcb = ds[1];  // gradient of the carried c; becomes that of c_{t-1}
     const T* zh = nullptr;
@@ -291,7 +293,7 @@ struct LstmCell {
     }
     for (int64_t j = 0; j < H; ++j) dpc[j] = g[j] * ab[3 * H + j];  // through h' = o φ(.)
     if constexpr (kNorm) {
-      T* dci = DCI.row(t, b);
+      T* dci = DCI.row(st.g, b);
       act_backward(act, CI.row(t, b), pcb, dpc, dci, H);
       normalise_row_backward(dci, gcp, NC.row(t, b), RC.row(t, b)[0], dcn, H);
     } else {
@@ -324,64 +326,75 @@ struct LstmCell {
       if constexpr (kPeep) v += dzb[j] * pp[j] + dzb[H + j] * pp[H + j];
       dcb[j] = v;
     }
-    if constexpr (kNorm) normalise_row_backward(dzb, ghp, NH.row(t, b), RH.row(t, b)[0], DR.row(t, b), 4 * H);
+    if constexpr (kNorm) normalise_row_backward(dzb, ghp, NH.row(t, b), RH.row(t, b)[0], DR.row(st.g, b), 4 * H);
   }
 
   // back[b0:b1] = dr[b0:b1] U^T
   void recurrent_backward(const Step<T>& st, int64_t b0, int64_t b1, const uint8_t*, T* back) {
-    gemm_rows<T>(b1 - b0, H, 4 * H, DR.row(st.t, b0), 4 * H, U, 4 * H, true, T(0), back + b0 * H, H);
+    gemm_rows<T>(b1 - b0, H, 4 * H, DR.row(st.g, b0), 4 * H, U, 4 * H, true, T(0), back + b0 * H, H);
   }
 
-  // After the loop: the recurrent kernel's gradient, the gradient of x W (+ b) and those of the
-  // options' weights, by name.
-  Tensor finish_backward(const LstmTensors& s, const Carried<T, 2>& carried, bool has_bias, Named& grads) {
-    const int64_t T_ = DZ.tensor.size(0), G4 = 4 * H;
-    grads.insert("U", at::mm(carried.hin.tensor.reshape({T_ * B, H}).t(), DR.tensor.reshape({T_ * B, G4})));
-    if (!kNorm && !kPeep) return DZ.tensor;
-    // One pass over every row of every step: the gradients of the bias (with layer norm, where
-    // it comes after the normalisation), the gains and shift, and the peepholes; and with layer
+  // After each chunk [t0, t1) of the backward loop: the recurrent kernel's gradient, the chunk's
+  // share of the options' weights' gradients (in `sums`), and the gradient of x W (+ b).
+  Tensor backward_chunk(const LstmTensors& s, const Carried<T, 2>& carried, int64_t t0, int64_t t1, bool has_bias,
+                        Sums& grads) {
+    const int64_t K = t1 - t0, G4 = 4 * H, r0 = t0 * B;
+    const Tensor dz = DZ.tensor.narrow(0, 0, K);
+    grads.add_mm("U", carried.hin.tensor.narrow(0, t0, K).reshape({K * B, H}).t(),
+                 DR.tensor.narrow(0, 0, K).reshape({K * B, G4}));
+    if (!kNorm && !kPeep) return dz;
+    // One pass over every row of the chunk: the gradients of the bias (with layer norm, where it
+    // comes after the normalisation), the gains and shift, and the peepholes; and with layer
     // norm the gradient of x W through its normalisation. Accumulator layout, in units of H:
-    // b [0, 4), gx [4, 8), gh [8, 12), peepholes [12, 15), gc [15, 16), bc [16, 17).
-    Tensor dxw = kNorm ? at::empty({T_, B, G4}, DZ.tensor.options()) : DZ.tensor;
+    // b [0, 4), gx [4, 8), gh [8, 12), peepholes [12, 15), gc [15, 16), bc [16, 17). Row r of
+    // the chunk's buffers is row r0 + r of the saved ones.
+    Tensor dxw = kNorm ? at::empty({K, B, G4}, DZ.tensor.options()) : dz;
     const T* dz_all = DZ.data;
     const T* gxp = data_or_null<T>(s.gx);
     T* dxw_all = dxw.data_ptr<T>();
     const T* nx_all = data_or_null<T>(s.NX);
     const T* rx_all = data_or_null<T>(s.RX);
     const T* c_all = carried.states[1].data;
-    const std::vector<double> sums = sum_rows(T_ * B, 17 * H, [&](int64_t r, double* acc) {
+    const std::vector<double> chunk_sums = sum_rows(K * B, 17 * H, [&](int64_t r, double* acc) {
       const T* dz = dz_all + r * G4;
+      const int64_t R = r0 + r;
       if constexpr (kNorm) {
-        const T* nx = nx_all + r * G4;
+        const T* nx = nx_all + R * G4;
         const T* dci = DCI.data + r * H;
         if (has_bias) add_values(acc, dz, G4);
         add_product(acc + 4 * H, dz, nx, G4);
-        add_product(acc + 8 * H, dz, NH.data + r * G4, G4);
-        add_product(acc + 15 * H, dci, NC.data + r * H, H);
+        add_product(acc + 8 * H, dz, NH.data + R * G4, G4);
+        add_product(acc + 15 * H, dci, NC.data + R * H, H);
         add_values(acc + 16 * H, dci, H);
-        normalise_row_backward(dz, gxp, nx, rx_all[r], dxw_all + r * G4, G4);
+        normalise_row_backward(dz, gxp, nx, rx_all[R], dxw_all + r * G4, G4);
       }
       if constexpr (kPeep) {
-        const T* c_before = c_all + r * H;  // row r = t B + b of C[t]
+        const T* c_before = c_all + R * H;  // row R = t B + b of C[t]
         add_product(acc + 12 * H, dz, c_before, H);
         add_product(acc + 13 * H, dz + H, c_before, H);
-        add_product(acc + 14 * H, dz + 3 * H, CN.data + r * H, H);
+        add_product(acc + 14 * H, dz + 3 * H, CN.data + R * H, H);
       }
     });
+    for (size_t j = 0; j < sums.size(); ++j) sums[j] += chunk_sums[j];
+    return dxw;
+  }
+
+  // After the last chunk: the options' weights' gradients, by name.
+  void finish_backward(bool has_bias, Sums& grads) {
+    if (!kNorm && !kPeep) return;
     auto part = [&](int64_t from, int64_t n) {
       return at::tensor(std::vector<double>(sums.begin() + from * H, sums.begin() + (from + n) * H),
                         at::TensorOptions().dtype(at::kDouble))
           .to(DZ.tensor.scalar_type());
     };
     if constexpr (kNorm) {
-      if (has_bias) grads.insert("b", part(0, 4));
-      grads.insert("gx", part(4, 4));
-      grads.insert("gh", part(8, 4));
-      grads.insert("gc", part(15, 1));
-      grads.insert("bc", part(16, 1));
+      if (has_bias) grads.add("b", part(0, 4));
+      grads.add("gx", part(4, 4));
+      grads.add("gh", part(8, 4));
+      grads.add("gc", part(15, 1));
+      grads.add("bc", part(16, 1));
     }
-    if constexpr (kPeep) grads.insert("peep", part(12, 3).view({3, H}));
-    return dxw;
+    if constexpr (kPeep) grads.add("peep", part(12, 3).view({3, H}));
   }
 };
 

@@ -1,5 +1,6 @@
 // The SimpleRNN as a cell of the loop skeleton: h' = φ(x W + b + h U).
-// Saved, by name: Z (T,B,H) pre-activations, A (T,B,H) activations.
+// Saved, by name: A (T,B,H) activations, written over the input term x W + b; Z (T,B,H) the
+// pre-activations too where φ's backward reads them.
 #pragma once
 
 #include "activations.h"
@@ -31,16 +32,17 @@ struct SimpleRnnCell {
 
   int64_t B, H;
   int64_t act;
+  bool keep_z;  // φ's backward reads z: A is a buffer of its own, else A is Z, overwritten
   const T* U;
   Buffer<T> Z, A, DZ;
 
   SimpleRnnCell(const SimpleRnnTensors&, const SimpleRnnOptions& o, const Tensor& U_, int64_t, int64_t B_)
-      : B(B_), H(U_.size(0)), act(o.act), U(U_.data_ptr<T>()) {}
+      : B(B_), H(U_.size(0)), act(o.act), keep_z(backward_reads_input(o.act)), U(U_.data_ptr<T>()) {}
 
-  static void allocate(SimpleRnnTensors& s, Tensor xw, int64_t T_, int64_t B, int64_t H, bool save,
-                       const at::TensorOptions& opts) {
+  static void allocate(SimpleRnnTensors& s, const SimpleRnnOptions& o, Tensor xw, int64_t T_, int64_t B, int64_t H,
+                       bool save, const at::TensorOptions& opts) {
     s.Z = xw;
-    s.A = at::empty({save ? T_ : 1, B, H}, opts);
+    s.A = backward_reads_input(o.act) ? at::empty({save ? T_ : 1, B, H}, opts) : xw;
   }
   static void prepare_inputs(SimpleRnnTensors&, const Tensor&, const SimpleRnnOptions&, bool, int64_t) {}
 
@@ -55,30 +57,34 @@ struct SimpleRnnCell {
   }
 
   void pointwise(const Step<T>& st, int64_t b) {
-    T* ab = A.row(st.s, b);
+    T* ab = A.row(keep_z ? st.s : st.t, b);
     act_forward(act, Z.row(st.t, b), ab, H);
     copy_row(st.next[0] + b * H, ab, H);
   }
 
-  void allocate_gradients(int64_t T_, const at::TensorOptions& opts) { DZ = Buffer<T>::make(T_, B, H, opts); }
+  void allocate_gradients(int64_t chunk, const at::TensorOptions& opts) { DZ = Buffer<T>::make(chunk, B, H, opts); }
 
-  void skip_row(const Step<T>& st, int64_t b) { zero_row(DZ.row(st.t, b), H); }
+  void skip_row(const Step<T>& st, int64_t b) { zero_row(DZ.row(st.g, b), H); }
 
   void pointwise_backward(const Step<T>& st, int64_t b, T* g, T* const* ds, T*) {
-    act_backward(act, Z.row(st.t, b), A.row(st.t, b), g, DZ.row(st.t, b), H);
+    act_backward(act, keep_z ? Z.row(st.t, b) : nullptr, A.row(st.t, b), g, DZ.row(st.g, b), H);
     zero_row(ds[0], H);  // h reaches h' only through U
   }
 
   // back[b0:b1] = dz[b0:b1] U^T
   void recurrent_backward(const Step<T>& st, int64_t b0, int64_t b1, const uint8_t*, T* back) {
-    gemm_rows<T>(b1 - b0, H, H, DZ.row(st.t, b0), H, U, H, true, T(0), back + b0 * H, H);
+    gemm_rows<T>(b1 - b0, H, H, DZ.row(st.g, b0), H, U, H, true, T(0), back + b0 * H, H);
   }
 
-  Tensor finish_backward(const SimpleRnnTensors&, const Carried<T, 1>& carried, bool, Named& grads) {
-    const int64_t T_ = DZ.tensor.size(0);
-    grads.insert("U", at::mm(carried.hin.tensor.reshape({T_ * B, H}).t(), DZ.tensor.reshape({T_ * B, H})));
-    return DZ.tensor;
+  // steps [t0, t1): U's gradient; returns that of x W + b
+  Tensor backward_chunk(const SimpleRnnTensors&, const Carried<T, 1>& carried, int64_t t0, int64_t t1, bool,
+                        Sums& sums) {
+    const int64_t K = t1 - t0;
+    const Tensor dz = DZ.tensor.narrow(0, 0, K);
+    sums.add_mm("U", carried.hin.tensor.narrow(0, t0, K).reshape({K * B, H}).t(), dz.reshape({K * B, H}));
+    return dz;
   }
+  void finish_backward(bool, Sums&) {}
 };
 
 // The SimpleRNN's declaration to the boundary: no tensors of its own; integer option act.

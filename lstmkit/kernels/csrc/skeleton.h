@@ -16,6 +16,8 @@
 //   recurrent(step, b0, b1)    the recurrent product(s) of step t for batch rows b0..b1
 //   pointwise(step, b)         the rest of the step for row b: writes step.next[k] for each state
 //   pointwise_backward(step, b, g, dstate, scratch)
+//                              (the backward's own per-step buffers hold one chunk of steps:
+//                              step.g is step t's slot in them)
 //                              from g, the whole gradient reaching h_t, writes the step's
 //                              gradient rows and sets dstate[0] to what reaches h_{t-1} directly
 //                              (not through U) and dstate[1] to what reaches c_{t-1}
@@ -24,13 +26,21 @@
 //                              back[b0:b1] = gradient of h_{t-1}·rmask through the product(s)
 //   kScratchRows               rows of H values pointwise_backward may use as scratch
 // and, per sequence, allocate / prepare_inputs (its saved buffers; the input term before the
-// loop), bind_saved, allocate_gradients and finish_backward (the weights' gradients after the
-// loop, by name; returns that of x W (+ b)). fused_cpu.cpp runs these in order. Beside it, each
+// loop), bind_saved, allocate_gradients (for one chunk of steps), backward_chunk (after each
+// chunk of the backward loop: adds the weights' gradients to Sums by name, returns the chunk's
+// gradient of x W (+ b)) and finish_backward (what it summed in its own accumulators, by name).
+// fused_cpu.cpp runs these in order. Beside it, each
 // cell's header declares it to the boundary (a `...Kernel` struct): its name, its own tensor
 // and option names (CellNames below), the structs that read its options and tensors, and how
 // its options choose a compile-time instantiation.
 // The loop owns the rest: the batch split across threads, the carried states and their saved
 // slots, the recurrent input h·rmask, the masking rule, the outputs and their gradients.
+//
+// Memory. The forward keeps what the backward reads and nothing it can recompute cheaply; the
+// recurrent input h·rmask is the saved h itself when there is no recurrent dropout. The backward
+// runs its time loop in chunks of steps, last first, and turns each chunk's gradient rows into
+// the weights' gradients before the next: its per-step buffers hold a chunk (about 8 MB), not
+// the sequence.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -234,6 +244,7 @@ struct Step {
   const T* hin;     // (B, H) h·rmask entering the step
   const T* prev[2]; // (B, H) the carried states before the step (h, and c for an LSTM)
   T* next[2];       // (B, H) the carried states after it (forward only)
+  int64_t g = 0;    // backward: its slot in the per-step gradient buffers (t less the chunk's start)
 };
 
 // The sequence-wide options every cell shares.
@@ -267,10 +278,13 @@ struct Carried {
   unsigned saved_states;      // bit k: state k keeps every step
   Buffer<T> states[kStates];  // (T + 1 or 2, B, H)
   Buffer<T> hin;              // (T or 1, B, H) h·rmask
-  Carried(int64_t T__, int64_t B_, int64_t H_, bool save_, unsigned saved_states_, const at::TensorOptions& opts)
+  // Without recurrent dropout, h·rmask is h: when h is kept for the backward, hin is a view of it.
+  Carried(int64_t T__, int64_t B_, int64_t H_, bool save_, unsigned saved_states_, bool dropout,
+          const at::TensorOptions& opts)
       : T_(T__), B(B_), H(H_), save(save_), saved_states(save_ ? saved_states_ : 0u) {
     for (int k = 0; k < kStates; ++k) states[k] = Buffer<T>::make(keeps(k) ? T_ + 1 : 2, B, H, opts);
-    hin = Buffer<T>::make(save ? T_ : 1, B, H, opts);
+    hin = save && keeps(0) && !dropout ? Buffer<T>(states[0].tensor.narrow(0, 0, T_), B, H)
+                                       : Buffer<T>::make(save ? T_ : 1, B, H, opts);
   }
   // The saved buffers of a forward run that kept them, for the backward.
   Carried(const Tensor* saved, const Tensor& saved_hin, int64_t T__, int64_t B_, int64_t H_, unsigned saved_states_)
@@ -333,21 +347,18 @@ void forward_loop(Cell& cell, Carried<T, Cell::kStates>& carried, const bool* ma
   });
 }
 
-// The backward time loop. dstates[k] (B, H) arrive holding the gradients of the final states and
-// leave holding those of the initial states.
+// Steps t1 - 1 down to t0 of the backward loop.
 template <typename T, class Cell>
-void backward_loop(Cell& cell, const Carried<T, Cell::kStates>& carried, const bool* mask, const T* rmask,
-                   const T* grad_out, bool return_sequences, bool zero_output, T* const* dstates) {
+void backward_steps(Cell& cell, const Carried<T, Cell::kStates>& carried, const bool* mask, const T* rmask,
+                    const T* grad_out, bool return_sequences, bool zero_output, T* const* dstates, int64_t t0,
+                    int64_t t1, std::vector<T>& carry, std::vector<T>& back, std::vector<uint8_t>& kept) {
   const int64_t T_ = carried.T_, B = carried.B, H = carried.H;
-  // what a masked step passes back to the step before it (its output repeated the previous one)
-  std::vector<T> carry(B * H, T(0));
-  std::vector<T> back(B * H);
-  std::vector<uint8_t> kept(B);
   for_batch_chunks(B, Cell::kGates * H, [&](int64_t b0, int64_t b1) {
     std::vector<T> g(H);
     std::vector<T> scratch(Cell::kScratchRows * H);
-    for (int64_t t = T_ - 1; t >= 0; --t) {
-      const Step<T> step = carried.step(t);
+    for (int64_t t = t1 - 1; t >= t0; --t) {
+      Step<T> step = carried.step(t);
+      step.g = t - t0;
       const T* go = nullptr;  // the loss's gradient of step t's outputs
       if (return_sequences) {
         go = grad_out + t * B * H;
@@ -386,6 +397,33 @@ void backward_loop(Cell& cell, const Carried<T, Cell::kStates>& carried, const b
   });
 }
 
+// The steps of one chunk of the backward: about 8 MB of per-step gradient rows (`width` values
+// per sample and step), at least 8 steps, at most the sequence.
+inline int64_t chunk_steps(int64_t T_, int64_t B, int64_t width, int64_t value_bytes) {
+  const int64_t per_step = std::max<int64_t>(1, B * width * value_bytes);
+  return std::max<int64_t>(1, std::min<int64_t>(T_, std::max<int64_t>(8, (int64_t(8) << 20) / per_step)));
+}
+
+// The backward time loop, in chunks of `chunk` steps from the last; after each chunk [t0, t1),
+// flush(t0, t1). dstates[k] (B, H) arrive holding the gradients of the final states and leave
+// holding those of the initial states.
+template <typename T, class Cell, class Flush>
+void backward_loop(Cell& cell, const Carried<T, Cell::kStates>& carried, const bool* mask, const T* rmask,
+                   const T* grad_out, bool return_sequences, bool zero_output, T* const* dstates, int64_t chunk,
+                   const Flush& flush) {
+  const int64_t T_ = carried.T_, B = carried.B, H = carried.H;
+  // what a masked step passes back to the step before it (its output repeated the previous one)
+  std::vector<T> carry(B * H, T(0));
+  std::vector<T> back(B * H);
+  std::vector<uint8_t> kept(B);
+  for (int64_t t1 = T_; t1 > 0; t1 -= chunk) {
+    const int64_t t0 = std::max<int64_t>(0, t1 - chunk);
+    backward_steps(cell, carried, mask, rmask, grad_out, return_sequences, zero_output, dstates, t0, t1, carry, back,
+                   kept);
+    flush(t0, t1);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The input projection and its gradients, shared by every cell.
 
@@ -398,16 +436,55 @@ inline Tensor project(const Tensor& x, const Tensor& W, const Tensor& b) {
   return xw.view({T_, B, W.size(1)});
 }
 
-// Adds the gradients of the projection from dxw (T, B, G*H) to `grads`: "x" (when asked), "W",
-// and "b" when the bias was part of it.
-inline void project_backward(const Tensor& dxw, const Tensor& x, const Tensor& W, bool bias, bool need_dx,
-                             Named& grads) {
-  const int64_t T_ = dxw.size(0), B = dxw.size(1), GH = dxw.size(2);
-  const Tensor d2 = dxw.reshape({T_ * B, GH});
-  const Tensor x2 = x.contiguous().reshape({T_ * B, x.size(2)});
-  grads.insert("W", at::mm(x2.t(), d2));
-  if (bias) grads.insert("b", d2.sum(0));
-  if (need_dx) grads.insert("x", at::mm(d2, W.t()).view({T_, B, x.size(2)}));
+// Gradients summed over the backward's chunks, by name.
+class Sums {
+ public:
+  // adds t, a tensor of the caller's own (kept, not copied, when it is the first)
+  void add(const std::string& name, Tensor t) {
+    Tensor* held = find(name);
+    if (held) {
+      held->add_(t);
+    } else {
+      values_.emplace_back(name, std::move(t));
+    }
+  }
+  // adds a b
+  void add_mm(const std::string& name, const Tensor& a, const Tensor& b) {
+    Tensor* held = find(name);
+    if (held) {
+      held->addmm_(a, b);
+    } else {
+      values_.emplace_back(name, at::mm(a, b));
+    }
+  }
+  void into(Named& grads) const {
+    for (const auto& [name, t] : values_) grads.insert(name, t);
+  }
+
+ private:
+  Tensor* find(const std::string& name) {
+    for (auto& [n, t] : values_) {
+      if (n == name) return &t;
+    }
+    return nullptr;
+  }
+  std::vector<std::pair<std::string, Tensor>> values_;
+};
+
+// The projection's gradients from steps [t0, t0 + K) of d(x W (+ b)), dxw (K, B, G*H): adds those
+// of "W" (and "b" when the bias was part of it) to `sums`, and writes the chunk's rows of dx
+// (T, B, D) when it is defined.
+inline void project_backward(const Tensor& dxw, const Tensor& x, const Tensor& W, int64_t t0, bool bias,
+                             const Tensor& dx, Sums& sums) {
+  const int64_t K = dxw.size(0), B = dxw.size(1), GH = dxw.size(2), D = x.size(2);
+  const Tensor d2 = dxw.reshape({K * B, GH});
+  const Tensor x2 = x.narrow(0, t0, K).reshape({K * B, D});
+  sums.add_mm("W", x2.t(), d2);
+  if (bias) sums.add("b", d2.sum(0));
+  if (dx.defined()) {
+    Tensor rows = dx.narrow(0, t0, K).view({K * B, D});
+    at::mm_out(rows, d2, W.t());
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
