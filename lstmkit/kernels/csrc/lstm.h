@@ -13,11 +13,14 @@
 // (H,) and zone; integer options act, ract, peephole, layer_norm, clip; real ones eps, zoneout,
 // cell_clip.
 //
-// Saved for the backward, by name: Z (T,B,4H) gate pre-activations, A (T,B,4H) their
-// activations, CN (T,B,H) c' before zoneout and masking, PC (T,B,H) φ's output; with layer norm
-// also NX (T,B,4H) the normalised input term, RX (T,B) its 1/std, NH (T,B,4H) the normalised
-// recurrent term, RH (T,B) its 1/std, NC (T,B,H) the normalised cell, RC (T,B) its 1/std and
-// CI (T,B,H) φ's input LN(c') gc + bc.
+// Saved for the backward, by name: A (T,B,4H) the gates' activations, written over the input
+// term Z as each step reads it; Z (T,B,4H) the pre-activations too, only where an activation's
+// backward reads them (Keras's tanh and sigmoid do not); CN (T,B,H) c' before zoneout and
+// masking, with zoneout only (else c' is the carried c, saved anyway); with layer norm also NX
+// (T,B,4H) the normalised input term, RX (T,B) its 1/std, NH (T,B,4H) the normalised recurrent
+// term, RH (T,B) its 1/std, NC (T,B,H) the normalised cell, RC (T,B) its 1/std and CI (T,B,H)
+// φ's input LN(c') gc + bc. φ's output is recomputed in the backward (the Triton kernels keep it
+// as PC).
 #pragma once
 
 #include "activations.h"
@@ -60,7 +63,8 @@ struct LstmOptions {
 // The LSTM's per-sequence tensors by name: its weights beyond W, U (and b) and what it saves.
 struct LstmTensors {
   Tensor peep, gx, gh, gc, bc, zone;                   // options' weights and zoneout draws
-  Tensor Z, A, CN, PC, NX, RX, NH, RH, NC, RC, CI;     // saved
+  Tensor Z, A, CN, PC, NX, RX, NH, RH, NC, RC, CI;     // saved (PC never, here)
+  Tensor pc;                                           // (1, B, H) φ's output of the step (forward)
   template <typename F>
   static void saved_fields(LstmTensors& s, F&& f) {
     f("Z", s.Z); f("A", s.A); f("CN", s.CN); f("PC", s.PC); f("NX", s.NX); f("RX", s.RX);
@@ -94,7 +98,7 @@ template <typename T, bool kPeep, bool kNorm, bool kZone>
 struct LstmCell {
   static constexpr int kGates = 4;
   static constexpr int kStates = 2;
-  static constexpr int kScratchRows = 4;
+  static constexpr int kScratchRows = 4;  // d φ(.), d c', a gate's gradient, φ(.) recomputed
   static constexpr unsigned kSavedStates = 0b10;  // the backward reads c_{t-1}, not h_{t-1}
   static constexpr bool kBiasInProjection = !kNorm;  // with layer norm b comes after LN(x W)
 
@@ -108,13 +112,14 @@ struct LstmCell {
   const T* gcp = nullptr;
   const T* bcp = nullptr;
   ZoneRows<T> zone;
-  Buffer<T> Z, A, CN, PC, NH, RH, NC, RC, CI;  // per step (see the file's head)
+  bool keep_z;                                 // an activation's backward reads z: A is its own buffer
+  Buffer<T> Z, A, CN, PC, NH, RH, NC, RC, CI;  // per step (see the file's head); PC: (1, B, H) scratch
   Buffer<T> DZ, DR, DCI;                       // backward, per chunk: gradients of Z, of hin U before its norm, of CI
   std::vector<double> sums;                    // backward: the bias (with layer norm), gains and peepholes (below)
 
   LstmCell(const LstmTensors& w, const LstmOptions& o, const Tensor& U_, int64_t T_, int64_t B_)
       : B(B_), H(U_.size(0)), act(o.act), ract(o.ract), eps(o.eps), clip(o.clip ? T(o.cell_clip) : T(0)),
-        U(U_.data_ptr<T>()) {
+        keep_z(keeps_z(o)), U(U_.data_ptr<T>()) {
     pp = data_or_null<T>(w.peep);
     ghp = data_or_null<T>(w.gh);
     gcp = data_or_null<T>(w.gc);
@@ -127,7 +132,7 @@ struct LstmCell {
     Z = Buffer<T>(s.Z, B, G4);
     A = Buffer<T>(s.A, B, G4);
     CN = Buffer<T>(s.CN, B, H);
-    PC = Buffer<T>(s.PC, B, H);
+    PC = Buffer<T>(s.pc, B, H);
     NH = Buffer<T>(s.NH, B, G4);
     RH = Buffer<T>(s.RH, B, 1);
     NC = Buffer<T>(s.NC, B, H);
@@ -139,14 +144,16 @@ struct LstmCell {
 
   // The saved tensors of a run of T steps (S slots: T when saving, else 1), and the input term
   // of every step at once: with layer norm, z = LN(x W) gx + b.
-  static void allocate(LstmTensors& s, const LstmOptions&, Tensor xw, int64_t T_, int64_t B, int64_t H, bool save,
+  static bool keeps_z(const LstmOptions& o) { return backward_reads_input(o.act) || backward_reads_input(o.ract); }
+
+  static void allocate(LstmTensors& s, const LstmOptions& o, Tensor xw, int64_t T_, int64_t B, int64_t H, bool save,
                        const at::TensorOptions& opts) {
     const int64_t S = save ? T_ : 1, G4 = 4 * H;
     const Tensor none;  // absent in this variant
     s.Z = xw;
-    s.A = at::empty({S, B, G4}, opts);
-    s.CN = at::empty({S, B, H}, opts);
-    s.PC = at::empty({S, B, H}, opts);
+    s.A = keeps_z(o) ? at::empty({S, B, G4}, opts) : xw;
+    s.CN = kZone ? at::empty({S, B, H}, opts) : none;
+    s.pc = at::empty({1, B, H}, opts);
     s.NX = kNorm && save ? at::empty({T_, B, G4}, opts) : none;
     s.RX = kNorm && save ? at::empty({T_, B}, opts) : none;
     s.NH = kNorm ? at::empty({S, B, G4}, opts) : none;
@@ -200,9 +207,9 @@ struct LstmCell {
 
   void pointwise(const Step<T>& st, int64_t b) {
     T* zb = Z.row(st.t, b);
-    T* ab = A.row(st.s, b);
-    T* cnb = CN.row(st.s, b);
-    T* pcb = PC.row(st.s, b);
+    T* ab = keep_z ? A.row(st.s, b) : zb;                   // the activations replace z
+    T* cnb = kZone ? CN.row(st.s, b) : st.next[1] + b * H;  // without zoneout c' is the carried c
+    T* pcb = PC.row(0, b);
     const T* cp = st.prev[1] + b * H;
     if constexpr (kPeep) {
       for (int64_t j = 0; j < H; ++j) {
@@ -243,8 +250,7 @@ struct LstmCell {
         cnext[j] = dc[j] * cp[j] + (T(1) - dc[j]) * cnb[j];
       }
     } else {
-      for (int64_t j = 0; j < H; ++j) hn[j] = o[j] * pcb[j];
-      copy_row(cnext, cnb, H);
+      for (int64_t j = 0; j < H; ++j) hn[j] = o[j] * pcb[j];  // c' is already in cnext
     }
   }
 
@@ -271,9 +277,15 @@ struct LstmCell {
     T* dpc = scratch;
     T* dcn = scratch + H;
     T* dgate = scratch + 2 * H;
-    const T* zb = Z.row(t, b);
+    T* pcb = scratch + 3 * H;
+    const T* zb = keep_z ? Z.row(t, b) : nullptr;  // null: no activation's backward reads it
     const T* ab = A.row(t, b);
-    const T* pcb = PC.row(t, b);
+    const T* cnb = kZone ? CN.row(t, b) : st.next[1] + b * H;
+    if constexpr (kNorm) {
+      act_forward(act, CI.row(t, b), pcb, H);
+    } else {
+      act_forward(act, cnb, pcb, H);
+    }
     const T* cp = st.prev[1] + b * H;
     T* dzb = DZ.row(st.g, b);
     T* dhb = ds[0];
@@ -297,7 +309,7 @@ struct LstmCell {
       act_backward(act, CI.row(t, b), pcb, dpc, dci, H);
       normalise_row_backward(dci, gcp, NC.row(t, b), RC.row(t, b)[0], dcn, H);
     } else {
-      act_backward(act, CN.row(t, b), pcb, dpc, dcn, H);
+      act_backward(act, cnb, pcb, dpc, dcn, H);
     }
     if constexpr (kZone) {
       for (int64_t j = 0; j < H; ++j) dcn[j] += (T(1) - zc[j]) * dcb[j];
@@ -305,20 +317,20 @@ struct LstmCell {
       for (int64_t j = 0; j < H; ++j) dcn[j] += dcb[j];
     }
     for (int64_t j = 0; j < H; ++j) dgate[j] = g[j] * pcb[j];  // d o
-    act_backward(ract, zb + 3 * H, ab + 3 * H, dgate, dzb + 3 * H, H);
+    act_backward(ract, zb ? zb + 3 * H : zb, ab + 3 * H, dgate, dzb + 3 * H, H);
     if constexpr (kPeep) {
       for (int64_t j = 0; j < H; ++j) dcn[j] += dzb[3 * H + j] * pp[2 * H + j];  // o peeps at c'
     }
     // dcn is now the total gradient of c' (after its clip); the gates it came from
     if (clip > T(0)) {
-      for (int64_t j = 0; j < H; ++j) dcn[j] = std::abs(CN.row(t, b)[j]) < clip ? dcn[j] : T(0);
+      for (int64_t j = 0; j < H; ++j) dcn[j] = std::abs(cnb[j]) < clip ? dcn[j] : T(0);
     }
     for (int64_t j = 0; j < H; ++j) dgate[j] = dcn[j] * ab[2 * H + j];  // d i
     act_backward(ract, zb, ab, dgate, dzb, H);
     for (int64_t j = 0; j < H; ++j) dgate[j] = dcn[j] * cp[j];  // d f
-    act_backward(ract, zb + H, ab + H, dgate, dzb + H, H);
+    act_backward(ract, zb ? zb + H : zb, ab + H, dgate, dzb + H, H);
     for (int64_t j = 0; j < H; ++j) dgate[j] = dcn[j] * ab[j];  // d g
-    act_backward(act, zb + 2 * H, ab + 2 * H, dgate, dzb + 2 * H, H);
+    act_backward(act, zb ? zb + 2 * H : zb, ab + 2 * H, dgate, dzb + 2 * H, H);
     // to c_{t-1}: through f, through zoneout's direct path, through the i and f peepholes
     for (int64_t j = 0; j < H; ++j) {
       T v = dcn[j] * ab[H + j];
@@ -372,7 +384,8 @@ struct LstmCell {
         const T* c_before = c_all + R * H;  // row R = t B + b of C[t]
         add_product(acc + 12 * H, dz, c_before, H);
         add_product(acc + 13 * H, dz + H, c_before, H);
-        add_product(acc + 14 * H, dz + 3 * H, CN.data + R * H, H);
+        const T* c_after = kZone ? CN.data + R * H : c_all + (R + B) * H;  // c' of step t: C[t + 1]
+        add_product(acc + 14 * H, dz + 3 * H, c_after, H);
       }
     });
     for (size_t j = 0; j < sums.size(); ++j) sums[j] += chunk_sums[j];

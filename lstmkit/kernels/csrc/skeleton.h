@@ -401,7 +401,7 @@ void backward_steps(Cell& cell, const Carried<T, Cell::kStates>& carried, const 
 // per sample and step), at least 8 steps, at most the sequence.
 inline int64_t chunk_steps(int64_t T_, int64_t B, int64_t width, int64_t value_bytes) {
   const int64_t per_step = std::max<int64_t>(1, B * width * value_bytes);
-  return std::max<int64_t>(1, std::min<int64_t>(T_, std::max<int64_t>(8, (int64_t(8) << 20) / per_step)));
+  return std::max<int64_t>(1, std::min<int64_t>(T_, std::max<int64_t>(8, (int64_t(4) << 20) / per_step)));
 }
 
 // The backward time loop, in chunks of `chunk` steps from the last; after each chunk [t0, t1),
