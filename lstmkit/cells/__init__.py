@@ -5,6 +5,7 @@ settings object beside its math; fast paths elsewhere are defined as giving the 
 """
 
 from ._cell import CellSettings as CellSettings
+from ._cell import KernelCell as KernelCell
 from ._cell import RecurrentCell as RecurrentCell
 from ._cell import SequenceCell as SequenceCell
 from ._cell import Settings as Settings
@@ -18,7 +19,7 @@ from .simple_rnn import SimpleRNNCell as SimpleRNNCell
 from .simple_rnn import SimpleRNNSettings as SimpleRNNSettings
 
 __all__ = [
-    "Settings", "CellSettings", "SequenceCell", "RecurrentCell",
+    "Settings", "CellSettings", "SequenceCell", "KernelCell", "RecurrentCell",
     "LSTMCell", "LSTMSettings", "GRUCell", "GRUSettings", "SimpleRNNCell", "SimpleRNNSettings",
     "ConvLSTMCell", "ConvLSTMSettings",
 ]

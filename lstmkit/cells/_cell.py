@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Collection, Protocol, TypeVar
+from typing import Any, ClassVar, Collection, Protocol, TypeVar, runtime_checkable
 
 import torch
 from torch import nn
@@ -104,6 +104,22 @@ class SequenceCell(Protocol):
              noise: torch.Tensor | None = None) -> tuple[torch.Tensor, State]: ...
 
     def draw_noise(self, steps: int, batch_size: int, like: torch.Tensor) -> torch.Tensor | None: ...
+
+
+@runtime_checkable
+class KernelCell(SequenceCell, Protocol):
+    """A cell the fused kernels compute (`kernel_name` not None): what it sends them."""
+
+    kernel: torch.Tensor  # its input kernel: the weights' device and dtype
+    settings: Settings  # its options (the activations among them are checked against the kernels')
+
+    def loop_tensors(self, x: torch.Tensor) -> dict[str, torch.Tensor | None]: ...
+
+    def kernel_tensors(self, noise: torch.Tensor | None) -> dict[str, torch.Tensor | None]: ...
+
+    def kernel_options(self) -> dict[str, Any]: ...
+
+    def kernel_refusal(self) -> str | None: ...
 
 
 class RecurrentCell(nn.Module):
@@ -219,9 +235,19 @@ class RecurrentCell(nn.Module):
         """
         raise NotImplementedError
 
+    def loop_tensors(self, x: torch.Tensor) -> dict[str, torch.Tensor | None]:
+        """The loop's tensors for the fused kernels from the time-major input x (T, B, input_dim):
+        x itself, W, b (None without a bias) and U; the kernels project every step at once."""
+        return {"x": x, "W": self.kernel, "b": self.input_bias() if self.bias is not None else None,
+                "U": self.recurrent_kernel}
+
     def kernel_tensors(self, noise: torch.Tensor | None) -> dict[str, torch.Tensor | None]:
         """The cell's own tensors for the fused kernels, beyond the loop's x, W, b, U and states."""
         return {}
+
+    def kernel_refusal(self) -> str | None:
+        """Why the fused kernels cannot compute this cell as it is set, or None."""
+        return None
 
     def kernel_options(self) -> dict[str, Any]:
         """The cell's options for the fused kernels: activations as functions (the kernels' ids

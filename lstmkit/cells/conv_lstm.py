@@ -18,6 +18,15 @@ from ._cell import Settings, State, activation_field, forget_bias, given
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    """x (N, C, *S) stored channels last, as oneDNN's convolutions run fastest (2D and 3D)."""
+    if x.dim() == 4:
+        return x.contiguous(memory_format=torch.channels_last)
+    if x.dim() == 5:
+        return x.contiguous(memory_format=torch.channels_last_3d)
+    return x
+
+
 def same_pads(kernel: Sequence[int]) -> list[int]:
     """F.pad's list for "same" padding at stride 1: (k - 1) zeros per axis, the odd one after."""
     flat: list[int] = []
@@ -63,12 +72,13 @@ class ConvLSTMSettings(Settings):
 
 
 class ConvLSTMCell(nn.Module):
-    """One step of a convolutional LSTM over `rank`-D feature maps, channels first inside.
+    """One step of a convolutional LSTM over `rank`-D feature maps, channels last (Keras's
+    default layout, and oneDNN's fast one for these convolutions).
 
     With ⋆ a convolution, σ the recurrent activation and φ the activation (sigmoid and tanh by
-    default), for input x_t (B, C, *S) and state h, c (B, F, *S'):
+    default), for input x_t (B, *S, C) and state h, c (B, *S', F):
 
-        x_i, x_f, x_c, x_o = W ⋆ x_t + b     (strides, padding, dilation as the settings')   (B, 4F, *S')
+        x_i, x_f, x_c, x_o = W ⋆ x_t + b     (strides, padding, dilation as the settings')   (B, *S', 4F)
         h_i, h_f, h_c, h_o = U ⋆ h           ("same" padding, stride 1)
         i = σ(x_i + h_i)    f = σ(x_f + h_f)    o = σ(x_o + h_o)
         c' = f ⊙ c + i ⊙ φ(x_c + h_c)
@@ -76,11 +86,12 @@ class ConvLSTMCell(nn.Module):
 
     Weights in Keras's layout and gate order i, f, c, o: kernel (*k, C, 4F), recurrent_kernel
     (*k, F, 4F), bias (4F,) (its f block starts at one with `unit_forget_bias`). The sequence
-    runner drives it like the other cells; the fused kernels do not compute it yet.
+    runner drives it like the other cells; the fused CPU kernels compute it (csrc/conv_lstm.h)
+    from its input term, which the layer's own convolution gives for every frame at once.
     """
 
     settings_class: ClassVar[type[ConvLSTMSettings]] = ConvLSTMSettings
-    kernel_name: ClassVar[str | None] = None
+    kernel_name: ClassVar[str | None] = "conv_lstm"
     state_count: ClassVar[int] = 2
 
     def __init__(self, in_channels: int, settings: ConvLSTMSettings) -> None:
@@ -107,6 +118,17 @@ class ConvLSTMCell(nn.Module):
         """Keras's (*k, in, out) kernel as torch's (out, in, *k)."""
         return kernel.permute(rank + 1, rank, *range(rank))
 
+    def recurrent_conv(self, h: torch.Tensor) -> torch.Tensor:
+        """`U ⋆ h`, "same" padding and stride 1: (B, *S, F) -> (B, *S, 4F)."""
+        s = self.settings
+        u = self.torch_weight(self.recurrent_kernel, s.rank)
+        h = _channels_last(h.movedim(-1, 1))
+        if all(k % 2 for k in s.kernel_size):
+            hu = _CONV[s.rank](h, u, padding=[k // 2 for k in s.kernel_size])
+        else:  # an even size pads one more zero after than before
+            hu = _CONV[s.rank](_channels_last(F.pad(h, same_pads(s.kernel_size))), u)
+        return hu.movedim(1, -1)
+
     def state_spatial(self, spatial: Sequence[int]) -> list[int]:
         """The state's spatial size for input frames of size `spatial`."""
         s = self.settings
@@ -114,30 +136,52 @@ class ConvLSTMCell(nn.Module):
                 for n, k, st, d in zip(spatial, s.kernel_size, s.strides, s.dilation_rate)]
 
     def project_inputs(self, x: torch.Tensor) -> torch.Tensor:
-        """`W ⋆ x + b` for every frame: (B, T, C, *S) -> (B, T, 4F, *S')."""
+        """`W ⋆ x + b` for every frame: (B, T, *S, C) -> (B, T, *S', 4F) (or T first: any two
+        leading axes)."""
         s = self.settings
         B, T = x.shape[:2]
-        frames = x.reshape(B * T, *x.shape[2:])
+        frames = _channels_last(x.reshape(B * T, *x.shape[2:]).movedim(-1, 1))  # (B·T, C, *S) view
         padded = [p for n, k, st, d in reversed(list(zip(frames.shape[2:], s.kernel_size, s.strides, s.dilation_rate)))
                   for p in sp.pads(n, k, st, d, s.padding)]
-        frames = F.pad(frames, padded) if any(padded) else frames
+        frames = _channels_last(F.pad(frames, padded)) if any(padded) else frames
         xw = _CONV[s.rank](frames, self.torch_weight(self.kernel, s.rank), self.bias, s.strides, 0, s.dilation_rate)
-        return xw.reshape(B, T, *xw.shape[1:])
+        return xw.movedim(1, -1).contiguous().reshape(B, T, *xw.shape[2:], xw.shape[1])
 
     def draw_noise(self, steps: int, batch_size: int, like: torch.Tensor) -> torch.Tensor | None:
         """None: the cell draws no noise of its own."""
         return None
 
+    def loop_tensors(self, x: torch.Tensor) -> dict[str, torch.Tensor | None]:
+        """The fused kernels' x, the input term of every frame (T, B, *S', 4F), from the
+        time-major frames x (T, B, *S, C); and U in torch's layout (4F, F, *k). W and b stay
+        here: autograd takes the input convolution's backward."""
+        return {"x": self.project_inputs(x), "U": self.torch_weight(self.recurrent_kernel, self.settings.rank).contiguous()}
+
+    def kernel_tensors(self, noise: torch.Tensor | None) -> dict[str, torch.Tensor | None]:
+        """None beyond the loop's."""
+        return {}
+
+    def kernel_options(self) -> dict[str, Any]:
+        """The two activations."""
+        return {"act": self.settings.activation, "ract": self.settings.recurrent_activation}
+
+    def kernel_refusal(self) -> str | None:
+        """The kernels pad the recurrent convolution evenly: an even kernel size is not theirs."""
+        if any(k % 2 == 0 for k in self.settings.kernel_size):
+            return f"kernel_size {self.settings.kernel_size} has an even size, which the fused kernels do not pad"
+        return None
+
     def step(self, xw: torch.Tensor, state: State, recurrent_mask: torch.Tensor | None = None,
              noise: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
-        """One step from the projected input xw (B, 4F, *S') and (h, c); `recurrent_mask` (B, F, *S')
-        of kept/(1 - rate) values drops parts of h where it enters the recurrent convolution."""
+        """One step from the projected input xw (B, *S', 4F) and (h, c) (B, *S', F);
+        `recurrent_mask` (B, *S', F) of kept/(1 - rate) values drops parts of h where it enters
+        the recurrent convolution."""
         s = self.settings
         h, c = state
         h_in = h if recurrent_mask is None else h * recurrent_mask
-        hu = _CONV[s.rank](F.pad(h_in, same_pads(s.kernel_size)), self.torch_weight(self.recurrent_kernel, s.rank))
-        x_i, x_f, x_c, x_o = xw.chunk(4, dim=1)
-        h_i, h_f, h_c, h_o = hu.chunk(4, dim=1)
+        hu = self.recurrent_conv(h_in)
+        x_i, x_f, x_c, x_o = xw.chunk(4, dim=-1)
+        h_i, h_f, h_c, h_o = hu.chunk(4, dim=-1)
         i = s.recurrent_activation(x_i + h_i)
         f = s.recurrent_activation(x_f + h_f)
         o = s.recurrent_activation(x_o + h_o)

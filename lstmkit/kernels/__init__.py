@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import rate
-from ..cells import RecurrentCell, SequenceCell, Settings
+from ..cells import KernelCell, SequenceCell, Settings
 from ..cells._cell import State, own
 from .reference import reference_sequence
 
@@ -171,7 +171,7 @@ def dispatch(
     if path == "fused":
         from .fused import fused_sequence
 
-        assert isinstance(cell, RecurrentCell)  # unsupported() said so
+        assert isinstance(cell, KernelCell)  # unsupported() said so
         return fused_sequence(cell, x, state, settings, mask=mask, recurrent_mask=recurrent_mask, noise=noise)
     return reference_sequence(cell, cell.project_inputs(x), state, mask=mask, recurrent_mask=recurrent_mask, noise=noise,
                               return_sequences=settings.return_sequences,

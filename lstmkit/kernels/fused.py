@@ -25,7 +25,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from .. import activations
-from ..cells import RecurrentCell, SequenceCell
+from ..cells import KernelCell, SequenceCell
 from . import build
 
 # Activation ids shared with the C++ `Act` enum and the Triton kernels, in their order.
@@ -130,8 +130,11 @@ def activation_id(fn: activations.Activation) -> int | None:
 
 def unsupported(cell: SequenceCell, x: torch.Tensor) -> str | None:
     """Why the fused path cannot run this cell on this input, or None when it can."""
-    if cell.kernel_name is None or not isinstance(cell, RecurrentCell):
+    if cell.kernel_name is None or not isinstance(cell, KernelCell):
         return f"the cell is a {type(cell).__name__}, whose step the fused kernels do not implement"
+    refusal = cell.kernel_refusal()
+    if refusal is not None:
+        return refusal
     for f in dataclasses.fields(cell.settings):
         value = getattr(cell.settings, f.name)
         if f.metadata.get("activation") and activation_id(value) is None:
@@ -145,7 +148,10 @@ def unsupported(cell: SequenceCell, x: torch.Tensor) -> str | None:
             return f"the fused GPU kernels take float32 weights, not {cell.kernel.dtype}"
         from . import gpu
 
-        return gpu.unavailable()
+        missing = gpu.unavailable()
+        if missing is None and cell.kernel_name not in gpu.cell_names():
+            return f"the fused GPU kernels have no {cell.kernel_name} cell yet"
+        return missing
     if device.type != "cpu":
         return f"the fused kernels run on CPU and CUDA devices, and this layer runs on {x.device}"
     if cell.kernel.dtype not in (torch.float32, torch.float64):
@@ -181,15 +187,13 @@ class FusedCall:
     n_states: int = 1
 
     @classmethod
-    def of(cls, cell: RecurrentCell, x: torch.Tensor, state: tuple[torch.Tensor, ...], mask: torch.Tensor | None,
+    def of(cls, cell: KernelCell, x: torch.Tensor, state: tuple[torch.Tensor, ...], mask: torch.Tensor | None,
            rmask: torch.Tensor | None, noise: torch.Tensor | None, zero_output: bool,
            return_sequences: bool) -> FusedCall:
-        """x (T, B, D) and mask (T, B) time-major; the cell's weights, own tensors and options."""
+        """x (T, B, ...) and mask (T, B) time-major; the cell's weights, own tensors and options."""
         assert cell.kernel_name is not None
-        tensors: dict[str, torch.Tensor | None] = {
-            "x": x, "W": cell.kernel, "b": cell.input_bias() if cell.bias is not None else None,
-            "U": cell.recurrent_kernel, "mask": mask, "rmask": None if rmask is None else rmask.contiguous(),
-        }
+        tensors = cell.loop_tensors(x)
+        tensors.update(mask=mask, rmask=None if rmask is None else rmask.contiguous())
         tensors.update(zip(STATE_NAMES, state))
         tensors.update(cell.kernel_tensors(None if noise is None else noise.contiguous()))
         options: Options = {"zero_output": zero_output, "return_sequences": return_sequences}
@@ -249,7 +253,7 @@ def run_call(call: FusedCall) -> tuple[torch.Tensor, ...]:
 
 
 def fused_sequence(
-    cell: RecurrentCell,
+    cell: KernelCell,
     x: torch.Tensor,
     state: tuple[torch.Tensor, ...],
     settings: Any,
@@ -270,4 +274,7 @@ def fused_sequence(
     call = FusedCall.of(cell, x_tm, state, mask_tm, recurrent_mask, noise, bool(settings.zero_output_for_mask),
                         return_sequences)
     out, *new_state = run_call(call)
+    # the kernels' rows of H values, shaped as the states (the convolutional cell's (F, *S))
+    out = out.view(*out.shape[:-2], *state[0].shape)
+    new_state = [s.view(state[0].shape) for s in new_state]
     return (out.transpose(0, 1) if return_sequences else out), tuple(new_state)

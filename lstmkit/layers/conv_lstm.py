@@ -1,5 +1,5 @@
 """`ConvLSTM2D`: an LSTM whose state is a stack of feature maps, for sequences of images
-(Keras's layer, on the reference cell `lstmkit.cells.ConvLSTMCell`)."""
+(Keras's layer, on the cell `lstmkit.cells.ConvLSTMCell`)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ class ConvLSTM2D(SettingsLayer):
 
     The step (equations in `lstmkit.cells.ConvLSTMCell`) convolves each frame with the kernel
     (`strides`, `padding`, `dilation_rate`) and the previous output with the recurrent kernel
-    ("same" padding, stride 1). It runs through the sequence runner of every recurrent layer, on
-    the reference loop (the fused kernels do not cover it yet).
+    ("same" padding, stride 1). It runs through the sequence runner of every recurrent layer: on
+    the CPU the fused kernels compute the time loop (an odd kernel size; the frames'
+    convolution is one call for the whole sequence), elsewhere the reference loop.
 
     Weights, in order: kernel (kh, kw, C, 4·filters), recurrent_kernel (kh, kw, filters,
     4·filters), bias (4·filters,); gate blocks i, f, c, o (Keras's layout).
@@ -39,6 +40,8 @@ class ConvLSTM2D(SettingsLayer):
         return_sequences, return_state, go_backwards: As for `LSTM`. A mask (B, T) of the
             steps keeps the state through masked steps (Keras's masking rule).
         stateful: Not supported (a ValueError).
+        implementation: "auto" (the fused kernels where they can run), "fused", "reference", or
+            None for the library default; lstmkit's own, as for `LSTM`.
     """
 
     rank = 2
@@ -73,6 +76,7 @@ class ConvLSTM2D(SettingsLayer):
         return_state: bool = False,
         go_backwards: bool = False,
         stateful: bool = False,
+        implementation: str | int | None = None,
         **kwargs: Any,
     ) -> None:
         if stateful:
@@ -136,13 +140,13 @@ class ConvLSTM2D(SettingsLayer):
         assert cell is not None
         x = x.to(cell.kernel.dtype)
         B, T = x.shape[:2]
-        frames = sp.channels_first(x.reshape(B * T, *x.shape[2:]), self.data_format)  # (B·T, C, H, W)
-        frames = frames.reshape(B, T, *frames.shape[1:])
+        # the cell works channels last: frames (B, T, *S, C), states (B, *S', F)
+        frames = x if self.data_format == "channels_last" else x.movedim(2, -1)
         if initial_state is not None:
-            h, c = (sp.channels_first(torch.as_tensor(s, dtype=x.dtype, device=x.device), self.data_format)
+            h, c = (_channels_last(torch.as_tensor(s, dtype=x.dtype, device=x.device), self.data_format).contiguous()
                     for s in initial_state)
         else:
-            h = x.new_zeros((B, self.filters, *cell.state_spatial(frames.shape[3:])))
+            h = x.new_zeros((B, *cell.state_spatial(frames.shape[2:-1]), self.filters))
             c = torch.zeros_like(h)
         if mask is not None:
             mask = torch.as_tensor(mask, device=x.device).bool()
@@ -151,19 +155,22 @@ class ConvLSTM2D(SettingsLayer):
                                  f"{(B, T)}, got {tuple(mask.shape)}")
         output, (h, c) = run_sequence(cell, frames, (h, c), self.sequence, mask=mask, training=training,
                                       owner=f"{type(self).__name__} layer {self.name!r}")
-        # output (B, T, F, H', W') or (B, F, H', W')
-        if self.return_sequences:
-            output = sp.back_from_channels_first(output.reshape(B * T, *output.shape[2:]), self.data_format)
-            output = output.reshape(B, T, *output.shape[1:])
-        else:
-            output = sp.back_from_channels_first(output, self.data_format)
+        # output (B, T, *S', F) or (B, *S', F)
+        if self.data_format == "channels_first":
+            output = output.movedim(-1, 2 if self.return_sequences else 1)
+            h, c = h.movedim(-1, 1), c.movedim(-1, 1)
         if self.activity_regularizer is not None:
             self.record_activity(output)
         if self.return_state:
-            return [output, sp.back_from_channels_first(h, self.data_format), sp.back_from_channels_first(c, self.data_format)]
+            return [output, h, c]
         return output
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config["data_format"] = self.data_format
         return config
+
+
+def _channels_last(state: torch.Tensor, data_format: str) -> torch.Tensor:
+    """A state as the user gives it, in `data_format`, as the cell holds it: (B, *S, F)."""
+    return state if data_format == "channels_last" else state.movedim(1, -1)

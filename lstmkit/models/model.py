@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import _threads, serialization
+from .. import _memory, _threads, serialization
 from .._checks import positive_int
 from ..data.strings import StringTensor
 from ..layers.base import Layer, Shape, check_finite, copy_checked, to_tensor
@@ -427,6 +427,7 @@ class Model(Layer, Trainer, Keras2Methods):
         # training=False reaches every layer as an argument: the module's train/eval flag, which
         # another thread may flip at any moment, is neither read nor changed
         chunks: list[list[Any]] = []
+        _memory.keep_freed_memory()
         with _threads.governed() as governor:
             for index, batch in enumerate(self._predict_batches(x, batch_size)):
                 if steps is not None and index >= steps:

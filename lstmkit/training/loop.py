@@ -21,7 +21,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import torch
 
-from .. import _threads, distributed
+from .. import _memory, _threads, distributed
 from .._checks import non_negative_int, one_of, positive_int
 from .callbacks import Callback, CallbackList, History, ProgbarLogger, callback_items
 from .checkpoints import Checkpoints
@@ -158,6 +158,7 @@ def fit(
         [*callback_items(callbacks), model.history], shown, {"epochs": epochs, "steps": steps, "in_fit": True}
     )
     model.stop_training = False
+    _memory.keep_freed_memory()
     governor, owns_governor = _threads.acquire()
     try:
         if checkpoints is not None:
@@ -305,6 +306,7 @@ def evaluate_loop(
     logs = {name: math.nan for name in trackers}
     callback_list.on_test_begin()
     from_loader = isinstance(data, TorchData)
+    _memory.keep_freed_memory()
     with _threads.governed() as governor:
         for step, batch in enumerate(data.batches(batch_size)):
             if steps is not None and step >= steps:

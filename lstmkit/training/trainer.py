@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import torch
 from torch import nn
 
-from .. import _threads
+from .. import _memory, _threads
 from . import losses as losses_module
 from . import loop
 from . import metrics as metrics_module
@@ -264,6 +264,7 @@ class Trainer(nn.Module):
         return_dict: bool = False,
     ) -> Any:
         """One optimizer step on one batch; returns that batch's loss (and metrics), as `evaluate` does."""
+        _memory.keep_freed_memory()
         _threads.step_tick()
         setup_, step = self.require_compiled("train_on_batch")
         data = prepare(self, setup_, x, y, sample_weight, class_weight)
@@ -273,6 +274,7 @@ class Trainer(nn.Module):
 
     def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None, return_dict: bool = False) -> Any:
         """The loss (and metrics) of one batch in inference mode."""
+        _memory.keep_freed_memory()
         _threads.step_tick()
         setup_, step = self.require_compiled("test_on_batch")
         data = prepare(self, setup_, x, y, sample_weight, None)

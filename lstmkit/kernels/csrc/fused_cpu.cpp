@@ -1,4 +1,5 @@
-// lstmkit's fused CPU kernels: whole LSTM, GRU and SimpleRNN sequences, forward and backward.
+// lstmkit's fused CPU kernels: whole LSTM, GRU, SimpleRNN and ConvLSTM sequences, forward and
+// backward.
 //
 // The reference cells in lstmkit/cells/ are the specification; these kernels compute the same
 // numbers faster. The pieces, one per file:
@@ -6,8 +7,9 @@
 //   rows.h          the per-step BLAS product, the batch split across threads, row helpers
 //   skeleton.h      the one time loop, forward and backward, the input projection, and the
 //                   loop's names at the boundary
-//   lstm.h, gru.h, simple_rnn.h   the cells: gate count, recurrent product, pointwise parts, and
-//                   each one's declaration (its names, options and compile-time instantiation)
+//   lstm.h, gru.h, simple_rnn.h, conv_lstm.h   the cells: gate count, recurrent product,
+//                   pointwise parts, and each one's declaration (its names, options and
+//                   compile-time instantiation)
 //   this file       the boundary with Python: the operators, over the list of cells
 //
 // Operators, for every cell:
@@ -26,6 +28,7 @@
 #include <string>
 #include <type_traits>
 
+#include "conv_lstm.h"
 #include "gru.h"
 #include "lstm.h"
 #include "simple_rnn.h"
@@ -39,13 +42,17 @@ Named run_forward(const Signature& sig, const SequenceInputs& seq, CellTensors& 
                   const SequenceOptions& so) {
   const auto opts = seq.x.options();
   const int64_t T_ = seq.T_, B = seq.B, H = seq.H;
-  Cell::allocate(w, o, project(seq.x, seq.W, Cell::kBiasInProjection ? seq.b : Tensor()), T_, B, H, so.save, opts);
+  // x W (+ b) for every step, or the input term given (the cell hands a tensor of its own, which
+  // the loop overwrites): (T, B, G*H)
+  Tensor xw = Cell::kInputProjected ? seq.x.view({T_, B, seq.D})
+                                    : project(seq.x, seq.W, Cell::kBiasInProjection ? seq.b : Tensor());
+  Cell::allocate(w, o, std::move(xw), T_, B, H, so.save, opts);
   Cell::prepare_inputs(w, seq.b, o, so.save, H);
   Cell cell(w, o, seq.U, T_, B);
   cell.bind_saved(w);
   Carried<T, Cell::kStates> carried(T_, B, H, so.save, Cell::kSavedStates, seq.rmask.defined(), opts);
   for (int k = 0; k < Cell::kStates; ++k) {
-    std::memcpy(carried.states[k].slot(0), seq.states[k].template data_ptr<T>(), sizeof(T) * B * H);
+    if (B * H > 0) std::memcpy(carried.states[k].slot(0), seq.states[k].template data_ptr<T>(), sizeof(T) * B * H);
   }
   Tensor out = so.return_sequences ? at::empty({T_, B, H}, opts) : at::zeros({B, H}, opts);
   const OutputRows<T> outs{out.data_ptr<T>(), B, H, so.return_sequences};
@@ -77,7 +84,7 @@ Named run_backward(const SequenceInputs& seq, Named& in, CellTensors& w, const C
   T* dstate_rows[2] = {nullptr, nullptr};
   for (int k = 0; k < Cell::kStates; ++k) {
     if ((Cell::kSavedStates >> k) & 1u) saved_states[k] = in.get(state_names[k]);
-    dstates[k] = in.get(grad_names[k]).contiguous().clone();
+    dstates[k] = in.get(grad_names[k]).contiguous().clone().view(seq.states[k].sizes());
     TORCH_CHECK(dstates[k].numel() == B * H, "lstmkit fused kernel: '", grad_names[k], "' must be (B, H)");
     dstate_rows[k] = dstates[k].template data_ptr<T>();
   }
@@ -89,20 +96,27 @@ Named run_backward(const SequenceInputs& seq, Named& in, CellTensors& w, const C
   Cell cell(w, o, seq.U, T_, B);
   cell.bind_saved(w);
   const int64_t chunk = chunk_steps(T_, B, Cell::kGates * H, int64_t(sizeof(T)));
-  cell.allocate_gradients(chunk, seq.x.options());
   const bool has_bias = seq.b.defined();
-  const Tensor dx = so.need_dx ? at::empty_like(seq.x) : Tensor();
+  // a cell given its input term writes that term's gradient straight into dx, chunk by chunk
+  const Tensor dx = so.need_dx || Cell::kInputProjected ? at::empty_like(seq.x) : Tensor();
+  cell.allocate_gradients(Cell::kInputProjected ? 0 : chunk, seq.x.options());
   Sums sums;
+  auto prepare = [&](int64_t t0, int64_t t1) {
+    if constexpr (Cell::kInputProjected) cell.bind_gradient_rows(dx.narrow(0, t0, t1 - t0).view({t1 - t0, B, seq.D}));
+  };
+  auto flush = [&](int64_t t0, int64_t t1) {
+    const Tensor dxw = cell.backward_chunk(w, carried, t0, t1, has_bias, sums);
+    if constexpr (!Cell::kInputProjected) {
+      project_backward(dxw, seq.x, seq.W, t0, has_bias && Cell::kBiasInProjection, dx, sums);
+    }
+  };
   backward_loop(cell, carried, seq.mask_data(), seq.template rmask_data<T>(), grad_out.data_ptr<T>(),
-                so.return_sequences, so.zero_output, dstate_rows, chunk, [&](int64_t t0, int64_t t1) {
-                  const Tensor dxw = cell.backward_chunk(w, carried, t0, t1, has_bias, sums);
-                  project_backward(dxw, seq.x, seq.W, t0, has_bias && Cell::kBiasInProjection, dx, sums);
-                });
+                so.return_sequences, so.zero_output, dstate_rows, chunk, prepare, flush);
   cell.finish_backward(has_bias, sums);
 
   Named grads(in.signature());
   sums.into(grads);
-  if (dx.defined()) grads.insert("x", dx);
+  if (dx.defined() && so.need_dx) grads.insert("x", dx);
   grads.insert("h0", dstates[0]);
   if (Cell::kStates > 1) grads.insert("c0", dstates[1]);
   return grads;
@@ -125,7 +139,7 @@ Lists run_cell(at::IntArrayRef places, at::TensorList tensors, at::IntArrayRef i
   const Signature& sig = signature_of<Kernel>();
   Named in(sig, places, tensors);
   const Options opt(sig, ints, floats);
-  const SequenceInputs seq(in, Kernel::kGates, Kernel::kStates);
+  const SequenceInputs seq(in, Kernel::kGates, Kernel::kStates, Kernel::kInputProjected);
   const SequenceOptions so(opt);
   const typename Kernel::Options o(opt, in);
   typename Kernel::Tensors w;
@@ -149,14 +163,14 @@ auto with_kernel(const std::string& cell, F&& f) {
   if constexpr (sizeof...(More) > 0) {
     return with_kernel<F, More...>(cell, std::forward<F>(f));
   } else {
-    TORCH_CHECK(false, "lstmkit fused kernel: unknown cell '", cell, "' (lstm, gru or simple_rnn)");
+    TORCH_CHECK(false, "lstmkit fused kernel: unknown cell '", cell, "' (lstm, gru, simple_rnn or conv_lstm)");
     return f(Kernel{});  // not reached
   }
 }
 
 template <class F>
 auto for_cell(const std::string& cell, F&& f) {
-  return with_kernel<F, LstmKernel, GruKernel, SimpleRnnKernel>(cell, std::forward<F>(f));
+  return with_kernel<F, LstmKernel, GruKernel, SimpleRnnKernel, ConvLstmKernel>(cell, std::forward<F>(f));
 }
 
 Lists forward(const std::string& cell, at::IntArrayRef places, at::TensorList tensors, at::IntArrayRef ints,

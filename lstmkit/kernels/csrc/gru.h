@@ -50,6 +50,8 @@ struct GruCell {
   static constexpr int kScratchRows = 2;
   static constexpr unsigned kSavedStates = 0b1;  // the backward reads h_{t-1}
   static constexpr bool kBiasInProjection = true;
+  static constexpr bool kInputProjected = false;
+  static constexpr bool kWholeBatchProduct = false;  // the loop's schedule (skeleton.h)
 
   int64_t B, H;
   int64_t act, ract;
@@ -230,6 +232,7 @@ struct GruKernel {
   static constexpr const char* kLabel = "GRU";
   static constexpr int kGates = 3;
   static constexpr int kStates = 1;
+  static constexpr bool kInputProjected = false;
   using Options = GruOptions;
   using Tensors = GruTensors;
   static const CellNames& names() {

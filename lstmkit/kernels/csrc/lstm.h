@@ -58,6 +58,10 @@ struct LstmOptions {
     zoneout = in.has("zone") || zoneout_p > 0;
     TORCH_CHECK(!clip || cell_clip > 0, "lstmkit fused kernel: cell_clip must be positive, got ", cell_clip);
   }
+  // the plain LSTM's options: no peepholes, norm, zoneout or clip (the convolutional cell's)
+  LstmOptions(int64_t act_, int64_t ract_)
+      : act(act_), ract(ract_), peephole(false), layer_norm(false), zoneout(false), clip(false), eps(0),
+        zoneout_p(0), cell_clip(0) {}
 };
 
 // The LSTM's per-sequence tensors by name: its weights beyond W, U (and b) and what it saves.
@@ -101,6 +105,8 @@ struct LstmCell {
   static constexpr int kScratchRows = 4;  // d φ(.), d c', a gate's gradient, φ(.) recomputed
   static constexpr unsigned kSavedStates = 0b10;  // the backward reads c_{t-1}, not h_{t-1}
   static constexpr bool kBiasInProjection = !kNorm;  // with layer norm b comes after LN(x W)
+  static constexpr bool kInputProjected = false;
+  static constexpr bool kWholeBatchProduct = false;  // the loop's schedule (skeleton.h)
 
   int64_t B, H;
   int64_t act, ract;
@@ -118,7 +124,10 @@ struct LstmCell {
   std::vector<double> sums;                    // backward: the bias (with layer norm), gains and peepholes (below)
 
   LstmCell(const LstmTensors& w, const LstmOptions& o, const Tensor& U_, int64_t T_, int64_t B_)
-      : B(B_), H(U_.size(0)), act(o.act), ract(o.ract), eps(o.eps), clip(o.clip ? T(o.cell_clip) : T(0)),
+      : LstmCell(w, o, U_, T_, B_, U_.size(0)) {}
+  // with H units per sample other than U's rows (the convolutional cell's)
+  LstmCell(const LstmTensors& w, const LstmOptions& o, const Tensor& U_, int64_t T_, int64_t B_, int64_t H_)
+      : B(B_), H(H_), act(o.act), ract(o.ract), eps(o.eps), clip(o.clip ? T(o.cell_clip) : T(0)),
         keep_z(keeps_z(o)), U(U_.data_ptr<T>()) {
     pp = data_or_null<T>(w.peep);
     ghp = data_or_null<T>(w.gh);
@@ -417,6 +426,7 @@ struct LstmKernel {
   static constexpr const char* kLabel = "LSTM";
   static constexpr int kGates = 4;
   static constexpr int kStates = 2;
+  static constexpr bool kInputProjected = false;
   using Options = LstmOptions;
   using Tensors = LstmTensors;
   static const CellNames& names() {

@@ -29,6 +29,8 @@ struct SimpleRnnCell {
   static constexpr int kScratchRows = 0;
   static constexpr unsigned kSavedStates = 0;  // none: the backward reads z and φ(z)
   static constexpr bool kBiasInProjection = true;
+  static constexpr bool kInputProjected = false;
+  static constexpr bool kWholeBatchProduct = false;  // the loop's schedule (skeleton.h)
 
   int64_t B, H;
   int64_t act;
@@ -93,6 +95,7 @@ struct SimpleRnnKernel {
   static constexpr const char* kLabel = "SimpleRNN";
   static constexpr int kGates = 1;
   static constexpr int kStates = 1;
+  static constexpr bool kInputProjected = false;
   using Options = SimpleRnnOptions;
   using Tensors = SimpleRnnTensors;
   static const CellNames& names() {

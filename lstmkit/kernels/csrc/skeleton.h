@@ -313,38 +313,63 @@ struct Carried {
   Tensor final_state(int k) const { return states[k].tensor[state_slot(k, T_)].clone(); }
 };
 
+// The loop has two schedules. Row-wise (every cell but the convolutional one): each thread takes
+// a share of the batch through the whole time loop, its recurrent products included, and the
+// threads never wait for each other. Step-wise (Cell::kWholeBatchProduct): each step's product
+// runs once over the whole batch with the product's own threads (a convolution parallelises far
+// better over the whole batch than over a thread's share), and the step's pointwise work is
+// split across threads around it.
+
 // The forward time loop. `carried` holds the initial states in slot 0.
 template <typename T, class Cell>
 void forward_loop(Cell& cell, Carried<T, Cell::kStates>& carried, const bool* mask, const T* rmask,
                   const OutputRows<T>& outs, bool zero_output) {
   const int64_t T_ = carried.T_, B = carried.B, H = carried.H;
-  for_batch_chunks(B, Cell::kGates * H, [&](int64_t b0, int64_t b1) {
+  auto start = [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       masked_input_row(carried.hin.row(0, b), carried.states[0].row(0, b), rmask ? rmask + b * H : nullptr, H);
     }
+  };
+  // step t after its product, for rows b0..b1: the pointwise part, the masking rule, the output
+  // and the next step's recurrent input
+  auto finish = [&](int64_t t, const Step<T>& step, int64_t b0, int64_t b1) {
+    T* hin_next = t + 1 < T_ ? carried.hin.slot(carried.step_slot(t + 1)) : nullptr;
+    for (int64_t b = b0; b < b1; ++b) {
+      cell.pointwise(step, b);
+      T* hn = step.next[0] + b * H;
+      if (mask == nullptr || mask[t * B + b]) {
+        copy_row(outs.row(t, b), hn, H);
+      } else {
+        for (int k = 0; k < Cell::kStates; ++k) copy_row(step.next[k] + b * H, step.prev[k] + b * H, H);
+        T* dst = outs.row(t, b);  // the previous output, or zeros
+        const T* previous = outs.previous(t, b);
+        if (zero_output || previous == nullptr) {
+          zero_row(dst, H);
+        } else if (previous != dst) {
+          copy_row(dst, previous, H);
+        }
+      }
+      if (hin_next) masked_input_row(hin_next + b * H, hn, rmask ? rmask + b * H : nullptr, H);
+    }
+  };
+  if constexpr (Cell::kWholeBatchProduct) {
+    const at::NoGradGuard no_grad;
+    for_batch_chunks(B, Cell::kGates * H, start);
     for (int64_t t = 0; t < T_; ++t) {
       const Step<T> step = carried.step(t);
-      T* hin_next = t + 1 < T_ ? carried.hin.slot(carried.step_slot(t + 1)) : nullptr;
-      cell.recurrent(step, b0, b1);
-      for (int64_t b = b0; b < b1; ++b) {
-        cell.pointwise(step, b);
-        T* hn = step.next[0] + b * H;
-        if (mask == nullptr || mask[t * B + b]) {
-          copy_row(outs.row(t, b), hn, H);
-        } else {
-          for (int k = 0; k < Cell::kStates; ++k) copy_row(step.next[k] + b * H, step.prev[k] + b * H, H);
-          T* dst = outs.row(t, b);  // the previous output, or zeros
-          const T* previous = outs.previous(t, b);
-          if (zero_output || previous == nullptr) {
-            zero_row(dst, H);
-          } else if (previous != dst) {
-            copy_row(dst, previous, H);
-          }
-        }
-        if (hin_next) masked_input_row(hin_next + b * H, hn, rmask ? rmask + b * H : nullptr, H);
-      }
+      cell.recurrent(step, 0, B);
+      for_batch_chunks(B, Cell::kGates * H, [&](int64_t b0, int64_t b1) { finish(t, step, b0, b1); });
     }
-  });
+  } else {
+    for_batch_chunks(B, Cell::kGates * H, [&](int64_t b0, int64_t b1) {
+      start(b0, b1);
+      for (int64_t t = 0; t < T_; ++t) {
+        const Step<T> step = carried.step(t);
+        cell.recurrent(step, b0, b1);
+        finish(t, step, b0, b1);
+      }
+    });
+  }
 }
 
 // Steps t1 - 1 down to t0 of the backward loop.
@@ -353,48 +378,72 @@ void backward_steps(Cell& cell, const Carried<T, Cell::kStates>& carried, const 
                     const T* grad_out, bool return_sequences, bool zero_output, T* const* dstates, int64_t t0,
                     int64_t t1, std::vector<T>& carry, std::vector<T>& back, std::vector<uint8_t>& kept) {
   const int64_t T_ = carried.T_, B = carried.B, H = carried.H;
-  for_batch_chunks(B, Cell::kGates * H, [&](int64_t b0, int64_t b1) {
-    std::vector<T> g(H);
-    std::vector<T> scratch(Cell::kScratchRows * H);
-    for (int64_t t = t1 - 1; t >= t0; --t) {
-      Step<T> step = carried.step(t);
-      step.g = t - t0;
-      const T* go = nullptr;  // the loss's gradient of step t's outputs
-      if (return_sequences) {
-        go = grad_out + t * B * H;
-      } else if (t == T_ - 1) {
-        go = grad_out;
-      }
-      for (int64_t b = b0; b < b1; ++b) {
-        const bool keep = mask == nullptr || mask[t * B + b];
-        kept[b] = keep;
-        T* cr = carry.data() + b * H;
-        for (int64_t j = 0; j < H; ++j) g[j] = (go ? go[b * H + j] : T(0)) + cr[j];
-        if (!keep) {  // the states' gradients pass through unchanged
-          cell.skip_row(step, b);
-          if (zero_output) {
-            zero_row(cr, H);
-          } else {
-            copy_row(cr, g.data(), H);
-          }
-          continue;
-        }
-        zero_row(cr, H);
-        T* dh = dstates[0] + b * H;
-        for (int64_t j = 0; j < H; ++j) g[j] += dh[j];  // the whole gradient of h_t
-        T* ds[2] = {dstates[0] + b * H, Cell::kStates > 1 ? dstates[1] + b * H : nullptr};
-        cell.pointwise_backward(step, b, g.data(), ds, scratch.data());
-      }
-      cell.recurrent_backward(step, b0, b1, kept.data(), back.data());
-      for (int64_t b = b0; b < b1; ++b) {
-        if (!kept[b]) continue;  // a masked sample's rows are zero: its gradients passed through
-        T* dh = dstates[0] + b * H;
-        const T* bk = back.data() + b * H;
-        const T* r = rmask ? rmask + b * H : nullptr;
-        for (int64_t j = 0; j < H; ++j) dh[j] += r ? bk[j] * r[j] : bk[j];
-      }
+  auto step_at = [&](int64_t t) {
+    Step<T> step = carried.step(t);
+    step.g = t - t0;
+    return step;
+  };
+  // step t before its product's backward, for rows b0..b1 (g, scratch: the thread's own rows)
+  auto pointwise = [&](int64_t t, const Step<T>& step, int64_t b0, int64_t b1, T* g, T* scratch) {
+    const T* go = nullptr;  // the loss's gradient of step t's outputs
+    if (return_sequences) {
+      go = grad_out + t * B * H;
+    } else if (t == T_ - 1) {
+      go = grad_out;
     }
-  });
+    for (int64_t b = b0; b < b1; ++b) {
+      const bool keep = mask == nullptr || mask[t * B + b];
+      kept[b] = keep;
+      T* cr = carry.data() + b * H;
+      for (int64_t j = 0; j < H; ++j) g[j] = (go ? go[b * H + j] : T(0)) + cr[j];
+      if (!keep) {  // the states' gradients pass through unchanged
+        cell.skip_row(step, b);
+        if (zero_output) {
+          zero_row(cr, H);
+        } else {
+          copy_row(cr, g, H);
+        }
+        continue;
+      }
+      zero_row(cr, H);
+      T* dh = dstates[0] + b * H;
+      for (int64_t j = 0; j < H; ++j) g[j] += dh[j];  // the whole gradient of h_t
+      T* ds[2] = {dstates[0] + b * H, Cell::kStates > 1 ? dstates[1] + b * H : nullptr};
+      cell.pointwise_backward(step, b, g, ds, scratch);
+    }
+  };
+  // after the product's backward: what reaches h_{t-1} through it
+  auto through_product = [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      if (!kept[b]) continue;  // a masked sample's rows are zero: its gradients passed through
+      T* dh = dstates[0] + b * H;
+      const T* bk = back.data() + b * H;
+      const T* r = rmask ? rmask + b * H : nullptr;
+      for (int64_t j = 0; j < H; ++j) dh[j] += r ? bk[j] * r[j] : bk[j];
+    }
+  };
+  if constexpr (Cell::kWholeBatchProduct) {
+    const at::NoGradGuard no_grad;
+    for (int64_t t = t1 - 1; t >= t0; --t) {
+      const Step<T> step = step_at(t);
+      for_batch_chunks(B, Cell::kGates * H, [&](int64_t b0, int64_t b1) {
+        std::vector<T> g(H), scratch(Cell::kScratchRows * H);
+        pointwise(t, step, b0, b1, g.data(), scratch.data());
+      });
+      cell.recurrent_backward(step, 0, B, kept.data(), back.data());
+      for_batch_chunks(B, Cell::kGates * H, through_product);
+    }
+  } else {
+    for_batch_chunks(B, Cell::kGates * H, [&](int64_t b0, int64_t b1) {
+      std::vector<T> g(H), scratch(Cell::kScratchRows * H);
+      for (int64_t t = t1 - 1; t >= t0; --t) {
+        const Step<T> step = step_at(t);
+        pointwise(t, step, b0, b1, g.data(), scratch.data());
+        cell.recurrent_backward(step, b0, b1, kept.data(), back.data());
+        through_product(b0, b1);
+      }
+    });
+  }
 }
 
 // The steps of one chunk of the backward: about 8 MB of per-step gradient rows (`width` values
@@ -404,13 +453,13 @@ inline int64_t chunk_steps(int64_t T_, int64_t B, int64_t width, int64_t value_b
   return std::max<int64_t>(1, std::min<int64_t>(T_, std::max<int64_t>(8, (int64_t(4) << 20) / per_step)));
 }
 
-// The backward time loop, in chunks of `chunk` steps from the last; after each chunk [t0, t1),
-// flush(t0, t1). dstates[k] (B, H) arrive holding the gradients of the final states and leave
-// holding those of the initial states.
-template <typename T, class Cell, class Flush>
+// The backward time loop, in chunks of `chunk` steps from the last: prepare(t0, t1) before
+// chunk [t0, t1), flush(t0, t1) after it. dstates[k] (B, H) arrive holding the gradients of the
+// final states and leave holding those of the initial states.
+template <typename T, class Cell, class Prepare, class Flush>
 void backward_loop(Cell& cell, const Carried<T, Cell::kStates>& carried, const bool* mask, const T* rmask,
                    const T* grad_out, bool return_sequences, bool zero_output, T* const* dstates, int64_t chunk,
-                   const Flush& flush) {
+                   const Prepare& prepare, const Flush& flush) {
   const int64_t T_ = carried.T_, B = carried.B, H = carried.H;
   // what a masked step passes back to the step before it (its output repeated the previous one)
   std::vector<T> carry(B * H, T(0));
@@ -418,6 +467,7 @@ void backward_loop(Cell& cell, const Carried<T, Cell::kStates>& carried, const b
   std::vector<uint8_t> kept(B);
   for (int64_t t1 = T_; t1 > 0; t1 -= chunk) {
     const int64_t t0 = std::max<int64_t>(0, t1 - chunk);
+    prepare(t0, t1);
     backward_steps(cell, carried, mask, rmask, grad_out, return_sequences, zero_output, dstates, t0, t1, carry, back,
                    kept);
     flush(t0, t1);
@@ -490,48 +540,70 @@ inline void project_backward(const Tensor& dxw, const Tensor& x, const Tensor& W
 // ---------------------------------------------------------------------------------------------
 // What every cell's forward and backward read: the sequence, its weights, masks and states.
 
+// A cell whose input term arrives computed (kInputProjected: the convolutional one) takes x as
+// (T, B, *S, G*H), no W or b, and states (B, *S, H): each of a sample's S positions is a row of
+// the loop, so B below counts rows (B·S) and the mask, given per sample, is widened to them. Its
+// U is the cell's business. Every other cell takes x (T, B, D), W (D, G*H), U (H, G*H) and
+// states (B, H).
 struct SequenceInputs {
   Tensor x, W, b, U, mask, rmask;
   std::vector<Tensor> states;  // h0 (and c0)
   int64_t T_ = 0, B = 0, D = 0, H = 0;
+  int64_t group = 1;  // rows per sample
 
-  SequenceInputs(Named& in, int64_t gates, int n_states) {
+  SequenceInputs(Named& in, int64_t gates, int n_states, bool projected) {
     x = in.get("x").contiguous();
-    W = in.get("W");
-    b = in.optional("b");
+    if (!projected) {
+      W = in.get("W");
+      b = in.optional("b");
+    }
     U = in.get("U").contiguous();
     mask = in.optional("mask");
     rmask = in.optional("rmask");
     static const char* names[2] = {"h0", "c0"};
     for (int k = 0; k < n_states; ++k) states.push_back(in.get(names[k]).contiguous());
-    TORCH_CHECK(x.dim() == 3, "lstmkit fused kernel: x must be (T, B, D), got ", x.sizes());
+    TORCH_CHECK(projected ? x.dim() >= 3 : x.dim() == 3, "lstmkit fused kernel: x must be (T, B, D), got ", x.sizes());
     T_ = x.size(0);
     B = x.size(1);
-    D = x.size(2);
-    H = U.size(0);
-    TORCH_CHECK(U.dim() == 2 && U.size(1) == gates * H, "lstmkit fused kernel: U must be (H, ", gates, "*H), got ",
-                U.sizes());
-    TORCH_CHECK(W.dim() == 2 && W.size(0) == D && W.size(1) == U.size(1), "lstmkit fused kernel: W ", W.sizes(),
-                " does not match x ", x.sizes(), " and U ", U.sizes());
-    TORCH_CHECK(x.scalar_type() == U.scalar_type() && W.scalar_type() == U.scalar_type(),
-                "lstmkit fused kernel: x, W and U dtypes differ");
-    if (b.defined()) {
-      TORCH_CHECK(b.dim() == 1 && b.size(0) == U.size(1), "lstmkit fused kernel: bias must be (G*H,)");
+    TORCH_CHECK(x.scalar_type() == U.scalar_type(), "lstmkit fused kernel: x and U dtypes differ");
+    if (projected) {
+      const Tensor& h0 = states[0];
+      TORCH_CHECK(h0.dim() >= 2 && h0.size(0) == B, "lstmkit fused kernel: the states must be (B, *S, H), got ",
+                  h0.sizes());
+      H = h0.size(-1);
+      for (int64_t d = 1; d + 1 < h0.dim(); ++d) group *= h0.size(d);
+      D = gates * H;
+      TORCH_CHECK(x.numel() == T_ * B * group * D, "lstmkit fused kernel: x ", x.sizes(), " does not hold ", gates,
+                  " gate values per state value ", h0.sizes());
+    } else {
+      D = x.size(2);
+      H = U.size(0);
+      TORCH_CHECK(U.dim() == 2 && U.size(1) == gates * H, "lstmkit fused kernel: U must be (H, ", gates,
+                  "*H), got ", U.sizes());
+      TORCH_CHECK(W.dim() == 2 && W.size(0) == D && W.size(1) == U.size(1), "lstmkit fused kernel: W ", W.sizes(),
+                  " does not match x ", x.sizes(), " and U ", U.sizes());
+      TORCH_CHECK(W.scalar_type() == U.scalar_type(), "lstmkit fused kernel: W and U dtypes differ");
+      if (b.defined()) {
+        TORCH_CHECK(b.dim() == 1 && b.size(0) == U.size(1), "lstmkit fused kernel: bias must be (G*H,)");
+      }
     }
     for (const Tensor& st : states) {
-      TORCH_CHECK(st.dim() == 2 && st.size(0) == B && st.size(1) == H && st.scalar_type() == U.scalar_type(),
+      TORCH_CHECK(st.dim() >= 2 && st.size(0) == B && st.numel() == B * group * H && st.sizes() == states[0].sizes() &&
+                      st.scalar_type() == U.scalar_type(),
                   "lstmkit fused kernel: each initial state must be (B, H) of U's dtype, got ", st.sizes());
     }
     if (mask.defined()) {
       TORCH_CHECK(mask.scalar_type() == at::kBool && mask.is_contiguous() && mask.dim() == 2 && mask.size(0) == T_ &&
                       mask.size(1) == B,
                   "lstmkit fused kernel: mask must be a contiguous bool (T, B) tensor");
+      if (group > 1) mask = mask.repeat_interleave(group, 1).contiguous();  // per row
     }
     if (rmask.defined()) {
-      TORCH_CHECK(rmask.is_contiguous() && rmask.dim() == 2 && rmask.size(0) == B && rmask.size(1) == H &&
-                      rmask.scalar_type() == x.scalar_type(),
-                  "lstmkit fused kernel: recurrent mask must be a contiguous (B, H) tensor of x's dtype");
+      TORCH_CHECK(rmask.is_contiguous() && rmask.sizes() == states[0].sizes() && rmask.scalar_type() == x.scalar_type(),
+                  "lstmkit fused kernel: recurrent mask must be a contiguous tensor of x's dtype shaped like the "
+                  "states");
     }
+    B *= group;  // from here on, rows
   }
   const bool* mask_data() const { return mask.defined() ? mask.data_ptr<bool>() : nullptr; }
   template <typename T>

@@ -27,6 +27,11 @@ def unavailable() -> str | None:
     return None
 
 
+def cell_names() -> tuple[str, ...]:
+    """The cells the Triton kernels compute (their `kernel_name`s), without importing Triton."""
+    return ("lstm", "gru", "simple_rnn")
+
+
 def _cells() -> dict[str, Any]:
     from .gru import GRU
     from .lstm import LSTM
