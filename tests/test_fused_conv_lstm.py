@@ -21,8 +21,10 @@ def scaled_error(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).abs() / (1 + a.abs())).max().item() if a.numel() else 0.0
 
 
-def run_layer(implementation, x, mask, with_state, options, seed=3):
-    """Outputs and every gradient (input, weights, states) of a ConvLSTM2D in float64."""
+def run_layer(implementation, x, mask, with_state, options, seed=3, dtype=torch.float64):
+    """Outputs and every gradient (input, weights, states) of a ConvLSTM2D in `dtype`. The
+    weights, input and states are drawn in float64 and rounded to float32 values, so a float32
+    run and a float64 one compute from the same numbers."""
     torch.manual_seed(seed)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
@@ -32,13 +34,16 @@ def run_layer(implementation, x, mask, with_state, options, seed=3):
         with torch.no_grad():
             for p in layer.parameters():
                 p.add_(0.1 * torch.randn_like(p))
+                p.copy_(p.float().double())
     finally:
         torch.set_default_dtype(previous)
-    xx = x.clone().requires_grad_(True)
+    layer.to(dtype)
+    xx = x.float().to(dtype).requires_grad_(True)
     states = []
     if with_state:
         state_shape = layer.compute_output_shape((x.shape[0], *x.shape[1:]))[1]
-        states = [torch.randn(*state_shape, dtype=torch.float64).requires_grad_(True) for _ in range(2)]
+        states = [torch.randn(*state_shape, dtype=torch.float64).float().to(dtype).requires_grad_(True)
+                  for _ in range(2)]
     torch.manual_seed(seed + 1)  # the same dropout masks on both paths
     out = layer(xx, mask=mask, training=True, initial_state=states or None)
     loss = sum((t * torch.linspace(-1, 1, t.numel(), dtype=t.dtype).view_as(t)).sum() for t in out)
@@ -138,9 +143,13 @@ def test_python_and_cpp_agree_on_the_cells_names():
     from lstmkit.kernels import fused
     from lstmkit.kernels.gpu import loop
 
+    from lstmkit.kernels import gpu
+
     cell = ConvLSTMCell(2, ConvLSTMSettings(filters=3, kernel_size=3))
+    triton_cell = gpu._cells()[cell.kernel_name].names
     sig = fused.backend_for(torch.zeros(1)).signature(cell.kernel_name)
-    assert sig.tensors == (*loop.LOOP_TENSORS, "Z", "A")
-    assert set(sig.ints) == {*loop.LOOP_INTS, *cell.kernel_options()} and sig.floats == ()
+    assert sig.tensors == (*loop.LOOP_TENSORS, *triton_cell.inputs, *triton_cell.saved)
+    assert sig.ints == (*loop.LOOP_INTS, *triton_cell.ints) and sig.floats == triton_cell.floats == ()
+    assert set(cell.kernel_options()) == set(triton_cell.ints)
     assert cell.kernel_tensors(None) == {}
     assert set(cell.loop_tensors(torch.zeros(2, 1, 4, 4, 2))) == {"x", "U"}

@@ -87,6 +87,28 @@ def test_variant_matrix_on_triton(triton_path, layer_cls, extra):
         compare_on_triton(triton_path, layer_cls, x, mask, with_state=with_state, **options)
 
 
+@pytest.mark.parametrize("options", [{"padding": "same"}, {"strides": 2, "recurrent_dropout": 0.3, "go_backwards": True}],
+                         ids=["same", "strided-dropout-backwards"])
+def test_conv_lstm_on_triton(triton_path, options):
+    """ConvLSTM2D through the Triton loop (the LSTM's kernels over channels-last rows, the
+    recurrent convolution in torch), in float32 against the reference's float64 result."""
+    from test_fused_conv_lstm import run_layer as run_conv, scaled_error
+
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 4, 6, 5, 2, generator=g, dtype=torch.float64)
+    mask = torch.tensor([[True, False, True, True], [False, True, True, False]])
+    for sequences, with_state in ((True, True), (False, False)):
+        opts = dict(options, return_sequences=sequences)
+        exact = run_conv("reference", x, mask, with_state, dict(opts))
+        reference = run_conv("reference", x, mask, with_state, dict(opts), dtype=torch.float32)
+        before = len(triton_path)
+        fused_run = run_conv("fused", x, mask, with_state, dict(opts), dtype=torch.float32)
+        assert [kind for kind, _ in triton_path[before:]] == ["forward", "backward"]
+        for i, (e, r, f) in enumerate(zip(exact, reference, fused_run)):
+            bound = max(1e-5, 4 * scaled_error(e, r.double()))
+            assert scaled_error(e, f.double()) <= bound, f"{opts}: tensor {i}"
+
+
 def test_rows_longer_than_one_block_and_unpadded_widths(triton_path):
     """Units that are not a power of two (the kernels pad rows to one) and more than the minimum
     block: 37 units, a batch of 6."""

@@ -147,7 +147,8 @@ struct ConvLstmKernel {
   using Options = ConvLstmOptions;
   using Tensors = ConvLstmTensors;
   static const CellNames& names() {
-    static const CellNames n{{}, {"Z", "A"}, {"act", "ract"}, {}};
+    // CN and PC: what the Triton backend's forward keeps besides (the names are both backends')
+    static const CellNames n{{}, {"Z", "A", "CN", "PC"}, {"act", "ract"}, {}};
     return n;
   }
   struct Of {

@@ -29,15 +29,16 @@ def unavailable() -> str | None:
 
 def cell_names() -> tuple[str, ...]:
     """The cells the Triton kernels compute (their `kernel_name`s), without importing Triton."""
-    return ("lstm", "gru", "simple_rnn")
+    return ("lstm", "gru", "simple_rnn", "conv_lstm")
 
 
 def _cells() -> dict[str, Any]:
+    from .conv_lstm import ConvLSTM
     from .gru import GRU
     from .lstm import LSTM
     from .simple_rnn import SimpleRNN
 
-    return {"lstm": LSTM, "gru": GRU, "simple_rnn": SimpleRNN}
+    return {"lstm": LSTM, "gru": GRU, "simple_rnn": SimpleRNN, "conv_lstm": ConvLSTM}
 
 
 def _checked(cell: str, tensors: dict[str, torch.Tensor], options: dict[str, Any]) -> Any:
@@ -63,16 +64,16 @@ class _TritonBackend:
         from . import loop
 
         impl_class = _checked(cell, tensors, options)
-        seq = loop.sequence_of(tensors, options)
+        seq = loop.sequence_of(tensors, options, impl_class.projected)
         impl = impl_class(seq, tensors, options)
-        initial = [tensors[n].float() for n in ("h0", "c0")[:impl.n_states]]
+        initial = [tensors[n].float().reshape(seq.B, seq.H) for n in ("h0", "c0")[:impl.n_states]]
         return loop.run_forward(impl, seq, initial, bool(options["save"]))
 
     def backward(self, cell: str, tensors: dict[str, torch.Tensor], options: dict[str, Any]) -> dict[str, torch.Tensor]:
         from . import loop
 
         impl_class = _checked(cell, tensors, options)
-        seq = loop.sequence_of(tensors, options)
+        seq = loop.sequence_of(tensors, options, impl_class.projected)
         impl = impl_class(seq, tensors, options)
         grads = loop.run_backward(impl, seq, tensors, bool(options["need_dx"]))
         # each gradient in its input's dtype (a float16 x gets a float16 gradient)

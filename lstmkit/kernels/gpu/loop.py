@@ -23,6 +23,7 @@ grads)`, and says whether the bias joins x W before the loop (`bias_in_projectio
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,14 +140,16 @@ def arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMAS
 class Sequence:
     """One call's sequence-wide tensors and options, time-major."""
 
-    x: torch.Tensor  # (T, B, D) float32
-    W: torch.Tensor
+    x: torch.Tensor  # (T, B, D) float32; a cell given its input term: (T, B, G*H)
+    W: torch.Tensor | None  # None where the input term arrives computed (the convolutional cell)
     b: torch.Tensor | None
     U: torch.Tensor
     mask: torch.Tensor | None  # (T, B) uint8
     rmask: torch.Tensor | None  # (B, H)
     zero_output: bool
     return_sequences: bool
+    units: int = 0  # H where U's rows are not (the convolutional cell's filters)
+    spatial: tuple[int, ...] = ()  # the convolutional cell's state positions per sample: its rows
     T: int = 0
     B: int = 0
     H: int = 0
@@ -162,7 +165,7 @@ class Sequence:
 
     def __post_init__(self) -> None:
         self.T, self.B, _ = self.x.shape
-        self.H = self.U.shape[0]
+        self.H = self.units or self.U.shape[0]
         self.block = max(16, triton.next_power_of_2(self.H))
         none = self.x.new_empty(0)  # each is set by the loop before use
         self.hin = self.out = self.go = self.back = self.carry = none
@@ -180,15 +183,28 @@ class Sequence:
         return 1 if self.block <= 128 else 4 if self.block <= 1024 else 8
 
 
-def sequence_of(tensors: dict[str, torch.Tensor], options: dict[str, float]) -> Sequence:
+def sequence_of(tensors: dict[str, torch.Tensor], options: dict[str, float], projected: bool = False) -> Sequence:
+    """The call's Sequence. A cell given its input term (`projected`: x (T, B, *S, G*H), states
+    (B, *S, H)) runs each of a sample's S positions as a row, as the C++ loop does: x, the states,
+    rmask and the mask (given per sample) become B·S rows."""
     x = tensors["x"]
     mask = tensors.get("mask")
     rmask = tensors.get("rmask")
+    units = 0
+    spatial: tuple[int, ...] = ()
+    if projected:
+        h0 = tensors["h0"]
+        units, spatial = h0.shape[-1], tuple(h0.shape[1:-1])
+        rows = h0.shape[0] * math.prod(spatial)
+        x = x.reshape(x.shape[0], rows, -1)
+        mask = None if mask is None else mask.repeat_interleave(math.prod(spatial), 1)
+        rmask = None if rmask is None else rmask.reshape(rows, units)
     return Sequence(
-        x=x.float().contiguous(), W=tensors["W"], b=tensors.get("b"), U=tensors["U"].contiguous(),
+        x=x.float().contiguous(), W=tensors.get("W"), b=tensors.get("b"), U=tensors["U"].contiguous(),
         mask=None if mask is None else mask.to(torch.uint8).contiguous(),
         rmask=None if rmask is None else rmask.float().contiguous(),
-        zero_output=bool(options["zero_output"]), return_sequences=bool(options["return_sequences"]))
+        zero_output=bool(options["zero_output"]), return_sequences=bool(options["return_sequences"]),
+        units=units, spatial=spatial)
 
 
 def run_forward(cell: Any, seq: Sequence, initial: list[torch.Tensor], save: bool) -> dict[str, torch.Tensor]:
@@ -229,10 +245,13 @@ def run_backward(cell: Any, seq: Sequence, tensors: dict[str, torch.Tensor], nee
         cell.backward_step(seq, t)
     grads: dict[str, torch.Tensor] = {}
     dh0 = seq.dstates[0] + (seq.back if seq.rmask is None else seq.back * seq.rmask)
-    grads["h0"] = dh0
+    grads["h0"] = dh0.view(tensors["h0"].shape)
     if cell.n_states > 1:
-        grads["c0"] = seq.dstates[1]
+        grads["c0"] = seq.dstates[1].view(tensors["c0"].shape)
     dxw = cell.finish_backward(seq, grads)  # (T, B, G*H)
+    if seq.W is None:  # the input term was given: its gradient is the cell's
+        grads["x"] = dxw.reshape(tensors["x"].shape)
+        return grads
     d2 = dxw.reshape(T * B, dxw.shape[2])
     grads["W"] = seq.x.reshape(T * B, seq.x.shape[2]).t() @ d2
     if seq.b is not None and cell.bias_in_projection:

@@ -217,6 +217,7 @@ def _layer_norm_rows(v: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.T
 
 class LSTM:
     n_states = 2
+    projected = False  # x arrives as the raw input (the loop multiplies it by W)
     names = loop.CellNames(inputs=("peep", "gx", "gh", "gc", "bc", "zone"),
                            saved=("Z", "A", "CN", "PC", "NX", "RX", "NH", "RH", "NC", "RC", "CI"),
                            ints=("act", "ract", "peephole", "layer_norm", "clip"), floats=("eps", "zoneout", "cell_clip"))
@@ -252,9 +253,14 @@ class LSTM:
 
     # ---- forward
 
+    def input_term(self, seq: loop.Sequence) -> torch.Tensor:
+        """x W for every step, (T, B, 4H)."""
+        assert seq.W is not None
+        return (seq.x.reshape(seq.T * seq.B, seq.x.shape[2]) @ seq.W).view(seq.T, seq.B, 4 * seq.H)
+
     def prepare(self, seq: loop.Sequence) -> None:
         T, B, H = seq.T, seq.B, seq.H
-        xw = (seq.x.reshape(T * B, seq.x.shape[2]) @ seq.W).view(T, B, 4 * H)
+        xw = self.input_term(seq)
         new = seq.x.new_empty
         if self.norm:  # z = LN(x W) gx + b for every step at once
             nx, rx = _layer_norm_rows(xw, self.eps)
@@ -273,6 +279,10 @@ class LSTM:
 
     def forward_step(self, seq: loop.Sequence, t: int) -> None:
         torch.mm(seq.hin[t], seq.U, out=self.rec)
+        self.launch_forward(seq, t)
+
+    def launch_forward(self, seq: loop.Sequence, t: int) -> None:
+        """Step t's pointwise kernel, once `rec` holds its recurrent product."""
         _forward_kernel[(seq.B,)](t, *self.forward_args, **self.launch)
 
     def saved(self) -> dict[str, torch.Tensor]:
@@ -293,8 +303,12 @@ class LSTM:
         self.launch = self._launch(seq)
 
     def backward_step(self, seq: loop.Sequence, t: int) -> None:
-        _backward_kernel[(seq.B,)](t, *self.backward_args, **self.launch)
+        self.launch_backward(seq, t)
         torch.mm(self.DR[t], seq.U.t(), out=seq.back)
+
+    def launch_backward(self, seq: loop.Sequence, t: int) -> None:
+        """Step t's pointwise backward kernel; its product's backward follows."""
+        _backward_kernel[(seq.B,)](t, *self.backward_args, **self.launch)
 
     def finish_backward(self, seq: loop.Sequence, grads: dict[str, torch.Tensor]) -> torch.Tensor:
         T, B, H = seq.T, seq.B, seq.H
