@@ -26,7 +26,7 @@ from torch.autograd.function import once_differentiable
 
 from .. import activations
 from ..cells import KernelCell, SequenceCell
-from . import build
+from . import build, recompute
 
 # Activation ids shared with the C++ `Act` enum and the Triton kernels, in their order.
 ACTIVATION_IDS: dict[str, int] = {
@@ -271,10 +271,23 @@ def fused_sequence(
     x_tm = x.transpose(0, 1)  # (T, B, D); the kernels project all steps in one product
     mask_tm = None if mask is None else mask.t().contiguous()  # (T, B)
     return_sequences = bool(settings.return_sequences)
-    call = FusedCall.of(cell, x_tm, state, mask_tm, recurrent_mask, noise, bool(settings.zero_output_for_mask),
-                        return_sequences)
-    out, *new_state = run_call(call)
-    # the kernels' rows of H values, shaped as the states (the convolutional cell's (F, *S))
-    out = out.view(*out.shape[:-2], *state[0].shape)
-    new_state = [s.view(state[0].shape) for s in new_state]
-    return (out.transpose(0, 1) if return_sequences else out), tuple(new_state)
+    zero_output = bool(settings.zero_output_for_mask)
+
+    def run(xs: torch.Tensor, s: tuple[torch.Tensor, ...], m: torch.Tensor | None,
+            nz: torch.Tensor | None) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        out, *new_state = run_call(FusedCall.of(cell, xs, s, m, recurrent_mask, nz, zero_output, return_sequences))
+        # the kernels' rows of H values, shaped as the states (the convolutional cell's (F, *S))
+        return out.view(*out.shape[:-2], *s[0].shape), tuple(n.view(s[0].shape) for n in new_state)
+
+    length = None  # steps per recomputed segment (recompute.py), where a backward would keep too much
+    if torch.is_grad_enabled():
+        T, B = x_tm.shape[:2]
+        estimate = recompute.kept_bytes(T, B, state[0][0].numel() if B else 0, getattr(cell, "gate_blocks", 4),
+                                        x.element_size())
+        length = recompute.segment_steps(T, estimate, cell)
+    if length is None:
+        out, new_state = run(x_tm, state, mask_tm, noise)
+    else:
+        out, new_state = recompute.run_segments(run, x_tm, state, mask_tm, noise, length=length,
+                                                return_sequences=return_sequences, zero_output=zero_output)
+    return (out.transpose(0, 1) if return_sequences else out), new_state

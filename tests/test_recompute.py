@@ -1,0 +1,110 @@
+"""The bounded-memory backward (lstmkit/kernels/recompute.py): segments recomputed in the
+backward give the numbers of the whole-sequence backward, Keras's masking rule across the
+segments' boundaries included; "auto" chooses it when the estimate exceeds the memory available,
+and says so; the peak memory of a long sequence's training step falls."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import pytest
+import torch
+
+from lstmkit.kernels import build, recompute
+from lstmkit.layers import GRU, LSTM, SimpleRNN
+
+from test_fused import assert_same, random_mask, run_layer
+
+pytestmark = pytest.mark.skipif(not build.load(), reason=f"fused kernels unavailable: {build.failure()}")
+
+CASES = [
+    (LSTM, {}),
+    (LSTM, {"layer_norm": True, "peephole": True, "zoneout": 0.2}),
+    (GRU, {}),
+    (GRU, {"reset_after": False}),
+    (SimpleRNN, {}),
+]
+
+
+def masks(g: torch.Generator) -> torch.Tensor:
+    """Random masks, with runs of masked steps across where the segments (of 4 steps for 23
+    steps) begin and end, and one sequence masked from the start and one to the end."""
+    mask = random_mask(5, 23, g)
+    mask[2, :9] = False
+    mask[3, 3:13] = False
+    mask[4, 16:] = False
+    return mask
+
+
+@pytest.mark.parametrize("layer_cls,extra", CASES, ids=lambda v: v.__name__ if isinstance(v, type) else str(v))
+def test_recomputed_segments_give_the_same_numbers(monkeypatch, layer_cls, extra):
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(5, 23, 4, generator=g, dtype=torch.float64)
+    for sequences, zero_output, with_state in ((True, False, True), (False, False, False), (True, True, False),
+                                               (False, True, True)):
+        mask = masks(g)
+        options = dict(extra, return_sequences=sequences, return_state=True, zero_output_for_mask=zero_output,
+                       recurrent_dropout=0.2)
+        monkeypatch.setenv("LSTMKIT_BACKWARD_MEMORY", "keep")
+        whole = run_layer(layer_cls, "fused", x, mask, torch.float64, with_state=with_state, **options)
+        monkeypatch.setenv("LSTMKIT_BACKWARD_MEMORY", "recompute")
+        segmented = run_layer(layer_cls, "fused", x, mask, torch.float64, with_state=with_state, **options)
+        label = f"{layer_cls.__name__} {options} state={with_state}"
+        assert_same(whole.outputs, segmented.outputs, torch.float64, label + " outputs")
+        assert_same(whole.grads, segmented.grads, torch.float64, label + " gradients")
+
+
+def test_auto_recomputes_where_memory_is_short_and_says_so(monkeypatch):
+    monkeypatch.setenv("LSTMKIT_BACKWARD_MEMORY", "auto")
+    x = torch.randn(4, 30, 3, dtype=torch.float64)
+    whole = run_layer(GRU, "fused", x, None, torch.float64, return_sequences=True)
+    # the estimate: 30 steps x 4 rows x 5 units x (3 + 3) values x 8 bytes = 28.8 kB
+    monkeypatch.setattr(recompute, "memory_available", lambda: 20_000)
+    with pytest.warns(RuntimeWarning, match=r"recomputing the forward in segments of 5 steps"):
+        short = run_layer(GRU, "fused", x, None, torch.float64, return_sequences=True)
+    assert_same(whole.grads, short.grads, torch.float64, "auto")
+    monkeypatch.setenv("LSTMKIT_BACKWARD_MEMORY", "keep")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run_layer(GRU, "fused", x, None, torch.float64, return_sequences=True)
+
+
+def test_a_wrong_setting_is_named(monkeypatch):
+    monkeypatch.setenv("LSTMKIT_BACKWARD_MEMORY", "sometimes")
+    with pytest.raises(ValueError, match="LSTMKIT_BACKWARD_MEMORY"):
+        run_layer(GRU, "fused", torch.randn(2, 6, 3), None, torch.float32)
+
+
+PEAK = r"""
+import json, sys, torch
+from lstmkit.layers import GRU
+def kb(field):
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith(field + ":"))
+layer = GRU(128)
+x = torch.randn(16, 3000, 8)
+layer(x[:, :10]).sum().backward()  # built, kernels loaded
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")
+before = kb("VmRSS")
+layer(x).sum().backward()
+print(json.dumps({"mb": (kb("VmHWM") - before) / 1024}))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
+def test_the_peak_falls_for_a_long_sequence():
+    """A GRU(128) over 3,000 steps at batch 16 keeps about 150 MB for its backward; in segments
+    of 54 steps, a few MB (and the process's own share, some 20 MB, in both)."""
+    peaks = {}
+    for setting in ("keep", "recompute"):
+        done = subprocess.run([sys.executable, "-c", PEAK], capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "LSTMKIT_BACKWARD_MEMORY": setting})
+        assert done.returncode == 0, done.stderr
+        peaks[setting] = json.loads(done.stdout.strip().splitlines()[-1])["mb"]
+    assert peaks["keep"] > 100, peaks
+    assert peaks["recompute"] < peaks["keep"] / 3, peaks  # measured here: 127 and 26 MB
