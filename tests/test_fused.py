@@ -221,19 +221,22 @@ def test_batch_split_across_threads(layer_cls, extra, dtype):
     threads = torch.get_num_threads()
     torch.set_num_threads(4)
     try:
-        ref = run_layer(layer_cls, "reference", x, mask, dtype, with_state=True, units=128, **options)
-        fus = run_layer(layer_cls, "fused", x, mask, dtype, with_state=True, units=128, **options)
-        label = f"{layer_cls.__name__} {options} B=67 units=128"
-        if dtype == torch.float32:
-            # gradients summed over 67 samples x 6 steps x 128 units
-            exact = run_layer(layer_cls, "reference", x, mask, torch.float64, with_state=True, units=128,
-                              build_dtype=torch.float32, **options)
-            ledger = Float32Ledger()
-            ledger.add(label, ref, fus, exact)
-            ledger.check()
-        else:
-            assert_same(ref.outputs, fus.outputs, dtype, label + " outputs")
-            assert_same(ref.grads, fus.grads, dtype, label + " gradients")
+        ledger = Float32Ledger()
+        # three draws of weights and dropout masks: one case alone can catch the float32 reference
+        # at a lucky point (see Float32Ledger)
+        for seed in (1, 2, 3):
+            ref = run_layer(layer_cls, "reference", x, mask, dtype, with_state=True, units=128, seed=seed, **options)
+            fus = run_layer(layer_cls, "fused", x, mask, dtype, with_state=True, units=128, seed=seed, **options)
+            label = f"{layer_cls.__name__} {options} B=67 units=128 seed={seed}"
+            if dtype == torch.float32:
+                # gradients summed over 67 samples x 6 steps x 128 units
+                exact = run_layer(layer_cls, "reference", x, mask, torch.float64, with_state=True, units=128,
+                                  build_dtype=torch.float32, seed=seed, **options)
+                ledger.add(label, ref, fus, exact)
+            else:
+                assert_same(ref.outputs, fus.outputs, dtype, label + " outputs")
+                assert_same(ref.grads, fus.grads, dtype, label + " gradients")
+        ledger.check()
     finally:
         torch.set_num_threads(threads)
 

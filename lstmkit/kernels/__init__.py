@@ -90,7 +90,17 @@ class SequenceSettings(Settings):
 
 
 def dropout_mask(shape: tuple[int, ...], p: float, like: torch.Tensor) -> torch.Tensor:
-    """A mask of 0 and 1 / (1 - p), drawn once and reused at every time step (variational dropout)."""
+    """A mask of 0 and 1 / (1 - p) shaped `shape`, in `like`'s dtype and device (the recurrent
+    layers draw one per sequence and reuse it at every step: variational dropout).
+
+    On the CPU, once the compiled kernels are loaded, it comes from their counter-based
+    generator (csrc/dropout.h: about twenty times torch's speed), seeded from torch's generator
+    so `torch.manual_seed` repeats it; elsewhere from torch's dropout."""
+    from . import build
+
+    if like.device.type == "cpu" and like.dtype in (torch.float32, torch.float64) and build.loaded():
+        seed = int(torch.randint(-(2**62), 2**62, (1,)).item())
+        return torch.ops.lstmkit_fused.dropout_mask(list(shape), like.dtype, float(p), seed)
     return F.dropout(torch.ones(shape, dtype=like.dtype, device=like.device), p, training=True)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import torch
-import torch.nn.functional as F
 
 from .. import _checks
+from ..kernels import dropout_mask
 from .base import Layer
 
 
@@ -36,15 +36,14 @@ class Dropout(Layer):
         if not training or self.rate == 0.0:
             return x
         if self.noise_shape is None:
-            return F.dropout(x, self.rate, training=True)
+            return x * dropout_mask(tuple(x.shape), self.rate, x)
         if len(self.noise_shape) != x.dim():
             raise ValueError(
                 f"Dropout layer {self.name!r}: noise_shape={self.noise_shape} has {len(self.noise_shape)} "
                 f"dimensions, the input has {x.dim()} (shape {tuple(x.shape)})"
             )
         shape = tuple(n if d is None else d for d, n in zip(self.noise_shape, x.shape))
-        keep = F.dropout(torch.ones(shape, dtype=x.dtype, device=x.device), self.rate, training=True)
-        return x * keep
+        return x * dropout_mask(shape, self.rate, x)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -77,8 +76,7 @@ class SpatialDropout1D(Dropout):
     def call(self, x: torch.Tensor, *, mask: torch.Tensor | None = None, training: bool = False, **kwargs: Any) -> torch.Tensor:
         if not training or self.rate == 0.0:
             return x
-        keep = F.dropout(torch.ones((x.shape[0], 1, x.shape[2]), dtype=x.dtype, device=x.device), self.rate, training=True)
-        return x * keep
+        return x * dropout_mask((x.shape[0], 1, x.shape[2]), self.rate, x)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

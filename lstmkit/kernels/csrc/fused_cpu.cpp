@@ -10,6 +10,7 @@
 //   lstm.h, gru.h, simple_rnn.h, conv_lstm.h   the cells: gate count, recurrent product,
 //                   pointwise parts, and each one's declaration (its names, options and
 //                   compile-time instantiation)
+//   dropout.h       dropout masks from a counter-based generator
 //   this file       the boundary with Python: the operators, over the list of cells
 //
 // Operators, for every cell:
@@ -20,7 +21,8 @@
 // order. The forward returns out, h (and c) and, with the option save, what its backward needs;
 // the backward takes the forward's inputs and saved tensors again, with grad_out, grad_h (and
 // grad_c), and returns each input's gradient under the input's name. A missing tensor, or one
-// the cell does not take, is an error.
+// the cell does not take, is an error. Beside them, dropout_mask(shape, dtype, p, seed) draws a
+// dropout mask (dropout.h).
 
 #include <ATen/ATen.h>
 #include <torch/library.h>
@@ -29,6 +31,7 @@
 #include <type_traits>
 
 #include "conv_lstm.h"
+#include "dropout.h"
 #include "gru.h"
 #include "lstm.h"
 #include "simple_rnn.h"
@@ -199,6 +202,7 @@ TORCH_LIBRARY(lstmkit_fused, m) {
         &forward);
   m.def("backward(str cell, int[] places, Tensor[] tensors, int[] ints, float[] floats) -> (int[], Tensor[])",
         &backward);
+  m.def("dropout_mask(int[] shape, ScalarType dtype, float p, int seed) -> Tensor", &dropout_mask);
 }
 
 }  // namespace lstmkit_fused
