@@ -91,11 +91,6 @@ def failure() -> str | None:
     return _failure
 
 
-def loaded() -> bool:
-    """Whether the kernels are loaded already (asks nothing to be built)."""
-    return _loaded
-
-
 def load() -> bool:
     """Builds (first time only) and loads the kernels; False, with `failure()` set, if it can't."""
     global _loaded, _failure
