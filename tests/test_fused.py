@@ -128,12 +128,14 @@ class Float32Ledger:
             for name, r, f in zip(names, scaled_errors(ref, ex), scaled_errors(fus, ex)):
                 self.rows.append((f"{label} {kind}", name, r, f))
 
-    def check(self) -> None:
+    def check(self, gradient_floor: float = TOL[torch.float32]) -> None:
+        """`gradient_floor`: the least bound on a gradient (a cell clip's, see test_variant_matrix)."""
         worst: dict[str, float] = {}
         for _, name, r, _ in self.rows:
             worst[name] = max(worst.get(name, 0.0), r)
         for label, name, _, f in self.rows:
-            bound = max(TOL[torch.float32], 4 * worst[name])
+            floor = gradient_floor if label.endswith("gradients") else TOL[torch.float32]
+            bound = max(floor, 4 * worst[name])
             assert f <= bound, (f"{label}: {name} is {f:.3g} from the float64 result, where the float32 reference "
                                 f"gets {worst[name]:.3g} at worst (bound {bound:.3g})")
 
@@ -203,7 +205,13 @@ def test_variant_matrix(layer_cls, extra, dtype):
             else:
                 assert_same(ref.outputs, fus.outputs, dtype, label + " outputs")
                 assert_same(ref.grads, fus.grads, dtype, label + " gradients")
-    ledger.check()
+    # A cell clip stops the gradient where c' reaches the bound: float32's rounding can put a
+    # c' on the other side of it than float64 does, passing or stopping that one element's whole
+    # gradient. One such flip among B x T = 280 rows moves a summed gradient (the norm's shift,
+    # say) by about 1/280 of itself: no rounding bound holds there, that one does. (With the
+    # clip and layer norm together the fused path is 1.5e-4 from float64 on one case, on some
+    # processors and thread counts; float64 above holds the paths to 1e-10.)
+    ledger.check(gradient_floor=1 / (40 * 7) if extra.get("cell_clip") else TOL[torch.float32])
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
