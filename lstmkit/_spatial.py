@@ -69,6 +69,16 @@ def back_from_channels_first(x: torch.Tensor, fmt: str) -> torch.Tensor:
     return x.movedim(1, -1) if fmt == "channels_last" else x
 
 
+def channels_last(x: torch.Tensor, fmt: str, axis: int = 1) -> torch.Tensor:
+    """x with its channels last: channels_first data has them at `axis`; channels_last as it is."""
+    return x if fmt == "channels_last" else x.movedim(axis, -1)
+
+
+def back_from_channels_last(x: torch.Tensor, fmt: str, axis: int = 1) -> torch.Tensor:
+    """The inverse of `channels_last`: channels back at `axis` for channels_first data."""
+    return x if fmt == "channels_last" else x.movedim(-1, axis)
+
+
 def spatial_shape(input_shape: Sequence[Any], fmt: str) -> tuple[Any, ...]:
     return tuple(input_shape[1:-1]) if fmt == "channels_last" else tuple(input_shape[2:])
 

@@ -14,11 +14,9 @@ from lstmkit.cells import ConvLSTMCell, ConvLSTMSettings
 from lstmkit.kernels import SequenceSettings, build
 from lstmkit.layers import ConvLSTM2D
 
+from test_fused import assert_same
+
 pytestmark = pytest.mark.skipif(not build.load(), reason=f"fused kernels unavailable: {build.failure()}")
-
-
-def scaled_error(a: torch.Tensor, b: torch.Tensor) -> float:
-    return ((a - b).abs() / (1 + a.abs())).max().item() if a.numel() else 0.0
 
 
 def run_layer(implementation, x, mask, with_state, options, seed=3, dtype=torch.float64):
@@ -78,9 +76,7 @@ def test_layer_matches_the_reference(options):
         opts = dict(options, return_sequences=sequences, go_backwards=backwards)
         ref = run_layer("reference", frames, mask, with_state, dict(opts))
         fus = run_layer("fused", frames, mask, with_state, dict(opts))
-        for i, (a, b) in enumerate(zip(ref, fus)):
-            assert a.shape == b.shape, (opts, i)
-            assert scaled_error(a, b) <= 1e-10, f"{opts} mask={masked} state={with_state}: tensor {i} differs"
+        assert_same(ref, fus, torch.float64, f"{opts} mask={masked} state={with_state}")
 
 
 @pytest.mark.parametrize("rank,spatial", [(1, (9,)), (3, (4, 5, 3))])
@@ -105,8 +101,7 @@ def test_cells_of_rank_one_and_three(rank, spatial):
         out, (h, c) = kernels.run_sequence(cell, xx, state, settings, mask=mask, training=True)
         (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().add(c.sum()).backward()
         results.append([out.detach(), c.detach(), xx.grad, *(p.grad for p in cell.parameters())])
-    for i, (a, b) in enumerate(zip(*results)):
-        assert scaled_error(a, b) <= 1e-10, f"rank {rank}: tensor {i} differs"
+    assert_same(*results, torch.float64, f"rank {rank}")
 
 
 def test_gradcheck():

@@ -20,7 +20,7 @@ from lstmkit import activations, kernels
 from lstmkit.kernels import fused
 from lstmkit.layers import GRU, LSTM, CuDNNLSTM, SimpleRNN
 
-from test_fused import CELLS, Float32Ledger, random_mask, run_layer
+from test_fused import CELLS, Float32Ledger, random_mask, run_layer, scaled_errors
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="Triton is not installed")
 
@@ -92,7 +92,7 @@ def test_variant_matrix_on_triton(triton_path, layer_cls, extra):
 def test_conv_lstm_on_triton(triton_path, options):
     """ConvLSTM2D through the Triton loop (the LSTM's kernels over channels-last rows, the
     recurrent convolution in torch), in float32 against the reference's float64 result."""
-    from test_fused_conv_lstm import run_layer as run_conv, scaled_error
+    from test_fused_conv_lstm import run_layer as run_conv
 
     g = torch.Generator().manual_seed(1)
     x = torch.randn(2, 4, 6, 5, 2, generator=g, dtype=torch.float64)
@@ -105,8 +105,8 @@ def test_conv_lstm_on_triton(triton_path, options):
         fused_run = run_conv("fused", x, mask, with_state, dict(opts), dtype=torch.float32)
         assert [kind for kind, _ in triton_path[before:]] == ["forward", "backward"]
         for i, (e, r, f) in enumerate(zip(exact, reference, fused_run)):
-            bound = max(1e-5, 4 * scaled_error(e, r.double()))
-            assert scaled_error(e, f.double()) <= bound, f"{opts}: tensor {i}"
+            reference_error, fused_error = scaled_errors([r, f], [e, e])
+            assert fused_error <= max(1e-5, 4 * reference_error), f"{opts}: tensor {i}"
 
 
 def test_rows_longer_than_one_block_and_unpadded_widths(triton_path):

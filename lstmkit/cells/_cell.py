@@ -112,6 +112,7 @@ class KernelCell(SequenceCell, Protocol):
 
     kernel: torch.Tensor  # its input kernel: the weights' device and dtype
     settings: Settings  # its options (the activations among them are checked against the kernels')
+    gate_blocks: ClassVar[int]  # G, the gate blocks per state unit
 
     def loop_tensors(self, x: torch.Tensor) -> dict[str, torch.Tensor | None]:
         """The loop's x, W, b and U from the time-major input x (T, B, ...)."""

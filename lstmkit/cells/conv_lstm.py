@@ -92,6 +92,7 @@ class ConvLSTMCell(nn.Module):
 
     settings_class: ClassVar[type[ConvLSTMSettings]] = ConvLSTMSettings
     kernel_name: ClassVar[str | None] = "conv_lstm"
+    gate_blocks: ClassVar[int] = 4
     state_count: ClassVar[int] = 2
 
     def __init__(self, in_channels: int, settings: ConvLSTMSettings) -> None:

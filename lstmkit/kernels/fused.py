@@ -282,8 +282,7 @@ def fused_sequence(
     length = None  # steps per recomputed segment (recompute.py), where a backward would keep too much
     if torch.is_grad_enabled():
         T, B = x_tm.shape[:2]
-        estimate = recompute.kept_bytes(T, B, state[0][0].numel() if B else 0, getattr(cell, "gate_blocks", 4),
-                                        x.element_size())
+        estimate = recompute.kept_bytes(T, B, state[0][0].numel() if B else 0, cell.gate_blocks, x.element_size())
         length = recompute.segment_steps(T, estimate, cell)
     if length is None:
         out, new_state = run(x_tm, state, mask_tm, noise)

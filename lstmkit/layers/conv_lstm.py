@@ -141,9 +141,9 @@ class ConvLSTM2D(SettingsLayer):
         x = x.to(cell.kernel.dtype)
         B, T = x.shape[:2]
         # the cell works channels last: frames (B, T, *S, C), states (B, *S', F)
-        frames = x if self.data_format == "channels_last" else x.movedim(2, -1)
+        frames = sp.channels_last(x, self.data_format, axis=2)
         if initial_state is not None:
-            h, c = (_channels_last(torch.as_tensor(s, dtype=x.dtype, device=x.device), self.data_format).contiguous()
+            h, c = (sp.channels_last(torch.as_tensor(s, dtype=x.dtype, device=x.device), self.data_format).contiguous()
                     for s in initial_state)
         else:
             h = x.new_zeros((B, *cell.state_spatial(frames.shape[2:-1]), self.filters))
@@ -156,9 +156,8 @@ class ConvLSTM2D(SettingsLayer):
         output, (h, c) = run_sequence(cell, frames, (h, c), self.sequence, mask=mask, training=training,
                                       owner=f"{type(self).__name__} layer {self.name!r}")
         # output (B, T, *S', F) or (B, *S', F)
-        if self.data_format == "channels_first":
-            output = output.movedim(-1, 2 if self.return_sequences else 1)
-            h, c = h.movedim(-1, 1), c.movedim(-1, 1)
+        output = sp.back_from_channels_last(output, self.data_format, axis=2 if self.return_sequences else 1)
+        h, c = sp.back_from_channels_last(h, self.data_format), sp.back_from_channels_last(c, self.data_format)
         if self.activity_regularizer is not None:
             self.record_activity(output)
         if self.return_state:
@@ -169,8 +168,3 @@ class ConvLSTM2D(SettingsLayer):
         config = super().get_config()
         config["data_format"] = self.data_format
         return config
-
-
-def _channels_last(state: torch.Tensor, data_format: str) -> torch.Tensor:
-    """A state as the user gives it, in `data_format`, as the cell holds it: (B, *S, F)."""
-    return state if data_format == "channels_last" else state.movedim(1, -1)

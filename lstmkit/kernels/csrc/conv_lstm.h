@@ -57,7 +57,6 @@ struct ConvLstmTensors : LstmTensors {
 template <typename T>
 struct ConvLstmCell : LstmCell<T, false, false, false> {
   using Base = LstmCell<T, false, false, false>;
-  static constexpr bool kInputProjected = true;
   static constexpr bool kWholeBatchProduct = true;  // the convolution runs over the whole batch
   using Base::B;
   using Base::DR;

@@ -40,14 +40,14 @@
 namespace lstmkit_fused {
 namespace {
 
-template <typename T, class Cell, class CellTensors, class CellOptions>
+template <typename T, class Kernel, class Cell, class CellTensors, class CellOptions>
 Named run_forward(const Signature& sig, const SequenceInputs& seq, CellTensors& w, const CellOptions& o,
                   const SequenceOptions& so) {
   const auto opts = seq.x.options();
   const int64_t T_ = seq.T_, B = seq.B, H = seq.H;
   // x W (+ b) for every step, or the input term given (the cell hands a tensor of its own, which
   // the loop overwrites): (T, B, G*H)
-  Tensor xw = Cell::kInputProjected ? seq.x.view({T_, B, seq.D})
+  Tensor xw = Kernel::kInputProjected ? seq.x.view({T_, B, seq.D})
                                     : project(seq.x, seq.W, Cell::kBiasInProjection ? seq.b : Tensor());
   Cell::allocate(w, o, std::move(xw), T_, B, H, so.save, opts);
   Cell::prepare_inputs(w, seq.b, o, so.save, H);
@@ -76,7 +76,7 @@ Named run_forward(const Signature& sig, const SequenceInputs& seq, CellTensors& 
   return result;
 }
 
-template <typename T, class Cell, class CellTensors, class CellOptions>
+template <typename T, class Kernel, class Cell, class CellTensors, class CellOptions>
 Named run_backward(const SequenceInputs& seq, Named& in, CellTensors& w, const CellOptions& o,
                    const SequenceOptions& so) {
   const int64_t T_ = seq.T_, B = seq.B, H = seq.H;
@@ -101,15 +101,15 @@ Named run_backward(const SequenceInputs& seq, Named& in, CellTensors& w, const C
   const int64_t chunk = chunk_steps(T_, B, Cell::kGates * H, int64_t(sizeof(T)));
   const bool has_bias = seq.b.defined();
   // a cell given its input term writes that term's gradient straight into dx, chunk by chunk
-  const Tensor dx = so.need_dx || Cell::kInputProjected ? at::empty_like(seq.x) : Tensor();
-  cell.allocate_gradients(Cell::kInputProjected ? 0 : chunk, seq.x.options());
+  const Tensor dx = so.need_dx || Kernel::kInputProjected ? at::empty_like(seq.x) : Tensor();
+  cell.allocate_gradients(chunk, seq.x.options());
   Sums sums;
   auto prepare = [&](int64_t t0, int64_t t1) {
-    if constexpr (Cell::kInputProjected) cell.bind_gradient_rows(dx.narrow(0, t0, t1 - t0).view({t1 - t0, B, seq.D}));
+    if constexpr (Kernel::kInputProjected) cell.bind_gradient_rows(dx.narrow(0, t0, t1 - t0).view({t1 - t0, B, seq.D}));
   };
   auto flush = [&](int64_t t0, int64_t t1) {
     const Tensor dxw = cell.backward_chunk(w, carried, t0, t1, has_bias, sums);
-    if constexpr (!Cell::kInputProjected) {
+    if constexpr (!Kernel::kInputProjected) {
       project_backward(dxw, seq.x, seq.W, t0, has_bias && Cell::kBiasInProjection, dx, sums);
     }
   };
@@ -152,7 +152,8 @@ Lists run_cell(at::IntArrayRef places, at::TensorList tensors, at::IntArrayRef i
     using T = scalar_t;
     Kernel::instantiate(o, [&](auto cell_type) {
       using Cell = typename decltype(cell_type)::template type<T>;
-      result = forward ? run_forward<T, Cell>(sig, seq, w, o, so) : run_backward<T, Cell>(seq, in, w, o, so);
+      result = forward ? run_forward<T, Kernel, Cell>(sig, seq, w, o, so)
+                       : run_backward<T, Kernel, Cell>(seq, in, w, o, so);
     });
   });
   in.check_all_read();

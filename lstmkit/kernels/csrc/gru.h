@@ -50,7 +50,6 @@ struct GruCell {
   static constexpr int kScratchRows = 2;
   static constexpr unsigned kSavedStates = 0b1;  // the backward reads h_{t-1}
   static constexpr bool kBiasInProjection = true;
-  static constexpr bool kInputProjected = false;
   static constexpr bool kWholeBatchProduct = false;  // the loop's schedule (skeleton.h)
 
   int64_t B, H;

@@ -62,6 +62,8 @@ struct LstmOptions {
   LstmOptions(int64_t act_, int64_t ract_)
       : act(act_), ract(ract_), peephole(false), layer_norm(false), zoneout(false), clip(false), eps(0),
         zoneout_p(0), cell_clip(0) {}
+  // whether the backward reads the gates' pre-activations z (else A is written over them)
+  bool keep_z() const { return backward_reads_input(act) || backward_reads_input(ract); }
 };
 
 // The LSTM's per-sequence tensors by name: its weights beyond W, U (and b) and what it saves.
@@ -105,7 +107,6 @@ struct LstmCell {
   static constexpr int kScratchRows = 4;  // d φ(.), d c', a gate's gradient, φ(.) recomputed
   static constexpr unsigned kSavedStates = 0b10;  // the backward reads c_{t-1}, not h_{t-1}
   static constexpr bool kBiasInProjection = !kNorm;  // with layer norm b comes after LN(x W)
-  static constexpr bool kInputProjected = false;
   static constexpr bool kWholeBatchProduct = false;  // the loop's schedule (skeleton.h)
 
   int64_t B, H;
@@ -128,7 +129,7 @@ struct LstmCell {
   // with H units per sample other than U's rows (the convolutional cell's)
   LstmCell(const LstmTensors& w, const LstmOptions& o, const Tensor& U_, int64_t T_, int64_t B_, int64_t H_)
       : B(B_), H(H_), act(o.act), ract(o.ract), eps(o.eps), clip(o.clip ? T(o.cell_clip) : T(0)),
-        keep_z(keeps_z(o)), U(U_.data_ptr<T>()) {
+        keep_z(o.keep_z()), U(U_.data_ptr<T>()) {
     pp = data_or_null<T>(w.peep);
     ghp = data_or_null<T>(w.gh);
     gcp = data_or_null<T>(w.gc);
@@ -153,14 +154,13 @@ struct LstmCell {
 
   // The saved tensors of a run of T steps (S slots: T when saving, else 1), and the input term
   // of every step at once: with layer norm, z = LN(x W) gx + b.
-  static bool keeps_z(const LstmOptions& o) { return backward_reads_input(o.act) || backward_reads_input(o.ract); }
 
   static void allocate(LstmTensors& s, const LstmOptions& o, Tensor xw, int64_t T_, int64_t B, int64_t H, bool save,
                        const at::TensorOptions& opts) {
     const int64_t S = save ? T_ : 1, G4 = 4 * H;
     const Tensor none;  // absent in this variant
     s.Z = xw;
-    s.A = keeps_z(o) ? at::empty({S, B, G4}, opts) : xw;
+    s.A = o.keep_z() ? at::empty({S, B, G4}, opts) : xw;
     s.CN = kZone ? at::empty({S, B, H}, opts) : none;
     s.pc = at::empty({1, B, H}, opts);
     s.NX = kNorm && save ? at::empty({T_, B, G4}, opts) : none;

@@ -11,6 +11,8 @@ namespace lstmkit_fused {
 struct SimpleRnnOptions {
   int64_t act;
   SimpleRnnOptions(const Options& o, Named&) { act = o.integer("act"); }
+  // whether φ's backward reads z (else A is written over it)
+  bool keep_z() const { return backward_reads_input(act); }
 };
 
 struct SimpleRnnTensors {
@@ -29,7 +31,6 @@ struct SimpleRnnCell {
   static constexpr int kScratchRows = 0;
   static constexpr unsigned kSavedStates = 0;  // none: the backward reads z and φ(z)
   static constexpr bool kBiasInProjection = true;
-  static constexpr bool kInputProjected = false;
   static constexpr bool kWholeBatchProduct = false;  // the loop's schedule (skeleton.h)
 
   int64_t B, H;
@@ -39,12 +40,12 @@ struct SimpleRnnCell {
   Buffer<T> Z, A, DZ;
 
   SimpleRnnCell(const SimpleRnnTensors&, const SimpleRnnOptions& o, const Tensor& U_, int64_t, int64_t B_)
-      : B(B_), H(U_.size(0)), act(o.act), keep_z(backward_reads_input(o.act)), U(U_.data_ptr<T>()) {}
+      : B(B_), H(U_.size(0)), act(o.act), keep_z(o.keep_z()), U(U_.data_ptr<T>()) {}
 
   static void allocate(SimpleRnnTensors& s, const SimpleRnnOptions& o, Tensor xw, int64_t T_, int64_t B, int64_t H,
                        bool save, const at::TensorOptions& opts) {
     s.Z = xw;
-    s.A = backward_reads_input(o.act) ? at::empty({save ? T_ : 1, B, H}, opts) : xw;
+    s.A = o.keep_z() ? at::empty({save ? T_ : 1, B, H}, opts) : xw;
   }
   static void prepare_inputs(SimpleRnnTensors&, const Tensor&, const SimpleRnnOptions&, bool, int64_t) {}
 

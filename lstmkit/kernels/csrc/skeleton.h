@@ -16,11 +16,10 @@
 //   recurrent(step, b0, b1)    the recurrent product(s) of step t for batch rows b0..b1
 //   pointwise(step, b)         the rest of the step for row b: writes step.next[k] for each state
 //   pointwise_backward(step, b, g, dstate, scratch)
-//                              (the backward's own per-step buffers hold one chunk of steps:
-//                              step.g is step t's slot in them)
 //                              from g, the whole gradient reaching h_t, writes the step's
 //                              gradient rows and sets dstate[0] to what reaches h_{t-1} directly
-//                              (not through U) and dstate[1] to what reaches c_{t-1}
+//                              (not through U) and dstate[1] to what reaches c_{t-1} (the
+//                              gradient rows hold one chunk of steps: step.g is step t's slot)
 //   skip_row(step, b)          zeroes the step's gradient rows of a masked sample
 //   recurrent_backward(step, b0, b1, kept, back)
 //                              back[b0:b1] = gradient of h_{t-1}·rmask through the product(s)
@@ -39,7 +38,7 @@
 // Memory. The forward keeps what the backward reads and nothing it can recompute cheaply; the
 // recurrent input h·rmask is the saved h itself when there is no recurrent dropout. The backward
 // runs its time loop in chunks of steps, last first, and turns each chunk's gradient rows into
-// the weights' gradients before the next: its per-step buffers hold a chunk (about 8 MB), not
+// the weights' gradients before the next: its per-step buffers hold a chunk (about 4 MB), not
 // the sequence.
 #pragma once
 
@@ -446,7 +445,7 @@ void backward_steps(Cell& cell, const Carried<T, Cell::kStates>& carried, const 
   }
 }
 
-// The steps of one chunk of the backward: about 8 MB of per-step gradient rows (`width` values
+// The steps of one chunk of the backward: about 4 MB of per-step gradient rows (`width` values
 // per sample and step), at least 8 steps, at most the sequence.
 inline int64_t chunk_steps(int64_t T_, int64_t B, int64_t width, int64_t value_bytes) {
   const int64_t per_step = std::max<int64_t>(1, B * width * value_bytes);

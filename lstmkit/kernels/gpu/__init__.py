@@ -14,6 +14,7 @@ float16 and bfloat16 inputs are computed with float32 states and weights.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from typing import Any
 
@@ -27,18 +28,18 @@ def unavailable() -> str | None:
     return None
 
 
+# each cell's `kernel_name` -> its module here and class (imported when used: they import Triton)
+_CELLS = {"lstm": ("lstm", "LSTM"), "gru": ("gru", "GRU"), "simple_rnn": ("simple_rnn", "SimpleRNN"),
+          "conv_lstm": ("conv_lstm", "ConvLSTM")}
+
+
 def cell_names() -> tuple[str, ...]:
     """The cells the Triton kernels compute (their `kernel_name`s), without importing Triton."""
-    return ("lstm", "gru", "simple_rnn", "conv_lstm")
+    return tuple(_CELLS)
 
 
 def _cells() -> dict[str, Any]:
-    from .conv_lstm import ConvLSTM
-    from .gru import GRU
-    from .lstm import LSTM
-    from .simple_rnn import SimpleRNN
-
-    return {"lstm": LSTM, "gru": GRU, "simple_rnn": SimpleRNN, "conv_lstm": ConvLSTM}
+    return {name: getattr(importlib.import_module(f".{module}", __name__), cls) for name, (module, cls) in _CELLS.items()}
 
 
 def _checked(cell: str, tensors: dict[str, torch.Tensor], options: dict[str, Any]) -> Any:

@@ -29,6 +29,7 @@ class ConvLSTM(LSTM):
         layout = {2: torch.channels_last, 3: torch.channels_last_3d}.get(rank, torch.contiguous_format)
         self.weight = seq.U.float().contiguous(memory_format=layout)
         self.rank = rank
+        self.conv = (torch.nn.functional.conv1d, torch.nn.functional.conv2d, torch.nn.functional.conv3d)[rank - 1]
         self.pads = [k // 2 for k in seq.U.shape[2:]]
         self.spatial = seq.spatial
         self.samples = seq.B // max(1, math.prod(seq.spatial))
@@ -47,8 +48,7 @@ class ConvLSTM(LSTM):
                                                    self.pads, ones, False, zeros, 1, mask)
 
     def forward_step(self, seq: loop.Sequence, t: int) -> None:
-        conv = (torch.nn.functional.conv1d, torch.nn.functional.conv2d, torch.nn.functional.conv3d)[self.rank - 1]
-        hu = conv(self.frames(seq.hin[t], self.samples), self.weight, padding=self.pads)  # (B, 4F, *S)
+        hu = self.conv(self.frames(seq.hin[t], self.samples), self.weight, padding=self.pads)  # (B, 4F, *S)
         self.rec.view(self.samples, *self.spatial, -1).copy_(hu.movedim(1, -1))
         super().launch_forward(seq, t)
 
@@ -62,4 +62,3 @@ class ConvLSTM(LSTM):
         grads["U"] = self._convolution_backward(self.DR.reshape(-1, 4 * seq.H), seq.hin[:T].reshape(-1, seq.H),
                                                 T * self.samples, [False, True, False])[1].contiguous()
         return self.DZ
-
