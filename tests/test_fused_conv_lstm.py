@@ -19,7 +19,7 @@ from test_fused import assert_same
 pytestmark = pytest.mark.skipif(not build.load(), reason=f"fused kernels unavailable: {build.failure()}")
 
 
-def run_layer(implementation, x, mask, with_state, options, seed=3, dtype=torch.float64):
+def run_layer(implementation, x, mask, with_state, options, seed=3, dtype=torch.float64, filters=3):
     """Outputs and every gradient (input, weights, states) of a ConvLSTM2D in `dtype`. The
     weights, input and states are drawn in float64 and rounded to float32 values, so a float32
     run and a float64 one compute from the same numbers."""
@@ -27,7 +27,7 @@ def run_layer(implementation, x, mask, with_state, options, seed=3, dtype=torch.
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
-        layer = ConvLSTM2D(3, options.pop("kernel_size", 3), implementation=implementation, return_state=True, **options)
+        layer = ConvLSTM2D(filters, options.pop("kernel_size", 3), implementation=implementation, return_state=True, **options)
         layer.ensure_built((None, *x.shape[1:]))
         with torch.no_grad():
             for p in layer.parameters():
@@ -77,6 +77,26 @@ def test_layer_matches_the_reference(options):
         ref = run_layer("reference", frames, mask, with_state, dict(opts))
         fus = run_layer("fused", frames, mask, with_state, dict(opts))
         assert_same(ref, fus, torch.float64, f"{opts} mask={masked} state={with_state}")
+
+
+@pytest.mark.parametrize("options", [{"padding": "same"}, {"strides": 2, "padding": "same"}, {"dilation_rate": 2}],
+                         ids=["same", "strides", "dilation"])
+def test_one_input_channel_over_chunks(options):
+    """One input channel (W's gradient as a product of the frames' windows, dilation aside) and a
+    sequence long enough for the backward to take its steps in several chunks (about 4 MB of
+    gradient rows each: here 8 of the 12 steps)."""
+    g = torch.Generator().manual_seed(1)
+    B, T, side = 2, 12, 64 if options.get("strides") else 32
+    frames = torch.randn(B, T, side, side, 1, generator=g, dtype=torch.float64)
+    mask = torch.rand(B, T, generator=g) > 0.2
+    for with_state in (False, True):
+        opts = dict(options, filters=8, return_sequences=True)
+        runs = []
+        for implementation in ("reference", "fused"):
+            filters = opts.pop("filters")
+            runs.append(run_layer(implementation, frames, mask, with_state, dict(opts), filters=filters))
+            opts["filters"] = filters
+        assert_same(*runs, torch.float64, f"{opts} state={with_state}")
 
 
 @pytest.mark.parametrize("rank,spatial", [(1, (9,)), (3, (4, 5, 3))])
@@ -147,4 +167,4 @@ def test_python_and_cpp_agree_on_the_cells_names():
     assert sig.ints == (*loop.LOOP_INTS, *triton_cell.ints) and sig.floats == triton_cell.floats == ()
     assert set(cell.kernel_options()) == set(triton_cell.ints)
     assert cell.kernel_tensors(None) == {}
-    assert set(cell.loop_tensors(torch.zeros(2, 1, 4, 4, 2))) == {"x", "U"}
+    assert set(cell.loop_tensors(torch.zeros(2, 1, 4, 4, 2))) == {"x", "W", "b", "U"}

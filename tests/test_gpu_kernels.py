@@ -87,8 +87,9 @@ def test_variant_matrix_on_triton(triton_path, layer_cls, extra):
         compare_on_triton(triton_path, layer_cls, x, mask, with_state=with_state, **options)
 
 
-@pytest.mark.parametrize("options", [{"padding": "same"}, {"strides": 2, "recurrent_dropout": 0.3, "go_backwards": True}],
-                         ids=["same", "strided-dropout-backwards"])
+@pytest.mark.parametrize("options", [{"padding": "same"}, {"strides": 2, "recurrent_dropout": 0.3, "go_backwards": True},
+                                     {"dilation_rate": 2, "use_bias": False}],
+                         ids=["same", "strided-dropout-backwards", "dilated-unbiased"])
 def test_conv_lstm_on_triton(triton_path, options):
     """ConvLSTM2D through the Triton loop (the LSTM's kernels over channels-last rows, the
     recurrent convolution in torch), in float32 against the reference's float64 result."""

@@ -153,17 +153,17 @@ def test_cudnn_gru_is_keras_3_gru_with_a_flat_bias():
     np.testing.assert_allclose(ours.get_weights()[2], bias.reshape(-1))
 
 
-@pytest.mark.parametrize("mask_axis_rank", [2])
-def test_batch_normalization_training_step_matches_keras(mask_axis_rank):
+@pytest.mark.parametrize("axis", [-1, 1])
+def test_batch_normalization_training_step_matches_keras(axis):
     """In training mode: the batch's statistics normalise, and the moving ones move as Keras's do
-    (also with a mask of the steps)."""
+    (also with a mask of the steps), the features last or not."""
     x = seq(B=5) * 3 + 1
     mask = np.ones((5, 11), dtype=bool)
     mask[1, 6:] = False
     mask[3, 2:] = False
     for m in (None, mask):
-        theirs = keras.layers.BatchNormalization(momentum=0.8)
-        ours = L.BatchNormalization(momentum=0.8)
+        theirs = keras.layers.BatchNormalization(axis=axis, momentum=0.8)
+        ours = L.BatchNormalization(axis=axis, momentum=0.8)
         theirs.build((None, 11, 3))
         randomize(keras.Sequential([keras.Input((11, 3)), theirs]))
         ours(torch.zeros(1, 11, 3), training=False)

@@ -86,8 +86,8 @@ class ConvLSTMCell(nn.Module):
 
     Weights in Keras's layout and gate order i, f, c, o: kernel (*k, C, 4F), recurrent_kernel
     (*k, F, 4F), bias (4F,) (its f block starts at one with `unit_forget_bias`). The sequence
-    runner drives it like the other cells; the fused CPU kernels compute it (csrc/conv_lstm.h)
-    from its input term, which the layer's own convolution gives for every frame at once.
+    runner drives it like the other cells; the fused kernels compute it (csrc/conv_lstm.h,
+    gpu/conv_lstm.py) from the padded frames, both convolutions and their gradients included.
     """
 
     settings_class: ClassVar[type[ConvLSTMSettings]] = ConvLSTMSettings
@@ -136,16 +136,23 @@ class ConvLSTMCell(nn.Module):
         return [int(sp.output_size(n, k, st, d, s.padding) or 0)
                 for n, k, st, d in zip(spatial, s.kernel_size, s.strides, s.dilation_rate)]
 
-    def project_inputs(self, x: torch.Tensor) -> torch.Tensor:
-        """`W ⋆ x + b` for every frame: (B, T, *S, C) -> (B, T, *S', 4F) (or T first: any two
-        leading axes)."""
+    def padded_frames(self, x: torch.Tensor) -> torch.Tensor:
+        """Every frame of x (B, T, *S, C) (or T first: any two leading axes) with the zeros the
+        input convolution's padding adds: (B·T, C, *S_padded), channels last."""
         s = self.settings
         B, T = x.shape[:2]
         frames = _channels_last(x.reshape(B * T, *x.shape[2:]).movedim(-1, 1))  # (B·T, C, *S) view
         padded = [p for n, k, st, d in reversed(list(zip(frames.shape[2:], s.kernel_size, s.strides, s.dilation_rate)))
                   for p in sp.pads(n, k, st, d, s.padding)]
-        frames = _channels_last(F.pad(frames, padded)) if any(padded) else frames
-        xw = _CONV[s.rank](frames, self.torch_weight(self.kernel, s.rank), self.bias, s.strides, 0, s.dilation_rate)
+        return _channels_last(F.pad(frames, padded)) if any(padded) else frames
+
+    def project_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """`W ⋆ x + b` for every frame: (B, T, *S, C) -> (B, T, *S', 4F) (or T first: any two
+        leading axes)."""
+        s = self.settings
+        B, T = x.shape[:2]
+        xw = _CONV[s.rank](self.padded_frames(x), self.torch_weight(self.kernel, s.rank), self.bias, s.strides, 0,
+                           s.dilation_rate)
         return xw.movedim(1, -1).contiguous().reshape(B, T, *xw.shape[2:], xw.shape[1])
 
     def draw_noise(self, steps: int, batch_size: int, like: torch.Tensor) -> torch.Tensor | None:
@@ -153,18 +160,29 @@ class ConvLSTMCell(nn.Module):
         return None
 
     def loop_tensors(self, x: torch.Tensor) -> dict[str, torch.Tensor | None]:
-        """The fused kernels' x, the input term of every frame (T, B, *S', 4F), from the
-        time-major frames x (T, B, *S, C); and U in torch's layout (4F, F, *k). W and b stay
-        here: autograd takes the input convolution's backward."""
-        return {"x": self.project_inputs(x), "U": self.torch_weight(self.recurrent_kernel, self.settings.rank).contiguous()}
+        """The fused kernels' x, the padded frames (T, B, *S_padded, C) channels last, from the
+        time-major frames x (T, B, *S, C); W, b and U in torch's layout, (4F, C, *k), (4F,) and
+        (4F, F, *k). The kernels run the input convolution (unpadded, the settings' strides and
+        dilation) and its backward."""
+        s = self.settings
+        T, B = x.shape[:2]
+        frames = self.padded_frames(x).movedim(1, -1).contiguous()  # (T·B, *S_padded, C)
+        return {"x": frames.view(T, B, *frames.shape[1:]), "W": self.torch_weight(self.kernel, s.rank).contiguous(),
+                "b": self.bias, "U": self.torch_weight(self.recurrent_kernel, s.rank).contiguous()}
 
     def kernel_tensors(self, noise: torch.Tensor | None) -> dict[str, torch.Tensor | None]:
         """None beyond the loop's."""
         return {}
 
     def kernel_options(self) -> dict[str, Any]:
-        """The two activations."""
-        return {"act": self.settings.activation, "ract": self.settings.recurrent_activation}
+        """The two activations, and the input convolution's strides and dilation (stride0..2,
+        dilation0..2: one per spatial axis, ones beyond the cell's rank)."""
+        s = self.settings
+        options: dict[str, Any] = {"act": s.activation, "ract": s.recurrent_activation}
+        for d in range(3):
+            options[f"stride{d}"] = s.strides[d] if d < s.rank else 1
+            options[f"dilation{d}"] = s.dilation_rate[d] if d < s.rank else 1
+        return options
 
     def kernel_refusal(self) -> str | None:
         """The kernels pad the recurrent convolution evenly: an even kernel size is not theirs."""

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .. import constraints, initializers, regularizers
@@ -159,6 +160,8 @@ class BatchNormalization(_ScaleAndCenter):
         x = x.to(self.moving_mean.dtype)
         rank = x.dim()
         reduce = [a for a in range(rank) if a not in self._feature_axes]
+        if len(self._feature_axes) == 1 and (mask is None or not training):
+            return self._one_axis(x, training)
         if training:
             if mask is not None and mask.dim() < rank:
                 w = mask.to(x.dtype).reshape(*mask.shape, *([1] * (rank - mask.dim())))  # (B, T, 1...)
@@ -177,6 +180,28 @@ class BatchNormalization(_ScaleAndCenter):
             mean = _broadcast(self.moving_mean, self._feature_axes, rank)
             var = _broadcast(self.moving_variance, self._feature_axes, rank)
         return self.scale_and_center((x - mean) * torch.rsqrt(var + self.epsilon), self._feature_axes)
+
+    def _one_axis(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        """One feature axis and no mask: torch's batch norm, one pass for the statistics and one
+        for the output, and only the statistics kept for the backward. The features go to axis 1
+        ((N, C) rows where they are last: a view of channels-last data). Torch updates its running
+        variance with the unbiased estimate, Keras its moving one with the biased: the moving
+        statistics are updated here from the batch's mean and 1/√(σ² + ε)."""
+        axis = self._feature_axes[0]
+        last = axis == x.dim() - 1
+        xc = x.reshape(-1, x.shape[-1]) if last else x.movedim(axis, 1)
+        if not training:
+            y = F.batch_norm(xc, self.moving_mean.reshape(-1), self.moving_variance.reshape(-1), self.gamma, self.beta,
+                             False, 0.0, self.epsilon)
+        else:
+            y, mean, rstd = torch.ops.aten.native_batch_norm(xc, self.gamma, self.beta, None, None, True, 0.0,
+                                                             self.epsilon)
+            with torch.no_grad():
+                m = self.momentum
+                var = rstd.double().pow(-2).sub(self.epsilon).clamp_min(0).to(mean.dtype)
+                self.moving_mean.mul_(m).add_(mean.reshape(self.moving_mean.shape) * (1 - m))
+                self.moving_variance.mul_(m).add_(var.reshape(self.moving_variance.shape) * (1 - m))
+        return y.view(x.shape) if last else y.movedim(1, axis)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -47,8 +47,12 @@ Named run_forward(const Signature& sig, const SequenceInputs& seq, CellTensors& 
   const int64_t T_ = seq.T_, B = seq.B, H = seq.H;
   // x W (+ b) for every step, or the input term given (the cell hands a tensor of its own, which
   // the loop overwrites): (T, B, G*H)
-  Tensor xw = Kernel::kInputProjected ? seq.x.view({T_, B, seq.D})
-                                    : project(seq.x, seq.W, Cell::kBiasInProjection ? seq.b : Tensor());
+  Tensor xw;
+  if constexpr (Kernel::kSpatial) {
+    xw = Cell::project(seq, o);
+  } else {
+    xw = project(seq.x, seq.W, Cell::kBiasInProjection ? seq.b : Tensor());
+  }
   Cell::allocate(w, o, std::move(xw), T_, B, H, so.save, opts);
   Cell::prepare_inputs(w, seq.b, o, so.save, H);
   Cell cell(w, o, seq.U, T_, B);
@@ -98,28 +102,26 @@ Named run_backward(const SequenceInputs& seq, Named& in, CellTensors& w, const C
   CellTensors::saved_fields(w, [&](const char* name, Tensor& t) { t = in.optional(name); });
   Cell cell(w, o, seq.U, T_, B);
   cell.bind_saved(w);
-  const int64_t chunk = chunk_steps(T_, B, Cell::kGates * H, int64_t(sizeof(T)));
+  const int64_t chunk = chunk_steps(T_, B, Cell::kGates * H, int64_t(sizeof(T)), Kernel::kSpatial ? 1 : 8);
   const bool has_bias = seq.b.defined();
-  // a cell given its input term writes that term's gradient straight into dx, chunk by chunk
-  const Tensor dx = so.need_dx || Kernel::kInputProjected ? at::empty_like(seq.x) : Tensor();
+  const Tensor dx = so.need_dx ? at::empty_like(seq.x) : Tensor();
   cell.allocate_gradients(chunk, seq.x.options());
   Sums sums;
-  auto prepare = [&](int64_t t0, int64_t t1) {
-    if constexpr (Kernel::kInputProjected) cell.bind_gradient_rows(dx.narrow(0, t0, t1 - t0).view({t1 - t0, B, seq.D}));
-  };
-  auto flush = [&](int64_t t0, int64_t t1) {
+    auto flush = [&](int64_t t0, int64_t t1) {
     const Tensor dxw = cell.backward_chunk(w, carried, t0, t1, has_bias, sums);
-    if constexpr (!Kernel::kInputProjected) {
+    if constexpr (Kernel::kSpatial) {
+      cell.project_backward(dxw, seq, t0, dx, sums);
+    } else {
       project_backward(dxw, seq.x, seq.W, t0, has_bias && Cell::kBiasInProjection, dx, sums);
     }
   };
   backward_loop(cell, carried, seq.mask_data(), seq.template rmask_data<T>(), grad_out.data_ptr<T>(),
-                so.return_sequences, so.zero_output, dstate_rows, chunk, prepare, flush);
+                so.return_sequences, so.zero_output, dstate_rows, chunk, flush);
   cell.finish_backward(has_bias, sums);
 
   Named grads(in.signature());
   sums.into(grads);
-  if (dx.defined() && so.need_dx) grads.insert("x", dx);
+  if (dx.defined()) grads.insert("x", dx);
   grads.insert("h0", dstates[0]);
   if (Cell::kStates > 1) grads.insert("c0", dstates[1]);
   return grads;
@@ -142,7 +144,7 @@ Lists run_cell(at::IntArrayRef places, at::TensorList tensors, at::IntArrayRef i
   const Signature& sig = signature_of<Kernel>();
   Named in(sig, places, tensors);
   const Options opt(sig, ints, floats);
-  const SequenceInputs seq(in, Kernel::kGates, Kernel::kStates, Kernel::kInputProjected);
+  const SequenceInputs seq(in, Kernel::kGates, Kernel::kStates, Kernel::kSpatial);
   const SequenceOptions so(opt);
   const typename Kernel::Options o(opt, in);
   typename Kernel::Tensors w;

@@ -231,7 +231,7 @@ struct GruKernel {
   static constexpr const char* kLabel = "GRU";
   static constexpr int kGates = 3;
   static constexpr int kStates = 1;
-  static constexpr bool kInputProjected = false;
+  static constexpr bool kSpatial = false;
   using Options = GruOptions;
   using Tensors = GruTensors;
   static const CellNames& names() {

@@ -426,7 +426,7 @@ struct LstmKernel {
   static constexpr const char* kLabel = "LSTM";
   static constexpr int kGates = 4;
   static constexpr int kStates = 2;
-  static constexpr bool kInputProjected = false;
+  static constexpr bool kSpatial = false;
   using Options = LstmOptions;
   using Tensors = LstmTensors;
   static const CellNames& names() {

@@ -96,7 +96,7 @@ struct SimpleRnnKernel {
   static constexpr const char* kLabel = "SimpleRNN";
   static constexpr int kGates = 1;
   static constexpr int kStates = 1;
-  static constexpr bool kInputProjected = false;
+  static constexpr bool kSpatial = false;
   using Options = SimpleRnnOptions;
   using Tensors = SimpleRnnTensors;
   static const CellNames& names() {

@@ -27,8 +27,10 @@
 // and, per sequence, allocate / prepare_inputs (its saved buffers; the input term before the
 // loop), bind_saved, allocate_gradients (for one chunk of steps), backward_chunk (after each
 // chunk of the backward loop: adds the weights' gradients to Sums by name, returns the chunk's
-// gradient of x W (+ b)) and finish_backward (what it summed in its own accumulators, by name).
-// fused_cpu.cpp runs these in order. Beside it, each
+// gradient of x W (+ b)) and finish_backward (what it summed in its own accumulators, by name);
+// a spatial cell (kSpatial: the convolutional one) also computes its input term (project) and
+// that term's gradients after each chunk (project_backward), where the loop multiplies a dense
+// cell's x by W. fused_cpu.cpp runs these in order. Beside it, each
 // cell's header declares it to the boundary (a `...Kernel` struct): its name, its own tensor
 // and option names (CellNames below), the structs that read its options and tensors, and how
 // its options choose a compile-time instantiation.
@@ -446,19 +448,20 @@ void backward_steps(Cell& cell, const Carried<T, Cell::kStates>& carried, const 
 }
 
 // The steps of one chunk of the backward: about 4 MB of per-step gradient rows (`width` values
-// per sample and step), at least 8 steps, at most the sequence.
-inline int64_t chunk_steps(int64_t T_, int64_t B, int64_t width, int64_t value_bytes) {
+// per row and step), at least `min_steps` (a dense cell's weight-gradient products want 8 steps'
+// rows; a spatial cell's step is already thousands of rows), at most the sequence.
+inline int64_t chunk_steps(int64_t T_, int64_t B, int64_t width, int64_t value_bytes, int64_t min_steps) {
   const int64_t per_step = std::max<int64_t>(1, B * width * value_bytes);
-  return std::max<int64_t>(1, std::min<int64_t>(T_, std::max<int64_t>(8, (int64_t(4) << 20) / per_step)));
+  return std::max<int64_t>(1, std::min<int64_t>(T_, std::max<int64_t>(min_steps, (int64_t(4) << 20) / per_step)));
 }
 
-// The backward time loop, in chunks of `chunk` steps from the last: prepare(t0, t1) before
-// chunk [t0, t1), flush(t0, t1) after it. dstates[k] (B, H) arrive holding the gradients of the
-// final states and leave holding those of the initial states.
-template <typename T, class Cell, class Prepare, class Flush>
+// The backward time loop, in chunks of `chunk` steps from the last: flush(t0, t1) after chunk
+// [t0, t1). dstates[k] (B, H) arrive holding the gradients of the final states and leave holding
+// those of the initial states.
+template <typename T, class Cell, class Flush>
 void backward_loop(Cell& cell, const Carried<T, Cell::kStates>& carried, const bool* mask, const T* rmask,
                    const T* grad_out, bool return_sequences, bool zero_output, T* const* dstates, int64_t chunk,
-                   const Prepare& prepare, const Flush& flush) {
+                   const Flush& flush) {
   const int64_t T_ = carried.T_, B = carried.B, H = carried.H;
   // what a masked step passes back to the step before it (its output repeated the previous one)
   std::vector<T> carry(B * H, T(0));
@@ -466,7 +469,6 @@ void backward_loop(Cell& cell, const Carried<T, Cell::kStates>& carried, const b
   std::vector<uint8_t> kept(B);
   for (int64_t t1 = T_; t1 > 0; t1 -= chunk) {
     const int64_t t0 = std::max<int64_t>(0, t1 - chunk);
-    prepare(t0, t1);
     backward_steps(cell, carried, mask, rmask, grad_out, return_sequences, zero_output, dstates, t0, t1, carry, back,
                    kept);
     flush(t0, t1);
@@ -539,52 +541,48 @@ inline void project_backward(const Tensor& dxw, const Tensor& x, const Tensor& W
 // ---------------------------------------------------------------------------------------------
 // What every cell's forward and backward read: the sequence, its weights, masks and states.
 
-// A cell whose input term arrives computed (kInputProjected: the convolutional one) takes x as
-// (T, B, *S, G*H), no W or b, and states (B, *S, H): each of a sample's S positions is a row of
-// the loop, so B below counts rows (B·S) and the mask, given per sample, is widened to them. Its
-// U is the cell's business. Every other cell takes x (T, B, D), W (D, G*H), U (H, G*H) and
-// states (B, H).
+// A spatial cell (kSpatial: the convolutional one) takes frames x (T, B, *S_in, C), W (G*H, C, *k)
+// and states (B, *S, H): each of a sample's S positions is a row of the loop, so B below counts
+// rows (B·S) and the mask, given per sample, is widened to them; its weights' shapes are the
+// cell's to check. Every other cell takes x (T, B, D), W (D, G*H), U (H, G*H) and states (B, H).
 struct SequenceInputs {
   Tensor x, W, b, U, mask, rmask;
   std::vector<Tensor> states;  // h0 (and c0)
   int64_t T_ = 0, B = 0, D = 0, H = 0;
   int64_t group = 1;  // rows per sample
 
-  SequenceInputs(Named& in, int64_t gates, int n_states, bool projected) {
+  SequenceInputs(Named& in, int64_t gates, int n_states, bool spatial) {
     x = in.get("x").contiguous();
-    if (!projected) {
-      W = in.get("W");
-      b = in.optional("b");
-    }
+    W = in.get("W");
+    b = in.optional("b");
     U = in.get("U").contiguous();
     mask = in.optional("mask");
     rmask = in.optional("rmask");
     static const char* names[2] = {"h0", "c0"};
     for (int k = 0; k < n_states; ++k) states.push_back(in.get(names[k]).contiguous());
-    TORCH_CHECK(projected ? x.dim() >= 3 : x.dim() == 3, "lstmkit fused kernel: x must be (T, B, D), got ", x.sizes());
+    TORCH_CHECK(spatial ? x.dim() >= 4 : x.dim() == 3, "lstmkit fused kernel: x must be ",
+                spatial ? "(T, B, *S, C)" : "(T, B, D)", ", got ", x.sizes());
     T_ = x.size(0);
     B = x.size(1);
-    TORCH_CHECK(x.scalar_type() == U.scalar_type(), "lstmkit fused kernel: x and U dtypes differ");
-    if (projected) {
+    D = x.size(-1);
+    TORCH_CHECK(x.scalar_type() == U.scalar_type() && W.scalar_type() == U.scalar_type(),
+                "lstmkit fused kernel: x, W and U dtypes differ");
+    if (b.defined()) {
+      TORCH_CHECK(b.dim() == 1 && b.size(0) == U.size(spatial ? 0 : 1) && b.scalar_type() == U.scalar_type(),
+                  "lstmkit fused kernel: bias must be (G*H,) of U's dtype, got ", b.sizes());
+    }
+    if (spatial) {
       const Tensor& h0 = states[0];
       TORCH_CHECK(h0.dim() >= 2 && h0.size(0) == B, "lstmkit fused kernel: the states must be (B, *S, H), got ",
                   h0.sizes());
       H = h0.size(-1);
       for (int64_t d = 1; d + 1 < h0.dim(); ++d) group *= h0.size(d);
-      D = gates * H;
-      TORCH_CHECK(x.numel() == T_ * B * group * D, "lstmkit fused kernel: x ", x.sizes(), " does not hold ", gates,
-                  " gate values per state value ", h0.sizes());
     } else {
-      D = x.size(2);
       H = U.size(0);
       TORCH_CHECK(U.dim() == 2 && U.size(1) == gates * H, "lstmkit fused kernel: U must be (H, ", gates,
                   "*H), got ", U.sizes());
       TORCH_CHECK(W.dim() == 2 && W.size(0) == D && W.size(1) == U.size(1), "lstmkit fused kernel: W ", W.sizes(),
                   " does not match x ", x.sizes(), " and U ", U.sizes());
-      TORCH_CHECK(W.scalar_type() == U.scalar_type(), "lstmkit fused kernel: W and U dtypes differ");
-      if (b.defined()) {
-        TORCH_CHECK(b.dim() == 1 && b.size(0) == U.size(1), "lstmkit fused kernel: bias must be (G*H,)");
-      }
     }
     for (const Tensor& st : states) {
       TORCH_CHECK(st.dim() >= 2 && st.size(0) == B && st.numel() == B * group * H && st.sizes() == states[0].sizes() &&

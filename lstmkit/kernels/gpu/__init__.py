@@ -65,7 +65,7 @@ class _TritonBackend:
         from . import loop
 
         impl_class = _checked(cell, tensors, options)
-        seq = loop.sequence_of(tensors, options, impl_class.projected)
+        seq = loop.sequence_of(tensors, options, impl_class.spatial)
         impl = impl_class(seq, tensors, options)
         initial = [tensors[n].float().reshape(seq.B, seq.H) for n in ("h0", "c0")[:impl.n_states]]
         return loop.run_forward(impl, seq, initial, bool(options["save"]))
@@ -74,7 +74,7 @@ class _TritonBackend:
         from . import loop
 
         impl_class = _checked(cell, tensors, options)
-        seq = loop.sequence_of(tensors, options, impl_class.projected)
+        seq = loop.sequence_of(tensors, options, impl_class.spatial)
         impl = impl_class(seq, tensors, options)
         grads = loop.run_backward(impl, seq, tensors, bool(options["need_dx"]))
         # each gradient in its input's dtype (a float16 x gets a float16 gradient)

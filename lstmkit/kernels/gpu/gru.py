@@ -119,7 +119,7 @@ def _reset_backward_kernel(t, B, H, PRE, A, HIN, DRH, DX, BACK, RACT: tl.constex
 
 class GRU:
     n_states = 1
-    projected = False  # x arrives as the raw input (the loop multiplies it by W)
+    spatial = False  # x (T, B, D), the loop multiplies it by W
     names = loop.CellNames(inputs=("b_r",), saved=("PRE", "A", "HU", "RHIN"), ints=("act", "ract", "reset_after"),
                            floats=())
 
@@ -137,7 +137,6 @@ class GRU:
 
     def prepare(self, seq: loop.Sequence) -> None:
         T, B, H = seq.T, seq.B, seq.H
-        assert seq.W is not None  # its input arrives raw
         xw = seq.x.reshape(T * B, seq.x.shape[2]) @ seq.W
         if seq.b is not None:
             xw = xw + seq.b

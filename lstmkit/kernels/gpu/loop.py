@@ -140,8 +140,8 @@ def arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMAS
 class Sequence:
     """One call's sequence-wide tensors and options, time-major."""
 
-    x: torch.Tensor  # (T, B, D) float32; a cell given its input term: (T, B, G*H)
-    W: torch.Tensor | None  # None where the input term arrives computed (the convolutional cell)
+    x: torch.Tensor  # (T, B, D) float32; a spatial cell's frames as (T, samples, S_in·C)
+    W: torch.Tensor
     b: torch.Tensor | None
     U: torch.Tensor
     mask: torch.Tensor | None  # (T, B) uint8
@@ -164,7 +164,7 @@ class Sequence:
     carry: torch.Tensor = field(init=False)  # (B, H)
 
     def __post_init__(self) -> None:
-        self.T, self.B, _ = self.x.shape
+        self.T, self.B = self.x.shape[0], self.x.shape[1] * math.prod(self.spatial)  # B counts rows
         self.H = self.units or self.U.shape[0]
         self.block = max(16, triton.next_power_of_2(self.H))
         none = self.x.new_empty(0)  # each is set by the loop before use
@@ -183,28 +183,28 @@ class Sequence:
         return 1 if self.block <= 128 else 4 if self.block <= 1024 else 8
 
 
-def sequence_of(tensors: dict[str, torch.Tensor], options: dict[str, float], projected: bool = False) -> Sequence:
-    """The call's Sequence. A cell given its input term (`projected`: x (T, B, *S, G*H), states
-    (B, *S, H)) runs each of a sample's S positions as a row, as the C++ loop does: x, the states,
-    rmask and the mask (given per sample) become B·S rows."""
+def sequence_of(tensors: dict[str, torch.Tensor], options: dict[str, float], spatial: bool = False) -> Sequence:
+    """The call's Sequence. A spatial cell (frames x (T, B, *S_in, C), states (B, *S, H)) runs each
+    of a sample's S positions as a row, as the C++ loop does: the states, rmask and the mask
+    (given per sample) become B·S rows; its x travels as (T, B, S_in·C) and the cell reads the
+    frames' shape from the tensors."""
     x = tensors["x"]
     mask = tensors.get("mask")
     rmask = tensors.get("rmask")
     units = 0
-    spatial: tuple[int, ...] = ()
-    if projected:
+    shape: tuple[int, ...] = ()
+    if spatial:
         h0 = tensors["h0"]
-        units, spatial = h0.shape[-1], tuple(h0.shape[1:-1])
-        rows = h0.shape[0] * math.prod(spatial)
-        x = x.reshape(x.shape[0], rows, -1)
-        mask = None if mask is None else mask.repeat_interleave(math.prod(spatial), 1)
-        rmask = None if rmask is None else rmask.reshape(rows, units)
+        units, shape = h0.shape[-1], tuple(h0.shape[1:-1])
+        x = x.reshape(x.shape[0], x.shape[1], -1)
+        mask = None if mask is None else mask.repeat_interleave(math.prod(shape), 1)
+        rmask = None if rmask is None else rmask.reshape(-1, units)
     return Sequence(
-        x=x.float().contiguous(), W=tensors.get("W"), b=tensors.get("b"), U=tensors["U"].contiguous(),
+        x=x.float().contiguous(), W=tensors["W"], b=tensors.get("b"), U=tensors["U"].contiguous(),
         mask=None if mask is None else mask.to(torch.uint8).contiguous(),
         rmask=None if rmask is None else rmask.float().contiguous(),
         zero_output=bool(options["zero_output"]), return_sequences=bool(options["return_sequences"]),
-        units=units, spatial=spatial)
+        units=units, spatial=shape)
 
 
 def run_forward(cell: Any, seq: Sequence, initial: list[torch.Tensor], save: bool) -> dict[str, torch.Tensor]:
@@ -249,8 +249,8 @@ def run_backward(cell: Any, seq: Sequence, tensors: dict[str, torch.Tensor], nee
     if cell.n_states > 1:
         grads["c0"] = seq.dstates[1].view(tensors["c0"].shape)
     dxw = cell.finish_backward(seq, grads)  # (T, B, G*H)
-    if seq.W is None:  # the input term was given: its gradient is the cell's
-        grads["x"] = dxw.reshape(tensors["x"].shape)
+    if cell.spatial:  # the input convolution's gradients are the cell's
+        cell.project_backward(seq, dxw, grads, need_dx)
         return grads
     d2 = dxw.reshape(T * B, dxw.shape[2])
     grads["W"] = seq.x.reshape(T * B, seq.x.shape[2]).t() @ d2

@@ -217,7 +217,7 @@ def _layer_norm_rows(v: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.T
 
 class LSTM:
     n_states = 2
-    projected = False  # x arrives as the raw input (the loop multiplies it by W)
+    spatial = False  # x (T, B, D), the loop multiplies it by W
     names = loop.CellNames(inputs=("peep", "gx", "gh", "gc", "bc", "zone"),
                            saved=("Z", "A", "CN", "PC", "NX", "RX", "NH", "RH", "NC", "RC", "CI"),
                            ints=("act", "ract", "peephole", "layer_norm", "clip"), floats=("eps", "zoneout", "cell_clip"))
@@ -255,7 +255,6 @@ class LSTM:
 
     def input_term(self, seq: loop.Sequence) -> torch.Tensor:
         """x W for every step, (T, B, 4H)."""
-        assert seq.W is not None
         return (seq.x.reshape(seq.T * seq.B, seq.x.shape[2]) @ seq.W).view(seq.T, seq.B, 4 * seq.H)
 
     def prepare(self, seq: loop.Sequence) -> None:

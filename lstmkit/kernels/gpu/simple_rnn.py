@@ -47,7 +47,7 @@ def _backward_kernel(
 
 class SimpleRNN:
     n_states = 1
-    projected = False  # x arrives as the raw input (the loop multiplies it by W)
+    spatial = False  # x (T, B, D), the loop multiplies it by W
     names = loop.CellNames(inputs=(), saved=("Z", "A"), ints=("act",), floats=())
 
     def __init__(self, seq: loop.Sequence, tensors: dict[str, torch.Tensor], options: dict[str, Any]) -> None:
@@ -57,7 +57,6 @@ class SimpleRNN:
 
     def prepare(self, seq: loop.Sequence) -> None:
         T, B, H = seq.T, seq.B, seq.H
-        assert seq.W is not None  # its input arrives raw
         xw = seq.x.reshape(T * B, seq.x.shape[2]) @ seq.W
         if seq.b is not None:
             xw = xw + seq.b
