@@ -70,6 +70,20 @@ WARM_UP_S = 0.5  # lstmkit's thread governor, and the peers' own caches, settle 
 CONTENDERS = ["lstmkit", "Keras 3 / tensorflow", "Keras 3 / jax", "Keras 3 / torch", "torch.nn"]
 
 
+def contenders_named(names: list[str]) -> list[str]:
+    """The contenders for `--with`: lstmkit and each one named by its framework ("tensorflow",
+    "jax", "torch" for Keras 3 on it; "torch.nn"), in the table's order."""
+    short = {"tensorflow": "Keras 3 / tensorflow", "jax": "Keras 3 / jax", "torch": "Keras 3 / torch",
+             "torch.nn": "torch.nn", "lstmkit": "lstmkit"}
+    chosen = {"lstmkit"}
+    for name in names:
+        key = name.strip()
+        if key not in short:
+            raise ValueError(f"--with takes contenders among {', '.join(short)}, got {key!r}")
+        chosen.add(short[key])
+    return [c for c in CONTENDERS if c in chosen]
+
+
 def _data(case: PeerCase) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     x = rng.random(case.x_shape, dtype=np.float32)

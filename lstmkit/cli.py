@@ -79,6 +79,8 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--load", default="0,1,2", metavar="N,N,...",
                        help="with --peers: the numbers of busy processes to run each case beside (default 0,1,2)")
     bench.add_argument("--only", metavar="TEXT", help="run only the cases whose name contains TEXT")
+    bench.add_argument("--with", dest="contenders", metavar="NAME,NAME,...",
+                       help="with --peers: only these contenders (lstmkit always): tensorflow, jax, torch, torch.nn")
     bench.add_argument("--quick", action="store_true", help="tiny shapes: checks that every contender runs, times nothing useful")
     bench.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]: where every contender runs")
     forecast = commands.add_parser(
@@ -222,7 +224,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     raise ValueError
             except ValueError:
                 command_line.error(f"--load takes non-negative counts separated by commas, got --load {args.load!r}")
-            return bench_peers.run(rounds=args.rounds or 2, steps=args.steps or 3, load=load, only=args.only)
+            contenders = None
+            if args.contenders:
+                try:
+                    contenders = bench_peers.contenders_named(args.contenders.split(","))
+                except ValueError as e:
+                    command_line.error(str(e))
+            return bench_peers.run(rounds=args.rounds or 2, steps=args.steps or 3, load=load, only=args.only,
+                                   contenders=contenders)
         from . import bench
 
         return bench.main(rounds=args.rounds or 7, steps_per_round=args.steps or 5, only=args.only, quick=args.quick,

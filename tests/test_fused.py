@@ -557,3 +557,15 @@ def test_bench_peers_runs_each_peer_in_its_own_process():
         assert ms > 0 and mb >= 0 and ratio > 0
         if name == "lstmkit":
             assert ratio == 1.0
+
+
+def test_bench_peers_with_chooses_contenders_by_framework():
+    """`lstmkit bench --peers --with tensorflow,torch.nn`: lstmkit and those, in the table's order;
+    an unknown name is an error that names it."""
+    from lstmkit import bench_peers
+
+    assert bench_peers.contenders_named(["torch.nn", "tensorflow"]) == ["lstmkit", "Keras 3 / tensorflow", "torch.nn"]
+    assert bench_peers.contenders_named(["jax"]) == ["lstmkit", "Keras 3 / jax"]
+    done = subprocess.run([sys.executable, "-m", "lstmkit.cli", "bench", "--peers", "--with", "tensorflow,tf2"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "'tf2'" in done.stderr
