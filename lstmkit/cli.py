@@ -81,6 +81,9 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--only", metavar="TEXT", help="run only the cases whose name contains TEXT")
     bench.add_argument("--with", dest="contenders", metavar="NAME,NAME,...",
                        help="with --peers: only these contenders (lstmkit always): tensorflow, jax, torch, torch.nn")
+    bench.add_argument("--compile", action="store_true",
+                       help="a model under torch.compile beside the same model run eagerly: training step and inference "
+                       "(see lstmkit/bench_compile.py)")
     bench.add_argument("--quick", action="store_true", help="tiny shapes: checks that every contender runs, times nothing useful")
     bench.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]: where every contender runs")
     forecast = commands.add_parser(
@@ -215,6 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if distributed.launched() and not distributed.is_main_process():
         sys.stdout = open(os.devnull, "w")  # rank 0 reports for the run; errors still reach stderr
     if args.command == "bench":
+        if args.compile:
+            from . import bench_compile
+
+            return bench_compile.run(rounds=args.rounds or 5, steps=args.steps or 5, only=args.only)
         if args.peers:
             from . import bench_peers
 

@@ -251,3 +251,18 @@ def test_gpu_lstm_matches_cudnn():
     x = torch.randn(32, 20, 16, device="cuda")
     with torch.no_grad():
         torch.testing.assert_close(layer(x), torch_lstm(x)[0], rtol=1e-4, atol=1e-5)
+
+
+def test_compiled_model_runs_the_triton_kernels(triton_path):
+    """torch.compile on the GPU backend: the graph's operators (kernels/ops.py) call the Triton
+    loop, forward and, for the gradient, forward again and backward; equal to eager."""
+    from test_compile import assert_close, model_of, data, outputs_and_gradients
+
+    torch._dynamo.reset()
+    model = model_of("lstm")
+    x = data()
+    eager = outputs_and_gradients(model, model, x)
+    before = len(triton_path)
+    compiled = outputs_and_gradients(model, torch.compile(model, backend="aot_eager", fullgraph=True), x)
+    assert [kind for kind, _ in triton_path[before:]].count("backward") == 2  # two LSTM layers
+    assert_close(eager, compiled, "compiled on Triton")

@@ -95,12 +95,13 @@ def dropout_mask(shape: tuple[int, ...], p: float, like: torch.Tensor) -> torch.
 
     On the CPU it comes from the compiled kernels' counter-based generator (csrc/dropout.h: five
     times torch's speed), seeded from torch's generator so `torch.manual_seed` repeats it; where
-    the kernels cannot be built, and on other devices, from torch's dropout. Which of the two is
+    the kernels cannot be built, on other devices and in a traced graph, from torch's dropout. Which of the two is
     fixed for the process (the kernels load at the first mask), so a resumed run draws its masks
     as the interrupted one did."""
     from . import build
 
-    if like.device.type == "cpu" and like.dtype in (torch.float32, torch.float64) and build.load():
+    if (like.device.type == "cpu" and like.dtype in (torch.float32, torch.float64) and not torch.compiler.is_compiling()
+            and build.load()):
         seed = int(torch.randint(-(2**62), 2**62, (1,)).item())
         return torch.ops.lstmkit_fused.dropout_mask(list(shape), like.dtype, float(p), seed)
     return F.dropout(torch.ones(shape, dtype=like.dtype, device=like.device), p, training=True)

@@ -130,6 +130,13 @@ def activation_id(fn: activations.Activation) -> int | None:
 
 def unsupported(cell: SequenceCell, x: torch.Tensor) -> str | None:
     """Why the fused path cannot run this cell on this input, or None when it can."""
+    return _refusal(cell, x.device)
+
+
+# a decision on the cell's settings and weights' place, not on data: a traced graph
+# (torch.compile, torch.export) takes its answer as a constant
+@torch.compiler.assume_constant_result
+def _refusal(cell: SequenceCell, x_device: torch.device) -> str | None:
     if cell.kernel_name is None or not isinstance(cell, KernelCell):
         return f"the cell is a {type(cell).__name__}, whose step the fused kernels do not implement"
     refusal = cell.kernel_refusal()
@@ -141,8 +148,8 @@ def unsupported(cell: SequenceCell, x: torch.Tensor) -> str | None:
             return (f"{f.name} {getattr(value, '__name__', value)!r} is not one of lstmkit's built-in activations, "
                     "which are the ones compiled into the fused kernels")
     device = cell.kernel.device
-    if x.device != device:
-        return f"the input is on {x.device} and the weights on {device}"
+    if x_device != device:
+        return f"the input is on {x_device} and the weights on {device}"
     if device.type == "cuda":
         if cell.kernel.dtype != torch.float32:
             return f"the fused GPU kernels take float32 weights, not {cell.kernel.dtype}"
@@ -153,7 +160,7 @@ def unsupported(cell: SequenceCell, x: torch.Tensor) -> str | None:
             return f"the fused GPU kernels have no {cell.kernel_name} cell yet"
         return missing
     if device.type != "cpu":
-        return f"the fused kernels run on CPU and CUDA devices, and this layer runs on {x.device}"
+        return f"the fused kernels run on CPU and CUDA devices, and this layer runs on {x_device}"
     if cell.kernel.dtype not in (torch.float32, torch.float64):
         return f"the fused kernels take float32 and float64 weights, not {cell.kernel.dtype}"
     if not build.load():
@@ -244,7 +251,12 @@ def _needs_grad(tensors: dict[str, torch.Tensor]) -> bool:
 
 
 def run_call(call: FusedCall) -> tuple[torch.Tensor, ...]:
-    """(out, h) or (out, h, c) of one call, through autograd when a gradient is wanted."""
+    """(out, h) or (out, h, c) of one call, through autograd when a gradient is wanted; as graph
+    operators (ops.py) under `torch.compile` and `torch.export`."""
+    if torch.compiler.is_compiling():
+        from . import ops
+
+        return ops.run_call(call)
     tensors = call.given()
     if _needs_grad(tensors):
         return _Fused.apply(call.cell, call.options, tuple(tensors), *tensors.values())
@@ -280,7 +292,7 @@ def fused_sequence(
         return out.view(*out.shape[:-2], *s[0].shape), tuple(n.view(s[0].shape) for n in new_state)
 
     length = None  # steps per recomputed segment (recompute.py), where a backward would keep too much
-    if torch.is_grad_enabled():
+    if torch.is_grad_enabled() and not torch.compiler.is_compiling():  # (a graph keeps no buffers: ops.py)
         T, B = x_tm.shape[:2]
         estimate = recompute.kept_bytes(T, B, state[0][0].numel() if B else 0, cell.gate_blocks, x.element_size())
         length = recompute.segment_steps(T, estimate, cell)

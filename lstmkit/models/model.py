@@ -299,10 +299,12 @@ class Model(Layer, Trainer, Keras2Methods):
             strings = strings.reshape(-1, 1)
         return strings
 
-    def adapt_inputs(self, xs: list[Any], argument: str = "x") -> list[Any]:
+    def adapt_inputs(self, xs: list[Any], argument: str = "x", check: bool = True) -> list[Any]:
         """The inputs converted (floats to the model's dtype, ids to int64), checked and on the
         model's device; text inputs as StringTensors (a batch of strings of shape (batch,) given
-        for an input of shape (batch, 1) gets its trailing axis)."""
+        for an input of shape (batch, 1) gets its trailing axis). `check`: refuse NaN and infinite
+        values (with `check_finite`): where data enters `fit`, `evaluate` and `predict`, not in
+        `forward`, whose graph (`torch.compile`, `torch.export`) holds no test of the data."""
         names = self.input_names
         out: list[Any] = []
         text = self.text_inputs()
@@ -310,23 +312,25 @@ class Model(Layer, Trainer, Keras2Methods):
             if text[index]:
                 out.append(self.shaped_text(index, x))
                 continue
-            t = self.input_tensor(x, argument if len(names) == 1 else f"{argument}[{names[index]!r}]")
+            t = self.input_tensor(x, argument if len(names) == 1 else f"{argument}[{names[index]!r}]", check)
             if self._input_dtype(index) == torch.int64 and t.is_floating_point():
                 t = t.long()
             out.append(t)
         self.check_inputs([tuple(t.shape) for t in out], argument)
         return out
 
-    def input_tensor(self, x: Any, label: str) -> torch.Tensor:
-        """One input as a tensor on the model's device (floats in its dtype), checked finite."""
+    def input_tensor(self, x: Any, label: str, check: bool = True) -> torch.Tensor:
+        """One input as a tensor on the model's device (floats in its dtype), checked finite
+        (`check` and `check_finite`)."""
         t = to_tensor(x, label, float_dtype=self.compute_dtype)
-        if self.check_finite:
+        if check and self.check_finite:
             check_finite(t, label)
         return t.to(self.device)
 
-    def as_inputs(self, x: Any, argument: str = "x") -> list[torch.Tensor]:
-        """User data (an array; a list or dict for several inputs) as checked tensors, one per input."""
-        return self.adapt_inputs(structure(x, self.input_names, argument), argument)
+    def as_inputs(self, x: Any, argument: str = "x", check: bool = True) -> list[torch.Tensor]:
+        """User data (an array; a list or dict for several inputs) as checked tensors, one per
+        input (`check`: see `adapt_inputs`)."""
+        return self.adapt_inputs(structure(x, self.input_names, argument), argument, check)
 
     def ensure_built_for(self, xs: list[torch.Tensor]) -> None:
         """A functional model is built by its construction."""
@@ -384,7 +388,7 @@ class Model(Layer, Trainer, Keras2Methods):
         with its input goes on to the layers that read it, as in Keras."""
         if kwargs:
             raise TypeError(f"Model {self.name!r} takes no call argument(s) {sorted(kwargs)}")
-        xs = self.as_inputs(x)
+        xs = self.as_inputs(x, check=False)
         input_masks = None
         if mask is not None:
             input_masks = list(mask) if isinstance(mask, (list, tuple)) and len(xs) > 1 else [mask] * len(xs)

@@ -81,13 +81,14 @@ class SubclassedModel(Model):
     def output_activations(self) -> list[Any]:
         return [None] * len(self.output_names)
 
-    def as_inputs(self, x: Any, argument: str = "x") -> list[torch.Tensor]:
+    def as_inputs(self, x: Any, argument: str = "x", check: bool = True) -> list[torch.Tensor]:
         xs = list(x) if isinstance(x, (list, tuple)) else [x]
         self._input_count = len(xs)
-        return self.adapt_inputs(xs, argument)
+        return self.adapt_inputs(xs, argument, check)
 
-    def adapt_inputs(self, xs: list[Any], argument: str = "x") -> list[torch.Tensor]:
-        return [self.input_tensor(x, argument if len(xs) == 1 else f"{argument}[{index}]") for index, x in enumerate(xs)]
+    def adapt_inputs(self, xs: list[Any], argument: str = "x", check: bool = True) -> list[torch.Tensor]:
+        return [self.input_tensor(x, argument if len(xs) == 1 else f"{argument}[{index}]", check)
+                for index, x in enumerate(xs)]
 
     def text_inputs(self) -> list[bool]:
         return [False] * self._input_count
@@ -124,9 +125,9 @@ class SubclassedModel(Model):
             x = kwargs.pop("inputs")
         training = self.training if training is None else bool(training)
         if kwargs:
-            xs = self.as_inputs(x)
+            xs = self.as_inputs(x, check=False)
             return self.call(xs[0] if len(xs) == 1 else xs, **self._call_arguments({"training": training, **kwargs}))
-        outs, _ = self.run(self.as_inputs(x), training=training)
+        outs, _ = self.run(self.as_inputs(x, check=False), training=training)
         return outs[0] if len(outs) == 1 else outs
 
     def _structured_outputs(self, values: list[Any]) -> Any:
