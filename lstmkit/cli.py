@@ -149,6 +149,14 @@ def parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("model", help="a file written by `lstmkit sentiment --save`")
     predict.add_argument("texts", nargs="+", metavar="TEXT", help="sentences to score")
+    export = commands.add_parser(
+        "export",
+        help="write a saved model as ONNX, for onnxruntime and other servers",
+        description="Loads MODEL (lstmkit's file, Keras's .keras or .h5) and writes it to OUT.onnx with dynamic "
+        "batch and time axes, each recurrent layer as ONNX's LSTM, GRU or RNN operator (see lstmkit/saving/onnx.py).",
+    )
+    export.add_argument("model", help="a saved model: model.save(...), a recipe's --save, a .keras or .h5 file")
+    export.add_argument("out", metavar="OUT.onnx", help="where to write the ONNX model")
     return top
 
 
@@ -320,6 +328,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             command_line.error(str(e))
         for sentence, p in zip(args.texts, sentiment.predict(model, tokenizer, maxlen, args.texts)):
             print(f"{p:.3f}  {sentence}")
+    elif args.command == "export":
+        from .models import load_model
+
+        if not os.path.isfile(args.model):
+            command_line.error(f"no model file at {args.model!r}")
+        try:
+            path = load_model(args.model).export(args.out, format="onnx")
+        except (ValueError, ImportError) as e:
+            command_line.error(str(e))
+        print(f"Wrote {path}")
     elif args.command == "run":
         from .compat.programs import run_program
 

@@ -145,6 +145,13 @@ def resolve(implementation: str | None, cell: SequenceCell, x: torch.Tensor, own
     from .fused import unsupported
 
     wanted = implementation or get_default_implementation()
+    from .ops import onnx_export_active
+
+    if onnx_export_active() and (wanted == "reference" or cell.kernel_name is None or unsupported(cell, x)):
+        why = ("it runs the reference loop (implementation='reference')" if wanted == "reference"
+               else unsupported(cell, x) or "its cell is a program's own")
+        raise FusedUnavailableError(f"{owner} cannot be exported to ONNX: {why}; ONNX export writes each "
+                                    "recurrent layer's fused operator, not an unrolled Python loop")
     if wanted == "reference":
         return "reference"
     if cell.kernel_name is None and wanted == "auto":
@@ -185,7 +192,8 @@ def dispatch(
         from .fused import fused_sequence
 
         assert isinstance(cell, KernelCell)  # unsupported() said so
-        return fused_sequence(cell, x, state, settings, mask=mask, recurrent_mask=recurrent_mask, noise=noise)
+        return fused_sequence(cell, x, state, settings, mask=mask, recurrent_mask=recurrent_mask, noise=noise,
+                              owner=owner)
     return reference_sequence(cell, cell.project_inputs(x), state, mask=mask, recurrent_mask=recurrent_mask, noise=noise,
                               return_sequences=settings.return_sequences,
                               zero_output_for_mask=settings.zero_output_for_mask)

@@ -192,11 +192,12 @@ class FusedCall:
     tensors: dict[str, torch.Tensor | None] = field(default_factory=dict)
     options: Options = field(default_factory=dict)
     n_states: int = 1
+    owner: str = ""  # the layer, for messages: "LSTM layer 'lstm'"
 
     @classmethod
     def of(cls, cell: KernelCell, x: torch.Tensor, state: tuple[torch.Tensor, ...], mask: torch.Tensor | None,
            rmask: torch.Tensor | None, noise: torch.Tensor | None, zero_output: bool,
-           return_sequences: bool) -> FusedCall:
+           return_sequences: bool, owner: str = "") -> FusedCall:
         """x (T, B, ...) and mask (T, B) time-major; the cell's weights, own tensors and options."""
         assert cell.kernel_name is not None
         tensors = cell.loop_tensors(x)
@@ -206,7 +207,7 @@ class FusedCall:
         options: Options = {"zero_output": zero_output, "return_sequences": return_sequences}
         for name, value in cell.kernel_options().items():
             options[name] = activation_id(value) if callable(value) else value
-        return cls(cell.kernel_name, tensors, options, len(state))
+        return cls(cell.kernel_name, tensors, options, len(state), owner)
 
     def given(self) -> dict[str, torch.Tensor]:
         return {k: v for k, v in self.tensors.items() if v is not None}
@@ -273,6 +274,7 @@ def fused_sequence(
     mask: torch.Tensor | None,
     recurrent_mask: torch.Tensor | None,
     noise: torch.Tensor | None = None,
+    owner: str = "",
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """The fused counterpart of `reference_sequence`, from the raw input x (B, T, D); `settings`
     (a `SequenceSettings`) gives return_sequences and zero_output_for_mask.
@@ -287,7 +289,8 @@ def fused_sequence(
 
     def run(xs: torch.Tensor, s: tuple[torch.Tensor, ...], m: torch.Tensor | None,
             nz: torch.Tensor | None) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-        out, *new_state = run_call(FusedCall.of(cell, xs, s, m, recurrent_mask, nz, zero_output, return_sequences))
+        out, *new_state = run_call(FusedCall.of(cell, xs, s, m, recurrent_mask, nz, zero_output, return_sequences,
+                                                owner))
         # the kernels' rows of H values, shaped as the states (the convolutional cell's (F, *S))
         return out.view(*out.shape[:-2], *s[0].shape), tuple(n.view(s[0].shape) for n in new_state)
 

@@ -9,7 +9,7 @@ two custom operators with fake (shape-only) implementations and a registered aut
     lstmkit::sequence_backward(call, tensors, grads, needs) -> [a gradient per tensor]
 
 `call` is JSON: the cell's kernel name, the names of `tensors` (the loop's and the cell's,
-`FusedCall.given()`) and the options. Both run on either backend (`fused.backend_for`). The forward keeps
+`FusedCall.given()`), the options and the layer's name (for messages). Both run on either backend (`fused.backend_for`). The forward keeps
 no buffers (the graph's outputs are out and the states, shaped from the inputs alone); its
 backward runs the forward again with them and then the backward, so a compiled training step
 computes each recurrent forward twice (`lstmkit bench --compile` reports what that costs). A
@@ -19,12 +19,32 @@ as none.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
 from . import fused
+
+
+_onnx_export = False  # set while saving/onnx.py traces a model: a layer off the fused path is refused
+
+
+def onnx_export_active() -> bool:
+    """Whether an ONNX export is tracing a model now (the dispatch then refuses, by name, a layer
+    whose loop would be unrolled in Python instead of written as its operator)."""
+    return _onnx_export
+
+
+@contextlib.contextmanager
+def onnx_export() -> Iterator[None]:
+    global _onnx_export
+    previous, _onnx_export = _onnx_export, True
+    try:
+        yield
+    finally:
+        _onnx_export = previous
 
 
 def _read(call: str) -> tuple[str, list[str], dict[str, Any]]:
@@ -101,11 +121,12 @@ sequence.register_autograd(_gradients, setup_context=_keep)
 def run_call(call: fused.FusedCall) -> tuple[torch.Tensor, ...]:
     """(out, h) or (out, h, c) of one call as graph operators."""
     given = call.given()
-    return tuple(sequence(_spec(call.cell, tuple(given), call.options), list(given.values())))
+    return tuple(sequence(_spec(call.cell, tuple(given), call.options, call.owner), list(given.values())))
 
 
 @torch.compiler.assume_constant_result  # (the graph takes the string as a constant)
-def _spec(cell: str, names: tuple[str, ...], options: dict[str, Any]) -> str:
-    """The `call` argument: JSON of the cell, the tensors' names and the options."""
+def _spec(cell: str, names: tuple[str, ...], options: dict[str, Any], owner: str) -> str:
+    """The `call` argument: JSON of the cell, the tensors' names, the options and the layer
+    (for an exporter's messages)."""
     plain = {k: (int(v) if isinstance(v, bool) else v) for k, v in options.items()}
-    return json.dumps({"cell": cell, "names": list(names), "options": plain}, sort_keys=True)
+    return json.dumps({"cell": cell, "names": list(names), "options": plain, "owner": owner}, sort_keys=True)

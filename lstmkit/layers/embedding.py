@@ -72,6 +72,10 @@ class Embedding(Layer):
         return y
 
     def _ids(self, x: torch.Tensor) -> torch.Tensor:
+        """x as int64 ids, checked integral and in range; in a traced graph (torch.compile,
+        torch.export), which holds no test of the data, cast only."""
+        if torch.compiler.is_compiling():
+            return x.long()
         if x.is_floating_point():
             if not torch.equal(x, x.round()):
                 raise ValueError(f"Embedding layer {self.name!r} expects integer ids, got non-integer values")

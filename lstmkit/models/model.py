@@ -606,6 +606,26 @@ class Model(Layer, Trainer, Keras2Methods):
         header, tensors = model_state(self, extras)
         archive.write_file(filepath, lambda p: archive.write_archive(p, header, tensors), overwrite)
 
+    def export(self, filepath: str | os.PathLike[str], format: str = "tf_saved_model", verbose: Any = None,
+               input_signature: Any = None, **kwargs: Any) -> str:
+        """Writes the model for serving, as Keras 3's `export` does; lstmkit writes `format="onnx"`
+        (see `lstmkit.saving.onnx`: dynamic batch and time axes, each recurrent layer as ONNX's
+        LSTM, GRU or RNN operator) and returns the path. `input_signature`: an example input batch
+        (array or tensor) where the model's input shape does not give one."""
+        if format != "onnx":
+            raise ValueError(f"format={format!r}: lstmkit exports format='onnx' (TensorFlow's SavedModel and "
+                             "OpenVINO need their own runtimes), e.g. model.export('model.onnx', format='onnx')")
+        if kwargs:
+            raise TypeError(f"export() takes no argument(s) {sorted(kwargs)} with format='onnx'")
+        from ..saving.onnx import export_onnx
+
+        example = None if input_signature is None else to_tensor(input_signature, "input_signature",
+                                                                 float_dtype=self.compute_dtype)
+        path = export_onnx(self, filepath, example)
+        if verbose:
+            print(f"Saved the model to {path} (ONNX)")
+        return path
+
     def to_json(self, **kwargs: Any) -> str:
         """The architecture as JSON text (no weights); `lstmkit.models.model_from_json` rebuilds it.
         `kwargs` go to `json.dumps` (Keras 2 programs pass `indent=`)."""
