@@ -84,6 +84,9 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--compile", action="store_true",
                        help="a model under torch.compile beside the same model run eagerly: training step and inference "
                        "(see lstmkit/bench_compile.py)")
+    bench.add_argument("--onnx", action="store_true",
+                       help="inference latency of the exported model in onnxruntime beside lstmkit's predict, batch 1 and 32 "
+                       "(see lstmkit/bench_serving.py)")
     bench.add_argument("--quick", action="store_true", help="tiny shapes: checks that every contender runs, times nothing useful")
     bench.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]: where every contender runs")
     forecast = commands.add_parser(
@@ -226,6 +229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if distributed.launched() and not distributed.is_main_process():
         sys.stdout = open(os.devnull, "w")  # rank 0 reports for the run; errors still reach stderr
     if args.command == "bench":
+        if args.onnx:
+            from . import bench_serving
+
+            return bench_serving.run(rounds=args.rounds or 5, steps=args.steps or 20, only=args.only)
         if args.compile:
             from . import bench_compile
 

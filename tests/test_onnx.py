@@ -48,12 +48,18 @@ def built(layers, shape=(None, 3), seed=0):
 
 
 def assert_same_in_onnxruntime(model, path, inputs):
+    """Each of `inputs` (an array, or a list for several inputs) through onnxruntime and through
+    `predict`: every output the same."""
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    assert [i.name for i in session.get_inputs()] == ["x"]
+    assert [i.name for i in session.get_inputs()] == model.input_names
     for x in inputs:
-        got = session.run(None, {"x": x})[0]
-        np.testing.assert_allclose(got, model.predict(x, verbose=0), rtol=1e-5, atol=1e-5,
-                                   err_msg=f"input {x.shape}")
+        xs = x if isinstance(x, list) else [x]
+        got = session.run(None, dict(zip(model.input_names, xs)))
+        expected = model.predict(x, verbose=0)
+        expected = expected if isinstance(expected, list) else [expected]
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5, err_msg=f"input {[a.shape for a in xs]}")
 
 
 def frames(*shape, seed=1):
@@ -117,3 +123,81 @@ def test_command_line_exports_a_saved_model(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "lstmkit.cli", "export", str(tmp_path / "none.lstmkit"), str(out)],
                              capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "none.lstmkit" in missing.stderr
+
+
+def test_functional_seq2seq_encoder_and_decoder(tmp_path):
+    """keras.io's character seq2seq at inference: the encoder model (sequence in, its LSTM's final
+    states out) and the decoder model (a step's token and the states in, the next token's
+    probabilities and the new states out), each exported and run in onnxruntime."""
+    from lstmkit.models import Model
+
+    torch.manual_seed(0)
+    tokens_in, tokens_out, latent = 7, 5, 6
+    encoder_inputs = L.Input((None, tokens_in), name="encoder_inputs")
+    _, h, c = L.LSTM(latent, return_state=True)(encoder_inputs)
+    encoder = Model(encoder_inputs, [h, c])
+    decoder_inputs = L.Input((None, tokens_out), name="decoder_inputs")
+    state_h, state_c = L.Input((latent,), name="state_h"), L.Input((latent,), name="state_c")
+    decoder_lstm = L.LSTM(latent, return_sequences=True, return_state=True)
+    y, h2, c2 = decoder_lstm(decoder_inputs, initial_state=[state_h, state_c])
+    decoder = Model([decoder_inputs, state_h, state_c], [L.Dense(tokens_out, activation="softmax")(y), h2, c2])
+    for m in (encoder, decoder):
+        with torch.no_grad():
+            for p in m.parameters():
+                p.add_(0.1 * torch.randn_like(p))
+    assert_same_in_onnxruntime(encoder, encoder.export(tmp_path / "encoder.onnx", format="onnx"),
+                               [frames(3, 8, tokens_in), frames(1, 2, tokens_in, seed=2)])
+    states = [frames(3, latent, seed=3), frames(3, latent, seed=4)]
+    assert_same_in_onnxruntime(decoder, decoder.export(tmp_path / "decoder.onnx", format="onnx"),
+                               [[frames(3, 1, tokens_out), *states], [frames(3, 4, tokens_out, seed=5), *states]])
+
+
+def test_stateful_layers_carry_their_states_through_the_file(tmp_path):
+    """A stateful model's file takes each layer's states as inputs and returns the next ones: fed
+    a step at a time with the states carried, it gives predict's outputs for the whole sequence;
+    the layers' own states are as they were before the export."""
+    model = built([L.LSTM(5, stateful=True, return_sequences=True), L.GRU(4, stateful=True, return_sequences=True),
+                   L.Dense(2)])
+    x = frames(2, 6, 3)
+    model.predict(x[:, :2], verbose=0)
+    held = [s.clone() for s in model.layers[0].states]
+    path = model.export(tmp_path / "stream.onnx", format="onnx")
+    assert all(torch.equal(a, b) for a, b in zip(held, model.layers[0].states))
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    assert names == ["input_layer", "lstm_state_h", "lstm_state_c", "gru_state_h"]
+    assert [o.name for o in session.get_outputs()][1:] == ["next_" + n for n in names[1:]]
+    model.reset_states()
+    whole = model.predict(x, verbose=0)
+    states = {n: np.zeros((2, 5 if n.startswith("lstm") else 4), np.float32) for n in names[1:]}
+    steps = []
+    for t in range(x.shape[1]):
+        out, *following = session.run(None, {"input_layer": x[:, t:t + 1], **states})
+        steps.append(out)
+        states = dict(zip(names[1:], following))
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), whole, rtol=1e-5, atol=1e-5)
+
+
+def test_serving_example_runs_onnxruntime_alone(tmp_path):
+    """examples/serve_onnx.py: the served forecasts (a process without torch or lstmkit) and the
+    streamed one equal lstmkit's."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, os.path.join(root, "examples", "serve_onnx.py"), "--epochs", "2",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    served = float(done.stdout.split("largest difference from lstmkit's ")[1].split()[0])
+    streamed = float(done.stdout.split("difference ")[-1].split()[0])
+    assert served < 1e-5 and streamed < 1e-5, done.stdout
+    assert (tmp_path / "forecast.onnx").exists() and (tmp_path / "forecast_stream.onnx").exists()
+
+
+@pytest.mark.slow
+def test_bench_onnx_times_the_three_ways():
+    """`lstmkit bench --onnx`'s measurement on a tiny case: predict, the model called directly and
+    onnxruntime, each positive, at both batch sizes."""
+    from lstmkit import bench_compile, bench_serving
+
+    case = bench_compile.CompileCase("tiny", (4, 5, 3), 2, lambda L: [L.LSTM(4), L.Dense(2)])
+    ms = bench_serving.bench_case(case, rounds=1, steps=2)
+    assert sorted(ms) == sorted(f"{k} {b}" for k in ("predict", "direct", "onnxruntime") for b in (1, 32))
+    assert all(v > 0 for v in ms.values())

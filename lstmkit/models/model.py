@@ -610,8 +610,9 @@ class Model(Layer, Trainer, Keras2Methods):
                input_signature: Any = None, **kwargs: Any) -> str:
         """Writes the model for serving, as Keras 3's `export` does; lstmkit writes `format="onnx"`
         (see `lstmkit.saving.onnx`: dynamic batch and time axes, each recurrent layer as ONNX's
-        LSTM, GRU or RNN operator) and returns the path. `input_signature`: an example input batch
-        (array or tensor) where the model's input shape does not give one."""
+        LSTM, GRU or RNN operator; the inputs named as `input_names`) and returns the path.
+        `input_signature`: an example input batch (an array or tensor, a list of them for several
+        inputs) where the model's input shapes do not give one."""
         if format != "onnx":
             raise ValueError(f"format={format!r}: lstmkit exports format='onnx' (TensorFlow's SavedModel and "
                              "OpenVINO need their own runtimes), e.g. model.export('model.onnx', format='onnx')")
@@ -619,8 +620,12 @@ class Model(Layer, Trainer, Keras2Methods):
             raise TypeError(f"export() takes no argument(s) {sorted(kwargs)} with format='onnx'")
         from ..saving.onnx import export_onnx
 
-        example = None if input_signature is None else to_tensor(input_signature, "input_signature",
-                                                                 float_dtype=self.compute_dtype)
+        example: Any = None
+        if input_signature is not None:
+            several = isinstance(input_signature, (list, tuple)) and len(self.input_names) > 1
+            example = ([to_tensor(v, f"input_signature[{i}]", float_dtype=self.compute_dtype)
+                        for i, v in enumerate(input_signature)] if several
+                       else to_tensor(input_signature, "input_signature", float_dtype=self.compute_dtype))
         path = export_onnx(self, filepath, example)
         if verbose:
             print(f"Saved the model to {path} (ONNX)")

@@ -24,10 +24,13 @@ is not written yet.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import re
-from typing import Any
+import warnings
+from typing import Any, Iterator
 
 import torch
 
@@ -156,32 +159,105 @@ def _translate_sequence(call: str, tensors: list[Any]) -> list[Any]:
     return [out, *states]
 
 
-def export_onnx(model: torch.nn.Module, path: str | os.PathLike[str], example: torch.Tensor | None = None,
-                *, opset: int = OPSET) -> str:
-    """Writes `model` (built, float32) to `path` as an ONNX model with dynamic batch and time axes,
-    checks it with ONNX's checker, and returns the path. `example`: an input batch to trace with
-    (default: ones of the model's input shape, batch 2 and, where the time axis is open, 3 steps)."""
+class _StatesAsInputs(torch.nn.Module):
+    """A model with stateful layers as a graph: each such layer's carried states become inputs
+    (after the model's) and its states after the batch become outputs (after the model's), so a
+    server carries them from one call to the next, as the layer does between `predict` calls."""
+
+    def __init__(self, model: torch.nn.Module, layers: list[Any]) -> None:
+        super().__init__()
+        self.model = model
+        self.stateful = layers
+
+    def forward(self, inputs: list[torch.Tensor], states: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        at = 0
+        for layer in self.stateful:
+            layer.states = list(states[at:at + layer.state_count])
+            at += layer.state_count
+        out = self.model(inputs[0] if len(inputs) == 1 else inputs)
+        outs = list(out) if isinstance(out, (list, tuple)) else [out]
+        return (*outs, *[s for layer in self.stateful for s in layer.states])
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """torch's exporter and onnxscript's optimizer report their steps and their own deprecations
+    through logging and warnings; an export says nothing unless it fails."""
+    names = ("torch.onnx", "onnxscript", "onnx_ir")
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    try:
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.filterwarnings("ignore", message=".*axis name.*", category=UserWarning)
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _stateful_layers(model: torch.nn.Module) -> list[Any]:
+    return [m for m in model.modules() if getattr(m, "stateful", False) is True and hasattr(m, "state_count")]
+
+
+def export_onnx(model: torch.nn.Module, path: str | os.PathLike[str], example: Any = None, *, opset: int = OPSET) -> str:
+    """Writes `model` (built, float32) to `path` as an ONNX model, checks it with ONNX's checker
+    and returns the path. Its inputs are named as the model's (`model.input_names`); the batch
+    axis, and every axis the model's inputs leave open (None in their shapes: the time axis, most
+    often), are dynamic. A stateful layer's carried states are inputs after the model's, named
+    `{layer}_state_h` (and `_c`), and its states after the batch outputs after the model's,
+    `next_{layer}_state_h` (and `_c`): zeros at the start of a stream, then what the last call
+    returned. `example`: an input batch (a tensor, or a list for several inputs) to
+    trace with where the model's input shapes do not give one (default: ones, batch 2, three
+    steps where an axis is open)."""
     try:
         import onnx
         import onnxscript  # noqa: F401  (torch's exporter writes through it)
     except ImportError as missing:
         raise ImportError("ONNX export needs the onnx and onnxscript packages: pip install 'lstmkit[export]'") from missing
-    declared = _declared_shape(model)
+    declared = _declared_shapes(model)
+    names = list(getattr(model, "input_names", None) or [f"input_{i}" for i in range(len(declared or [0]))])
     if example is None:
         if declared is None:
-            raise ValueError("export needs a built model of one input (or an example input batch: input_signature=...)")
-        example = torch.ones([2] + [3 if d is None else int(d) for d in declared[1:]])
-    # the batch axis, and each axis the model leaves open (the time axis, most often), stay free
-    open_axes = [a for a, d in enumerate(declared or ()) if a > 0 and d is None]
-    axes: dict[int, Any] = {0: torch.export.Dim("batch", min=1)}
-    for a in open_axes:
-        axes[a] = torch.export.Dim("time" if a == 1 else f"axis{a}", min=1)
+            raise ValueError("export needs a built model (or an example input batch: input_signature=...)")
+        examples = [torch.ones([2] + [3 if d is None else int(d) for d in shape[1:]]) for shape in declared]
+    else:
+        examples = list(example) if isinstance(example, (list, tuple)) else [example]
+    if len(examples) != len(names):
+        raise ValueError(f"the model takes {len(names)} input(s) ({', '.join(names)}); the example has {len(examples)}")
+    batch = torch.export.Dim("batch", min=1)
+    dynamic: list[dict[int, Any]] = []
+    for name, x, shape in zip(names, examples, declared or [(None,) + (None,) * (e.dim() - 1) for e in examples]):
+        axes: dict[int, Any] = {0: batch}
+        for a, d in enumerate(shape):  # each axis the model leaves open stays free
+            if a > 0 and d is None:
+                axes[a] = torch.export.Dim(("time" if a == 1 else f"axis{a}") + ("" if len(names) == 1 else f"_{name}"),
+                                           min=1)
+        dynamic.append(axes)
+    traced: torch.nn.Module = model
+    args: tuple[Any, ...] = (examples[0],) if len(examples) == 1 else (examples,)
+    shapes: tuple[Any, ...] = (dynamic[0],) if len(examples) == 1 else (dynamic,)
+    output_names = None
+    stateful = _stateful_layers(model)
+    kept = [layer.states for layer in stateful]  # the layers' own states, put back afterwards
+    if stateful:
+        traced = _StatesAsInputs(model, stateful)
+        state_names = [f"{layer.name}_state_{k}" for layer in stateful for k in ("hc" if layer.state_count == 2 else "h")]
+        states = [torch.zeros(examples[0].shape[0], layer.units) for layer in stateful for _ in range(layer.state_count)]
+        args = (examples, states)
+        shapes = (dynamic, [{0: batch} for _ in states])
+        names = names + state_names
+        outputs = list(getattr(model, "output_names", None) or ["output"])
+        output_names = outputs + [f"next_{n}" for n in state_names]
     was_training = model.training
     model.eval()
+    traced.eval()
     try:
-        with kernel_ops.onnx_export(), torch.no_grad():
-            program = torch.onnx.export(model, (example,), dynamo=True, opset_version=opset, verbose=False,
-                                        dynamic_shapes=({**axes},), input_names=["x"],
+        with kernel_ops.onnx_export(), torch.no_grad(), _quiet():
+            program = torch.onnx.export(traced, args, dynamo=True, opset_version=opset, verbose=False,
+                                        dynamic_shapes=shapes, input_names=names, output_names=output_names,
                                         custom_translation_table={torch.ops.lstmkit.sequence.default: _translate_sequence})
     except Exception as failure:  # our refusal, naming the layer, from wherever torch's exporter wrapped it
         refusal = _refusal_in(failure)
@@ -190,6 +266,8 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike[str], example: t
         raise
     finally:
         model.train(was_training)
+        for layer, states in zip(stateful, kept):
+            layer.states = states
     if program is None:
         raise RuntimeError("torch.onnx.export returned no program")
     program.save(os.fspath(path))
@@ -213,10 +291,10 @@ def _refusal_in(failure: BaseException) -> str | None:
     return None
 
 
-def _declared_shape(model: torch.nn.Module) -> tuple[Any, ...] | None:
-    """The model's one input shape, (None, ...) with None where an axis is open; None where it
-    has several inputs or none declared."""
+def _declared_shapes(model: torch.nn.Module) -> list[tuple[Any, ...]] | None:
+    """The model's input shapes, (None, ...) with None where an axis is open; None where it has
+    none declared."""
     shape = getattr(model, "input_shape", None)
-    if shape is None or isinstance(shape, list):
+    if shape is None:
         return None
-    return tuple(shape)
+    return [tuple(s) for s in shape] if isinstance(shape, list) else [tuple(shape)]
