@@ -54,9 +54,15 @@ def bench_case(case: CompileCase, rounds: int, steps: int, batches: tuple[int, .
             with torch.no_grad():
                 model(xt)
 
-        runs[f"predict {batch}"] = lambda x=x: model.predict(x, batch_size=batch, verbose=0)
+        def predict(x: np.ndarray = x, batch: int = batch) -> None:
+            model.predict(x, batch_size=batch, verbose=0)
+
+        def served(x: np.ndarray = x) -> None:
+            session.run(None, {name: x})
+
+        runs[f"predict {batch}"] = predict
         runs[f"direct {batch}"] = direct
-        runs[f"onnxruntime {batch}"] = lambda x=x: session.run(None, {name: x})
+        runs[f"onnxruntime {batch}"] = served
     for run in runs.values():
         run()
         run()

@@ -35,6 +35,21 @@ MODELS = {
                               L.Bidirectional(L.SimpleRNN(3), merge_mode="ave"), L.Dense(2)],
     "go-backwards": lambda: [L.LSTM(4, go_backwards=True, return_sequences=True), L.GRU(3, go_backwards=True),
                              L.Dense(2)],
+    # the explicit loop (a Scan of the reference cell's step)
+    "loop-lstm-layer-norm": lambda: [L.LSTM(5, layer_norm=True, return_sequences=True), L.Dense(2)],
+    "loop-lstm-norm-peepholes-clip": lambda: [L.LSTM(5, layer_norm=True, peephole=True, cell_clip=0.5), L.Dense(2)],
+    "loop-lstm-zoneout": lambda: [L.LSTM(5, zoneout=0.3, return_sequences=True), L.Dense(2)],
+    "loop-masked-lstm": lambda: [L.Masking(0.0), L.LSTM(5, return_sequences=True), L.LSTM(3), L.Dense(2)],
+    "loop-masked-gru-both": lambda: [L.Masking(0.0), L.GRU(5, return_sequences=True), L.GRU(3, reset_after=False),
+                                     L.Dense(2)],
+    "loop-masked-rnn-zero-output": lambda: [L.Masking(0.0), L.SimpleRNN(4, return_sequences=True,
+                                                                          zero_output_for_mask=True), L.Dense(2)],
+    "loop-masked-bidirectional": lambda: [L.Masking(0.0), L.Bidirectional(L.LSTM(4, return_sequences=True)),
+                                          L.Bidirectional(L.GRU(3)), L.Dense(2)],
+    "loop-other-activations": lambda: [L.GRU(4, activation="selu", recurrent_activation="hard_silu",
+                                             return_sequences=True),
+                                       L.LSTM(4, activation="gelu", recurrent_activation="relu6", return_sequences=True),
+                                       L.SimpleRNN(3, activation="mish"), L.Dense(2)],
 }
 
 
@@ -63,7 +78,14 @@ def assert_same_in_onnxruntime(model, path, inputs):
 
 
 def frames(*shape, seed=1):
-    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    """Random frames; from three steps on, the first sample's first two steps and the third's last
+    two are zeros (left and right padding, read as masked where a Masking layer is)."""
+    x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    if len(shape) == 3 and shape[1] >= 3:
+        x[0, :2] = 0.0
+        if shape[0] >= 3:
+            x[2, -2:] = 0.0
+    return x
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -93,14 +115,14 @@ def test_embedding_and_lstm(tmp_path):
     assert_same_in_onnxruntime(model, path, [ids, ids[:2, :4]])
 
 
-@pytest.mark.parametrize("layers,match", [
-    (lambda: [L.LSTM(5, layer_norm=True)], r"LSTM layer 'lstm\w*' cannot be exported to ONNX: .*layer normalization"),
-    (lambda: [L.Masking(0.0), L.GRU(4)], r"GRU layer 'gru\w*' cannot be exported to ONNX: it reads a mask"),
-    (lambda: [L.LSTM(4, implementation="reference")], r"LSTM layer 'lstm\w*' cannot be exported to ONNX: .*reference"),
-    (lambda: [L.SimpleRNN(4, activation="selu")], r"SimpleRNN layer 'simple_rnn\w*' cannot .*'selu'"),
-], ids=["layer-norm", "mask", "reference-loop", "activation"])
-def test_a_layer_onnx_cannot_express_is_named(layers, match, tmp_path):
-    model = built([*layers(), L.Dense(2)])
+@pytest.mark.parametrize("layers,shape,match", [
+    (lambda: [L.LSTM(4, implementation="reference")], (None, 3),
+     r"LSTM layer 'lstm\w*' cannot be exported to ONNX: .*reference"),
+    (lambda: [L.ConvLSTM2D(2, 3), L.Flatten()], (None, 5, 5, 1),
+     r"ConvLSTM2D layer 'conv_lstm2d\w*' cannot be exported to ONNX: the conv_lstm cell"),
+], ids=["reference-loop", "conv-lstm"])
+def test_a_layer_onnx_cannot_express_is_named(layers, shape, match, tmp_path):
+    model = built([*layers(), L.Dense(2)], shape=shape)
     with pytest.raises(ValueError, match=match):
         model.export(tmp_path / "refused.onnx", format="onnx")
     assert not (tmp_path / "refused.onnx").exists()
@@ -201,3 +223,28 @@ def test_bench_onnx_times_the_three_ways():
     ms = bench_serving.bench_case(case, rounds=1, steps=2)
     assert sorted(ms) == sorted(f"{k} {b}" for k in ("predict", "direct", "onnxruntime") for b in (1, 32))
     assert all(v > 0 for v in ms.values())
+
+
+@pytest.mark.parametrize("recipe", ["mnist", "forecast", "text", "sentiment"])
+def test_each_recipes_model(recipe, tmp_path):
+    """The model each `lstmkit` recipe trains (the sentiment one reads a mask from its embedding's
+    zero ids: the explicit loop)."""
+    from lstmkit.recipes import forecast, mnist, sentiment, text
+
+    torch.manual_seed(0)
+    if recipe == "mnist":
+        model, x = mnist.build_model(), frames(3, 28, 28)
+    elif recipe == "forecast":
+        model, x = forecast.build_model(12, 8), frames(3, 12, 1)
+    elif recipe == "text":
+        model, x = text.build_model(20, units=16), frames(3, 7, 20)
+    else:
+        model = sentiment.build_model(40, embedding_dim=8, units=6)
+        x = np.random.default_rng(2).integers(1, 40, (4, 9)).astype(np.float32)
+        x[0, :3] = 0  # padded at the start (Keras's pad_sequences default), another at the end
+        x[1, -4:] = 0
+    model.predict(x, verbose=0)  # (built by its first batch where it declares no input)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    assert_same_in_onnxruntime(model, model.export(tmp_path / f"{recipe}.onnx", format="onnx"), [x, x[:1]])

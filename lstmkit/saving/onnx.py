@@ -14,12 +14,14 @@ semantics are Keras's:
 
 with the activations ONNX's operators take (Keras's tanh, sigmoid, hard_sigmoid as
 HardSigmoid(1/6, 1/2), relu, leaky_relu(0.2), elu, softsign, softplus, linear as Affine(1, 0))
-and the initial states as ONNX's. Bidirectional layers are their two directions' operators, the
-backward one between two flips of the time axis. The batch and time axes are dynamic.
+and the initial states as ONNX's. Where those operators do not compute what lstmkit does (a mask,
+layer norm, cell clipping, zoneout, another activation), the layer is an explicit loop, an ONNX
+`Scan` of the reference cell's step (onnx_loop.py). Bidirectional layers are their two
+directions, the backward one between two flips of the time axis. The batch axis and the axes the
+inputs leave open are dynamic; a stateful layer's states are inputs and outputs.
 
-A layer these operators cannot express (a mask, layer norm, cell clipping, zoneout, another
-activation, ConvLSTM2D, a program's own cell) is refused by name: its explicit loop (ONNX `Scan`)
-is not written yet.
+Refused, by the layer's name: ConvLSTM2D (its loop is not written yet) and a layer that runs the
+reference loop (a program's own cell, `implementation="reference"`), which torch would unroll.
 """
 
 from __future__ import annotations
@@ -100,15 +102,19 @@ def _translate_sequence(call: str, tensors: list[Any]) -> list[Any]:
     call's JSON and its tensors as graph values)."""
     from onnxscript import opset18
 
+    from . import onnx_loop  # (onnx is imported only where an export runs)
+
     op: Any = opset18  # (its stubs type attributes as tensors; the exporter takes Python lists)
     spec = json.loads(call)
     cell, names, options = spec["cell"], spec["names"], spec["options"]
-    refusal = native_refusal(cell, names, options)
-    if refusal is not None:
-        raise ValueError(f"{spec.get('owner') or 'a recurrent layer'} cannot be exported to ONNX: {refusal}")
     given = dict(zip(names, tensors))
     x, U = given["x"], given["U"]
     units = U.shape[0]
+    if native_refusal(cell, names, options) is not None:
+        if cell not in onnx_loop.LOOP_CELLS:
+            raise ValueError(f"{spec.get('owner') or 'a recurrent layer'} cannot be exported to ONNX: the {cell} cell "
+                             "has no ONNX operator and its explicit loop is not written yet")
+        return onnx_loop.scan_sequence(op, cell, given, options, units, lambda key: _NAME_OF_ID[int(options[key])])
     blocks = {"lstm": 4, "gru": 3, "simple_rnn": 1}[cell]
 
     def onnx_layout(m: Any, order: list[int]) -> Any:
@@ -192,6 +198,8 @@ def _quiet() -> Iterator[None]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             warnings.filterwarnings("ignore", message=".*axis name.*", category=UserWarning)
+            # (a stateful layer's states, set and read back by _StatesAsInputs within the trace)
+            warnings.filterwarnings("ignore", message=".*were assigned during export.*", category=UserWarning)
             yield
     finally:
         for lg, level in zip(loggers, levels):
@@ -217,8 +225,9 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike[str], example: A
         import onnxscript  # noqa: F401  (torch's exporter writes through it)
     except ImportError as missing:
         raise ImportError("ONNX export needs the onnx and onnxscript packages: pip install 'lstmkit[export]'") from missing
+    from . import onnx_loop
     declared = _declared_shapes(model)
-    names = list(getattr(model, "input_names", None) or [f"input_{i}" for i in range(len(declared or [0]))])
+    names = list(getattr(model, "input_names", None) or [f"input_{i}" for i in range(len(declared or [()]))])
     if example is None:
         if declared is None:
             raise ValueError("export needs a built model (or an example input batch: input_signature=...)")
@@ -255,7 +264,7 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike[str], example: A
     model.eval()
     traced.eval()
     try:
-        with kernel_ops.onnx_export(), torch.no_grad(), _quiet():
+        with kernel_ops.onnx_export(), onnx_loop.scan_outputs_counted(), torch.no_grad(), _quiet():
             program = torch.onnx.export(traced, args, dynamo=True, opset_version=opset, verbose=False,
                                         dynamic_shapes=shapes, input_names=names, output_names=output_names,
                                         custom_translation_table={torch.ops.lstmkit.sequence.default: _translate_sequence})
