@@ -16,12 +16,13 @@ with the activations ONNX's operators take (Keras's tanh, sigmoid, hard_sigmoid 
 HardSigmoid(1/6, 1/2), relu, leaky_relu(0.2), elu, softsign, softplus, linear as Affine(1, 0))
 and the initial states as ONNX's. Where those operators do not compute what lstmkit does (a mask,
 layer norm, cell clipping, zoneout, another activation), the layer is an explicit loop, an ONNX
-`Scan` of the reference cell's step (onnx_loop.py). Bidirectional layers are their two
-directions, the backward one between two flips of the time axis. The batch axis and the axes the
-inputs leave open are dynamic; a stateful layer's states are inputs and outputs.
+`Scan` of the reference cell's step (onnx_loop.py); ConvLSTM1D/2D/3D always, its two
+convolutions in the step. Bidirectional layers are their two directions, the backward one
+between two flips of the time axis. The batch axis and the axes the inputs leave open are
+dynamic; a stateful layer's states are inputs and outputs.
 
-Refused, by the layer's name: ConvLSTM2D (its loop is not written yet) and a layer that runs the
-reference loop (a program's own cell, `implementation="reference"`), which torch would unroll.
+Refused, by the layer's name: a layer that runs the reference loop (a program's own cell,
+`implementation="reference"`, a ConvLSTM of even kernel size), which torch would unroll.
 """
 
 from __future__ import annotations
@@ -114,7 +115,10 @@ def _translate_sequence(call: str, tensors: list[Any]) -> list[Any]:
         if cell not in onnx_loop.LOOP_CELLS:
             raise ValueError(f"{spec.get('owner') or 'a recurrent layer'} cannot be exported to ONNX: the {cell} cell "
                              "has no ONNX operator and its explicit loop is not written yet")
-        return onnx_loop.scan_sequence(op, cell, given, options, units, lambda key: _NAME_OF_ID[int(options[key])])
+        name_of = lambda key: _NAME_OF_ID[int(options[key])]  # noqa: E731
+        if cell == "conv_lstm":
+            return onnx_loop.scan_conv_lstm(op, given, options, name_of)
+        return onnx_loop.scan_sequence(op, cell, given, options, units, name_of)
     blocks = {"lstm": 4, "gru": 3, "simple_rnn": 1}[cell]
 
     def onnx_layout(m: Any, order: list[int]) -> Any:

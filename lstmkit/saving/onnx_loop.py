@@ -2,7 +2,8 @@
 not compute as lstmkit does, written as an ONNX `Scan` whose body is the reference cell's step
 (lstmkit/cells/): masks with Keras's rule (a masked step keeps the states and repeats the previous
 output, or gives zeros with `zero_output_for_mask`), layer norm, peepholes, cell clipping,
-zoneout's inference-time mixing, and every activation of lstmkit's registry.
+zoneout's inference-time mixing, and every activation of lstmkit's registry; and the
+convolutional LSTM, whose step convolves its frame and its state (`scan_conv_lstm`).
 
 The input term of every step is one product before the loop, x W (+ b) (layer norm: LN(x W) gx
 + b), the Scan's scan input beside the mask; the body carries the states, the previous output,
@@ -21,7 +22,7 @@ from onnx import helper as oh
 
 _SELU = (1.6732632423543772, 1.0507009873554805)  # Keras's alpha, scale
 
-LOOP_CELLS = ("lstm", "gru", "simple_rnn")
+LOOP_CELLS = ("lstm", "gru", "simple_rnn", "conv_lstm")
 
 
 class _Body:
@@ -170,6 +171,58 @@ def scan_sequence(op: Any, cell: str, given: dict[str, Any], options: dict[str, 
     last_output, sequence = results[len(states)], results[-1]
     out = sequence if options["return_sequences"] else last_output
     return [out, *final_states]
+
+
+def scan_conv_lstm(op: Any, given: dict[str, Any], options: dict[str, Any], activation_name: Any) -> list[Any]:
+    """ConvLSTM (Keras's ConvLSTM1D/2D/3D) as a Scan: each step convolves its padded frame with W
+    (the layer's strides and dilation) and the state with U ("same" padding), in ONNX's
+    channels-first layout; [out, h, c] as the kernels return them, channels-last rows (B·S, F)."""
+    U = given["U"]
+    rank = len(U.shape) - 2
+    kernel = [int(k) for k in U.shape[2:]]
+    strides = [int(options[f"stride{d}"]) for d in range(rank)]
+    dilations = [int(options[f"dilation{d}"]) for d in range(rank)]
+    first = [0, rank + 1, *range(1, rank + 1)]  # channels last -> channels first
+    last = [0, *range(2, rank + 2), 1]  # and back
+    masked = "mask" in given
+    has_bias = given.get("b") is not None
+    body = _Body()
+    inputs = [_float("h"), _float("c"), _float("o"), _float("W"), _float("U")] + ([_float("b")] if has_bias else []) \
+        + [_float("x_t")] + ([oh.make_tensor_value_info("m_t", TensorProto.BOOL, None)] if masked else [])
+    act, ract = activation_name("act"), activation_name("ract")
+    frame = body.op("Transpose", "x_t", perm=first)
+    zx = body.op("Conv", frame, "W", *(["b"] if has_bias else []), strides=strides, dilations=dilations)
+    pads = [k // 2 for k in kernel] * 2
+    z = body.op("Add", zx, body.op("Conv", "h", "U", pads=pads))
+    zi, zf, zc, zo = body.ops("Split", [z], 4, axis=1, num_outputs=4)
+    i, f = body.activation(ract, zi), body.activation(ract, zf)
+    cn = body.op("Add", body.op("Mul", f, "c"), body.op("Mul", i, body.activation(act, zc)))
+    hn = body.op("Mul", body.activation(ract, zo), body.activation(act, cn))
+    new = [hn, cn]
+    out = hn
+    if masked:  # Keras's rule, per sample over its whole map
+        keep = body.op("Reshape", "m_t", body.op("Constant", value_ints=[-1] + [1] * (rank + 1)))
+        previous = body.op("Mul", "o", body.number(0.0)) if options.get("zero_output") else "o"
+        out = body.op("Where", keep, hn, previous)
+        new = [body.op("Where", keep, n, s) for n, s in zip(new, ("h", "c"))]
+    weights = ["W", "U"] + (["b"] if has_bias else [])
+    outputs = [body.op("Identity", n) for n in new] + [body.op("Identity", out)] \
+        + [body.op("Identity", w) for w in weights] + [body.op("Identity", out)]
+    graph = oh.make_graph(body.nodes, "conv_lstm_step", inputs, [_float(n) for n in outputs])
+    h0 = op.Transpose(given["h0"], perm=first)
+    initial = [h0, op.Transpose(given["c0"], perm=first), op.Mul(h0, op.Constant(value_float=0.0))]
+    results = op.Scan(*initial, *[given[w] for w in weights], given["x"], *([given["mask"]] if masked else []),
+                      body=graph, num_scan_inputs=2 if masked else 1)
+    units = int(U.shape[1])
+
+    def rows(t: Any, leading: list[int]) -> Any:  # (…, F, *S) channels first -> (…, rows, F)
+        perm = leading + [len(leading) + 1 + d for d in range(rank)] + [len(leading)]
+        return op.Reshape(op.Transpose(t, perm=perm), op.Constant(value_ints=[0] * (len(leading) - 1) + [-1, units]))
+
+    h, c = rows(results[0], [0]), rows(results[1], [0])
+    if options["return_sequences"]:
+        return [rows(results[-1], [0, 1]), h, c]
+    return [rows(results[2], [0]), h, c]
 
 
 @contextlib.contextmanager
