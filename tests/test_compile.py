@@ -128,3 +128,41 @@ def test_bench_compile_times_eager_and_compiled():
     ms = bench_compile.bench_case(case, rounds=1, steps=1)
     assert sorted(ms) == ["compiled infer", "compiled train", "eager infer", "eager train"]
     assert all(v > 0 for v in ms.values())
+
+
+BREADTH = {
+    "conv1d-pool": ([L.Conv1D(4, 3, padding="same", activation="relu"), L.MaxPooling1D(2), L.LSTM(3), L.Dense(2)],
+                    (8, 3)),
+    "time-distributed": ([L.LSTM(4, return_sequences=True), L.TimeDistributed(L.Dense(2))], (None, 3)),
+    "repeat-vector": ([L.LSTM(4), L.RepeatVector(3), L.GRU(2, return_sequences=True)], (None, 3)),
+    "normalizations": ([L.LayerNormalization(), L.BatchNormalization(), L.LSTM(4), L.Dense(2)], (None, 3)),
+    "noise-and-dropout": ([L.GaussianNoise(0.1), L.SpatialDropout1D(0.2), L.LSTM(4), L.Dropout(0.3), L.Dense(2)],
+                          (None, 3)),
+    "embedding-mask-zero": ([L.Embedding(20, 4, mask_zero=True), L.LSTM(3), L.Dense(1)], (None,)),
+    "pooling-flatten": ([L.Conv1D(4, 2), L.GlobalAveragePooling1D(), L.Dense(2)], (6, 3)),
+    "activation-layers": ([L.LSTM(4, return_sequences=True), L.LeakyReLU(), L.PReLU(), L.Softmax(), L.Flatten(),
+                           L.Dense(2)], (5, 3)),
+    "conv2d": ([L.Conv2D(3, 3), L.MaxPooling2D(), L.Flatten(), L.Dense(2)], (8, 8, 1)),
+    "conv-lstm": ([L.ConvLSTM2D(2, 3, padding="same"), L.Flatten(), L.Dense(2)], (None, 6, 6, 1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BREADTH))
+def test_export_of_the_other_layers(name):
+    """torch.export of models mixing the recurrent layers with the others lstmkit has, the open
+    axes dynamic: no test of the data in any layer's forward, and the program predicts as eager."""
+    layers, shape = BREADTH[name]
+    torch.manual_seed(0)
+    model = Sequential([L.Input(shape), *layers])
+    model.eval()
+
+    def batch(n, steps):
+        x = torch.rand(n, *[steps if d is None else d for d in shape])
+        return (x * 19).round() if name.startswith("embedding") else x
+
+    axes = {0: torch.export.Dim("batch", min=1)}
+    if shape[0] is None:
+        axes[1] = torch.export.Dim("steps", min=2)
+    program = torch.export.export(model, (batch(2, 4),), dynamic_shapes=(axes,))
+    other = batch(3, 6)
+    torch.testing.assert_close(program.module()(other), model(other), rtol=1e-5, atol=1e-6)

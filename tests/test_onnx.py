@@ -290,3 +290,11 @@ def test_conv_lstm_with_a_mask(tmp_path):
     x[0, :2], x[2, -1:] = 0.0, 0.0
     expected = module(torch.from_numpy(x)).detach().numpy()
     np.testing.assert_allclose(session.run(None, {session.get_inputs()[0].name: x})[0], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_vocabulary_lookup_is_named(tmp_path):
+    vectorize = L.TextVectorization(max_tokens=20, output_sequence_length=5)
+    vectorize.adapt(["a small text", "another small one"])
+    model = Sequential([L.Input((1,), dtype="string"), vectorize, L.Embedding(20, 4), L.LSTM(3), L.Dense(1)])
+    with pytest.raises(ValueError, match=r"TextVectorization layer '\w+' cannot be exported to ONNX"):
+        model.export(tmp_path / "text.onnx", format="onnx")

@@ -230,6 +230,11 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike[str], example: A
     except ImportError as missing:
         raise ImportError("ONNX export needs the onnx and onnxscript packages: pip install 'lstmkit[export]'") from missing
     from . import onnx_loop
+    for layer in model.modules():  # strings do not enter a torch graph: say which layer holds them
+        if type(layer).__name__ in ("TextVectorization", "StringLookup", "IntegerLookup"):
+            raise ValueError(f"{type(layer).__name__} layer {getattr(layer, 'name', '')!r} cannot be exported to "
+                             "ONNX: its vocabulary lookup runs in Python; export the model after it (the ids as its "
+                             "input) and look the ids up before calling the server")
     declared = _declared_shapes(model)
     names = list(getattr(model, "input_names", None) or [f"input_{i}" for i in range(len(declared or [()]))])
     if example is None:
