@@ -70,7 +70,13 @@ def bench_case(case: CompileCase, rounds: int, steps: int) -> dict[str, float]:
                 forward(x)
 
         runs[f"{label} train"], runs[f"{label} infer"] = train, infer
-    for run in runs.values():  # compiles, and warms both
+    return interleaved(runs, rounds, steps)  # (the first calls compile)
+
+
+def interleaved(runs: dict[str, Callable[[], Any]], rounds: int, steps: int) -> dict[str, float]:
+    """Median ms of each run: two warm-up calls each, then `rounds` rounds in which every run is
+    timed `steps` times in turn (its median for the round); the median over the rounds."""
+    for run in runs.values():
         run()
         run()
     times: dict[str, list[float]] = {k: [] for k in runs}

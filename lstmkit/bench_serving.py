@@ -11,24 +11,13 @@ each to `predict`.
 from __future__ import annotations
 
 import os
-import statistics
 import tempfile
-import time
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from .bench_compile import CASES, CompileCase
-
-
-def _median_ms(fn: Callable[[], Any], steps: int) -> float:
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+from .bench_compile import CASES, CompileCase, interleaved
 
 
 def bench_case(case: CompileCase, rounds: int, steps: int, batches: tuple[int, ...] = (1, 32)) -> dict[str, float]:
@@ -63,14 +52,7 @@ def bench_case(case: CompileCase, rounds: int, steps: int, batches: tuple[int, .
         runs[f"predict {batch}"] = predict
         runs[f"direct {batch}"] = direct
         runs[f"onnxruntime {batch}"] = served
-    for run in runs.values():
-        run()
-        run()
-    times: dict[str, list[float]] = {k: [] for k in runs}
-    for _ in range(rounds):
-        for key, run in runs.items():
-            times[key].append(_median_ms(run, steps))
-    return {k: statistics.median(v) for k, v in times.items()}
+    return interleaved(runs, rounds, steps)
 
 
 def run(rounds: int = 5, steps: int = 20, only: str | None = None) -> int:
