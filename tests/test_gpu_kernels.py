@@ -266,3 +266,24 @@ def test_compiled_model_runs_the_triton_kernels(triton_path):
     compiled = outputs_and_gradients(model, torch.compile(model, backend="aot_eager", fullgraph=True), x)
     assert [kind for kind, _ in triton_path[before:]].count("backward") == 2  # two LSTM layers
     assert_close(eager, compiled, "compiled on Triton")
+
+
+def test_ci_runs_the_ends_of_the_triton_range():
+    """pyproject.toml's Triton range and the versions .ci/run tests the interpreter on agree: the
+    lower bound is the oldest run, and the newest run is below the upper bound."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    ranges = set(re.findall(r'"triton>=([\d.]+),<([\d.]+)', (root / "pyproject.toml").read_text()))
+    assert len(ranges) == 1, ranges  # the dev extra's and the gpu extra's are the same
+    low, high = ranges.pop()
+    loop = re.search(r"for version in ([\d. ]+); do", (root / ".ci" / "run").read_text())
+    assert loop is not None
+    versions = loop.group(1).split()
+
+    def key(v):
+        return tuple(int(p) for p in v.split("."))
+
+    assert key(versions[0]) == key(low) + (0,) * (3 - len(key(low)))
+    assert key(low) <= key(versions[-1]) < key(high)

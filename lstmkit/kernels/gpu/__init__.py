@@ -12,7 +12,6 @@ and activations compiled in.
 float16 and bfloat16 inputs are computed with float32 states and weights.
 """
 
-from __future__ import annotations
 
 import importlib
 import importlib.util

@@ -7,7 +7,6 @@ Saved: PRE (T,B,3H) pre-activations, A activations, HU the recurrent terms, RHIN
 reset_after).
 """
 
-from __future__ import annotations
 
 from typing import Any
 
@@ -93,7 +92,7 @@ def _backward_kernel(
     dpz, dpg = tl.where(keep, dpz, 0.0), tl.where(keep, dpg, 0.0)
     _put(DX, row, 0, H, j, valid, dpz)
     _put(DX, row, 2, H, j, valid, dpg)
-    tl.store(DH + b * H + j, g * z, mask=valid & keep)
+    tl.store(DH + b * H + j, g * z, mask=loop.both(valid, keep))
     if RESET_AFTER:
         dpr = act.backward(_block(PRE, row, 1, H, j, valid), r, dpg * _block(HU, row, 2, H, j, valid), valid, RACT)
         dpr = tl.where(keep, dpr, 0.0)

@@ -21,7 +21,6 @@ saves (`saved()`), `start_backward(seq)`, `backward_step(seq, t)` and `finish_ba
 grads)`, and says whether the bias joins x W before the loop (`bias_in_projection`).
 """
 
-from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
@@ -69,6 +68,14 @@ def store_block(P, row, k, G, H, j, valid, value):
 
 
 @triton.jit
+def both(valid, cond):
+    """valid & cond as a boolean mask. A mask must be boolean (Triton's interpreter from 3.9 refuses
+    others), and & of a boolean tensor with a comparison of scalars is held as integers there;
+    comparing the result with zero gives booleans on every version."""
+    return (valid & cond) != 0
+
+
+@triton.jit
 def kept(MASK, t, b, B, HAS_MASK: tl.constexpr):
     """Whether step t counts for sample b (Keras's masking rule)."""
     if HAS_MASK:
@@ -88,7 +95,7 @@ def emit(h, keep, t, b, T, B, H, j, valid, OUT, HIN, RMASK, HAS_RMASK: tl.conste
         if ZERO_OUTPUT:
             held = tl.zeros_like(h)
         else:
-            held = tl.load(OUT + ((t - 1) * B + b) * H + j, valid & (t > 0), other=0.0)
+            held = tl.load(OUT + ((t - 1) * B + b) * H + j, both(valid, t > 0), other=0.0)
     else:
         out = OUT + b * H + j
         if ZERO_OUTPUT:
@@ -122,7 +129,7 @@ def arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMAS
     if SEQUENCES:
         go = tl.load(GO + (t * B + b) * H + j, valid, other=0.0)
     else:
-        go = tl.load(GO + b * H + j, valid & (t == T - 1), other=0.0)
+        go = tl.load(GO + b * H + j, both(valid, t == T - 1), other=0.0)
     g = go + tl.load(CARRY + b * H + j, valid, other=0.0)
     back = tl.load(BACK + b * H + j, valid, other=0.0)
     if HAS_RMASK:
@@ -132,7 +139,7 @@ def arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMAS
         tl.store(CARRY + b * H + j, tl.zeros_like(g), mask=valid)
     else:
         tl.store(CARRY + b * H + j, tl.where(keep, 0.0, g), mask=valid)
-    tl.store(DH + b * H + j, dh, mask=valid & (keep == 0))
+    tl.store(DH + b * H + j, dh, mask=both(valid, keep == 0))
     return g, dh
 
 

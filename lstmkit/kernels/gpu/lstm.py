@@ -7,7 +7,6 @@ normalised input term and its 1/std), NH, RH (the recurrent term's), NC, RC, CI 
 φ's input).
 """
 
-from __future__ import annotations
 
 from typing import Any
 
@@ -187,7 +186,7 @@ def _backward_kernel(
     _put_gate(DZ, row, 2, H, j, valid, dzg)
     _put_gate(DZ, row, 3, H, j, valid, dzo)
     tl.store(DC + b * H + j, tl.where(keep, dc_prev, dc), mask=valid)
-    tl.store(DH + b * H + j, dh_direct, mask=valid & keep)
+    tl.store(DH + b * H + j, dh_direct, mask=loop.both(valid, keep))
     if NORM:
         tl.store(DCI + row * H + j, tl.where(keep, dci, 0.0), mask=valid)
         # the recurrent term's gradient through its layer norm over all 4H values

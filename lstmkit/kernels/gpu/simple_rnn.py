@@ -1,7 +1,6 @@
 """The SimpleRNN on the GPU loop: h' = φ(x W + b + h U). Saved: Z (T,B,H) pre-activations, A
 their activations."""
 
-from __future__ import annotations
 
 from typing import Any
 
@@ -42,7 +41,7 @@ def _backward_kernel(
     dz = act.backward(tl.load(Z + row * H + j, valid, other=0.0), tl.load(A + row * H + j, valid, other=0.0),
                       g + dh, valid, ACT)
     tl.store(DZ + row * H + j, tl.where(keep, dz, 0.0), mask=valid)
-    tl.store(DH + b * H + j, tl.zeros_like(dz), mask=valid & keep)  # h reaches h' only through U
+    tl.store(DH + b * H + j, tl.zeros_like(dz), mask=loop.both(valid, keep))  # h reaches h' only through U
 
 
 class SimpleRNN:
