@@ -5,6 +5,8 @@ model run eagerly (the fused kernels there are held to the reference cells in te
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -86,7 +88,12 @@ def test_compile_with_inductor_trains_as_eager():
 
     eager_model = seed_like()
     compiled_model = seed_like()
-    assert_close(step(eager_model, eager_model), step(compiled_model, torch.compile(compiled_model)), "inductor")
+    # torch 2.13's inductor writes vector code that its headers do not declare when
+    # ATEN_CPU_CAPABILITY=default (the CI's second run): scalar code there
+    scalar = {"cpp.simdlen": 1} if os.environ.get("ATEN_CPU_CAPABILITY") == "default" else {}
+    with torch._inductor.config.patch(scalar):
+        compiled = step(compiled_model, torch.compile(compiled_model))
+    assert_close(step(eager_model, eager_model), compiled, "inductor")
 
 
 def test_conv_lstm_compiles_and_exports():
