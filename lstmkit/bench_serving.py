@@ -56,6 +56,12 @@ def bench_case(case: CompileCase, rounds: int, steps: int, batches: tuple[int, .
 
 
 def run(rounds: int = 5, steps: int = 20, only: str | None = None) -> int:
+    import importlib.util
+
+    missing = [m for m in ("onnxruntime", "onnx", "onnxscript") if importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"lstmkit bench --onnx needs {', '.join(missing)}: pip install 'lstmkit[bench]'")
+        return 2
     for case in CASES:
         if only and only.lower() not in case.name.lower():
             continue

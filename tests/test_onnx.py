@@ -298,3 +298,15 @@ def test_a_vocabulary_lookup_is_named(tmp_path):
     model = Sequential([L.Input((1,), dtype="string"), vectorize, L.Embedding(20, 4), L.LSTM(3), L.Dense(1)])
     with pytest.raises(ValueError, match=r"TextVectorization layer '\w+' cannot be exported to ONNX"):
         model.export(tmp_path / "text.onnx", format="onnx")
+
+
+def test_bench_onnx_names_what_is_missing(monkeypatch, capsys):
+    """Without onnxruntime, `lstmkit bench --onnx` says which package and the extra that brings it."""
+    import importlib.util
+
+    from lstmkit import bench_serving
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    assert bench_serving.run(rounds=1, steps=1) == 2
+    assert "needs onnxruntime: pip install 'lstmkit[bench]'" in capsys.readouterr().out
