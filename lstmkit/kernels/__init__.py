@@ -95,9 +95,9 @@ def dropout_mask(shape: tuple[int, ...], p: float, like: torch.Tensor) -> torch.
 
     On the CPU it comes from the compiled kernels' counter-based generator (csrc/dropout.h: five
     times torch's speed), seeded from torch's generator so `torch.manual_seed` repeats it; where
-    the kernels cannot be built, on other devices and in a traced graph, from torch's dropout. Which of the two is
-    fixed for the process (the kernels load at the first mask), so a resumed run draws its masks
-    as the interrupted one did."""
+    the kernels cannot be built, on other devices and in a traced graph, from torch's dropout.
+    Which of the two is fixed for the process (the kernels load at the first mask), so a resumed
+    run draws its masks as the interrupted one did."""
     from . import build
 
     if (like.device.type == "cpu" and like.dtype in (torch.float32, torch.float64) and not torch.compiler.is_compiling()
@@ -143,15 +143,14 @@ def resolve(implementation: str | None, cell: SequenceCell, x: torch.Tensor, own
     the kernels have no code for (`kernel_name` None) runs the reference loop without a warning:
     there is nothing to fall back from."""
     from .fused import unsupported
-
-    wanted = implementation or get_default_implementation()
     from .ops import onnx_export_active
 
-    if onnx_export_active() and (wanted == "reference" or cell.kernel_name is None or unsupported(cell, x)):
-        why = ("it runs the reference loop (implementation='reference')" if wanted == "reference"
-               else unsupported(cell, x) or "its cell is a program's own")
-        raise FusedUnavailableError(f"{owner} cannot be exported to ONNX: {why}; ONNX export writes each "
-                                    "recurrent layer's fused operator, not an unrolled Python loop")
+    wanted = implementation or get_default_implementation()
+    if onnx_export_active():
+        why = "it runs the reference loop (implementation='reference')" if wanted == "reference" else unsupported(cell, x)
+        if why is not None:
+            raise FusedUnavailableError(f"{owner} cannot be exported to ONNX: {why}; ONNX export writes each "
+                                        "recurrent layer's fused operator, not an unrolled Python loop")
     if wanted == "reference":
         return "reference"
     if cell.kernel_name is None and wanted == "auto":

@@ -39,6 +39,14 @@ ACTIVATION_IDS: dict[str, int] = {
 }
 
 STATE_NAMES = ("h0", "c0")  # the initial states, in the cell's state order
+GRAD_NAMES = ("grad_out", "grad_h", "grad_c")  # the backward's gradients of out, h and c
+
+
+def arriving_gradients(grads: Sequence[torch.Tensor | None], shapes: Sequence[Sequence[int]],
+                       like: torch.Tensor) -> list[torch.Tensor]:
+    """The gradients reaching out, h (and c), zeros (`like`'s dtype and device) where autograd
+    gives none."""
+    return [g if g is not None else like.new_zeros(tuple(shape)) for g, shape in zip(grads, shapes)]
 
 Options = dict[str, Any]  # name -> int, bool or float
 
@@ -239,8 +247,8 @@ class _Fused(torch.autograd.Function):
         tensors = dict(zip(ctx.names, ctx.saved_tensors))
         x = tensors["x"]
         out_shape, state_shape = ctx.shapes
-        for name, g, shape in zip(("grad_out", "grad_h", "grad_c"), grads, (out_shape, state_shape, state_shape)):
-            tensors[name] = g if g is not None else x.new_zeros(shape, dtype=tensors["U"].dtype)
+        tensors.update(zip(GRAD_NAMES, arriving_gradients(grads, (out_shape, state_shape, state_shape),
+                                                          x.new_empty(0, dtype=tensors["U"].dtype))))
         got = ctx.backend.backward(ctx.cell, tensors, ctx.backward_options)
         needs = ctx.needs_input_grad
         return (None, None, None,

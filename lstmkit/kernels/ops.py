@@ -9,8 +9,9 @@ two custom operators with fake (shape-only) implementations and a registered aut
     lstmkit::sequence_backward(call, tensors, grads, needs) -> [a gradient per tensor]
 
 `call` is JSON: the cell's kernel name, the names of `tensors` (the loop's and the cell's,
-`FusedCall.given()`), the options and the layer's name (for messages). Both run on either backend (`fused.backend_for`). The forward keeps
-no buffers (the graph's outputs are out and the states, shaped from the inputs alone); its
+`FusedCall.given()`), the options and the layer's name (for messages). Both run on either
+backend (`fused.backend_for`). The forward keeps no buffers (the graph's outputs are out and the
+states, shaped from the inputs alone); its
 backward runs the forward again with them and then the backward, so a compiled training step
 computes each recurrent forward twice (`lstmkit bench --compile` reports what that costs). A
 tensor that needs no gradient gets an empty one from `sequence_backward`, which autograd reads
@@ -87,7 +88,7 @@ def sequence_backward(call: str, tensors: list[torch.Tensor], grads: list[torch.
     saved = backend.forward(cell, given, {**options, "save": True, "need_dx": True})
     for name in ("out", "h", "c"):
         saved.pop(name, None)
-    inputs = {**given, **saved, **dict(zip(("grad_out", "grad_h", "grad_c"), grads))}
+    inputs = {**given, **saved, **dict(zip(fused.GRAD_NAMES, grads))}
     got = backend.backward(cell, inputs, {**options, "save": False, "need_dx": needs[names.index("x")]})
     empty = given["x"].new_empty(0)
     return [got[n].contiguous() if need and n in got else empty.clone() for n, need in zip(names, needs)]
@@ -109,8 +110,7 @@ def _keep(ctx: Any, inputs: tuple[Any, ...], output: list[torch.Tensor]) -> None
 
 def _gradients(ctx: Any, grads: list[torch.Tensor | None]) -> tuple[Any, ...]:
     tensors = list(ctx.saved_tensors)
-    like = tensors[0]
-    full = [g if g is not None else like.new_zeros(shape) for g, shape in zip(grads, ctx.output_shapes)]
+    full = fused.arriving_gradients(grads, ctx.output_shapes, tensors[0])
     got = sequence_backward(ctx.call, tensors, full, ctx.needs)
     return None, [g if need else None for g, need in zip(got, ctx.needs)]
 

@@ -39,6 +39,7 @@ import torch
 
 from ..kernels import fused
 from ..kernels import ops as kernel_ops
+from ..layers.lookup import IndexLookup
 
 OPSET = 18
 
@@ -57,26 +58,18 @@ _ONNX_ACTIVATIONS: dict[str, tuple[str, float | None, float | None]] = {
 _NAME_OF_ID = {i: name for name, i in fused.ACTIVATION_IDS.items()}
 _REFUSAL = re.compile(r"((?:\w+ layer '[^']*'|a recurrent layer) cannot be exported to ONNX: [^\n]*)")
 
-def native_refusal(cell: str, names: list[str], options: dict[str, Any]) -> str | None:
-    """Why ONNX's native operators cannot compute this call as lstmkit does, or None."""
-    if cell not in ("lstm", "gru", "simple_rnn"):
-        return f"the {cell} cell has no ONNX operator and its explicit loop is not written yet"
-    if "mask" in names:
-        return ("it reads a mask (Keras's rule, states kept and outputs repeated at masked steps, needs an explicit "
-                "loop, not written yet)")
-    for key in ("act", "ract"):
-        if key in options:
-            name = _NAME_OF_ID.get(int(options[key]))
-            if name not in _ONNX_ACTIVATIONS:
-                return (f"its {'recurrent_activation' if key == 'ract' else 'activation'} {name!r} is not one of "
-                        f"ONNX's recurrent operators' ({', '.join(_ONNX_ACTIVATIONS)})")
-    if cell == "lstm":
-        for flag, what in (("layer_norm", "layer normalization"), ("clip", "cell clipping (ONNX clips pre-activations)")):
-            if options.get(flag):
-                return f"it uses {what}, which ONNX's LSTM does not compute"
-        if float(options.get("zoneout", 0.0)) > 0:
-            return "it uses zoneout, whose inference-time mixing ONNX's LSTM does not compute"
-    return None
+
+def native_operator_fits(cell: str, names: list[str], options: dict[str, Any]) -> bool:
+    """Whether ONNX's LSTM, GRU or RNN operator computes this call as lstmkit does; where it does
+    not (a mask: Keras's rule keeps states and repeats outputs at masked steps; layer norm; cell
+    clipping, which ONNX applies to pre-activations; zoneout; an activation those operators do
+    not know; the convolutional cell), the layer is the explicit loop (onnx_loop.py)."""
+    if cell not in ("lstm", "gru", "simple_rnn") or "mask" in names:
+        return False
+    if any(_NAME_OF_ID.get(int(options[key])) not in _ONNX_ACTIVATIONS for key in ("act", "ract") if key in options):
+        return False
+    return cell != "lstm" or not (options.get("layer_norm") or options.get("clip")
+                                  or float(options.get("zoneout", 0.0)) > 0)
 
 
 def _activation_attributes(names: list[str]) -> dict[str, Any]:
@@ -111,7 +104,7 @@ def _translate_sequence(call: str, tensors: list[Any]) -> list[Any]:
     given = dict(zip(names, tensors))
     x, U = given["x"], given["U"]
     units = U.shape[0]
-    if native_refusal(cell, names, options) is not None:
+    if not native_operator_fits(cell, names, options):
         if cell not in onnx_loop.LOOP_CELLS:
             raise ValueError(f"{spec.get('owner') or 'a recurrent layer'} cannot be exported to ONNX: the {cell} cell "
                              "has no ONNX operator and its explicit loop is not written yet")
@@ -119,33 +112,25 @@ def _translate_sequence(call: str, tensors: list[Any]) -> list[Any]:
         if cell == "conv_lstm":
             return onnx_loop.scan_conv_lstm(op, given, options, name_of)
         return onnx_loop.scan_sequence(op, cell, given, options, units, name_of)
-    blocks = {"lstm": 4, "gru": 3, "simple_rnn": 1}[cell]
-
-    def onnx_layout(m: Any, order: list[int]) -> Any:
-        """A Keras (K, G·H) kernel as ONNX's (1, G·H, K), gate blocks in `order`."""
-        t = op.Transpose(m, perm=[1, 0])
-        if order != list(range(blocks)):
-            parts = op.Split(t, axis=0, num_outputs=blocks)
-            t = op.Concat(*[parts[i] for i in order], axis=0)
-        return op.Unsqueeze(t, [0])
-
-    def onnx_bias(b: Any, order: list[int]) -> Any:
-        if order != list(range(blocks)):
-            parts = op.Split(b, axis=0, num_outputs=blocks)
-            b = op.Concat(*[parts[i] for i in order], axis=0)
-        return b
+    def gate_order(t: Any) -> Any:
+        """t's gate blocks along axis 0 in ONNX's order: Keras's LSTM i, f, c, o as i, o, f, c (the
+        GRU's z, r, h and the RNN's one block are ONNX's already)."""
+        if cell != "lstm":
+            return t
+        i, f, c, o = op.Split(t, axis=0, num_outputs=4)
+        return op.Concat(i, o, f, c, axis=0)
 
     def acts(*keys: str) -> list[str]:
         return [_NAME_OF_ID[int(options[k])] for k in keys]
 
-    order = [0, 3, 1, 2] if cell == "lstm" else list(range(blocks))  # Keras i, f, c, o -> ONNX i, o, f, c
-    W, R = onnx_layout(given["W"], order), onnx_layout(U, order)
+    # Keras's (K, G·H) kernels as ONNX's (1, G·H, K)
+    W, R = (op.Unsqueeze(gate_order(op.Transpose(m, perm=[1, 0])), [0]) for m in (given["W"], U))
     b = given.get("b")
     B = None
     if b is not None:
         recurrent = given.get("b_r")
-        rb = onnx_bias(recurrent, order) if recurrent is not None else op.Mul(b, op.Constant(value_float=0.0))
-        B = op.Unsqueeze(op.Concat(onnx_bias(b, order), rb, axis=0), [0])
+        rb = gate_order(recurrent) if recurrent is not None else op.Mul(b, op.Constant(value_float=0.0))
+        B = op.Unsqueeze(op.Concat(gate_order(b), rb, axis=0), [0])
     h0 = op.Unsqueeze(given["h0"], [0])
     if cell == "lstm":
         if B is None:  # ONNX's P comes after B: a zero bias in its place
@@ -230,8 +215,9 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike[str], example: A
     except ImportError as missing:
         raise ImportError("ONNX export needs the onnx and onnxscript packages: pip install 'lstmkit[export]'") from missing
     from . import onnx_loop
+
     for layer in model.modules():  # strings do not enter a torch graph: say which layer holds them
-        if type(layer).__name__ in ("TextVectorization", "StringLookup", "IntegerLookup"):
+        if isinstance(layer, IndexLookup):  # TextVectorization, StringLookup, IntegerLookup
             raise ValueError(f"{type(layer).__name__} layer {getattr(layer, 'name', '')!r} cannot be exported to "
                              "ONNX: its vocabulary lookup runs in Python; export the model after it (the ids as its "
                              "input) and look the ids up before calling the server")

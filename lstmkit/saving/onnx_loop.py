@@ -85,6 +85,22 @@ def _float(name: str) -> Any:
     return oh.make_tensor_value_info(name, TensorProto.FLOAT, None)
 
 
+def _step_graph(body: _Body, name: str, inputs: list[Any], new: list[str], states: list[str], carried: list[str],
+                options: dict[str, Any], keep: str | None) -> GraphProto:
+    """The Scan body from the step's new states (new[0] the step's h): with a mask (`keep`, the
+    step's mask shaped to broadcast over a state), Keras's rule (a masked step keeps the states
+    and repeats the previous output `o`, or gives zeros with zero_output); its outputs the states,
+    the output carried as `o`, the carried weights unchanged, and the output as the scan output."""
+    out = new[0]
+    if keep is not None:
+        previous = body.op("Mul", "o", body.number(0.0)) if options.get("zero_output") else "o"
+        out = body.op("Where", keep, new[0], previous)
+        new = [body.op("Where", keep, n, s) for n, s in zip(new, states)]
+    outputs = [body.op("Identity", n) for n in new] + [body.op("Identity", out)] \
+        + [body.op("Identity", w) for w in carried] + [body.op("Identity", out)]
+    return oh.make_graph(body.nodes, name, inputs, [_float(n) for n in outputs])
+
+
 def scan_sequence(op: Any, cell: str, given: dict[str, Any], options: dict[str, Any], units: int,
                   activation_name: Any) -> list[Any]:
     """The layer as a Scan over the steps: [out, h(, c)] as the kernels return them.
@@ -153,16 +169,8 @@ def scan_sequence(op: Any, cell: str, given: dict[str, Any], options: dict[str, 
         new = [body.op("Add", body.op("Mul", z, h), body.op("Mul", one_minus_z, g))]
     else:
         new = [body.activation(act, body.op("Add", "z_t", body.op("MatMul", h, "U")))]
-    if masked:  # Keras's rule: a masked step keeps the states, repeats the output (or gives zeros)
-        keep = body.op("Unsqueeze", "m_t", body.op("Constant", value_ints=[1]))
-        previous = body.op("Mul", "o", body.number(0.0)) if options.get("zero_output") else "o"
-        out = body.op("Where", keep, new[0], previous)
-        new = [body.op("Where", keep, n, s) for n, s in zip(new, states)]
-    else:
-        out = new[0]
-    outputs = [body.op("Identity", n) for n in new] + [body.op("Identity", out)] \
-        + [body.op("Identity", w) for w in carried_weights] + [body.op("Identity", out)]
-    graph: GraphProto = oh.make_graph(body.nodes, f"{cell}_step", inputs, [_float(n) for n in outputs])
+    keep = body.op("Unsqueeze", "m_t", body.op("Constant", value_ints=[1])) if masked else None  # (B, 1)
+    graph = _step_graph(body, f"{cell}_step", inputs, new, states, carried_weights, options, keep)
     initial = [given["h0"]] + ([given["c0"]] if cell == "lstm" else []) + [op.Mul(given["h0"], op.Constant(value_float=0.0))]
     scan_inputs = [zx] + ([given["mask"]] if masked else [])
     results = op.Scan(*initial, *[given[w] for w in carried_weights], *scan_inputs, body=graph,
@@ -183,7 +191,6 @@ def scan_conv_lstm(op: Any, given: dict[str, Any], options: dict[str, Any], acti
     strides = [int(options[f"stride{d}"]) for d in range(rank)]
     dilations = [int(options[f"dilation{d}"]) for d in range(rank)]
     first = [0, rank + 1, *range(1, rank + 1)]  # channels last -> channels first
-    last = [0, *range(2, rank + 2), 1]  # and back
     masked = "mask" in given
     has_bias = given.get("b") is not None
     body = _Body()
@@ -198,17 +205,10 @@ def scan_conv_lstm(op: Any, given: dict[str, Any], options: dict[str, Any], acti
     i, f = body.activation(ract, zi), body.activation(ract, zf)
     cn = body.op("Add", body.op("Mul", f, "c"), body.op("Mul", i, body.activation(act, zc)))
     hn = body.op("Mul", body.activation(ract, zo), body.activation(act, cn))
-    new = [hn, cn]
-    out = hn
-    if masked:  # Keras's rule, per sample over its whole map
-        keep = body.op("Reshape", "m_t", body.op("Constant", value_ints=[-1] + [1] * (rank + 1)))
-        previous = body.op("Mul", "o", body.number(0.0)) if options.get("zero_output") else "o"
-        out = body.op("Where", keep, hn, previous)
-        new = [body.op("Where", keep, n, s) for n, s in zip(new, ("h", "c"))]
     weights = ["W", "U"] + (["b"] if has_bias else [])
-    outputs = [body.op("Identity", n) for n in new] + [body.op("Identity", out)] \
-        + [body.op("Identity", w) for w in weights] + [body.op("Identity", out)]
-    graph = oh.make_graph(body.nodes, "conv_lstm_step", inputs, [_float(n) for n in outputs])
+    # the mask per sample, over its whole map: (B, 1, ...)
+    keep = body.op("Reshape", "m_t", body.op("Constant", value_ints=[-1] + [1] * (rank + 1))) if masked else None
+    graph = _step_graph(body, "conv_lstm_step", inputs, [hn, cn], ["h", "c"], weights, options, keep)
     h0 = op.Transpose(given["h0"], perm=first)
     initial = [h0, op.Transpose(given["c0"], perm=first), op.Mul(h0, op.Constant(value_float=0.0))]
     results = op.Scan(*initial, *[given[w] for w in weights], given["x"], *([given["mask"]] if masked else []),

@@ -54,8 +54,25 @@ struct ConvLstmOptions {
   }
 };
 
+// the n leading items of channels-last `rows` (n, *S, C) as the channels-first view (n, C, *S)
+// oneDNN takes (2D and 3D: a channels-last tensor, no copy)
+inline Tensor channels_first_view(const Tensor& rows, int64_t n, at::IntArrayRef spatial) {
+  std::vector<int64_t> shape = {n};
+  shape.insert(shape.end(), spatial.begin(), spatial.end());
+  shape.push_back(rows.numel() / std::max<int64_t>(1, n * c10::multiply_integers(spatial)));
+  return rows.view(shape).movedim(-1, 1);
+}
+
+// t (n, C, *S) in channels-last memory (2D and 3D), contiguous as it comes for 1D
+inline Tensor channels_last(const Tensor& t) {
+  const int64_t rank = t.dim() - 2;
+  return rank == 2 ? t.contiguous(at::MemoryFormat::ChannelsLast)
+                   : rank == 3 ? t.contiguous(at::MemoryFormat::ChannelsLast3d) : t.contiguous();
+}
+
 struct ConvLstmTensors : LstmTensors {
   std::vector<int64_t> spatial;  // S, the states' positions
+  Tensor Wc;                     // W (4F, C, *k) in channels-last memory, oneDNN's layout
   template <typename F>
   static void saved_fields(ConvLstmTensors& s, F&& f) {
     f("Z", s.Z); f("A", s.A);
@@ -84,24 +101,9 @@ struct ConvLstmTensors : LstmTensors {
                   W.sizes(), " give ", n, " positions on axis ", d, ", the states have ", h0.size(1 + d));
     }
     spatial.assign(h0.sizes().begin() + 1, h0.sizes().end() - 1);
+    Wc = channels_last(W);
   }
 };
-
-// the n leading items of channels-last `rows` (n, *S, C) as the channels-first view (n, C, *S)
-// oneDNN takes (2D and 3D: a channels-last tensor, no copy)
-inline Tensor channels_first_view(const Tensor& rows, int64_t n, at::IntArrayRef spatial) {
-  std::vector<int64_t> shape = {n};
-  shape.insert(shape.end(), spatial.begin(), spatial.end());
-  shape.push_back(rows.numel() / std::max<int64_t>(1, n * c10::multiply_integers(spatial)));
-  return rows.view(shape).movedim(-1, 1);
-}
-
-// t (n, C, *S) in channels-last memory (2D and 3D), contiguous as it comes for 1D
-inline Tensor channels_last(const Tensor& t) {
-  const int64_t rank = t.dim() - 2;
-  return rank == 2 ? t.contiguous(at::MemoryFormat::ChannelsLast)
-                   : rank == 3 ? t.contiguous(at::MemoryFormat::ChannelsLast3d) : t.contiguous();
-}
 
 template <typename T>
 struct ConvLstmCell : LstmCell<T, false, false, false> {
@@ -133,17 +135,18 @@ struct ConvLstmCell : LstmCell<T, false, false, false> {
 
   // W ⋆ x + b for every frame: frames (T, B, *S_in, C) -> the input term (T, B·S, 4F), a fresh
   // tensor the loop may overwrite
-  static Tensor project(const SequenceInputs& seq, const ConvLstmOptions& o) {
+  static Tensor project(const SequenceInputs& seq, const ConvLstmTensors& w, const ConvLstmOptions& o) {
     const int64_t T_ = seq.x.size(0), N = T_ * seq.x.size(1), rank = seq.x.dim() - 3;
     const Tensor frames = channels_first_view(seq.x, N, seq.x.sizes().slice(2, rank));
     const std::vector<int64_t> zeros(rank, 0);
-    const Tensor xw = at::convolution(frames, channels_last(seq.W), seq.b, o.strides, zeros, o.dilation, false, zeros, 1);
+    const Tensor xw = at::convolution(frames, w.Wc, seq.b, o.strides, zeros, o.dilation, false, zeros, 1);
     return xw.movedim(1, -1).contiguous().view({T_, seq.B, xw.size(1)});  // a view where oneDNN gave channels last
   }
 
   // the gradients of W ⋆ x + b from steps [t0, t0 + K): dxw (K, B·S, 4F) its gradient rows. Adds
   // W's (and b's) to `sums`; writes the chunk's frames of dx (T, B, *S_in, C) when it is defined.
-  void project_backward(const Tensor& dxw, const SequenceInputs& seq, int64_t t0, const Tensor& dx, Sums& sums) const {
+  void project_backward(const Tensor& dxw, const SequenceInputs& seq, const ConvLstmTensors& w, int64_t t0,
+                        const Tensor& dx, Sums& sums) const {
     const int64_t K = dxw.size(0), N = K * seq.x.size(1), rank = seq.x.dim() - 3, C = seq.x.size(-1);
     const at::IntArrayRef in_spatial = seq.x.sizes().slice(2, rank);
     const Tensor rows = dxw.reshape({-1, 4 * H});  // (K·B·S, 4F)
@@ -166,7 +169,7 @@ struct ConvLstmCell : LstmCell<T, false, false, false> {
     }
     const bool want_dx = dx.defined();
     if (!windows || want_dx) {
-      const auto grads = at::convolution_backward(dz, frames, channels_last(seq.W), std::nullopt, strides, zeros,
+      const auto grads = at::convolution_backward(dz, frames, w.Wc, std::nullopt, strides, zeros,
                                                   dilation, false, zeros, 1, {want_dx, !windows, false});
       if (!windows) sums.add("W", std::get<1>(grads).contiguous());
       if (want_dx) channels_first_view(dx.narrow(0, t0, K), N, in_spatial).copy_(std::get<0>(grads));
@@ -182,12 +185,9 @@ struct ConvLstmCell : LstmCell<T, false, false, false> {
   // the rows of n samples from `data` as a channels-first view (n, channels, *S) of
   // channels-last memory
   Tensor frames(const T* data, int64_t n, int64_t channels) const {
-    std::vector<int64_t> shape = {n};
-    shape.insert(shape.end(), spatial.begin(), spatial.end());
-    shape.push_back(channels);
-    const Tensor rows = at::from_blob(const_cast<T*>(data), shape,
+    const Tensor rows = at::from_blob(const_cast<T*>(data), {n * S * channels},
                                       at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value));
-    return rows.movedim(-1, 1);
+    return channels_first_view(rows, n, spatial);
   }
   Tensor convolve(const Tensor& h) const { return at::convolution(h, Uw, {}, ones, pads, ones, false, zeros, 1); }
 

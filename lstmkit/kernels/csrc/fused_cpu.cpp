@@ -45,11 +45,11 @@ Named run_forward(const Signature& sig, const SequenceInputs& seq, CellTensors& 
                   const SequenceOptions& so) {
   const auto opts = seq.x.options();
   const int64_t T_ = seq.T_, B = seq.B, H = seq.H;
-  // x W (+ b) for every step, or the input term given (the cell hands a tensor of its own, which
-  // the loop overwrites): (T, B, G*H)
+  // the input term of every step, a fresh tensor the loop overwrites: x W (+ b), or a spatial
+  // cell's own (its input convolution): (T, B, G*H)
   Tensor xw;
   if constexpr (Kernel::kSpatial) {
-    xw = Cell::project(seq, o);
+    xw = Cell::project(seq, w, o);
   } else {
     xw = project(seq.x, seq.W, Cell::kBiasInProjection ? seq.b : Tensor());
   }
@@ -107,10 +107,10 @@ Named run_backward(const SequenceInputs& seq, Named& in, CellTensors& w, const C
   const Tensor dx = so.need_dx ? at::empty_like(seq.x) : Tensor();
   cell.allocate_gradients(chunk, seq.x.options());
   Sums sums;
-    auto flush = [&](int64_t t0, int64_t t1) {
+  auto flush = [&](int64_t t0, int64_t t1) {
     const Tensor dxw = cell.backward_chunk(w, carried, t0, t1, has_bias, sums);
     if constexpr (Kernel::kSpatial) {
-      cell.project_backward(dxw, seq, t0, dx, sums);
+      cell.project_backward(dxw, seq, w, t0, dx, sums);
     } else {
       project_backward(dxw, seq.x, seq.W, t0, has_bias && Cell::kBiasInProjection, dx, sums);
     }

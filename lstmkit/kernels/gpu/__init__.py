@@ -12,7 +12,6 @@ and activations compiled in.
 float16 and bfloat16 inputs are computed with float32 states and weights.
 """
 
-
 import importlib
 import importlib.util
 from typing import Any

@@ -5,7 +5,6 @@ so each kernel is built with its own activations inlined. `valid` marks the row'
 (the block is padded to a power of two): softmax and log_softmax sum over those only.
 """
 
-
 import triton
 import triton.language as tl
 

@@ -8,7 +8,6 @@ after it; U is the recurrent kernel in torch's layout (4F, F, *k), odd sizes, "s
 stride 1.
 """
 
-
 import math
 from typing import Any
 

@@ -7,7 +7,6 @@ Saved: PRE (T,B,3H) pre-activations, A activations, HU the recurrent terms, RHIN
 reset_after).
 """
 
-
 from typing import Any
 
 import torch

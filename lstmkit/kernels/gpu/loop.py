@@ -21,7 +21,6 @@ saves (`saved()`), `start_backward(seq)`, `backward_step(seq, t)` and `finish_ba
 grads)`, and says whether the bias joins x W before the loop (`bias_in_projection`).
 """
 
-
 import math
 from dataclasses import dataclass, field
 from typing import Any

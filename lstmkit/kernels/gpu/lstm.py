@@ -7,7 +7,6 @@ normalised input term and its 1/std), NH, RH (the recurrent term's), NC, RC, CI 
 φ's input).
 """
 
-
 from typing import Any
 
 import torch

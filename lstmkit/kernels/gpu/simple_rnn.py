@@ -1,7 +1,6 @@
 """The SimpleRNN on the GPU loop: h' = φ(x W + b + h U). Saved: Z (T,B,H) pre-activations, A
 their activations."""
 
-
 from typing import Any
 
 import torch
