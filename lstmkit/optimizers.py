@@ -9,6 +9,7 @@ from .training.optimizers import Adagrad as Adagrad
 from .training.optimizers import Adam as Adam
 from .training.optimizers import Optimizer as Optimizer
 from .training.optimizers import RMSprop as RMSprop
+from .training.optimizers import LossScaleOptimizer as LossScaleOptimizer
 from .training.optimizers import get as get
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "get"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "LossScaleOptimizer", "get"]

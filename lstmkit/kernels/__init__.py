@@ -124,6 +124,10 @@ def run_sequence(
     time `dropout` drops parts of each input with one mask per sequence, `recurrent_dropout`
     the previous output where it enters the recurrent product (one mask, shaped like the first
     state), and the cell draws its own noise (`cell.draw_noise`).
+
+    Under torch's autocast (a layer of a mixed-precision policy) the loop runs without it: x and
+    the states arrive in the weights' dtype (float32), and so do the gates, states and outputs,
+    on either path.
     """
     if settings.go_backwards:
         x = x.flip(1)
@@ -135,6 +139,10 @@ def run_sequence(
     if training and settings.recurrent_dropout > 0:
         recurrent_mask = dropout_mask(tuple(state[0].shape), settings.recurrent_dropout, x)
     noise = cell.draw_noise(T, B, x) if training else None
+    if torch.is_autocast_enabled(x.device.type):  # a mixed-precision layer: the loop stays in the weights' dtype
+        with torch.autocast(x.device.type, enabled=False):
+            return dispatch(cell, x, state, settings, mask=mask, recurrent_mask=recurrent_mask, noise=noise,
+                            owner=owner)
     return dispatch(cell, x, state, settings, mask=mask, recurrent_mask=recurrent_mask, noise=noise, owner=owner)
 
 

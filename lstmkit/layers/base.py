@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import constraints, initializers, regularizers
+from .. import activations, config, constraints, initializers, mixed_precision, regularizers
 from .._checks import positive_int, shape_tuple
 from . import registry, symbolic
 
@@ -24,6 +24,13 @@ def snake_case(name: str) -> str:
 
 
 _NOT_GIVEN: Any = object()  # `forward`'s mask when the caller passed none (an eager call)
+
+
+def creation_device() -> torch.device:
+    """Where a layer created now puts its weights: the device of an enclosing `with
+    torch.device(...)` (the loaders build on "meta"), else `config.current_device()`."""
+    context = torch.get_default_device()
+    return context if context.type != "cpu" else config.current_device()
 
 
 def copy_checked(pairs: Sequence[tuple[torch.Tensor, np.ndarray]]) -> None:
@@ -53,6 +60,9 @@ class Layer(nn.Module):
         trainable: False freezes the weights (`requires_grad=False`).
         weights: Keras 2's initial weights, `get_weights()`'s list, set when the layer is built
             (`Embedding(n, d, weights=[matrix], trainable=False)` for pretrained vectors).
+        dtype: The layer's dtype policy (`lstmkit.mixed_precision`): "float32", "mixed_float16",
+            "mixed_bfloat16" or a DTypePolicy; by default the global policy when the layer is
+            created. `dtype_policy=` is taken too.
     """
 
     _placement: torch.Tensor
@@ -71,6 +81,7 @@ class Layer(nn.Module):
         input_dim: int | None = None,
         trainable: bool = True,
         dtype: Any = None,
+        dtype_policy: Any = None,
         weights: Sequence[Any] | None = None,
     ) -> None:
         super().__init__()
@@ -81,15 +92,15 @@ class Layer(nn.Module):
         self._given_name = name is not None
         self.activity_regularizer: Any = None
         self._trainable = bool(trainable)
-        if dtype not in (None, "float32", torch.float32):
-            raise ValueError(
-                f"Layers are created in float32; got dtype={dtype!r}. Use model.double() or "
-                "layer.to(torch.float64) for float64."
-            )
+        # Keras's dtype policy: float32 variables, computation in float32 or (mixed_*) lower
+        self._dtype_policy = mixed_precision.policy_of(dtype if dtype_policy is None else dtype_policy,
+                                                       "dtype" if dtype_policy is None else "dtype_policy")
         self.declared_input_shape = self._declared_shape(input_shape, batch_input_shape, batch_size, input_dim)
         # Weights may be created after `.double()` or `.to(device)`; this empty buffer goes through
-        # those calls like any tensor, so a late build knows the dtype and device asked for.
-        self.register_buffer("_placement", torch.empty(0), persistent=False)
+        # those calls like any tensor, so a late build knows the dtype and device asked for. It
+        # starts on the device the program's layers go to (config.current_device, as Keras puts
+        # them on the first GPU), or on the device of a `with torch.device(...)` around it.
+        self.register_buffer("_placement", torch.empty(0, device=creation_device()), persistent=False)
         self.built = False
         self.input_shape_built: Shape | None = None
         self.symbolic_nodes: list[symbolic.Node] = []  # its calls on symbolic tensors, each a node of a graph
@@ -317,12 +328,52 @@ class Layer(nn.Module):
         eager = mask is _NOT_GIVEN
         if eager:
             mask = _carried_mask(x)
-        y = self.call(x, **self._call_arguments({"mask": mask, "training": bool(training), **kwargs}))
+        arguments = {"mask": mask, "training": bool(training), **kwargs}
+        if self._dtype_policy.is_mixed or _holds_low_precision(x):
+            y = self._call_in_policy(x, arguments)
+        else:
+            y = self.call(x, **self._call_arguments(arguments))
         if eager and isinstance(y, torch.Tensor):
             out_mask = self.compute_mask(x, mask)
             if isinstance(out_mask, torch.Tensor):
                 y._keras_mask = out_mask  # type: ignore[attr-defined]
         return y
+
+    def _call_in_policy(self, x: Any, arguments: dict[str, Any]) -> Any:
+        """`call` as the dtype policy says (see `lstmkit.mixed_precision`): under a mixed policy,
+        floating inputs cast to the compute dtype, products under torch's autocast, floating
+        outputs in the compute dtype, and a final softmax in float32; under float32 (low-precision
+        inputs from a mixed layer before it), inputs cast to the weights' dtype, autocast off."""
+        policy = self._dtype_policy
+        device = _device_of(x) or self._placement.device
+        if not policy.is_mixed:
+            with torch.autocast(device.type, enabled=False):
+                return self.call(_cast_floats(x, self._placement.dtype), **self._call_arguments(arguments))
+        low = policy.torch_compute_dtype
+        softmax_last = self.logits_activation() is activations.get("softmax")
+        if softmax_last:
+            wanted_logits = bool(arguments.get("logits", False))
+            arguments = {**arguments, "logits": True}
+        with torch.autocast(device.type, dtype=low):
+            y = self.call(_cast_floats(x, low), **self._call_arguments(arguments))
+        if softmax_last:  # the probabilities (or the logits a loss takes) in float32
+            logits = y.to(self._placement.dtype)
+            return logits if wanted_logits else self.logits_activation()(logits)
+        return _cast_floats(y, low)
+
+    @property
+    def dtype_policy(self) -> mixed_precision.DTypePolicy:
+        """The layer's dtype policy (Keras's `layer.dtype_policy`); settable."""
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, value: Any) -> None:
+        self._dtype_policy = mixed_precision.policy_of(value, "dtype_policy")
+
+    @property
+    def variable_dtype(self) -> str:
+        """The dtype of the layer's weights, as Keras names it ("float32")."""
+        return str(self._placement.dtype).replace("torch.", "")
 
     def as_input(self, x: Any) -> torch.Tensor:
         """Turns numpy arrays and nested lists into tensors (floats as float32); tensors pass as they are."""
@@ -464,6 +515,8 @@ class Layer(nn.Module):
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments that rebuild this layer (without its weights)."""
         config: dict[str, Any] = {"name": self.name, "trainable": self.trainable}
+        if self._dtype_policy.is_mixed:
+            config["dtype"] = self._dtype_policy.name
         if self.declared_input_shape is not None:
             config["batch_input_shape"] = self.declared_input_shape
         return config
@@ -477,6 +530,42 @@ class Layer(nn.Module):
 
 
 _CALL_ARGUMENTS: dict[type, frozenset[str]] = {}
+
+
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def _holds_low_precision(x: Any) -> bool:
+    """Whether x (a tensor or a list of them) holds float16 or bfloat16 values: what a layer of
+    a mixed policy hands on, which a float32 layer casts up."""
+    if isinstance(x, torch.Tensor):
+        return x.dtype in _LOW_PRECISION
+    return isinstance(x, (list, tuple)) and any(isinstance(t, torch.Tensor) and t.dtype in _LOW_PRECISION for t in x)
+
+
+def _cast_floats(x: Any, dtype: torch.dtype) -> Any:
+    """x with its floating tensors (also in lists, tuples, dicts) cast to `dtype`; the rest as it is."""
+    if isinstance(x, torch.Tensor):
+        if not x.is_floating_point() or x.dtype == dtype:
+            return x
+        cast = x.to(dtype)
+        mask = getattr(x, "_keras_mask", None)
+        if mask is not None:
+            cast._keras_mask = mask  # type: ignore[attr-defined]
+        return cast
+    if isinstance(x, (list, tuple)):
+        return type(x)(_cast_floats(t, dtype) for t in x)
+    if isinstance(x, dict):
+        return {k: _cast_floats(v, dtype) for k, v in x.items()}
+    return x
+
+
+def _device_of(x: Any) -> torch.device | None:
+    if isinstance(x, torch.Tensor):
+        return x.device
+    if isinstance(x, (list, tuple)):
+        return next((t.device for t in x if isinstance(t, torch.Tensor)), None)
+    return None
 
 
 def _carried_mask(x: Any) -> Any:

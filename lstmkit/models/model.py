@@ -36,6 +36,7 @@ from ..layers.registry import deserialize, serialize
 from ..layers.symbolic import Node, SymbolicTensor, map_structure
 from ..saving import archive, weights
 from ..training.data import TorchData, is_torch_data, structure
+from ..training.device_batches import looks_ahead, prefetched, to_device
 from ..training.model_file import model_state
 from ..training.trainer import Trainer
 from . import keras_files
@@ -299,7 +300,7 @@ class Model(Layer, Trainer, Keras2Methods):
             strings = strings.reshape(-1, 1)
         return strings
 
-    def adapt_inputs(self, xs: list[Any], argument: str = "x", check: bool = True) -> list[Any]:
+    def adapt_inputs(self, xs: list[Any], argument: str = "x", check: bool = True, place: bool = True) -> list[Any]:
         """The inputs converted (floats to the model's dtype, ids to int64), checked and on the
         model's device; text inputs as StringTensors (a batch of strings of shape (batch,) given
         for an input of shape (batch, 1) gets its trailing axis). `check`: refuse NaN and infinite
@@ -312,25 +313,25 @@ class Model(Layer, Trainer, Keras2Methods):
             if text[index]:
                 out.append(self.shaped_text(index, x))
                 continue
-            t = self.input_tensor(x, argument if len(names) == 1 else f"{argument}[{names[index]!r}]", check)
+            t = self.input_tensor(x, argument if len(names) == 1 else f"{argument}[{names[index]!r}]", check, place)
             if self._input_dtype(index) == torch.int64 and t.is_floating_point():
                 t = t.long()
             out.append(t)
         self.check_inputs([tuple(t.shape) for t in out], argument)
         return out
 
-    def input_tensor(self, x: Any, label: str, check: bool = True) -> torch.Tensor:
-        """One input as a tensor on the model's device (floats in its dtype), checked finite
-        (`check` and `check_finite`)."""
+    def input_tensor(self, x: Any, label: str, check: bool = True, place: bool = True) -> torch.Tensor:
+        """One input as a tensor on the model's device (`place`; else where it is) with floats in
+        its dtype, checked finite (`check` and `check_finite`)."""
         t = to_tensor(x, label, float_dtype=self.compute_dtype)
         if check and self.check_finite:
             check_finite(t, label)
-        return t.to(self.device)
+        return to_device(t, self.device) if place else t
 
-    def as_inputs(self, x: Any, argument: str = "x", check: bool = True) -> list[torch.Tensor]:
+    def as_inputs(self, x: Any, argument: str = "x", check: bool = True, place: bool = True) -> list[torch.Tensor]:
         """User data (an array; a list or dict for several inputs) as checked tensors, one per
-        input (`check`: see `adapt_inputs`)."""
-        return self.adapt_inputs(structure(x, self.input_names, argument), argument, check)
+        input (`check`, `place`: see `adapt_inputs`)."""
+        return self.adapt_inputs(structure(x, self.input_names, argument), argument, check, place)
 
     def ensure_built_for(self, xs: list[torch.Tensor]) -> None:
         """A functional model is built by its construction."""
@@ -432,10 +433,10 @@ class Model(Layer, Trainer, Keras2Methods):
         # another thread may flip at any moment, is neither read nor changed
         chunks: list[list[Any]] = []
         _memory.keep_freed_memory()
+        device = self.device
+        batches = itertools.islice(self._predict_batches(x, batch_size), steps)
         with _threads.governed() as governor:
-            for index, batch in enumerate(self._predict_batches(x, batch_size)):
-                if steps is not None and index >= steps:
-                    break
+            for batch in prefetched(batches, lambda b: to_device(b, device), device, looks_ahead(device)):
                 governor.tick()
                 outs, _ = self.run(batch, training=False)
                 chunks.append(outs)
@@ -448,9 +449,9 @@ class Model(Layer, Trainer, Keras2Methods):
     def _predict_batches(self, x: Any, batch_size: int) -> Iterator[list[torch.Tensor]]:
         if is_torch_data(x):
             for item in TorchData(x).items(batch_size):  # a tuple is (x, y[, sample_weight]), as in Keras
-                yield self.as_inputs(item[0] if isinstance(item, tuple) else item)
+                yield self.as_inputs(item[0] if isinstance(item, tuple) else item, place=False)
             return
-        xs = self.as_inputs(x)
+        xs = self.as_inputs(x, place=False)  # in host memory; each batch goes to the device in turn
         for start in range(0, xs[0].shape[0], batch_size):
             yield [t[start : start + batch_size] for t in xs]
 
@@ -659,5 +660,6 @@ class Model(Layer, Trainer, Keras2Methods):
 def _join(parts: list[Any]) -> Any:
     if isinstance(parts[0], (list, tuple)):
         return [_join([p[i] for p in parts]) for i in range(len(parts[0]))]
-    return torch.cat(parts).cpu().numpy()
+    joined = torch.cat(parts).cpu()
+    return (joined.float() if joined.dtype == torch.bfloat16 else joined).numpy()  # numpy has no bfloat16
 

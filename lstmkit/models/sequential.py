@@ -240,10 +240,10 @@ class Sequential(Model):
                 x.dim() >= 3 or (x.dim() == 2 and not x.is_floating_point()))
         self._trace()
 
-    def as_inputs(self, x: Any, argument: str = "x", check: bool = True) -> list[Any]:
+    def as_inputs(self, x: Any, argument: str = "x", check: bool = True, place: bool = True) -> list[Any]:
         if self.input_layer is None:  # checked against the shape the first batch gives it
-            self.ensure_built_for(self.adapt_inputs([x], argument, check))
-        return super().as_inputs(x, argument, check)
+            self.ensure_built_for(self.adapt_inputs([x], argument, check, place=False))
+        return super().as_inputs(x, argument, check, place)
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         shape: Any = tuple(input_shape)

@@ -81,13 +81,14 @@ class SubclassedModel(Model):
     def output_activations(self) -> list[Any]:
         return [None] * len(self.output_names)
 
-    def as_inputs(self, x: Any, argument: str = "x", check: bool = True) -> list[torch.Tensor]:
+    def as_inputs(self, x: Any, argument: str = "x", check: bool = True, place: bool = True) -> list[torch.Tensor]:
         xs = list(x) if isinstance(x, (list, tuple)) else [x]
         self._input_count = len(xs)
-        return self.adapt_inputs(xs, argument, check)
+        return self.adapt_inputs(xs, argument, check, place)
 
-    def adapt_inputs(self, xs: list[Any], argument: str = "x", check: bool = True) -> list[torch.Tensor]:
-        return [self.input_tensor(x, argument if len(xs) == 1 else f"{argument}[{index}]", check)
+    def adapt_inputs(self, xs: list[Any], argument: str = "x", check: bool = True,
+                     place: bool = True) -> list[torch.Tensor]:
+        return [self.input_tensor(x, argument if len(xs) == 1 else f"{argument}[{index}]", check, place)
                 for index, x in enumerate(xs)]
 
     def text_inputs(self) -> list[bool]:

@@ -19,6 +19,7 @@ from ..data.strings import StringTensor
 from ..layers.base import check_finite
 from . import losses as losses_module
 from .compile import Setup
+from .device_batches import to_device
 from .data import ArrayData, TorchData, check_targets, class_weights_for, from_arrays, is_torch_data
 
 # the losses whose targets lstmkit can check against the output's shape
@@ -105,5 +106,5 @@ def batch_tensors(
         assert isinstance(data, ArrayData) and data.y is not None
         x, y, sample_weight = data.x, data.y, data.sample_weight
     device = model.device
-    weights = None if sample_weight is None else [None if w is None else w.to(device) for w in sample_weight]
-    return model.adapt_inputs(x), [t.to(device) for t in y], weights
+    weights = None if sample_weight is None else [None if w is None else to_device(w, device) for w in sample_weight]
+    return model.adapt_inputs(x), [to_device(t, device) for t in y], weights

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import contextlib
 import contextvars
+import itertools
 import json
 import math
 import numbers
@@ -27,6 +28,7 @@ from .callbacks import Callback, CallbackList, History, ProgbarLogger, callback_
 from .checkpoints import Checkpoints
 from .compile import Setup
 from .data import ArrayData, BatchStream, TorchData, is_torch_data
+from .device_batches import looks_ahead, prefetched
 from .inputs import batch_tensors, prepare
 from .run_state import Saved, restore, snapshot
 from .step import Step, new_trackers
@@ -193,10 +195,14 @@ def fit(
                 logs = {name: tracker.result() for name, tracker in trackers.items()}
                 step = saved.step
             saved = None
-            for batch in stream.epoch(steps_per_epoch, done=step):
+            # batches prepared one ahead on a CUDA device; not where checkpoints are written, whose
+            # record of the data order must stand at the batch just trained
+            batches = prefetched(stream.epoch(steps_per_epoch, done=step), convert, model.device,
+                                 looks_ahead(model.device) and checkpoints is None)
+            for tensors in batches:
                 governor.tick()
                 callback_list.on_train_batch_begin(step)
-                logs = step_fns.train(trackers, *convert(batch), replicas=replicas)
+                logs = step_fns.train(trackers, *tensors, replicas=replicas)
                 if not reported_nonfinite and not math.isfinite(logs.get("loss", 0.0)):
                     reported_nonfinite = True
                     if main:
@@ -307,13 +313,14 @@ def evaluate_loop(
     callback_list.on_test_begin()
     from_loader = isinstance(data, TorchData)
     _memory.keep_freed_memory()
+    device = model.device
+    batches = prefetched(itertools.islice(data.batches(batch_size), steps),
+                         lambda b: batch_tensors(model, setup, *b, from_loader=from_loader), device, looks_ahead(device))
     with _threads.governed() as governor:
-        for step, batch in enumerate(data.batches(batch_size)):
-            if steps is not None and step >= steps:
-                break
+        for step, tensors in enumerate(batches):
             governor.tick()
             callback_list.on_test_batch_begin(step)
-            logs = step_fns.test(trackers, *batch_tensors(model, setup, *batch, from_loader=from_loader))
+            logs = step_fns.test(trackers, *tensors)
             callback_list.on_test_batch_end(step, logs)
     if replicas is not None:
         totals = replicas.sum(torch.tensor([[t.total, t.count] for t in trackers.values()], dtype=torch.float64))

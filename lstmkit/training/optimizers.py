@@ -139,6 +139,10 @@ class Optimizer(torch.optim.Optimizer):
         self.iterations += 1
         return loss
 
+    def scale_loss(self, loss: Any) -> Any:
+        """Keras 3's hook for loss scaling: the loss as it is (a `LossScaleOptimizer` scales it)."""
+        return loss
+
     def apply_gradients(self, grads_and_vars: Iterable[tuple[Any, torch.Tensor]]) -> int:
         """Keras's step for a program's own training loop: `optimizer.apply_gradients(zip(grads,
         model.trainable_variables))`. The first call binds the optimizer to those variables
@@ -442,6 +446,117 @@ class Nadam(Optimizer):
         m_hat = m * (mu_next / (1 - product * mu_next)) + g * ((1 - mu_t) / (1 - product))
         v_hat = v / (1 - b2**t)
         p.sub_(m_hat * lr / (v_hat.sqrt() + eps))
+
+
+class LossScaleOptimizer(Optimizer):
+    """Dynamic loss scaling for float16 training (Keras's `LossScaleOptimizer`): the loss is
+    multiplied by a scale before the backward pass, so small gradients do not underflow in
+    float16, and the gradients are divided by it before the inner optimizer's update. A step
+    whose gradients hold inf or NaN is skipped and halves the scale; `dynamic_growth_steps`
+    finite steps in a row double it.
+
+    `fit` scales the loss itself (and `compile` wraps the optimizer in one for a model whose
+    policy is mixed_float16, as Keras 3 does). A program's own loop writes Keras 3's
+    `scaled = optimizer.scale_loss(loss)` then `apply_gradients` (which unscales), or Keras 2's
+    `get_scaled_loss(loss)` and `get_unscaled_gradients(grads)` before `apply_gradients`.
+
+    Args:
+        inner_optimizer: The optimizer whose rule updates the weights (an object, a name, or
+            its serialized form {"class_name": ..., "config": ...}).
+        initial_scale: The first scale (Keras's 2**15).
+        dynamic_growth_steps: Finite steps after which the scale doubles (Keras's 2000).
+        dynamic: False keeps the scale at `initial_scale` (Keras 2's fixed loss scale);
+            non-finite steps are still skipped.
+    """
+
+    def __init__(self, inner_optimizer: Any, initial_scale: float = 2.0**15, dynamic_growth_steps: int = 2000,
+                 dynamic: bool = True, name: str | None = None, **ignored: Any) -> None:
+        if isinstance(inner_optimizer, dict) and "class_name" in inner_optimizer:
+            inner_optimizer = class_named(str(inner_optimizer["class_name"]))(**dict(inner_optimizer.get("config", {})))
+        inner = get(inner_optimizer)
+        if isinstance(inner, LossScaleOptimizer):
+            raise ValueError("inner_optimizer is already a LossScaleOptimizer; pass the optimizer it wraps")
+        if inner.built:
+            raise ValueError(f"inner_optimizer {inner.name!r} is already bound to weights; pass a new optimizer")
+        scale = non_negative("initial_scale", initial_scale)
+        if not scale > 0:
+            raise ValueError(f"initial_scale must be > 0, got initial_scale={initial_scale!r}")
+        self.inner_optimizer = inner
+        self.initial_scale, self.dynamic = float(scale), bool(dynamic)
+        self.dynamic_growth_steps = non_negative_int("dynamic_growth_steps", dynamic_growth_steps)
+        if self.dynamic_growth_steps < 1:
+            raise ValueError(f"dynamic_growth_steps must be >= 1, got dynamic_growth_steps={dynamic_growth_steps!r}")
+        self.loss_scale = float(scale)
+        self.good_steps = 0  # finite steps since the scale last changed
+        self._unscaled_by_caller = False
+        super().__init__(inner.base_learning_rate, clipnorm=inner.clipnorm, clipvalue=inner.clipvalue,
+                         global_clipnorm=inner.global_clipnorm, weight_decay=inner.weight_decay, decay=inner.decay,
+                         name=name or "loss_scale_optimizer", **inner.hyper)
+
+    def update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float) -> None:
+        self.inner_optimizer.iterations = self.iterations
+        self.inner_optimizer.update(p, g, state, lr)
+
+    def scale_loss(self, loss: Any) -> Any:
+        """The loss times the current scale (Keras 3's name)."""
+        return loss * self.loss_scale
+
+    def get_scaled_loss(self, loss: Any) -> Any:
+        """Keras 2's name for `scale_loss`."""
+        return self.scale_loss(loss)
+
+    def get_unscaled_gradients(self, grads: Iterable[Any]) -> list[Any]:
+        """Keras 2: the gradients of a scaled loss divided by the scale (None stays None); the
+        next `apply_gradients` then takes them as they are."""
+        self._unscaled_by_caller = True
+        return [None if g is None else g / self.loss_scale for g in grads]
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        """Unscales the gradients (unless the program did), then either the inner rule's update
+        (all finite) or a skipped step with the scale halved."""
+        if not self.built:
+            raise ValueError(f"Optimizer {self.name!r} has no parameters yet: call build(model.parameters()) first")
+        grads = [p.grad for group in self.param_groups for p in group["params"] if p.grad is not None]
+        if not self._unscaled_by_caller:
+            for g in grads:
+                g.div_(self.loss_scale)
+        self._unscaled_by_caller = False
+        finite = bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()) if grads else True
+        if not finite:
+            self.good_steps = 0
+            if self.dynamic:
+                self.loss_scale = max(self.loss_scale / 2.0, 1.0)
+            return None
+        self.good_steps += 1
+        if self.dynamic and self.good_steps >= self.dynamic_growth_steps:
+            self.loss_scale *= 2.0
+            self.good_steps = 0
+        return super().step(closure)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"inner_optimizer": {"class_name": type(self.inner_optimizer).__name__,
+                                    "config": {**self.inner_optimizer.get_config(), "learning_rate": self.base_learning_rate}},
+                "initial_scale": self.initial_scale, "dynamic_growth_steps": self.dynamic_growth_steps,
+                "dynamic": self.dynamic, "name": self.name}
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["keras"].update(loss_scale=self.loss_scale, good_steps=self.good_steps)
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        keras_state = state_dict.get("keras")
+        scale, good = self.loss_scale, self.good_steps
+        if isinstance(keras_state, dict) and "loss_scale" in keras_state:
+            scale = non_negative("loss_scale", keras_state["loss_scale"])
+            good = non_negative_int("good_steps", keras_state.get("good_steps", 0))
+            if not scale > 0:
+                raise ValueError(f"The optimizer state's loss_scale must be > 0, got {scale!r}")
+            keras_state = {k: v for k, v in keras_state.items() if k not in ("loss_scale", "good_steps")}
+            state_dict = {**state_dict, "keras": keras_state}
+        super().load_state_dict(state_dict)
+        self.loss_scale, self.good_steps = float(scale), good
 
 
 _REGISTRY: dict[str, Callable[[], Optimizer]] = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop,

@@ -31,6 +31,8 @@ _LOGIT_PAIRS = {
 
 Trackers = dict[str, metrics_module.RunningMean]
 
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -72,6 +74,9 @@ class Step:
         flags = [a is not None for a in logit_acts]
         run = model.run if replicas is None else replicas.forward
         outs, masks = run(xs, training=training, logits=flags)
+        # a mixed-precision model's float16/bfloat16 outputs: losses and metrics in float32, as in Keras
+        outs = [o.to(model.compute_dtype) if isinstance(o, torch.Tensor) and o.dtype in _LOW_PRECISION else o
+                for o in outs]
         total: torch.Tensor | None = None
         per_output: list[torch.Tensor | None] = []
         predictions, kept_masks = [], []
@@ -138,7 +143,7 @@ class Step:
         loss, per_output, predictions, masks = self.forward_loss(xs, ys, weights, training=True, replicas=replicas)
         model.bind_optimizer()  # a model built by this very call gets its optimizer now
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        optimizer.scale_loss(loss).backward()  # the loss itself, or scaled (LossScaleOptimizer)
         optimizer.step()
         model.apply_constraints()
         return self.update_metrics(trackers, loss, per_output, ys, predictions, masks, replicas)

@@ -96,8 +96,9 @@ class Trainer(nn.Module):
         """The outputs and their masks for a list of input tensors; `logits[i]`: output i before that activation."""
         raise NotImplementedError
 
-    def adapt_inputs(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
-        """The inputs as the model computes on them (dtype, device), checked."""
+    def adapt_inputs(self, xs: list[torch.Tensor], argument: str = "x", check: bool = True,
+                     place: bool = True) -> list[torch.Tensor]:
+        """The inputs as the model computes on them (dtype; on its device with `place`), checked."""
         raise NotImplementedError
 
     def check_inputs(self, shapes: Sequence[Sequence[int]], argument: str = "x") -> None:
@@ -134,6 +135,11 @@ class Trainer(nn.Module):
                 not match the outputs.
         """
         self.compile_setup = setup(self.output_names, optimizer, loss, metrics, loss_weights)
+        policy = getattr(self, "_dtype_policy", None)
+        if policy is not None and policy.name == "mixed_float16" and \
+                not isinstance(self.compile_setup.optimizer, optimizers_module.LossScaleOptimizer):
+            # float16 gradients underflow without loss scaling: Keras 3 wraps the optimizer too
+            self.compile_setup.optimizer = optimizers_module.LossScaleOptimizer(self.compile_setup.optimizer)
         self._step = Step(self, self.compile_setup)
         if self.built:
             self.bind_optimizer()

@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 import torch
 
+from ... import config as lstmkit_config
 from ...data.dataset import TensorSpec
 from . import _tensors, config, data, errors, io, math, nn, random, signal, strings  # noqa: F401
 from ._tensors import *  # noqa: F401,F403
@@ -57,9 +58,25 @@ def function(func: Callable[..., Any] | None = None, input_signature: Any = None
     return func
 
 
+@contextlib.contextmanager
 def device(device_name: str) -> Any:
-    """Accepted: lstmkit's layers run where the model is (`model.to(...)`)."""
-    return contextlib.nullcontext()
+    """`with tf.device("/CPU:0"):` or `"/GPU:1"`: the layers created inside go to that device
+    (lstmkit's layers then compute where their weights are). A GPU that is not there leaves the
+    usual rule in force, as TensorFlow's soft placement does."""
+    if not isinstance(device_name, str) or not device_name.strip():
+        raise ValueError(f"tf.device takes a device name such as '/CPU:0' or '/GPU:0', got {device_name!r}")
+    kind, _, index = device_name.strip().rsplit("/", 1)[-1].lower().replace("device:", "").partition(":")
+    if kind not in ("cpu", "gpu") or (index and not index.isdigit()):
+        raise ValueError(f"tf.device takes a device name such as '/CPU:0' or '/GPU:0', got {device_name!r}")
+    chosen: str | None = "cpu" if kind == "cpu" else f"cuda:{index or 0}"
+    if kind == "gpu" and int(index or 0) >= torch.cuda.device_count():
+        chosen = None
+    saved = lstmkit_config.requested_device()
+    lstmkit_config.set_device(chosen)
+    try:
+        yield
+    finally:
+        lstmkit_config.set_device(saved)
 
 
 def executing_eagerly() -> builtins.bool:

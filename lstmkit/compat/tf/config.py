@@ -1,7 +1,8 @@
 """`tf.config`: the devices a program sees. The CPU is always there, and each CUDA device torch
 sees is a "GPU"; memory growth is torch's behaviour already (it allocates as it goes), so
-`set_memory_growth` has nothing to change; `set_visible_devices` with no GPU in the list makes
-lstmkit's layers stay on the CPU."""
+`set_memory_growth` has nothing to change. `set_visible_devices` tells lstmkit's device rule
+(`lstmkit.config.current_device`) which GPUs the program may use: with none in the list, the
+layers stay on the CPU; with some, they go to the first of them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 
 import torch
 
+from ... import config as lstmkit_config
+
 __all__ = ["list_physical_devices", "list_logical_devices", "set_visible_devices", "get_visible_devices",
            "experimental", "run_functions_eagerly", "threading", "optimizer"]
 
@@ -19,9 +22,6 @@ __all__ = ["list_physical_devices", "list_logical_devices", "set_visible_devices
 class PhysicalDevice:
     name: str
     device_type: str
-
-
-_hidden_gpus = [False]
 
 
 def list_physical_devices(device_type: str | None = None) -> list[PhysicalDevice]:
@@ -35,14 +35,26 @@ def list_logical_devices(device_type: str | None = None) -> list[PhysicalDevice]
             for d in get_visible_devices(device_type)]
 
 
+def _gpu_index(device: PhysicalDevice) -> int:
+    return int(device.name.rsplit(":", 1)[1])
+
+
 def get_visible_devices(device_type: str | None = None) -> list[PhysicalDevice]:
-    return [d for d in list_physical_devices(device_type) if not (d.device_type == "GPU" and _hidden_gpus[0])]
+    visible = lstmkit_config.visible_gpus()
+    return [d for d in list_physical_devices(device_type)
+            if d.device_type != "GPU" or visible is None or _gpu_index(d) in visible]
 
 
 def set_visible_devices(devices: Any, device_type: str | None = None) -> None:
-    chosen = devices if isinstance(devices, (list, tuple)) else [devices]
+    """The devices the program may use, TensorFlow's way: `set_visible_devices([], "GPU")` keeps
+    everything on the CPU; `set_visible_devices(gpus[1], "GPU")` uses that GPU alone. Only GPUs
+    from `list_physical_devices` are taken."""
+    chosen = list(devices) if isinstance(devices, (list, tuple)) else [devices]
+    for d in chosen:
+        if not isinstance(d, PhysicalDevice):
+            raise ValueError(f"set_visible_devices takes devices from tf.config.list_physical_devices(), got {d!r}")
     if device_type is None or device_type.upper() == "GPU":
-        _hidden_gpus[0] = not any(getattr(d, "device_type", "") == "GPU" for d in chosen)
+        lstmkit_config.set_visible_gpus([_gpu_index(d) for d in chosen if d.device_type == "GPU"])
 
 
 def set_memory_growth(device: Any, enable: bool) -> None:
