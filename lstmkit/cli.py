@@ -49,7 +49,9 @@ def parser() -> argparse.ArgumentParser:
     mnist.add_argument("--epochs", type=_positive, default=3, help="passes over the training images (default 3)")
     mnist.add_argument("--batch-size", type=_positive, default=32, help="images per step (default 32)")
     mnist.add_argument("--limit", type=_positive, help="use only the first N training and test images (a quick check)")
-    mnist.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]: where the model trains (not with --nproc)")
+    mnist.add_argument("--device", default=None,
+                       help="cpu or cuda[:N]: where the model trains (default: as Keras, the first GPU torch sees, else "
+                            "the CPU; $LSTMKIT_DEVICE sets it too)")
     _recipe_options(mnist)
     run = commands.add_parser(
         "run",
@@ -210,15 +212,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     command_line = parser()
     args = command_line.parse_args(argv)
     nproc = getattr(args, "nproc", None)
-    device = getattr(args, "device", "cpu")
-    if args.command == "mnist" and device != "cpu":
+    device = getattr(args, "device", None)
+    if args.command == "mnist" and device is not None:
         import torch
 
-        if nproc is not None:
-            command_line.error(f"--device {device} with --nproc: data-parallel ranks train on the CPU here")
-        if not str(device).startswith("cuda") or not torch.cuda.is_available():
-            command_line.error(f"--device {device}: this torch sees no such device (torch {torch.__version__}, "
-                               f"CUDA build: {torch.version.cuda or 'no'})")
+        from . import config
+
+        try:
+            chosen = config.choose_device(config.parse_device(device, "--device"), None, None, torch.cuda.device_count(),
+                                          requested_by="--device")
+        except ValueError as e:
+            command_line.error(str(e))
+        if nproc is not None and chosen.type != "cpu":
+            command_line.error(f"--device {device} with --nproc: leave --device out, and each rank takes the GPU of "
+                               "its LOCAL_RANK (or the CPU where the ranks outnumber the GPUs)")
     if nproc is not None and getattr(args, "batch_size", None) and args.batch_size % nproc:
         command_line.error(f"--batch-size {args.batch_size} is the global batch: it must be a multiple of --nproc {nproc}")
     if nproc is not None and not distributed.launched():

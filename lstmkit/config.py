@@ -59,26 +59,30 @@ def parse_device(value: Any, argument: str) -> torch.device | None:
 
 
 def choose_device(requested: torch.device | None, environment: str | None, visible_gpus: tuple[int, ...] | None,
-                  cuda_count: int) -> torch.device:
+                  cuda_count: int, local_rank: int = 0, local_world: int = 1,
+                  requested_by: str = "lstmkit.config.set_device") -> torch.device:
     """Where a new layer's weights go: `requested` (from `set_device`; None: not set), else the
     GPUs `tf.config.set_visible_devices` left (None: all; (): none, so the CPU), else
-    `environment` ($LSTMKIT_DEVICE; None or "auto": not set), else the first CUDA device of
-    `cuda_count`, else the CPU. A CUDA device asked for that is not there is an error naming
-    who asked for it."""
-    chosen, source = requested, "lstmkit.config.set_device"
+    `environment` ($LSTMKIT_DEVICE; None or "auto": not set), else a CUDA device of
+    `cuda_count` (the first the program may see; under torchrun, rank `local_rank`'s of them,
+    or the CPU for every rank when the `local_world` ranks outnumber the GPUs), else the CPU. A
+    CUDA device asked for that is not there is an error naming who asked for it (`requested_by`
+    for `requested`)."""
+    chosen, source = requested, requested_by
     if chosen is None and visible_gpus == ():
         return torch.device("cpu")
     if chosen is None:
         chosen, source = parse_device(environment, "$LSTMKIT_DEVICE"), "$LSTMKIT_DEVICE"
     if chosen is None:
-        if cuda_count == 0:
+        if cuda_count == 0 or local_world > len(visible_gpus or range(cuda_count)):
             return torch.device("cpu")
         chosen, source = torch.device("cuda"), ""
     if chosen.type != "cuda":
         return chosen
     index = chosen.index
-    if index is None:  # "cuda": the first GPU the program may see
-        index = visible_gpus[0] if visible_gpus else 0
+    if index is None:  # "cuda": the first GPU the program may see (each torchrun rank its own)
+        allowed = visible_gpus if visible_gpus else tuple(range(max(cuda_count, 1)))
+        index = allowed[local_rank % len(allowed)]
     if index >= cuda_count:
         sees = f"torch sees {cuda_count} CUDA device{'s' * (cuda_count != 1)}" if cuda_count else \
             f"torch sees no CUDA device (torch {torch.__version__}, CUDA_VISIBLE_DEVICES=" \
@@ -89,8 +93,10 @@ def choose_device(requested: torch.device | None, environment: str | None, visib
 
 def current_device() -> torch.device:
     """The device new layers create their weights on (see the rule above this function)."""
+    rank, world = os.environ.get("LOCAL_RANK", "0"), os.environ.get("LOCAL_WORLD_SIZE", "1")
     return choose_device(_requested_device[0], os.environ.get("LSTMKIT_DEVICE"), _visible_gpus[0],
-                         torch.cuda.device_count())
+                         torch.cuda.device_count(), int(rank) if rank.isdigit() else 0,
+                         int(world) if world.isdigit() else 1)
 
 
 def set_device(device: Any) -> None:

@@ -56,7 +56,7 @@ class Result:
 
 def run(
     epochs: int = 3, batch_size: int = 32, limit: int | None = None, verbose: int | str = "auto",
-    fit_options: dict[str, Any] | None = None, device: str = "cpu",
+    fit_options: dict[str, Any] | None = None, device: str | None = None,
 ) -> tuple[Sequential, Result]:
     """Loads MNIST (scaled to [0, 1]), trains the model and evaluates it on the test set.
 
@@ -66,14 +66,16 @@ def run(
         limit: Use only the first `limit` training and test images (a quick check).
         verbose: The progress display, as in `fit`.
         fit_options: More keyword arguments for `fit`, e.g. {"checkpoint_dir": "ckpt", "resume": True}.
-        device: Where the model trains ("cpu", "cuda", "cuda:1"); the batches follow it.
+        device: Where the model trains ("cpu", "cuda", "cuda:1"); None: where Keras would put it
+            (`lstmkit.config.current_device()`: the first GPU torch sees, else the CPU). The
+            batches follow it.
     """
     (x_train, y_train), (x_test, y_test) = mnist.load_data()
     if limit is not None:
         x_train, y_train, x_test, y_test = x_train[:limit], y_train[:limit], x_test[:limit], y_test[:limit]
     x_train = x_train.astype(np.float32) / 255.0
     x_test = x_test.astype(np.float32) / 255.0
-    model = build_model().to(device)
+    model = build_model() if device is None else build_model().to(device)
     timer = EpochTimer()
     history = model.fit(
         x_train, y_train, epochs=epochs, batch_size=batch_size, validation_data=(x_test, y_test),

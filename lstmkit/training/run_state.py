@@ -88,8 +88,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
     np.random.set_state((n["kind"], np.asarray(n["keys"], dtype=np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
     p = state["python"]
     random.setstate((p["version"], tuple(int(v) for v in np.asarray(p["internal"])), p["gauss_next"]))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([torch.as_tensor(s, dtype=torch.uint8) for s in state["cuda"]])
+    if "cuda" in state and torch.cuda.is_available():  # a run resumed on fewer GPUs (or none) sets what it has
+        for index, s in enumerate(state["cuda"][:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(torch.as_tensor(s, dtype=torch.uint8), index)
 
 
 def _require(condition: bool, field: str, value: Any, expected: str) -> None:
