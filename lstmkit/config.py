@@ -14,6 +14,8 @@ from typing import Any
 import torch
 
 from ._checks import one_of
+from .mixed_precision import dtype_policy as dtype_policy
+from .mixed_precision import set_dtype_policy as set_dtype_policy
 
 _image_data_format = ["channels_last"]
 

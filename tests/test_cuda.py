@@ -54,3 +54,84 @@ def test_gpu_gradients_match_cpu_in_float64():
         model(data).square().sum().backward()
     for p_cpu, p_gpu in zip(cpu.parameters(), gpu.parameters()):
         torch.testing.assert_close(p_gpu.grad.cpu(), p_cpu.grad, rtol=1e-9, atol=1e-9)
+
+
+# ---- placement as Keras does it, and mixed precision, on the GPU ------------------------------------
+
+@pytest.fixture
+def automatic(monkeypatch):
+    """The device rule as a program meets it (the suite pins LSTMKIT_DEVICE=cpu elsewhere)."""
+    monkeypatch.delenv("LSTMKIT_DEVICE", raising=False)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+
+
+def test_a_keras_style_model_trains_on_the_gpu_without_a_word_about_devices(automatic):
+    torch.manual_seed(0)
+    model = model_with_everything()
+    assert {p.device for p in model.parameters()} == {torch.device("cuda:0")}
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    y = np.arange(40) % 3
+    model.fit(ids(), y, batch_size=8, epochs=2, verbose=0, validation_split=0.25)
+    out = model.predict(ids(), batch_size=16)
+    assert isinstance(out, np.ndarray) and out.shape == (40, 3)
+    cpu = model_with_everything().to("cpu")
+    cpu.set_weights(model.get_weights())
+    np.testing.assert_allclose(out, cpu.predict(ids()), atol=1e-5, rtol=0)
+
+
+def test_hidden_gpus_keep_the_model_on_the_cpu(automatic):
+    from lstmkit.compat import tf
+
+    tf.config.set_visible_devices([], "GPU")
+    assert {p.device.type for p in model_with_everything().parameters()} == {"cpu"}
+
+
+def test_batches_go_pinned_and_one_ahead_on_a_side_stream(automatic):
+    from lstmkit.training import device_batches
+
+    device = torch.device("cuda:0")
+    batches = [torch.randn(64, 100) for _ in range(5)]
+    moved = list(device_batches.prefetched(iter(batches), lambda b: device_batches.to_device(b, device), device, True))
+    for a, b in zip(batches, moved):
+        assert b.device == device
+        torch.testing.assert_close(b.cpu(), a, rtol=0, atol=0)
+
+
+def test_a_model_saved_on_the_gpu_loads_on_the_cpu_and_back(tmp_path, automatic, monkeypatch):
+    from lstmkit.models import load_model
+
+    model = model_with_everything()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(ids(), np.arange(40) % 3, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    monkeypatch.setenv("LSTMKIT_DEVICE", "cpu")
+    on_cpu = load_model(tmp_path / "m.keras")
+    assert {p.device.type for p in on_cpu.parameters()} == {"cpu"}
+    on_cpu.fit(ids(), np.arange(40) % 3, epochs=1, verbose=0)  # the optimizer state came over too
+    on_cpu.save(tmp_path / "c.keras")
+    monkeypatch.delenv("LSTMKIT_DEVICE")
+    back = load_model(tmp_path / "c.keras")
+    assert {p.device.type for p in back.parameters()} == {"cuda"}
+    back.fit(ids(), np.arange(40) % 3, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_on_the_gpu_fused_against_reference(automatic, policy):
+    from lstmkit import mixed_precision
+
+    mixed_precision.set_global_policy(policy)
+    x = torch.randn(16, 20, 8, device="cuda")
+    results = []
+    for implementation in ("fused", "reference"):
+        torch.manual_seed(1)
+        model = Sequential([L.Input(shape=(20, 8)), L.LSTM(32, return_sequences=True, implementation=implementation),
+                            L.GRU(16, implementation=implementation), L.Dense(4, activation="softmax")])
+        out = model(x)
+        assert out.dtype == torch.float32
+        out.log().mean().backward()
+        results.append((out, [p.grad for p in model.parameters()]))
+    (a, ga), (b, gb) = results
+    torch.testing.assert_close(a, b, rtol=0, atol=2e-2)
+    for u, v in zip(ga, gb):
+        torch.testing.assert_close(u, v, rtol=0, atol=float(3e-2 * v.abs().max()) + 1e-5)

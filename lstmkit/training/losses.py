@@ -38,13 +38,16 @@ def _categorical_log_probs(y_pred: torch.Tensor, from_logits: bool, clip: bool) 
 
 def arrays_in(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
     """Lets a loss or metric function be called on NumPy arrays or lists, as Keras's are
-    (`keras.metrics.mean_absolute_error(y, forecast)`): they become float tensors first."""
+    (`keras.metrics.mean_absolute_error(y, forecast)`): they become float tensors first, and
+    the targets go to the predictions' device."""
     @functools.wraps(fn)
     def wrapper(y_true: Any, y_pred: Any, *args: Any, **kwargs: Any) -> torch.Tensor:
         if not isinstance(y_pred, torch.Tensor):
             y_pred = torch.as_tensor(np.asarray(y_pred), dtype=torch.float32)
         if not isinstance(y_true, torch.Tensor):
             y_true = torch.as_tensor(np.asarray(y_true), device=y_pred.device)
+        elif y_true.device != y_pred.device:  # a program's own loop: targets from the host, predictions on a GPU
+            y_true = y_true.to(y_pred.device)
         return fn(y_true, y_pred, *args, **kwargs)
     return wrapper
 
