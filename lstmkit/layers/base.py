@@ -376,10 +376,13 @@ class Layer(nn.Module):
         return str(self._placement.dtype).replace("torch.", "")
 
     def as_input(self, x: Any) -> torch.Tensor:
-        """Turns numpy arrays and nested lists into tensors (floats as float32); tensors pass as they are."""
+        """Turns numpy arrays and nested lists into tensors (floats as float32); a tensor on
+        another device than the layer's weights is copied to theirs, as Keras does (a program's
+        CPU tensor into a model on the GPU); tensors pass as they are otherwise."""
         if isinstance(x, torch.Tensor):
-            return x
-        return to_tensor(x, "inputs")
+            device = self._placement.device
+            return x if x.device == device or device.type == "meta" else x.to(device)
+        return to_tensor(x, "inputs").to(self._placement.device)
 
     # ---- weights as Keras exchanges them ----------------------------------------------------
 
