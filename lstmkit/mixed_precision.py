@@ -52,25 +52,31 @@ class DTypePolicy:
 
     @property
     def compute_dtype(self) -> str:
+        """The dtype layers compute in: "float32", "float16" or "bfloat16"."""
         return POLICIES[self.name][0]
 
     @property
     def variable_dtype(self) -> str:
+        """The dtype of the weights: "float32"."""
         return POLICIES[self.name][1]
 
     @property
     def torch_compute_dtype(self) -> torch.dtype:
+        """`compute_dtype` as a torch dtype."""
         return _TORCH[self.compute_dtype]
 
     @property
     def is_mixed(self) -> bool:
+        """Whether the computation is in another dtype than the weights."""
         return self.compute_dtype != self.variable_dtype
 
     def get_config(self) -> dict[str, Any]:
+        """Keras's serialized form: {"name": ...}."""
         return {"name": self.name}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "DTypePolicy":
+        """The policy `get_config` describes."""
         return cls(str(config["name"]))
 
     def __repr__(self) -> str:
