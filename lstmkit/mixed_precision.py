@@ -10,9 +10,10 @@ the compute dtype, as Keras's layers do. Where the precision matters, float32 is
 
 - a layer ending in softmax computes the softmax in float32 and outputs float32 (what Keras's
   guide asks of a model's last layer), so probabilities and the loss do not round;
-- the recurrent layers run their time loop in float32 (weights, states, gates; inputs cast up,
-  outputs cast down to the compute dtype), on the reference loop and the fused kernels alike,
-  so a long sequence's state does not lose precision step by step;
+- the recurrent layers compute their input product x W in the compute dtype and the rest of the
+  time loop (the recurrent product, gates, states) in float32, on the reference loop and the
+  fused kernels alike, so a long sequence's state does not lose precision step by step; their
+  outputs are cast to the compute dtype;
 - losses are computed in float32; variables and the optimizer's state are float32.
 
 `mixed_float16` also needs loss scaling, or small gradients underflow to zero: `compile` wraps

@@ -287,3 +287,32 @@ def test_ci_runs_the_ends_of_the_triton_range():
 
     assert key(versions[0]) == key(low) + (0,) * (3 - len(key(low)))
     assert key(low) <= key(versions[-1]) < key(high)
+
+
+@pytest.mark.parametrize("make", [
+    lambda i: LSTM(6, return_sequences=True, implementation=i),
+    lambda i: LSTM(6, layer_norm=True, peephole=True, implementation=i),
+    lambda i: GRU(6, return_sequences=True, implementation=i),
+    lambda i: GRU(6, reset_after=False, implementation=i),
+    lambda i: SimpleRNN(6, return_sequences=True, implementation=i),
+], ids=["lstm", "lstm-ln-peephole", "gru", "gru-v1", "simple_rnn"])
+@pytest.mark.parametrize("low", [torch.bfloat16, torch.float16], ids=["bfloat16", "float16"])
+def test_a_mixed_precision_input_on_triton(triton_path, make, low):
+    """A mixed-precision layer's x (bfloat16 / float16) with float32 weights: x W in x's dtype,
+    the loop in float32, as the reference cell specifies (cells/_cell.py input_product); the
+    gradients of x come back in its dtype."""
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(4, 7, 5, generator=g).to(low)
+    runs = []
+    for implementation in ("fused", "reference"):
+        torch.manual_seed(0)
+        layer = make(implementation)
+        layer.build((None, 7, 5))
+        xx = x.clone().requires_grad_()
+        out = layer.call(xx)  # the layer's own computation, given the low-precision x
+        out.square().sum().backward()
+        assert out.dtype == torch.float32 and xx.grad.dtype == low
+        runs.append([out, xx.grad.float(), *(p.grad for p in layer.parameters())])
+    assert [kind for kind, _ in triton_path] == ["forward", "backward"]
+    for a, b in zip(*runs):  # the same low-precision products, float32 sums in another order
+        torch.testing.assert_close(a, b, rtol=0, atol=float(1e-5 + 2e-3 * b.detach().abs().max()))

@@ -106,6 +106,15 @@ class SequenceCell(Protocol):
     def draw_noise(self, steps: int, batch_size: int, like: torch.Tensor) -> torch.Tensor | None: ...
 
 
+def input_product(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """`x W` in the kernel's dtype. An x of lower precision (a mixed-precision layer's bfloat16 or
+    float16) is multiplied by W rounded to its dtype, the product coming back in W's: the
+    specification of the fused kernels' mixed-precision projection."""
+    if x.dtype != kernel.dtype and x.dtype in (torch.bfloat16, torch.float16):
+        return (x @ kernel.to(x.dtype)).to(kernel.dtype)
+    return x @ kernel
+
+
 @runtime_checkable
 class KernelCell(SequenceCell, Protocol):
     """A cell the fused kernels compute (`kernel_name` not None): what it sends them."""
@@ -206,8 +215,10 @@ class RecurrentCell(nn.Module):
         return initializers.make(init, self.bias_shape(), dtype)
 
     def project_inputs(self, x: torch.Tensor) -> torch.Tensor:
-        """`x W + b`: (..., input_dim) -> (..., G*units)."""
-        xw = x @ self.kernel
+        """`x W + b`: (..., input_dim) -> (..., G*units), in the weights' dtype. An x of lower
+        precision (a mixed-precision layer's bfloat16 or float16) is multiplied by W rounded to
+        its dtype, and the product comes back in the weights' dtype before the bias is added."""
+        xw = input_product(x, self.kernel)
         if self.bias is not None:
             xw = xw + self.input_bias()
         return xw

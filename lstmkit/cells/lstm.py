@@ -10,7 +10,7 @@ from torch import nn
 
 from .. import activations, initializers
 from .._checks import one_of, positive_float, rate
-from ._cell import CellSettings, RecurrentCell, State, activation_field, forget_bias, masked_previous, own
+from ._cell import CellSettings, RecurrentCell, State, activation_field, forget_bias, input_product, masked_previous, own
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ class LSTMCell(RecurrentCell):
 
     def project_inputs(self, x: torch.Tensor) -> torch.Tensor:
         """`x W + b`, or `LN(x W) γ_x + b` with layer norm: (..., input_dim) -> (..., 4H)."""
-        xw = x @ self.kernel
+        xw = input_product(x, self.kernel)
         if self.settings.layer_norm:
             xw = layer_norm(xw, self.input_gamma, None, self.settings.layer_norm_epsilon)
         if self.bias is not None:

@@ -125,9 +125,10 @@ def run_sequence(
     the previous output where it enters the recurrent product (one mask, shaped like the first
     state), and the cell draws its own noise (`cell.draw_noise`).
 
-    Under torch's autocast (a layer of a mixed-precision policy) the loop runs without it: x and
-    the states arrive in the weights' dtype (float32), and so do the gates, states and outputs,
-    on either path.
+    A mixed-precision layer gives x in bfloat16 or float16 with float32 weights and states: the
+    input product x W is computed in x's dtype, and everything after it (the recurrent product,
+    gates, states, outputs) in the weights' dtype, on either path; torch's autocast, on around
+    such a layer, is off for the loop.
     """
     if settings.go_backwards:
         x = x.flip(1)
@@ -135,10 +136,10 @@ def run_sequence(
     B, T = x.shape[:2]
     if training and settings.dropout > 0:
         x = x * dropout_mask((B, 1, *x.shape[2:]), settings.dropout, x)
-    recurrent_mask = None
+    recurrent_mask = None  # the states' dtype: x may be lower (a mixed-precision layer's input)
     if training and settings.recurrent_dropout > 0:
-        recurrent_mask = dropout_mask(tuple(state[0].shape), settings.recurrent_dropout, x)
-    noise = cell.draw_noise(T, B, x) if training else None
+        recurrent_mask = dropout_mask(tuple(state[0].shape), settings.recurrent_dropout, state[0])
+    noise = cell.draw_noise(T, B, state[0]) if training else None
     if torch.is_autocast_enabled(x.device.type):  # a mixed-precision layer: the loop stays in the weights' dtype
         with torch.autocast(x.device.type, enabled=False):
             return dispatch(cell, x, state, settings, mask=mask, recurrent_mask=recurrent_mask, noise=noise,

@@ -218,7 +218,8 @@ class Recurrent(SettingsLayer):
         dtype = cell.kernel.dtype
         if x.is_complex():
             raise TypeError(f"{type(self).__name__} layer {self.name!r} takes real numbers, got x of dtype {x.dtype}")
-        x = x.to(dtype)  # (B, T, D)
+        if not (x.dtype in (torch.bfloat16, torch.float16) and dtype == torch.float32):
+            x = x.to(dtype)  # (B, T, D); a mixed-precision layer's low-precision x stays (run_sequence)
         B, T, D = x.shape
         mask = self._checked_mask(mask, B, T, x.device)
         state = self._start_state(B, initial_state, dtype, x.device)

@@ -43,7 +43,7 @@ namespace {
 template <typename T, class Kernel, class Cell, class CellTensors, class CellOptions>
 Named run_forward(const Signature& sig, const SequenceInputs& seq, CellTensors& w, const CellOptions& o,
                   const SequenceOptions& so) {
-  const auto opts = seq.x.options();
+  const auto opts = seq.U.options();  // the loop's dtype (x may be lower: skeleton.h's low_precision)
   const int64_t T_ = seq.T_, B = seq.B, H = seq.H;
   // the input term of every step, a fresh tensor the loop overwrites: x W (+ b), or a spatial
   // cell's own (its input convolution): (T, B, G*H)
@@ -105,7 +105,7 @@ Named run_backward(const SequenceInputs& seq, Named& in, CellTensors& w, const C
   const int64_t chunk = chunk_steps(T_, B, Cell::kGates * H, int64_t(sizeof(T)), Kernel::kSpatial ? 1 : 8);
   const bool has_bias = seq.b.defined();
   const Tensor dx = so.need_dx ? at::empty_like(seq.x) : Tensor();
-  cell.allocate_gradients(chunk, seq.x.options());
+  cell.allocate_gradients(chunk, seq.U.options());
   Sums sums;
   auto flush = [&](int64_t t0, int64_t t1) {
     const Tensor dxw = cell.backward_chunk(w, carried, t0, t1, has_bias, sums);
@@ -150,7 +150,7 @@ Lists run_cell(at::IntArrayRef places, at::TensorList tensors, at::IntArrayRef i
   typename Kernel::Tensors w;
   w.read_weights(in, o, seq.H, seq.U.scalar_type(), seq.T_, seq.B);
   Named result(sig);
-  AT_DISPATCH_FLOATING_TYPES(seq.x.scalar_type(), "lstmkit_fused", [&] {
+  AT_DISPATCH_FLOATING_TYPES(seq.U.scalar_type(), "lstmkit_fused", [&] {
     using T = scalar_t;
     Kernel::instantiate(o, [&](auto cell_type) {
       using Cell = typename decltype(cell_type)::template type<T>;

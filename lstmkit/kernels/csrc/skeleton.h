@@ -478,12 +478,24 @@ void backward_loop(Cell& cell, const Carried<T, Cell::kStates>& carried, const b
 // ---------------------------------------------------------------------------------------------
 // The input projection and its gradients, shared by every cell.
 
-// xw = x W (+ b) for all T*B rows at once: (T, B, D) -> (T, B, G*H), a fresh tensor the loop may
-// overwrite.
+// Whether x is in a lower precision than the weights (bfloat16 or float16 under a mixed-precision
+// policy): then the projection and its gradients are products in x's dtype (AMX or AVX-512 BF16
+// units where the CPU has them), and the loop, the states and the weights stay in W's.
+inline bool low_precision(const Tensor& x, const Tensor& W) { return x.scalar_type() != W.scalar_type(); }
+
+// xw = x W (+ b) for all T*B rows at once: (T, B, D) -> (T, B, G*H) in W's dtype, a fresh tensor
+// the loop may overwrite. A low-precision x is multiplied by W rounded to its dtype; the bias is
+// added in W's.
 inline Tensor project(const Tensor& x, const Tensor& W, const Tensor& b) {
   const int64_t T_ = x.size(0), B = x.size(1);
   const Tensor x2 = x.reshape({T_ * B, x.size(2)});
-  const Tensor xw = b.defined() ? at::addmm(b, x2, W) : at::mm(x2, W);
+  Tensor xw;
+  if (low_precision(x, W)) {
+    xw = at::mm(x2, W.to(x.scalar_type())).to(W.scalar_type());
+    if (b.defined()) xw.add_(b);
+  } else {
+    xw = b.defined() ? at::addmm(b, x2, W) : at::mm(x2, W);
+  }
   return xw.view({T_, B, W.size(1)});
 }
 
@@ -530,8 +542,17 @@ inline void project_backward(const Tensor& dxw, const Tensor& x, const Tensor& W
   const int64_t K = dxw.size(0), B = dxw.size(1), GH = dxw.size(2), D = x.size(2);
   const Tensor d2 = dxw.reshape({K * B, GH});
   const Tensor x2 = x.narrow(0, t0, K).reshape({K * B, D});
-  sums.add_mm("W", x2.t(), d2);
   if (bias) sums.add("b", d2.sum(0));
+  if (low_precision(x, W)) {  // the products in x's dtype, W's gradient summed in W's
+    const Tensor d2l = d2.to(x.scalar_type());
+    sums.add("W", at::mm(x2.t(), d2l).to(W.scalar_type()));
+    if (dx.defined()) {
+      Tensor rows = dx.narrow(0, t0, K).view({K * B, D});
+      at::mm_out(rows, d2l, W.t().to(x.scalar_type()));
+    }
+    return;
+  }
+  sums.add_mm("W", x2.t(), d2);
   if (dx.defined()) {
     Tensor rows = dx.narrow(0, t0, K).view({K * B, D});
     at::mm_out(rows, d2, W.t());
@@ -565,8 +586,10 @@ struct SequenceInputs {
     T_ = x.size(0);
     B = x.size(1);
     D = x.size(-1);
-    TORCH_CHECK(x.scalar_type() == U.scalar_type() && W.scalar_type() == U.scalar_type(),
-                "lstmkit fused kernel: x, W and U dtypes differ");
+    const bool low_x = (x.scalar_type() == at::kBFloat16 || x.scalar_type() == at::kHalf) &&
+                       U.scalar_type() == at::kFloat && !spatial;  // a mixed-precision layer's input
+    TORCH_CHECK((x.scalar_type() == U.scalar_type() || low_x) && W.scalar_type() == U.scalar_type(),
+                "lstmkit fused kernel: x, W and U dtypes differ (x may be bfloat16 or float16 with float32 weights)");
     if (b.defined()) {
       TORCH_CHECK(b.dim() == 1 && b.size(0) == U.size(spatial ? 0 : 1) && b.scalar_type() == U.scalar_type(),
                   "lstmkit fused kernel: bias must be (G*H,) of U's dtype, got ", b.sizes());
@@ -596,8 +619,8 @@ struct SequenceInputs {
       if (group > 1) mask = mask.repeat_interleave(group, 1).contiguous();  // per row
     }
     if (rmask.defined()) {
-      TORCH_CHECK(rmask.is_contiguous() && rmask.sizes() == states[0].sizes() && rmask.scalar_type() == x.scalar_type(),
-                  "lstmkit fused kernel: recurrent mask must be a contiguous tensor of x's dtype shaped like the "
+      TORCH_CHECK(rmask.is_contiguous() && rmask.sizes() == states[0].sizes() && rmask.scalar_type() == U.scalar_type(),
+                  "lstmkit fused kernel: recurrent mask must be a contiguous tensor of U's dtype shaped like the "
                   "states");
     }
     B *= group;  // from here on, rows

@@ -135,7 +135,7 @@ class GRU:
 
     def prepare(self, seq: loop.Sequence) -> None:
         T, B, H = seq.T, seq.B, seq.H
-        xw = seq.x.reshape(T * B, seq.x.shape[2]) @ seq.W
+        xw = loop.input_product(seq)
         if seq.b is not None:
             xw = xw + seq.b
         self.xw = xw.view(T, B, 3 * H)

@@ -154,6 +154,7 @@ class Sequence:
     rmask: torch.Tensor | None  # (B, H)
     zero_output: bool
     return_sequences: bool
+    x_low: torch.Tensor | None = None  # a mixed-precision layer's bfloat16/float16 x (T, B, D), for x W
     units: int = 0  # H where U's rows are not (the convolutional cell's filters)
     spatial: tuple[int, ...] = ()  # the convolutional cell's state positions per sample: its rows
     T: int = 0
@@ -205,8 +206,9 @@ def sequence_of(tensors: dict[str, torch.Tensor], options: dict[str, float], spa
         x = x.reshape(x.shape[0], x.shape[1], -1)
         mask = None if mask is None else mask.repeat_interleave(math.prod(shape), 1)
         rmask = None if rmask is None else rmask.reshape(-1, units)
+    low = x.dtype in (torch.bfloat16, torch.float16) and not spatial
     return Sequence(
-        x=x.float().contiguous(), W=tensors["W"], b=tensors.get("b"), U=tensors["U"].contiguous(),
+        x=x.float().contiguous(), x_low=x.contiguous() if low else None, W=tensors["W"], b=tensors.get("b"), U=tensors["U"].contiguous(),
         mask=None if mask is None else mask.to(torch.uint8).contiguous(),
         rmask=None if rmask is None else rmask.float().contiguous(),
         zero_output=bool(options["zero_output"]), return_sequences=bool(options["return_sequences"]),
@@ -259,9 +261,24 @@ def run_backward(cell: Any, seq: Sequence, tensors: dict[str, torch.Tensor], nee
         cell.project_backward(seq, dxw, grads, need_dx)
         return grads
     d2 = dxw.reshape(T * B, dxw.shape[2])
-    grads["W"] = seq.x.reshape(T * B, seq.x.shape[2]).t() @ d2
     if seq.b is not None and cell.bias_in_projection:
         grads["b"] = d2.sum(0)
+    if seq.x_low is not None:  # x W was a low-precision product: so are its gradients
+        d2l = d2.to(seq.x_low.dtype)
+        grads["W"] = (seq.x_low.reshape(T * B, seq.x.shape[2]).t() @ d2l).to(seq.W.dtype)
+        if need_dx:
+            grads["x"] = (d2l @ seq.W.t().to(d2l.dtype)).view(T, B, seq.x.shape[2])
+        return grads
+    grads["W"] = seq.x.reshape(T * B, seq.x.shape[2]).t() @ d2
     if need_dx:
         grads["x"] = (d2 @ seq.W.t()).view(T, B, seq.x.shape[2])
     return grads
+
+
+def input_product(seq: Sequence) -> torch.Tensor:
+    """x W for every row, (T·B, G·H) in W's dtype: a mixed-precision layer's low-precision x
+    multiplies W rounded to its dtype (tensor cores), the product returning in W's dtype."""
+    if seq.x_low is not None:
+        x = seq.x_low.reshape(seq.T * seq.B, seq.x.shape[2])
+        return (x @ seq.W.to(x.dtype)).to(seq.W.dtype)
+    return seq.x.reshape(seq.T * seq.B, seq.x.shape[2]) @ seq.W

@@ -253,7 +253,7 @@ class LSTM:
 
     def input_term(self, seq: loop.Sequence) -> torch.Tensor:
         """x W for every step, (T, B, 4H)."""
-        return (seq.x.reshape(seq.T * seq.B, seq.x.shape[2]) @ seq.W).view(seq.T, seq.B, 4 * seq.H)
+        return loop.input_product(seq).view(seq.T, seq.B, 4 * seq.H)
 
     def prepare(self, seq: loop.Sequence) -> None:
         T, B, H = seq.T, seq.B, seq.H

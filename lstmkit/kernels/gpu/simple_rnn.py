@@ -55,7 +55,7 @@ class SimpleRNN:
 
     def prepare(self, seq: loop.Sequence) -> None:
         T, B, H = seq.T, seq.B, seq.H
-        xw = seq.x.reshape(T * B, seq.x.shape[2]) @ seq.W
+        xw = loop.input_product(seq)
         if seq.b is not None:
             xw = xw + seq.b
         self.buffers.update(Z=xw.view(T, B, H).contiguous(), A=seq.x.new_empty(T, B, H))
