@@ -3,6 +3,7 @@
 #   1. the GPU kernels' tests on the device (tests/test_gpu_kernels.py, tests/test_cuda.py):
 #      fused vs reference on CUDA for every cell and variant, vs cuDNN, CPU vs GPU models;
 #   2. `lstmkit bench --device cuda`: fused, reference, cuDNN and an LSTMCell loop, every case;
+#      training steps in float32, mixed_bfloat16 and mixed_float16 (benchmarks/mixed_precision.py);
 #   3. the seed program's epochs on the GPU (`lstmkit mnist --device cuda`), and a Keras program
 #      with no word about devices under `lstmkit run`, in float32, mixed_bfloat16, mixed_float16;
 #   4. with two or more GPUs, two-rank data-parallel training through NCCL.
@@ -19,6 +20,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 "$python" -m pytest -q -p no:cacheprovider tests/test_gpu_kernels.py tests/test_cuda.py -m "not slow" 2>&1 | tee "$out/tests.txt"
 "$python" -m lstmkit.cli bench --device cuda --rounds 5 --steps 5 2>&1 | tee "$out/bench.txt"
 "$python" -m lstmkit.cli mnist --device cuda --seed 0 --verbose 2 2>&1 | tee "$out/mnist.txt"
+"$python" benchmarks/mixed_precision.py --device cuda --float16 --rounds 3 --steps 5 2>&1 | tee "$out/mixed_precision.txt"
 # a Keras program with no word about devices: its weights must be on the GPU (and in bfloat16 compute)
 for policy in float32 mixed_bfloat16 mixed_float16; do
     "$python" -m lstmkit.cli run benchmarks/gpu_keras_program.py "$policy" 2>&1 | tail -1 | tee -a "$out/keras_program.txt"

@@ -34,6 +34,7 @@ WRITTEN_AFTER = {  # the kind of tutorial each one is written after, for the tab
     "tf_gradient_tape_loop": "a custom training loop: GradientTape, apply_gradients, stateful metrics, tf.function",
     "tf_image_augment_rnn": "an old program: np.float, keras.preprocessing.image, top-k accuracy, activations as functions",
     "tf_lookup_features": "StringLookup / IntegerLookup features, a dict dataset with an extra key",
+    "tf_mixed_precision": "tensorflow.org mixed precision guide: a global policy, a float32 softmax, LossScaleOptimizer in a custom loop",
     "tf_padded_batch_generator": "variable-length sequences: from_generator with output_signature, padded_batch, mask_zero",
     "tf_seq2seq_zip": "a seq2seq reverser: Dataset.zip of encoder/decoder inputs, LSTM states passed on",
     "tf_tensor_ops_tour": "a TensorFlow-basics chapter: tensor functions, Variable, TensorArray, rfft, tf.config",
