@@ -264,3 +264,27 @@ def test_float32_is_unchanged_by_the_policy_machinery():
     out = model(torch.as_tensor(inputs()).double())
     assert out.dtype == torch.float64
     assert config.current_device().type == "cpu"
+
+
+def test_a_keras_model_saved_in_mixed_precision_loads_with_its_policies(tmp_path):
+    """Keras 3 writes each layer's policy into the .keras file; its mixed layers come back mixed
+    (and the float32 softmax float32), giving Keras's predictions within bfloat16's error."""
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        theirs = keras.Sequential([keras.Input(shape=(12, 6)), keras.layers.LSTM(16), keras.layers.Dense(8),
+                                   keras.layers.Activation("softmax", dtype="float32")])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    path = tmp_path / "k.keras"
+    theirs.save(path)
+    ours = load_model(path)
+    assert [layer.dtype_policy.name for layer in ours.layers] == ["mixed_bfloat16", "mixed_bfloat16", "float32"]
+    x = inputs(8)
+    expected = keras.ops.convert_to_numpy(theirs(x))
+    got = ours.predict(x)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=0, atol=4e-3)  # both in bfloat16 (Keras: its states too): a few steps
