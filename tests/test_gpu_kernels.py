@@ -167,8 +167,9 @@ def test_inference_without_grad_runs_the_forward_only(triton_path):
         assert triton_path == [("forward", name)]
 
 
-def test_half_precision_inputs_compute_in_float32(triton_path):
-    """A float16 input with float32 weights: float32 states and results, a float16 input gradient."""
+def test_half_precision_inputs_project_in_float16_and_loop_in_float32(triton_path):
+    """A float16 input with float32 weights: x W in float16 (the reference cell's input_product),
+    float32 states and results, a float16 input gradient."""
     torch.manual_seed(0)
     layer = LSTM(4, return_sequences=True)
     layer.ensure_built((None, 5, 3))
@@ -179,7 +180,7 @@ def test_half_precision_inputs_compute_in_float32(triton_path):
     assert out.dtype == torch.float32
     out.sum().backward()
     assert x.grad is not None and x.grad.dtype == torch.float16
-    expected = kernels.reference_sequence(cell, cell.project_inputs(x.detach().float()), state, mask=None,
+    expected = kernels.reference_sequence(cell, cell.project_inputs(x.detach()), state, mask=None,
                                           recurrent_mask=None, return_sequences=True, zero_output_for_mask=False)[0]
     torch.testing.assert_close(out.detach(), expected.detach(), rtol=0, atol=1e-5)
 
