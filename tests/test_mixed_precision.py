@@ -142,12 +142,16 @@ def test_the_recurrent_state_stays_float32_in_a_stateful_layer():
 def test_the_policy_is_saved_with_the_model(tmp_path):
     mixed_precision.set_global_policy("mixed_bfloat16")
     model = mixed_model()
+    model.add(L.Activation("linear", dtype="float32"))
     model.compile("adam", "sparse_categorical_crossentropy")
     model.save(tmp_path / "m.keras")
     mixed_precision.set_global_policy("float32")
     loaded = load_model(tmp_path / "m.keras")
-    assert [layer.dtype_policy.name for layer in loaded.layers] == ["mixed_bfloat16"] * 3
+    assert [layer.dtype_policy.name for layer in loaded.layers] == ["mixed_bfloat16"] * 3 + ["float32"]
     np.testing.assert_array_equal(loaded.predict(inputs()), model.predict(inputs()))
+    mixed_precision.set_global_policy("mixed_float16")  # a float32 layer stays one whatever the global policy
+    again = load_model(tmp_path / "m.keras")
+    assert [layer.dtype_policy.name for layer in again.layers] == ["mixed_bfloat16"] * 3 + ["float32"]
 
 
 def mnist_rows(n):

@@ -95,6 +95,7 @@ class Layer(nn.Module):
         # Keras's dtype policy: float32 variables, computation in float32 or (mixed_*) lower
         self._dtype_policy = mixed_precision.policy_of(dtype if dtype_policy is None else dtype_policy,
                                                        "dtype" if dtype_policy is None else "dtype_policy")
+        self._dtype_given = dtype is not None or dtype_policy is not None  # saved with the layer then
         self.declared_input_shape = self._declared_shape(input_shape, batch_input_shape, batch_size, input_dim)
         # Weights may be created after `.double()` or `.to(device)`; this empty buffer goes through
         # those calls like any tensor, so a late build knows the dtype and device asked for. It
@@ -369,6 +370,7 @@ class Layer(nn.Module):
     @dtype_policy.setter
     def dtype_policy(self, value: Any) -> None:
         self._dtype_policy = mixed_precision.policy_of(value, "dtype_policy")
+        self._dtype_given = True
 
     @property
     def variable_dtype(self) -> str:
@@ -518,7 +520,7 @@ class Layer(nn.Module):
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments that rebuild this layer (without its weights)."""
         config: dict[str, Any] = {"name": self.name, "trainable": self.trainable}
-        if self._dtype_policy.is_mixed:
+        if self._dtype_policy.is_mixed or self._dtype_given:  # a float32 layer among mixed ones stays float32
             config["dtype"] = self._dtype_policy.name
         if self.declared_input_shape is not None:
             config["batch_input_shape"] = self.declared_input_shape
