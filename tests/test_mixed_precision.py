@@ -163,20 +163,21 @@ def mnist_rows(n):
 
 @pytest.mark.slow
 def test_the_seed_model_trains_in_bfloat16():
-    """The seed program's model (LSTM 128, Dropout, LSTM 128, Dropout, Dense 32, Dropout, Dense
-    10 softmax) on 6000 MNIST images, 2 epochs: bfloat16 reaches float32's accuracy."""
+    """The seed program's model (its recipe's build_model) on 8,000 MNIST images, batch 32, two
+    epochs: bfloat16 reaches float32's test accuracy (here 0.892 against 0.895)."""
     from lstmkit.recipes.mnist import build_model
 
-    x, y, xt, yt = mnist_rows(6000)
-    accuracy = {}
+    x, y, xt, yt = mnist_rows(8000)
+    accuracy, losses = {}, {}
     for policy in ("float32", "mixed_bfloat16"):
         mixed_precision.set_global_policy(policy)
         torch.manual_seed(0)
         model = build_model()
-        model.fit(x, y, batch_size=64, epochs=2, verbose=0)
+        losses[policy] = model.fit(x, y, batch_size=32, epochs=2, verbose=0).history["loss"]
         accuracy[policy] = model.evaluate(xt, yt, verbose=0)[1]
-    assert accuracy["mixed_bfloat16"] > 0.8
-    assert accuracy["mixed_bfloat16"] > accuracy["float32"] - 0.05, accuracy
+    assert losses["mixed_bfloat16"][1] < 0.6 * losses["mixed_bfloat16"][0], losses
+    assert accuracy["mixed_bfloat16"] > 0.85, accuracy
+    assert accuracy["mixed_bfloat16"] > accuracy["float32"] - 0.03, accuracy
 
 
 def test_loss_scaling_follows_keras():
