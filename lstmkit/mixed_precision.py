@@ -129,10 +129,15 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'lstmkit.mixed_precision' has no attribute {name!r}")
 
 
-def _experimental_loss_scale_optimizer(*args: Any, **kwargs: Any) -> Any:
+def _experimental_loss_scale_optimizer(optimizer: Any, loss_scale: Any = "dynamic", **kwargs: Any) -> Any:
+    """TensorFlow 2.3's form: `loss_scale="dynamic"` or a number (a fixed scale)."""
     from .training.optimizers import LossScaleOptimizer
 
-    return LossScaleOptimizer(*args, **kwargs)
+    if loss_scale != "dynamic":
+        if isinstance(loss_scale, bool) or not isinstance(loss_scale, (int, float)):
+            raise ValueError(f"loss_scale must be 'dynamic' or a number, got loss_scale={loss_scale!r}")
+        kwargs.update(initial_scale=float(loss_scale), dynamic=False)
+    return LossScaleOptimizer(optimizer, **kwargs)
 
 
 # TensorFlow 2.1-2.3's `tf.keras.mixed_precision.experimental`

@@ -48,6 +48,10 @@ def test_keras_programs_reach_the_policy_and_the_optimizer():
         assert keras.optimizers.LossScaleOptimizer is LossScaleOptimizer
         tf.keras.mixed_precision.experimental.set_policy("float32")
         assert keras.mixed_precision.global_policy().name == "float32"
+        fixed = tf.keras.mixed_precision.experimental.LossScaleOptimizer(keras.optimizers.SGD(), loss_scale=128)
+        assert (fixed.loss_scale, fixed.dynamic) == (128.0, False)
+        dynamic = tf.keras.mixed_precision.experimental.LossScaleOptimizer(keras.optimizers.SGD(), "dynamic")
+        assert (dynamic.loss_scale, dynamic.dynamic) == (2.0**15, True)
 
 
 def mixed_model(implementation="auto", softmax=True):
