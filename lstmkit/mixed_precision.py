@@ -24,9 +24,10 @@ a program's own loop uses `optimizer.scale_loss` (Keras 3) or `get_scaled_loss` 
 
 from __future__ import annotations
 
+import contextlib
 import types
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -119,6 +120,25 @@ def global_policy() -> DTypePolicy:
 # Keras 3's other spellings (keras.config.set_dtype_policy, keras.config.dtype_policy)
 set_dtype_policy = set_global_policy
 dtype_policy = global_policy
+
+
+_suspended = [0]
+
+
+@contextlib.contextmanager
+def computing_in_float32() -> Iterator[None]:
+    """Within the block, layers of a mixed policy compute as float32 layers (their weights are
+    float32 already): what an ONNX export writes, for runtimes without bfloat16 arithmetic."""
+    _suspended[0] += 1
+    try:
+        yield
+    finally:
+        _suspended[0] -= 1
+
+
+def suspended() -> bool:
+    """Whether `computing_in_float32` is in force."""
+    return _suspended[0] > 0
 
 
 def __getattr__(name: str) -> Any:

@@ -297,3 +297,21 @@ def test_a_keras_model_saved_in_mixed_precision_loads_with_its_policies(tmp_path
     got = ours.predict(x)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, expected, rtol=0, atol=4e-3)  # both in bfloat16 (Keras: its states too): a few steps
+
+
+def test_a_mixed_precision_model_exports_to_onnx_computing_in_float32(tmp_path):
+    """ONNX's LSTM takes one type for x and W and onnxruntime's CPU products have no bfloat16:
+    the file computes in float32, as the same weights do under the float32 policy."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    mixed_precision.set_global_policy("mixed_bfloat16")
+    mixed = mixed_model()
+    mixed_precision.set_global_policy("float32")
+    plain = mixed_model()
+    plain.set_weights(mixed.get_weights())
+    path = mixed.export(tmp_path / "m.onnx", format="onnx")
+    session = ort.InferenceSession(str(path))
+    x = inputs(6)
+    got = session.run(None, {session.get_inputs()[0].name: x})[0]
+    np.testing.assert_allclose(got, plain.predict(x), rtol=0, atol=1e-5)
+    assert mixed.layers[0](torch.as_tensor(x)).dtype == BF16  # the model itself is still mixed

@@ -330,8 +330,9 @@ class Layer(nn.Module):
         if eager:
             mask = _carried_mask(x)
         arguments = {"mask": mask, "training": bool(training), **kwargs}
-        if self._dtype_policy.is_mixed or _holds_low_precision(x):
-            y = self._call_in_policy(x, arguments)
+        mixed = self._dtype_policy.is_mixed and not mixed_precision.suspended()
+        if mixed or _holds_low_precision(x):
+            y = self._call_in_policy(x, arguments, mixed)
         else:
             y = self.call(x, **self._call_arguments(arguments))
         if eager and isinstance(y, torch.Tensor):
@@ -340,14 +341,14 @@ class Layer(nn.Module):
                 y._keras_mask = out_mask  # type: ignore[attr-defined]
         return y
 
-    def _call_in_policy(self, x: Any, arguments: dict[str, Any]) -> Any:
+    def _call_in_policy(self, x: Any, arguments: dict[str, Any], mixed: bool) -> Any:
         """`call` as the dtype policy says (see `lstmkit.mixed_precision`): under a mixed policy,
         floating inputs cast to the compute dtype, products under torch's autocast, floating
         outputs in the compute dtype, and a final softmax in float32; under float32 (low-precision
         inputs from a mixed layer before it), inputs cast to the weights' dtype, autocast off."""
         policy = self._dtype_policy
         device = _device_of(x) or self._placement.device
-        if not policy.is_mixed:
+        if not mixed:  # a float32 layer (or a mixed one under mixed_precision.computing_in_float32)
             with torch.autocast(device.type, enabled=False):
                 return self.call(_cast_floats(x, self._placement.dtype), **self._call_arguments(arguments))
         low = policy.torch_compute_dtype

@@ -37,6 +37,7 @@ from typing import Any, Iterator
 
 import torch
 
+from .. import mixed_precision
 from ..kernels import fused
 from ..kernels import ops as kernel_ops
 from ..layers.lookup import IndexLookup
@@ -208,7 +209,9 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike[str], example: A
     `next_{layer}_state_h` (and `_c`): zeros at the start of a stream, then what the last call
     returned. `example`: an input batch (a tensor, or a list for several inputs) to
     trace with where the model's input shapes do not give one (default: ones, batch 2, three
-    steps where an axis is open)."""
+    steps where an axis is open). A mixed-precision model is written computing in float32 (its
+    weights are float32): ONNX's recurrent operators take one type for x and W, and onnxruntime's
+    CPU products have no bfloat16."""
     try:
         import onnx
         import onnxscript  # noqa: F401  (torch's exporter writes through it)
@@ -259,7 +262,8 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike[str], example: A
     model.eval()
     traced.eval()
     try:
-        with kernel_ops.onnx_export(), onnx_loop.scan_outputs_counted(), torch.no_grad(), _quiet():
+        with kernel_ops.onnx_export(), onnx_loop.scan_outputs_counted(), torch.no_grad(), _quiet(), \
+                mixed_precision.computing_in_float32():  # (ONNX's LSTM and onnxruntime's CPU MatMul: no bfloat16)
             program = torch.onnx.export(traced, args, dynamo=True, opset_version=opset, verbose=False,
                                         dynamic_shapes=shapes, input_names=names, output_names=output_names,
                                         custom_translation_table={torch.ops.lstmkit.sequence.default: _translate_sequence})
