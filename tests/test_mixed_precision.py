@@ -315,3 +315,21 @@ def test_a_mixed_precision_model_exports_to_onnx_computing_in_float32(tmp_path):
     got = session.run(None, {session.get_inputs()[0].name: x})[0]
     np.testing.assert_allclose(got, plain.predict(x), rtol=0, atol=1e-5)
     assert mixed.layers[0](torch.as_tensor(x)).dtype == BF16  # the model itself is still mixed
+
+
+def test_a_compiled_mixed_precision_model_computes_as_eager():
+    """torch.compile of a mixed model: the layers' casts and autocast, and the recurrent graph
+    operator with a bfloat16 x, traced without a difference."""
+    mixed_precision.set_global_policy("mixed_bfloat16")
+    model = mixed_model()
+    x = torch.as_tensor(inputs(4))
+    eager = model(x)
+    eager.log().mean().backward()
+    expected = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    compiled = torch.compile(model, backend="aot_eager")(x)
+    assert compiled.dtype == torch.float32
+    torch.testing.assert_close(compiled, eager, rtol=0, atol=1e-6)
+    compiled.log().mean().backward()
+    for got, want in zip([p.grad for p in model.parameters()], expected):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
