@@ -31,6 +31,9 @@ from typing import Any, Iterator
 
 import torch
 
+# the compute dtypes of the mixed policies: what a mixed layer's outputs (and a recurrent layer's x) hold
+LOW_PRECISION = (torch.float16, torch.bfloat16)
+
 _TORCH = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64}
 
 # policy name -> (compute dtype, variable dtype)

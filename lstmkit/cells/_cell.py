@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Collection, Protocol, TypeVar, runtime_checkab
 import torch
 from torch import nn
 
-from .. import activations, initializers
+from .. import activations, initializers, mixed_precision
 from .._checks import positive_int
 
 State = tuple[torch.Tensor, ...]
@@ -110,7 +110,7 @@ def input_product(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """`x W` in the kernel's dtype. An x of lower precision (a mixed-precision layer's bfloat16 or
     float16) is multiplied by W rounded to its dtype, the product coming back in W's: the
     specification of the fused kernels' mixed-precision projection."""
-    if x.dtype != kernel.dtype and x.dtype in (torch.bfloat16, torch.float16):
+    if x.dtype != kernel.dtype and x.dtype in mixed_precision.LOW_PRECISION:
         return (x @ kernel.to(x.dtype)).to(kernel.dtype)
     return x @ kernel
 

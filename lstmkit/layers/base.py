@@ -538,15 +538,12 @@ class Layer(nn.Module):
 _CALL_ARGUMENTS: dict[type, frozenset[str]] = {}
 
 
-_LOW_PRECISION = (torch.float16, torch.bfloat16)
-
-
 def _holds_low_precision(x: Any) -> bool:
     """Whether x (a tensor or a list of them) holds float16 or bfloat16 values: what a layer of
     a mixed policy hands on, which a float32 layer casts up."""
     if isinstance(x, torch.Tensor):
-        return x.dtype in _LOW_PRECISION
-    return isinstance(x, (list, tuple)) and any(isinstance(t, torch.Tensor) and t.dtype in _LOW_PRECISION for t in x)
+        return x.dtype in mixed_precision.LOW_PRECISION
+    return isinstance(x, (list, tuple)) and any(isinstance(t, torch.Tensor) and t.dtype in mixed_precision.LOW_PRECISION for t in x)
 
 
 def _cast_floats(x: Any, dtype: torch.dtype) -> Any:

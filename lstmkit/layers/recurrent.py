@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Sequence
 
 import torch
 
-from .. import constraints, regularizers
+from .. import constraints, mixed_precision, regularizers
 from ..cells import CellSettings, RecurrentCell, Settings
 from ..cells._cell import State
 from ..kernels import SequenceSettings, run_sequence
@@ -218,7 +218,7 @@ class Recurrent(SettingsLayer):
         dtype = cell.kernel.dtype
         if x.is_complex():
             raise TypeError(f"{type(self).__name__} layer {self.name!r} takes real numbers, got x of dtype {x.dtype}")
-        if not (x.dtype in (torch.bfloat16, torch.float16) and dtype == torch.float32):
+        if not (x.dtype in mixed_precision.LOW_PRECISION and dtype == torch.float32):
             x = x.to(dtype)  # (B, T, D); a mixed-precision layer's low-precision x stays (run_sequence)
         B, T, D = x.shape
         mask = self._checked_mask(mask, B, T, x.device)

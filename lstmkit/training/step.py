@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from .. import activations, distributed
+from .. import activations, distributed, mixed_precision
 from . import losses as losses_module
 from . import metrics as metrics_module
 from .compile import Setup
@@ -30,8 +30,6 @@ _LOGIT_PAIRS = {
 }
 
 Trackers = dict[str, metrics_module.RunningMean]
-
-_LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
 if TYPE_CHECKING:
@@ -75,7 +73,7 @@ class Step:
         run = model.run if replicas is None else replicas.forward
         outs, masks = run(xs, training=training, logits=flags)
         # a mixed-precision model's float16/bfloat16 outputs: losses and metrics in float32, as in Keras
-        outs = [o.to(model.compute_dtype) if isinstance(o, torch.Tensor) and o.dtype in _LOW_PRECISION else o
+        outs = [o.to(model.compute_dtype) if isinstance(o, torch.Tensor) and o.dtype in mixed_precision.LOW_PRECISION else o
                 for o in outs]
         total: torch.Tensor | None = None
         per_output: list[torch.Tensor | None] = []

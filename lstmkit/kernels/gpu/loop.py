@@ -29,6 +29,8 @@ import torch
 import triton
 import triton.language as tl
 
+from ... import mixed_precision
+
 
 LOOP_TENSORS = ("x", "W", "b", "U", "h0", "c0", "mask", "rmask", "out", "h", "c", "H", "C", "HIN", "grad_out",
                 "grad_h", "grad_c")
@@ -206,9 +208,10 @@ def sequence_of(tensors: dict[str, torch.Tensor], options: dict[str, float], spa
         x = x.reshape(x.shape[0], x.shape[1], -1)
         mask = None if mask is None else mask.repeat_interleave(math.prod(shape), 1)
         rmask = None if rmask is None else rmask.reshape(-1, units)
-    low = x.dtype in (torch.bfloat16, torch.float16) and not spatial
+    low = x.dtype in mixed_precision.LOW_PRECISION and not spatial
     return Sequence(
-        x=x.float().contiguous(), x_low=x.contiguous() if low else None, W=tensors["W"], b=tensors.get("b"), U=tensors["U"].contiguous(),
+        x=x.float().contiguous(), x_low=x.contiguous() if low else None,
+        W=tensors["W"], b=tensors.get("b"), U=tensors["U"].contiguous(),
         mask=None if mask is None else mask.to(torch.uint8).contiguous(),
         rmask=None if rmask is None else rmask.float().contiguous(),
         zero_output=bool(options["zero_output"]), return_sequences=bool(options["return_sequences"]),
