@@ -17,6 +17,7 @@ Layers take `implementation=`; `None` means the library-wide default, which
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import os
 import warnings
@@ -140,11 +141,11 @@ def run_sequence(
     if training and settings.recurrent_dropout > 0:
         recurrent_mask = dropout_mask(tuple(state[0].shape), settings.recurrent_dropout, state[0])
     noise = cell.draw_noise(T, B, state[0]) if training else None
-    if torch.is_autocast_enabled(x.device.type):  # a mixed-precision layer: the loop stays in the weights' dtype
-        with torch.autocast(x.device.type, enabled=False):
-            return dispatch(cell, x, state, settings, mask=mask, recurrent_mask=recurrent_mask, noise=noise,
-                            owner=owner)
-    return dispatch(cell, x, state, settings, mask=mask, recurrent_mask=recurrent_mask, noise=noise, owner=owner)
+    # a mixed-precision layer's autocast does not reach into the loop (run in the weights' dtype)
+    outside_autocast = torch.autocast(x.device.type, enabled=False) if torch.is_autocast_enabled(x.device.type) \
+        else contextlib.nullcontext()
+    with outside_autocast:
+        return dispatch(cell, x, state, settings, mask=mask, recurrent_mask=recurrent_mask, noise=noise, owner=owner)
 
 
 def resolve(implementation: str | None, cell: SequenceCell, x: torch.Tensor, owner: str) -> str:

@@ -548,19 +548,17 @@ def _holds_low_precision(x: Any) -> bool:
 
 def _cast_floats(x: Any, dtype: torch.dtype) -> Any:
     """x with its floating tensors (also in lists, tuples, dicts) cast to `dtype`; the rest as it is."""
-    if isinstance(x, torch.Tensor):
-        if not x.is_floating_point() or x.dtype == dtype:
-            return x
-        cast = x.to(dtype)
-        mask = getattr(x, "_keras_mask", None)
+
+    def cast(t: torch.Tensor) -> torch.Tensor:
+        if not t.is_floating_point() or t.dtype == dtype:
+            return t
+        made = t.to(dtype)
+        mask = getattr(t, "_keras_mask", None)
         if mask is not None:
-            cast._keras_mask = mask  # type: ignore[attr-defined]
-        return cast
-    if isinstance(x, (list, tuple)):
-        return type(x)(_cast_floats(t, dtype) for t in x)
-    if isinstance(x, dict):
-        return {k: _cast_floats(v, dtype) for k, v in x.items()}
-    return x
+            made._keras_mask = mask  # type: ignore[attr-defined]
+        return made
+
+    return symbolic.map_structure(cast, x, torch.Tensor)
 
 
 def _device_of(x: Any) -> torch.device | None:

@@ -87,14 +87,15 @@ def flatten(value: Any) -> list[SymbolicTensor]:
     return []
 
 
-def map_structure(fn: Callable[[SymbolicTensor], Any], value: Any) -> Any:
-    """`value` with each symbolic tensor `t` in it replaced by `fn(t)`."""
-    if isinstance(value, SymbolicTensor):
+def map_structure(fn: Callable[[Any], Any], value: Any, leaf: type = SymbolicTensor) -> Any:
+    """`value` (a nest of lists, tuples and dicts) with each `leaf` in it (a symbolic tensor, or
+    another type: torch.Tensor) replaced by `fn(leaf)`; everything else as it is."""
+    if isinstance(value, leaf):
         return fn(value)
     if isinstance(value, (list, tuple)):
-        return type(value)(map_structure(fn, item) for item in value)
+        return type(value)(map_structure(fn, item, leaf) for item in value)
     if isinstance(value, dict):
-        return {k: map_structure(fn, item) for k, item in value.items()}
+        return {k: map_structure(fn, item, leaf) for k, item in value.items()}
     return value
 
 

@@ -13,6 +13,8 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import torch
 
+from ..layers.symbolic import map_structure
+
 T = TypeVar("T")
 U = TypeVar("U")
 
@@ -23,17 +25,15 @@ LOOKAHEAD: Any = "auto"
 def to_device(value: Any, device: torch.device) -> Any:
     """`value` (a tensor, or lists, tuples and dicts of them; other things as they are) on
     `device`: from host memory to a CUDA device through pinned memory, without waiting."""
-    if isinstance(value, torch.Tensor):
-        if value.device == device:
-            return value
-        if device.type == "cuda" and value.device.type == "cpu":
-            return (value if value.is_pinned() else value.pin_memory()).to(device, non_blocking=True)
-        return value.to(device)
-    if isinstance(value, (list, tuple)):
-        return type(value)(to_device(v, device) for v in value)
-    if isinstance(value, dict):
-        return {k: to_device(v, device) for k, v in value.items()}
-    return value
+
+    def moved(t: torch.Tensor) -> torch.Tensor:
+        if t.device == device:
+            return t
+        if device.type == "cuda" and t.device.type == "cpu":
+            return (t if t.is_pinned() else t.pin_memory()).to(device, non_blocking=True)
+        return t.to(device)
+
+    return map_structure(moved, value, torch.Tensor)
 
 
 def looks_ahead(device: torch.device) -> bool:
@@ -75,12 +75,4 @@ _END: Any = object()
 
 def _record(value: Any, stream: Any) -> None:
     """Tells the caching allocator that tensors made on the side stream are used on `stream`."""
-    if isinstance(value, torch.Tensor):
-        if value.device.type == "cuda":
-            value.record_stream(stream)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            _record(v, stream)
-    elif isinstance(value, dict):
-        for v in value.values():
-            _record(v, stream)
+    map_structure(lambda t: t.record_stream(stream) if t.device.type == "cuda" else None, value, torch.Tensor)

@@ -148,7 +148,7 @@ def arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMAS
 class Sequence:
     """One call's sequence-wide tensors and options, time-major."""
 
-    x: torch.Tensor  # (T, B, D) float32; a spatial cell's frames as (T, samples, S_in·C)
+    x: torch.Tensor  # (T, B, D) float32 (a stand-in with x_low); a spatial cell's frames as (T, samples, S_in·C)
     W: torch.Tensor
     b: torch.Tensor | None
     U: torch.Tensor
@@ -209,8 +209,11 @@ def sequence_of(tensors: dict[str, torch.Tensor], options: dict[str, float], spa
         mask = None if mask is None else mask.repeat_interleave(math.prod(shape), 1)
         rmask = None if rmask is None else rmask.reshape(-1, units)
     low = x.dtype in mixed_precision.LOW_PRECISION and not spatial
+    # with a low-precision x the loop reads x_low alone (input_product, run_backward); x is then a
+    # float32 stand-in of its shape, holding no memory (shapes, new buffers' dtype, placeholders)
+    loop_x = torch.zeros((), dtype=torch.float32, device=x.device).expand(x.shape) if low else x.float().contiguous()
     return Sequence(
-        x=x.float().contiguous(), x_low=x.contiguous() if low else None,
+        x=loop_x, x_low=x.contiguous() if low else None,
         W=tensors["W"], b=tensors.get("b"), U=tensors["U"].contiguous(),
         mask=None if mask is None else mask.to(torch.uint8).contiguous(),
         rmask=None if rmask is None else rmask.float().contiguous(),
