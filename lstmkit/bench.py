@@ -4,7 +4,9 @@
 (forward, loss, backward, Adam step) and one inference batch of each contender, on the CPU or,
 with `--device cuda`, on the GPU (where `nn.LSTM` is cuDNN and `fused` the Triton kernels):
 
-- `fused`: lstmkit with `implementation="fused"`;
+- `fused`: lstmkit with `implementation="fused"`; on CUDA also `fused steps` and `fused sequence`,
+  the GPU loop's two drivers forced (a launch per step; one kernel for the sequence: see
+  kernels/gpu/loop.py), where `fused` lets the driver rule choose;
 - `reference`: lstmkit with `implementation="reference"` (the Python loop over the cell);
 - `nn.LSTM`: the same network on `torch.nn.LSTM` / `GRU` / `RNN` (oneDNN on CPU), where the
   variant exists there;
@@ -19,6 +21,7 @@ grows with the sequence and differs between implementations.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -260,8 +263,19 @@ def case_data(case: Case, seed: int = 0, device: torch.device | str = "cpu"
     return x.to(device), y.to(device), mask
 
 
+def _driven_by(driver: str | None) -> contextlib.AbstractContextManager[None]:
+    """The GPU loop run by the driver named (None: as the rule chooses)."""
+    if driver is None:
+        return contextlib.nullcontext()
+    from .kernels.gpu import loop
+
+    return loop.driven_by(driver)
+
+
 def bench_case(case: Case, rounds: int, steps_per_round: int, seed: int = 0,
-               device: torch.device | str = "cpu") -> dict[str, Result]:
+               device: torch.device | str = "cpu", gpu_drivers: bool | None = None) -> dict[str, Result]:
+    """The case's contenders timed in interleaved rounds; `gpu_drivers` (default: on CUDA) adds
+    the GPU loop's two drivers forced."""
     device = torch.device(device)
     x, y, mask = case_data(case, seed, device)
     builders: dict[str, Callable[[], Callable[..., torch.Tensor] | None]] = {
@@ -270,6 +284,11 @@ def bench_case(case: Case, rounds: int, steps_per_round: int, seed: int = 0,
         "nn." + {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}[case.cell]: lambda: torch_model(case, loop=False),
         {"lstm": "LSTMCell", "gru": "GRUCell", "rnn": "RNNCell"}[case.cell] + " loop": lambda: torch_model(case, loop=True),
     }
+    drivers: dict[str, str] = {}
+    if device.type == "cuda" if gpu_drivers is None else gpu_drivers:  # `fused` lets the driver rule choose
+        for driver in ("steps", "sequence"):
+            builders[f"fused {driver}"] = lambda: lstmkit_model(case, "fused")
+            drivers[f"fused {driver}"] = driver
     models = {name: build() for name, build in builders.items()}
     for model in models.values():
         if model is not None:
@@ -281,13 +300,14 @@ def bench_case(case: Case, rounds: int, steps_per_round: int, seed: int = 0,
             continue
         opt = torch.optim.Adam(model.module.parameters(), 1e-3)  # type: ignore[attr-defined]
 
-        def train(model=model, opt=opt) -> None:
-            opt.zero_grad()
-            F.cross_entropy(model(x, mask, True), y).backward()
-            opt.step()
+        def train(model=model, opt=opt, driver=drivers.get(name)) -> None:
+            with _driven_by(driver):
+                opt.zero_grad()
+                F.cross_entropy(model(x, mask, True), y).backward()
+                opt.step()
 
-        def infer(model=model) -> None:
-            with torch.no_grad():
+        def infer(model=model, driver=drivers.get(name)) -> None:
+            with torch.no_grad(), _driven_by(driver):
                 model(x, mask, False)
 
         train_steps[name], infer_steps[name] = train, infer

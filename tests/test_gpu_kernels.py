@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import unittest.mock
 
 import pytest
 import torch
@@ -49,6 +50,16 @@ def triton_path(monkeypatch):
     return calls
 
 
+@pytest.fixture(params=["steps", "sequence"])
+def driver(request):
+    """Runs the test under each of the GPU loop's drivers: a launch per step (the product in
+    torch), and one kernel for the sequence (the product inside it)."""
+    from lstmkit.kernels.gpu import loop
+
+    with loop.driven_by(request.param):
+        yield request.param
+
+
 def compare_on_triton(calls, layer_cls, x, mask, *, with_state=False, units=5, perturb=0.1, **options):
     label = f"{layer_cls.__name__} {options} mask={mask is not None} state={with_state}"
     ref = run_layer(layer_cls, "reference", x, mask, torch.float32, with_state=with_state, units=units,
@@ -73,7 +84,7 @@ FLAGS = [  # return_sequences, go_backwards, masked, initial state
 
 
 @pytest.mark.parametrize("layer_cls,extra", CELLS, ids=lambda v: v.__name__ if isinstance(v, type) else str(v))
-def test_variant_matrix_on_triton(triton_path, layer_cls, extra):
+def test_variant_matrix_on_triton(triton_path, driver, layer_cls, extra):
     """Each cell and variant, masked and not, forwards and backwards, with dropout and recurrent
     dropout, initial states, go_backwards, zero_output_for_mask, no bias."""
     g = torch.Generator().manual_seed(0)
@@ -110,7 +121,7 @@ def test_conv_lstm_on_triton(triton_path, options):
             assert fused_error <= max(1e-5, 4 * reference_error), f"{opts}: tensor {i}"
 
 
-def test_rows_longer_than_one_block_and_unpadded_widths(triton_path):
+def test_rows_longer_than_one_block_and_unpadded_widths(triton_path, driver):
     """Units that are not a power of two (the kernels pad rows to one) and more than the minimum
     block: 37 units, a batch of 6."""
     g = torch.Generator().manual_seed(2)
@@ -118,6 +129,100 @@ def test_rows_longer_than_one_block_and_unpadded_widths(triton_path):
     mask = random_mask(6, 4, g)
     for cls, extra in ((LSTM, {"layer_norm": True, "peephole": True}), (GRU, {"reset_after": False}), (SimpleRNN, {})):
         compare_on_triton(triton_path, cls, x, mask, units=37, return_sequences=True, recurrent_dropout=0.2, **extra)
+
+
+@pytest.mark.parametrize("layer_cls,extra", [(LSTM, {"peephole": True}), (GRU, {"reset_after": False}), (GRU, {})],
+                         ids=["LSTM", "GRU-v1", "GRU"])
+def test_wide_rows_in_the_sequence_kernel(triton_path, layer_cls, extra):
+    """150 units: the sequence kernel's in-kernel product runs over several tiles of U's rows and
+    columns per gate (rows padded to 256, tiles of 32 rows by 128 columns), partly empty ones."""
+    from lstmkit.kernels.gpu import loop
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 3, 4, generator=g)
+    mask = torch.tensor([[True, True, False], [True, False, True]])
+    with loop.driven_by("sequence"):
+        compare_on_triton(triton_path, layer_cls, x, mask, units=150, return_sequences=True, **extra)
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU, SimpleRNN], ids=lambda c: c.__name__)
+def test_the_sequence_driver_runs_no_product_per_step(triton_path, monkeypatch, cls):
+    """Per step, every step's recurrent product (and its backward) is a torch product; in the
+    sequence kernel none is: the kernel computes them. Both give the reference's results."""
+    from lstmkit.kernels.gpu import loop
+
+    products = []
+    for name in ("mm", "addmm"):
+        real = getattr(torch, name)
+        monkeypatch.setattr(torch, name, lambda *a, real=real, name=name, **k: products.append(name) or real(*a, **k))
+    x = torch.randn(3, 6, 4)
+    counts = {}
+    for chosen in ("steps", "sequence"):
+        del products[:]
+        with loop.driven_by(chosen):
+            compare_on_triton(triton_path, cls, x, None, units=8, return_sequences=True)
+        counts[chosen] = len(products)
+    assert counts["steps"] >= 2 * 6 and counts["sequence"] == 0, counts
+
+
+def test_bench_times_both_drivers(triton_path):
+    """`lstmkit bench --device cuda` adds `fused steps` and `fused sequence` (here on the CPU
+    tensors of Triton's interpreter, a tiny case): each contender runs the Triton loop under its
+    driver, and each gets its times."""
+    from lstmkit import bench
+    from lstmkit.kernels.gpu import loop
+
+    seen = []
+    whole = loop.whole_sequence
+
+    def spy(cell, seq):
+        seen.append(whole(cell, seq))
+        return seen[-1]
+
+    case = bench.Case("tiny", batch=2, steps=3, features=4, units=8, classes=3)
+    with unittest.mock.patch.object(loop, "whole_sequence", spy):
+        results = bench.bench_case(case, rounds=1, steps_per_round=1, gpu_drivers=True)
+    assert {"fused", "fused steps", "fused sequence"} <= set(results)
+    assert all(results[n].train_ms and results[n].infer_ms for n in ("fused steps", "fused sequence"))
+    assert True in seen and False in seen  # the sequence kernel ran, and the per-step loop
+    assert "fused sequence" in bench.report(case, results)
+
+
+def test_the_driver_rule(monkeypatch):
+    """auto: one kernel for the sequence on a CUDA device where each SM's rows stream at most
+    SEQUENCE_BYTES of U per step, a launch per step beyond (and off CUDA: the interpreter);
+    $LSTMKIT_GPU_LOOP or driven_by choose; other names are refused by name."""
+    from types import SimpleNamespace
+
+    from lstmkit.kernels.gpu import loop
+
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: SimpleNamespace(multi_processor_count=132))
+
+    def seq(batch, units, gates=4, is_cuda=True):
+        x = SimpleNamespace(is_cuda=is_cuda, device="cuda:0")
+        return SimpleNamespace(x=x, B=batch, U=torch.empty(units, gates * units))
+
+    lstm_cell, conv_cell = SimpleNamespace(sequence_kernel=True), SimpleNamespace(sequence_kernel=False)
+    monkeypatch.delenv("LSTMKIT_GPU_LOOP", raising=False)
+    assert loop.driver() == "auto"
+    assert loop.whole_sequence(lstm_cell, seq(32, 128))  # the seed model: 256 KiB of U per SM
+    assert loop.whole_sequence(lstm_cell, seq(256, 128))  # two rows per SM
+    assert loop.whole_sequence(lstm_cell, seq(64, 256))  # the char model: 1 MiB
+    assert not loop.whole_sequence(lstm_cell, seq(32, 512))  # 4 MiB
+    assert not loop.whole_sequence(lstm_cell, seq(1024, 256))  # eight rows per SM
+    assert not loop.whole_sequence(lstm_cell, seq(32, 128, is_cuda=False))
+    assert not loop.whole_sequence(conv_cell, seq(32, 128))
+    monkeypatch.setenv("LSTMKIT_GPU_LOOP", "steps")
+    assert not loop.whole_sequence(lstm_cell, seq(32, 128))
+    with loop.driven_by("sequence"):  # over the environment
+        assert loop.whole_sequence(lstm_cell, seq(32, 512, is_cuda=False))
+        assert not loop.whole_sequence(conv_cell, seq(32, 128))
+    monkeypatch.setenv("LSTMKIT_GPU_LOOP", "fast")
+    with pytest.raises(ValueError, match="LSTMKIT_GPU_LOOP='fast'"):
+        loop.driver()
+    with pytest.raises(ValueError, match="driven_by"):
+        with loop.driven_by("persistent"):
+            pass
 
 
 @pytest.mark.slow
@@ -136,7 +241,7 @@ def test_every_registry_activation_on_triton(triton_path, name):
 @pytest.mark.parametrize("layer_cls,extra", [(LSTM, {"layer_norm": True, "peephole": True, "zoneout": 0.2}),
                                              (GRU, {"reset_after": False}), (SimpleRNN, {})],
                          ids=["LSTM", "GRU", "SimpleRNN"])
-def test_an_empty_batch_gives_empty_results_on_triton(triton_path, layer_cls, extra):
+def test_an_empty_batch_gives_empty_results_on_triton(triton_path, driver, layer_cls, extra):
     """Zero samples: the reference's empty outputs, states and gradients, no gradient on any weight."""
     x = torch.randn(0, 5, 4)
     mask = torch.ones(0, 5, dtype=torch.bool)
@@ -151,7 +256,7 @@ def test_an_empty_batch_gives_empty_results_on_triton(triton_path, layer_cls, ex
             assert torch.count_nonzero(t) == 0, name
 
 
-def test_inference_without_grad_runs_the_forward_only(triton_path):
+def test_inference_without_grad_runs_the_forward_only(triton_path, driver):
     torch.manual_seed(0)
     x = torch.randn(3, 6, 2)
     for cls, name in ((LSTM, "lstm"), (GRU, "gru"), (SimpleRNN, "simple_rnn")):
@@ -269,6 +374,28 @@ def test_compiled_model_runs_the_triton_kernels(triton_path):
     assert_close(eager, compiled, "compiled on Triton")
 
 
+def test_every_kernel_compiles_for_the_gpu():
+    """Every kernel in both drivers and its main option sets compiles to a CUDA binary for
+    sm_80 and sm_90 (Triton's compiler and ptxas, no GPU needed: tests/compile_gpu_kernels.py),
+    in its own process without the interpreter. CI runs it on each Triton it tests."""
+    import pathlib
+    import subprocess
+    import sys
+
+    import triton
+
+    ptxas = pathlib.Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "ptxas"
+    if not ptxas.exists():
+        pytest.skip(f"this Triton carries no ptxas ({ptxas})")
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    script = pathlib.Path(__file__).with_name("compile_gpu_kernels.py")
+    done = subprocess.run([sys.executable, str(script), "80", "90"], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    compiled = [line for line in done.stdout.splitlines() if line.startswith("compiled ")]
+    assert len(compiled) >= 70 and any("_forward_kernel (LSTM sequence every option" in c for c in compiled)
+
+
 def test_ci_runs_the_ends_of_the_triton_range():
     """pyproject.toml's Triton range and the versions .ci/run tests the interpreter on agree: the
     lower bound is the oldest run, and the newest run is below the upper bound."""
@@ -298,7 +425,7 @@ def test_ci_runs_the_ends_of_the_triton_range():
     lambda i: SimpleRNN(6, return_sequences=True, implementation=i),
 ], ids=["lstm", "lstm-ln-peephole", "gru", "gru-v1", "simple_rnn"])
 @pytest.mark.parametrize("low", [torch.bfloat16, torch.float16], ids=["bfloat16", "float16"])
-def test_a_mixed_precision_input_on_triton(triton_path, make, low):
+def test_a_mixed_precision_input_on_triton(triton_path, driver, make, low):
     """A mixed-precision layer's x (bfloat16 / float16) with float32 weights: x W in x's dtype,
     the loop in float32, as the reference cell specifies (cells/_cell.py input_product); the
     gradients of x come back in its dtype."""

@@ -65,6 +65,7 @@ class _TritonBackend:
         impl_class = _checked(cell, tensors, options)
         seq = loop.sequence_of(tensors, options, impl_class.spatial)
         impl = impl_class(seq, tensors, options)
+        seq.whole = loop.whole_sequence(impl, seq)
         initial = [tensors[n].float().reshape(seq.B, seq.H) for n in ("h0", "c0")[:impl.n_states]]
         return loop.run_forward(impl, seq, initial, bool(options["save"]))
 
@@ -74,6 +75,7 @@ class _TritonBackend:
         impl_class = _checked(cell, tensors, options)
         seq = loop.sequence_of(tensors, options, impl_class.spatial)
         impl = impl_class(seq, tensors, options)
+        seq.whole = loop.whole_sequence(impl, seq)
         grads = loop.run_backward(impl, seq, tensors, bool(options["need_dx"]))
         # each gradient in its input's dtype (a float16 x gets a float16 gradient)
         return {n: g.to(tensors[n].dtype) if n in tensors else g for n, g in grads.items()}

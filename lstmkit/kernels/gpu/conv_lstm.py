@@ -22,6 +22,7 @@ class ConvLSTM(LSTM):
                            ints=("act", "ract", "stride0", "stride1", "stride2", "dilation0", "dilation1", "dilation2"),
                            floats=())
     spatial = True
+    sequence_kernel = False  # its recurrent product is a convolution (cuDNN), a launch per step
 
     def __init__(self, seq: loop.Sequence, tensors: dict[str, torch.Tensor], options: dict[str, Any]) -> None:
         plain = dict(peephole=0, layer_norm=0, clip=0, eps=0.0, zoneout=0.0, cell_clip=0.0)  # the LSTM's, all off

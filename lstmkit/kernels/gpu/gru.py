@@ -27,10 +27,9 @@ def _put(P, row, k, H, j, valid, value):
     loop.store_block(P, row, k, 3, H, j, valid, value)
 
 
-@triton.jit(do_not_specialize=["t"])
-def _gates_kernel(t, B, H, XW, HU, HIN, PRE, A, RHIN, RACT: tl.constexpr, BLOCK: tl.constexpr):
+@triton.jit
+def _gates_step(t, b, j, valid, row, H, XW, HU, HIN, PRE, A, RHIN, RACT: tl.constexpr):
     """Without reset_after, the first part of a step: z and r from x and hin U[:, :2H], and r·hin."""
-    b, j, valid, row = loop.this_row(t, B, H, BLOCK)
     pz = _block(XW, row, 0, H, j, valid) + _block(HU, row, 0, H, j, valid)
     pr = _block(XW, row, 1, H, j, valid) + _block(HU, row, 1, H, j, valid)
     _put(PRE, row, 0, H, j, valid, pz)
@@ -42,72 +41,113 @@ def _gates_kernel(t, B, H, XW, HU, HIN, PRE, A, RHIN, RACT: tl.constexpr, BLOCK:
 
 
 @triton.jit(do_not_specialize=["t"])
-def _forward_kernel(
-    t, T, B, H, XW, HU, HS, HIN, OUT, MASK, RMASK, PRE, A,
-    ACT: tl.constexpr, RACT: tl.constexpr, RESET_AFTER: tl.constexpr, HAS_MASK: tl.constexpr,
-    HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr, SEQUENCES: tl.constexpr, BLOCK: tl.constexpr,
-):
+def _gates_kernel(t, B, H, XW, HU, HIN, PRE, A, RHIN, RACT: tl.constexpr, BLOCK: tl.constexpr):
     b, j, valid, row = loop.this_row(t, B, H, BLOCK)
-    hu_h = _block(HU, row, 2, H, j, valid)
-    if RESET_AFTER:
-        pz = _block(XW, row, 0, H, j, valid) + _block(HU, row, 0, H, j, valid)
-        pr = _block(XW, row, 1, H, j, valid) + _block(HU, row, 1, H, j, valid)
-        z = act.forward(pz, valid, RACT)
-        r = act.forward(pr, valid, RACT)
-        _put(PRE, row, 0, H, j, valid, pz)
-        _put(PRE, row, 1, H, j, valid, pr)
-        _put(A, row, 0, H, j, valid, z)
-        _put(A, row, 1, H, j, valid, r)
-        pg = _block(XW, row, 2, H, j, valid) + r * hu_h
-    else:  # z and r came from _gates_kernel, hu_h from (r hin) U[:, 2H:]
-        z = _block(A, row, 0, H, j, valid)
-        pg = _block(XW, row, 2, H, j, valid) + hu_h
-    g = act.forward(pg, valid, ACT)
-    _put(PRE, row, 2, H, j, valid, pg)
-    _put(A, row, 2, H, j, valid, g)
-    hp = tl.load(HS + row * H + j, valid, other=0.0)
-    hn = z * hp + (1.0 - z) * g
-    keep = loop.kept(MASK, t, b, B, HAS_MASK)
-    loop.settle(hn, hp, keep, t, b, T, B, H, j, valid, HS, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
+    _gates_step(t, b, j, valid, row, H, XW, HU, HIN, PRE, A, RHIN, RACT)
 
 
-@triton.jit(do_not_specialize=["t"])
+@triton.jit(do_not_specialize=["t0", "steps"])
+def _forward_kernel(
+    t0, steps, T, B, H, XW, HU, U, B_R, RHIN, HS, HIN, OUT, MASK, RMASK, PRE, A,
+    ACT: tl.constexpr, RACT: tl.constexpr, RESET_AFTER: tl.constexpr, HAS_BR: tl.constexpr, HAS_MASK: tl.constexpr,
+    HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr, SEQUENCES: tl.constexpr, BLOCK: tl.constexpr,
+    SEQUENCE: tl.constexpr, PK: tl.constexpr, PN: tl.constexpr,
+):
+    t = t0
+    while t < t0 + steps:  # one step, or the whole sequence (SEQUENCE)
+        b, j, valid, row = loop.this_row(t, B, H, BLOCK)
+        if SEQUENCE:  # this step's recurrent products, into the row's HU
+            if RESET_AFTER:  # hin U + b_r
+                loop.row_times(HIN + row * H, U, HU + row * 3 * H, H, 3 * H, 0, B_R, 3, HAS_BR, BLOCK, PK, PN)
+                tl.debug_barrier()
+            else:  # hin U[:, :2H], z and r, then (r hin) U[:, 2H:]
+                loop.row_times(HIN + row * H, U, HU + row * 3 * H, H, 3 * H, 0, U, 2, False, BLOCK, PK, PN)
+                tl.debug_barrier()
+                _gates_step(t, b, j, valid, row, H, XW, HU, HIN, PRE, A, RHIN, RACT)
+                tl.debug_barrier()
+                loop.row_times(RHIN + row * H, U, HU + row * 3 * H + 2 * H, H, 3 * H, 2 * H, U, 1, False, BLOCK,
+                               PK, PN)
+                tl.debug_barrier()
+        hu_h = _block(HU, row, 2, H, j, valid)
+        if RESET_AFTER:
+            pz = _block(XW, row, 0, H, j, valid) + _block(HU, row, 0, H, j, valid)
+            pr = _block(XW, row, 1, H, j, valid) + _block(HU, row, 1, H, j, valid)
+            z = act.forward(pz, valid, RACT)
+            r = act.forward(pr, valid, RACT)
+            _put(PRE, row, 0, H, j, valid, pz)
+            _put(PRE, row, 1, H, j, valid, pr)
+            _put(A, row, 0, H, j, valid, z)
+            _put(A, row, 1, H, j, valid, r)
+            pg = _block(XW, row, 2, H, j, valid) + r * hu_h
+        else:  # z and r came from _gates_step, hu_h from (r hin) U[:, 2H:]
+            z = _block(A, row, 0, H, j, valid)
+            pg = _block(XW, row, 2, H, j, valid) + hu_h
+        g = act.forward(pg, valid, ACT)
+        _put(PRE, row, 2, H, j, valid, pg)
+        _put(A, row, 2, H, j, valid, g)
+        hp = tl.load(HS + row * H + j, valid, other=0.0)
+        hn = z * hp + (1.0 - z) * g
+        keep = loop.kept(MASK, t, b, B, HAS_MASK)
+        loop.settle(hn, hp, keep, t, b, T, B, H, j, valid, HS, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
+        if SEQUENCE:  # the step's state is written before the next step reads it
+            tl.debug_barrier()
+        t += 1
+
+
+@triton.jit(do_not_specialize=["t0", "steps"])
 def _backward_kernel(
-    t, T, B, H, PRE, A, HU, HS, GO, CARRY, DH, BACK, MASK, RMASK, DX, DHU,
+    t0, steps, T, B, H, PRE, A, HU, HS, HIN, U, GO, CARRY, DH, BACK, DRH, MASK, RMASK, DX, DHU,
     ACT: tl.constexpr, RACT: tl.constexpr, RESET_AFTER: tl.constexpr, HAS_MASK: tl.constexpr,
     HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr, SEQUENCES: tl.constexpr, BLOCK: tl.constexpr,
+    SEQUENCE: tl.constexpr, PK: tl.constexpr, PN: tl.constexpr,
 ):
     """Everything of step t up to the recurrent products: d pre_z and d pre_g (and with
-    reset_after d pre_r and the gradient of hu), and h_{t-1}'s direct share z g."""
-    b, j, valid, row = loop.this_row(t, B, H, BLOCK)
-    keep = loop.kept(MASK, t, b, B, HAS_MASK)
-    g, dh = loop.arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMASK, ZERO_OUTPUT,
-                          SEQUENCES)
-    g = g + dh
-    z, r, cand = _block(A, row, 0, H, j, valid), _block(A, row, 1, H, j, valid), _block(A, row, 2, H, j, valid)
-    hp = tl.load(HS + row * H + j, valid, other=0.0)
-    dpz = act.backward(_block(PRE, row, 0, H, j, valid), z, g * (hp - cand), valid, RACT)
-    dpg = act.backward(_block(PRE, row, 2, H, j, valid), cand, g * (1.0 - z), valid, ACT)
-    dpz, dpg = tl.where(keep, dpz, 0.0), tl.where(keep, dpg, 0.0)
-    _put(DX, row, 0, H, j, valid, dpz)
-    _put(DX, row, 2, H, j, valid, dpg)
-    tl.store(DH + b * H + j, g * z, mask=loop.both(valid, keep))
-    if RESET_AFTER:
-        dpr = act.backward(_block(PRE, row, 1, H, j, valid), r, dpg * _block(HU, row, 2, H, j, valid), valid, RACT)
-        dpr = tl.where(keep, dpr, 0.0)
-        _put(DX, row, 1, H, j, valid, dpr)
-        _put(DHU, row, 0, H, j, valid, dpz)
-        _put(DHU, row, 1, H, j, valid, dpr)
-        _put(DHU, row, 2, H, j, valid, dpg * r)
-    else:
-        _put(DX, row, 1, H, j, valid, tl.zeros_like(dpz))  # filled by _reset_backward_kernel
+    reset_after d pre_r and the gradient of hu), and h_{t-1}'s direct share z g; in the sequence
+    kernel the products' backward as well."""
+    t = t0
+    while t > t0 - steps:  # one step, or the whole sequence from its end (SEQUENCE)
+        b, j, valid, row = loop.this_row(t, B, H, BLOCK)
+        keep = loop.kept(MASK, t, b, B, HAS_MASK)
+        g, dh = loop.arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMASK, ZERO_OUTPUT,
+                              SEQUENCES)
+        g = g + dh
+        z, r, cand = _block(A, row, 0, H, j, valid), _block(A, row, 1, H, j, valid), _block(A, row, 2, H, j, valid)
+        hp = tl.load(HS + row * H + j, valid, other=0.0)
+        dpz = act.backward(_block(PRE, row, 0, H, j, valid), z, g * (hp - cand), valid, RACT)
+        dpg = act.backward(_block(PRE, row, 2, H, j, valid), cand, g * (1.0 - z), valid, ACT)
+        dpz, dpg = tl.where(keep, dpz, 0.0), tl.where(keep, dpg, 0.0)
+        _put(DX, row, 0, H, j, valid, dpz)
+        _put(DX, row, 2, H, j, valid, dpg)
+        tl.store(DH + b * H + j, g * z, mask=loop.both(valid, keep))
+        if RESET_AFTER:
+            dpr = act.backward(_block(PRE, row, 1, H, j, valid), r, dpg * _block(HU, row, 2, H, j, valid), valid,
+                               RACT)
+            dpr = tl.where(keep, dpr, 0.0)
+            _put(DX, row, 1, H, j, valid, dpr)
+            _put(DHU, row, 0, H, j, valid, dpz)
+            _put(DHU, row, 1, H, j, valid, dpr)
+            _put(DHU, row, 2, H, j, valid, dpg * r)
+        else:
+            _put(DX, row, 1, H, j, valid, tl.zeros_like(dpz))  # filled by _reset_backward_step
+        if SEQUENCE:  # the products' backward: the next step's BACK
+            tl.debug_barrier()
+            if RESET_AFTER:  # DHU_t U^T
+                loop.row_times_transposed(DHU + row * 3 * H, U, BACK + b * H, H, 3 * H, 0, 3, False, BLOCK, PK, PN)
+            else:  # d(r hin) = d pre_g U[:, 2H:]^T, then r's share and d pre_(z, r) U[:, :2H]^T
+                loop.row_times_transposed(DX + row * 3 * H + 2 * H, U, DRH + b * H, H, 3 * H, 2 * H, 1, False, BLOCK,
+                                          PK, PN)
+                tl.debug_barrier()
+                _reset_backward_step(row, b, j, valid, H, PRE, A, HIN, DRH, DX, BACK, RACT)
+                tl.debug_barrier()
+                loop.row_times_transposed(DX + row * 3 * H, U, BACK + b * H, H, 3 * H, 0, 2, True, BLOCK, PK, PN)
+            tl.debug_barrier()
+        t -= 1
 
 
-@triton.jit(do_not_specialize=["t"])
-def _reset_backward_kernel(t, B, H, PRE, A, HIN, DRH, DX, BACK, RACT: tl.constexpr, BLOCK: tl.constexpr):
+@triton.jit
+def _reset_backward_step(row, b, j, valid, H, PRE, A, HIN, DRH, DX, BACK, RACT: tl.constexpr):
     """Without reset_after, after the candidate's product d(r hin) = d pre_g U[:, 2H:]^T:
     d pre_r, and r's share of d hin, which the next product adds to."""
-    b, j, valid, row = loop.this_row(t, B, H, BLOCK)
     d_rh = tl.load(DRH + b * H + j, valid, other=0.0)
     r = _block(A, row, 1, H, j, valid)
     hin = tl.load(HIN + row * H + j, valid, other=0.0)
@@ -115,8 +155,15 @@ def _reset_backward_kernel(t, B, H, PRE, A, HIN, DRH, DX, BACK, RACT: tl.constex
     tl.store(BACK + b * H + j, d_rh * r, mask=valid)
 
 
+@triton.jit(do_not_specialize=["t"])
+def _reset_backward_kernel(t, B, H, PRE, A, HIN, DRH, DX, BACK, RACT: tl.constexpr, BLOCK: tl.constexpr):
+    b, j, valid, row = loop.this_row(t, B, H, BLOCK)
+    _reset_backward_step(row, b, j, valid, H, PRE, A, HIN, DRH, DX, BACK, RACT)
+
+
 class GRU:
     n_states = 1
+    sequence_kernel = True  # its kernels also run the whole sequence (loop.whole_sequence)
     spatial = False  # x (T, B, D), the loop multiplies it by W
     names = loop.CellNames(inputs=("b_r",), saved=("PRE", "A", "HU", "RHIN"), ints=("act", "ract", "reset_after"),
                            floats=())
@@ -144,10 +191,11 @@ class GRU:
         if not self.reset_after:
             self.buffers["RHIN"] = new(T, B, H)
         buf = self.buffers
-        self.forward_args = (seq.T, B, H, self.xw, buf["HU"], seq.states[0], seq.hin, seq.out, *seq.masks(),
-                             buf["PRE"], buf["A"])
+        self.forward_args = (seq.T, B, H, self.xw, buf["HU"], seq.U, self.b_r if self.b_r is not None else seq.x,
+                             buf.get("RHIN", seq.x), seq.states[0], seq.hin, seq.out, *seq.masks(), buf["PRE"],
+                             buf["A"])
         self.gates_args = (B, H, self.xw, buf["HU"], seq.hin, buf["PRE"], buf["A"], buf.get("RHIN", seq.x))
-        self.launch = self._launch(seq)
+        self.launch = dict(self._launch(seq), HAS_BR=self.b_r is not None)  # the sequence kernel adds b_r itself
 
     def forward_step(self, seq: loop.Sequence, t: int) -> None:
         buf, H = self.buffers, seq.H
@@ -162,7 +210,10 @@ class GRU:
             _gates_kernel[(seq.B,)](t, *self.gates_args, RACT=self.ract, BLOCK=seq.block,
                                     num_warps=self.launch["num_warps"])
             hu[:, 2 * H:] = buf["RHIN"][t] @ seq.U[:, 2 * H:]
-        _forward_kernel[(seq.B,)](t, *self.forward_args, **self.launch)
+        _forward_kernel[(seq.B,)](t, 1, *self.forward_args, **self.launch)
+
+    def forward_sequence(self, seq: loop.Sequence) -> None:
+        _forward_kernel[(seq.B,)](*seq.launches(0), *self.forward_args, **self.launch)
 
     def saved(self) -> dict[str, torch.Tensor]:
         return {n: self.buffers[n] for n in self.saved_names}
@@ -173,14 +224,14 @@ class GRU:
         self.DHU = seq.x.new_empty(T, B, 3 * H) if self.reset_after else seq.x
         self.DRH = seq.x.new_empty(B, H)
         buf = self.buffers
-        self.backward_args = (seq.T, B, H, buf["PRE"], buf["A"], buf["HU"], seq.states[0], seq.go, seq.carry,
-                              seq.dstates[0], seq.back, *seq.masks(), self.DX, self.DHU)
+        self.backward_args = (seq.T, B, H, buf["PRE"], buf["A"], buf["HU"], seq.states[0], seq.hin, seq.U, seq.go,
+                              seq.carry, seq.dstates[0], seq.back, self.DRH, *seq.masks(), self.DX, self.DHU)
         self.reset_args = (B, H, buf["PRE"], buf["A"], seq.hin, self.DRH, self.DX, seq.back)
         self.launch = self._launch(seq)
 
     def backward_step(self, seq: loop.Sequence, t: int) -> None:
         H = seq.H
-        _backward_kernel[(seq.B,)](t, *self.backward_args, **self.launch)
+        _backward_kernel[(seq.B,)](t, 1, *self.backward_args, **self.launch)
         if self.reset_after:
             torch.mm(self.DHU[t], seq.U.t(), out=seq.back)
             return
@@ -189,6 +240,9 @@ class GRU:
         _reset_backward_kernel[(seq.B,)](t, *self.reset_args, RACT=self.ract, BLOCK=seq.block,
                                          num_warps=self.launch["num_warps"])
         seq.back.addmm_(dx[:, :2 * H], seq.U[:, :2 * H].t())
+
+    def backward_sequence(self, seq: loop.Sequence) -> None:
+        _backward_kernel[(seq.B,)](*seq.launches(seq.T - 1, reverse=True), *self.backward_args, **self.launch)
 
     def finish_backward(self, seq: loop.Sequence, grads: dict[str, torch.Tensor]) -> torch.Tensor:
         T, B, H = seq.T, seq.B, seq.H

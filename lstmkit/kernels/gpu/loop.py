@@ -9,8 +9,20 @@ rmask and added to DH by the next kernel) and `CARRY` (what a masked step passes
 before it). The helpers below are the loop's share of every kernel: the masking rule, the
 outputs and recurrent inputs, and the gradient arriving at a step.
 
-Every kernel takes the step t as a plain argument (`do_not_specialize`: Triton would otherwise
-compile apart for t = 1 and for multiples of 16), so one compilation serves every step.
+Two drivers run the steps. **Per step** (`steps`): for each t, torch.mm and one launch of the
+cell's kernel with `steps=1`. **One kernel for the sequence** (`sequence`): one launch with
+`steps=T`, each program (a batch row) looping over time and computing its row of the recurrent
+product itself (`row_times`, `row_times_transposed`: U streamed from the GPU's cache every step),
+a barrier between the product, the pointwise part and the next step, since the threads that write
+a step's state are not those that read it. Both run the same kernel source: the cell's step is
+written once, the driver is a compile-time option (`SEQUENCE`). The sequence kernel saves the
+2 T launches from Python that dominate a small batch's step; the per-step driver keeps cuBLAS's
+product for wide layers and large batches, where streaming U once per row and step costs more
+than the launches. `whole_sequence` chooses (`LSTMKIT_GPU_LOOP`: `auto`, `steps`, `sequence`).
+
+Every kernel takes its first step t0 and the number of steps as plain arguments
+(`do_not_specialize`: Triton would otherwise compile apart for t = 1 and for multiples of 16), so
+one compilation serves every step.
 
 The loop's names at the boundary are `LOOP_TENSORS` and `LOOP_INTS` (those of csrc/skeleton.h);
 each cell declares its own (`names`: a `CellNames`), as its C++ counterpart does.
@@ -21,7 +33,10 @@ saves (`saved()`), `start_backward(seq)`, `backward_step(seq, t)` and `finish_ba
 grads)`, and says whether the bias joins x W before the loop (`bias_in_projection`).
 """
 
+import contextlib
 import math
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +61,81 @@ class CellNames:
     saved: tuple[str, ...]
     ints: tuple[str, ...]
     floats: tuple[str, ...]
+
+
+DRIVERS = ("auto", "steps", "sequence")
+# auto: one kernel for the sequence where each program's share of the recurrent weights per step
+# (U's bytes times the rows an SM holds) stays within this; per step beyond it. A first estimate
+# (an SM reads on the order of 100 GB/s from L2: 2 MiB is ~20 µs, two launches from Python):
+# `lstmkit bench --device cuda` prints both drivers for the device to settle it.
+SEQUENCE_BYTES = 2 * 2**20
+_driver: str | None = None  # set by `driven_by`; else $LSTMKIT_GPU_LOOP, else auto
+
+
+def driver() -> str:
+    """The GPU loop's driver: `driven_by`'s, else $LSTMKIT_GPU_LOOP's, else auto."""
+    chosen = _driver if _driver is not None else os.environ.get("LSTMKIT_GPU_LOOP", "auto")
+    if chosen not in DRIVERS:
+        raise ValueError(f"LSTMKIT_GPU_LOOP={chosen!r}: the GPU loop is driven by one of {', '.join(DRIVERS)}")
+    return chosen
+
+
+@contextlib.contextmanager
+def driven_by(name: str) -> Iterator[None]:
+    """Runs the GPU loop with the driver given (forward and backward inside the block)."""
+    global _driver
+    if name not in DRIVERS:
+        raise ValueError(f"driven_by({name!r}): the GPU loop is driven by one of {', '.join(DRIVERS)}")
+    before, _driver = _driver, name
+    try:
+        yield
+    finally:
+        _driver = before
+
+
+@triton.jit
+def row_times(V, U, OUT, H, GH, col0, BIAS, G: tl.constexpr, HAS_BIAS: tl.constexpr, BLOCK: tl.constexpr,
+              BLOCK_K: tl.constexpr, BLOCK_N: tl.constexpr):
+    """OUT[c] = Σ_i V[i] U[i, col0 + c] (+ BIAS[c]) for c < G·H: a row's recurrent product inside
+    the sequence kernel; U (H, GH) row-major, float32 sums over tiles of BLOCK_K rows by BLOCK_N
+    columns. The loops run over the padded row (BLOCK), so their bounds are compile-time."""
+    for g in range(G):
+        for n0 in range(0, BLOCK, BLOCK_N):
+            n = n0 + tl.arange(0, BLOCK_N)
+            nv = n < H
+            c = g * H + n
+            acc = tl.zeros([BLOCK_N], dtype=tl.float32)
+            for k0 in range(0, BLOCK, BLOCK_K):
+                i = k0 + tl.arange(0, BLOCK_K)
+                iv = i < H
+                v = tl.load(V + i, iv, other=0.0)
+                u = tl.load(U + i[:, None] * GH + col0 + c[None, :], (iv[:, None] & nv[None, :]) != 0, other=0.0)
+                acc += tl.sum(v[:, None] * u, 0)
+            if HAS_BIAS:
+                acc += tl.load(BIAS + c, nv, other=0.0)
+            tl.store(OUT + c, acc, mask=nv)
+
+
+@triton.jit
+def row_times_transposed(D, U, OUT, H, GH, col0, G: tl.constexpr, ACCUMULATE: tl.constexpr, BLOCK: tl.constexpr,
+                         BLOCK_I: tl.constexpr, BLOCK_N: tl.constexpr):
+    """OUT[i] (+)= Σ_c D[c] U[i, col0 + c] for i < H, c < G·H: a row's gradient through the
+    recurrent product (D times U's columns transposed) inside the sequence kernel."""
+    for i0 in range(0, BLOCK, BLOCK_I):
+        i = i0 + tl.arange(0, BLOCK_I)
+        iv = i < H
+        acc = tl.zeros([BLOCK_I], dtype=tl.float32)
+        for g in range(G):
+            for n0 in range(0, BLOCK, BLOCK_N):
+                n = n0 + tl.arange(0, BLOCK_N)
+                nv = n < H
+                c = g * H + n
+                d = tl.load(D + c, nv, other=0.0)
+                u = tl.load(U + i[:, None] * GH + col0 + c[None, :], (iv[:, None] & nv[None, :]) != 0, other=0.0)
+                acc += tl.sum(u * d[None, :], 1)
+        if ACCUMULATE:
+            acc += tl.load(OUT + i, iv, other=0.0)
+        tl.store(OUT + i, acc, mask=iv)
 
 
 @triton.jit
@@ -163,6 +253,7 @@ class Sequence:
     B: int = 0
     H: int = 0
     block: int = 0  # the row length the kernels work on: H rounded up to a power of two
+    whole: bool = False  # one kernel runs every step (`whole_sequence`), else a launch per step
     states: list[torch.Tensor] = field(default_factory=list)  # (T + 1, B, H) each
     hin: torch.Tensor = field(init=False)  # (T + 1, B, H)
     out: torch.Tensor = field(init=False)  # (T, B, H), or (B, H) for the last output only
@@ -180,16 +271,43 @@ class Sequence:
         self.hin = self.out = self.go = self.back = self.carry = none
 
     def flags(self) -> dict[str, Any]:
-        """The loop's compile-time options, as every kernel takes them."""
+        """The loop's compile-time options, as every kernel takes them: the masking and output
+        options, the row's block, the driver and the tiles of the in-kernel product (rows of U by
+        columns)."""
         return dict(HAS_MASK=self.mask is not None, HAS_RMASK=self.rmask is not None, ZERO_OUTPUT=self.zero_output,
-                    SEQUENCES=self.return_sequences, BLOCK=self.block)
+                    SEQUENCES=self.return_sequences, BLOCK=self.block, SEQUENCE=self.whole, PK=min(32, self.block),
+                    PN=min(128, self.block))
+
+    def launches(self, t: int, reverse: bool = False) -> tuple[int, int]:
+        """A kernel's first step and number of steps: step t alone per step; the whole sequence
+        from its first step (its last, backward) in the sequence kernel."""
+        if not self.whole:
+            return t, 1
+        return (self.T - 1 if reverse else 0), self.T
 
     def masks(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The mask and rmask arguments (a placeholder where absent: the kernels do not read it)."""
         return (self.mask if self.mask is not None else self.x, self.rmask if self.rmask is not None else self.x)
 
     def warps(self) -> int:
-        return 1 if self.block <= 128 else 4 if self.block <= 1024 else 8
+        """A program's warps: one for a short row's pointwise step; at least four for the sequence
+        kernel, which streams U through the in-kernel product."""
+        pointwise = 1 if self.block <= 128 else 4 if self.block <= 1024 else 8
+        return max(4, pointwise) if self.whole else pointwise
+
+
+def whole_sequence(cell: Any, seq: Sequence) -> bool:
+    """Whether one kernel runs the sequence (`driver()`: auto chooses it on a CUDA device where
+    a program's rows stream at most SEQUENCE_BYTES of U per step), else a launch per step."""
+    chosen = driver()
+    if not cell.sequence_kernel or chosen == "steps":
+        return False
+    if chosen == "sequence":
+        return True
+    if not seq.x.is_cuda:
+        return False
+    sms = torch.cuda.get_device_properties(seq.x.device).multi_processor_count
+    return math.ceil(seq.B / sms) * seq.U.numel() * seq.U.element_size() <= SEQUENCE_BYTES
 
 
 def sequence_of(tensors: dict[str, torch.Tensor], options: dict[str, float], spatial: bool = False) -> Sequence:
@@ -232,8 +350,11 @@ def run_forward(cell: Any, seq: Sequence, initial: list[torch.Tensor], save: boo
     seq.hin[0] = initial[0] if seq.rmask is None else initial[0] * seq.rmask
     seq.out = seq.x.new_empty(T, B, H) if seq.return_sequences else seq.x.new_zeros(B, H)
     cell.prepare(seq)
-    for t in range(T):
-        cell.forward_step(seq, t)
+    if seq.whole:
+        cell.forward_sequence(seq)
+    else:
+        for t in range(T):
+            cell.forward_step(seq, t)
     result = {"out": seq.out, "h": seq.states[0][T].clone()}
     if len(seq.states) > 1:
         result["c"] = seq.states[1][T].clone()
@@ -255,8 +376,11 @@ def run_backward(cell: Any, seq: Sequence, tensors: dict[str, torch.Tensor], nee
     seq.back = seq.x.new_zeros(B, H)
     seq.carry = seq.x.new_zeros(B, H)
     cell.start_backward(seq)
-    for t in range(T - 1, -1, -1):
-        cell.backward_step(seq, t)
+    if seq.whole:
+        cell.backward_sequence(seq)
+    else:
+        for t in range(T - 1, -1, -1):
+            cell.backward_step(seq, t)
     grads: dict[str, torch.Tensor] = {}
     dh0 = seq.dstates[0] + (seq.back if seq.rmask is None else seq.back * seq.rmask)
     grads["h0"] = dh0.view(tensors["h0"].shape)

@@ -27,182 +27,197 @@ def _put_gate(P, row, k, H, j, valid, value):
     loop.store_block(P, row, k, 4, H, j, valid, value)
 
 
-@triton.jit(do_not_specialize=["t"])
+@triton.jit(do_not_specialize=["t0", "steps"])
 def _forward_kernel(
-    t, T, B, H, eps, zone_p, clip,
-    Z, REC, HS, CS, HIN, OUT, MASK, RMASK, ZONE, PEEP, GH, GC, BC,
+    t0, steps, T, B, H, eps, zone_p, clip,
+    Z, REC, U, HS, CS, HIN, OUT, MASK, RMASK, ZONE, PEEP, GH, GC, BC,
     A, CN, PC, NH, RH, NC, RC, CI,
     ACT: tl.constexpr, RACT: tl.constexpr, PEEPHOLE: tl.constexpr, NORM: tl.constexpr, ZONEOUT: tl.constexpr,
     CLIP: tl.constexpr,
     ZONE_DRAWS: tl.constexpr, HAS_MASK: tl.constexpr, HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr,
-    SEQUENCES: tl.constexpr, BLOCK: tl.constexpr,
+    SEQUENCES: tl.constexpr, BLOCK: tl.constexpr, SEQUENCE: tl.constexpr, PK: tl.constexpr, PN: tl.constexpr,
 ):
-    b = tl.program_id(0)
+    b = tl.program_id(0).to(tl.int64)
     j = tl.arange(0, BLOCK)
     valid = j < H
-    row = t * B + b  # this step's row of the per-step buffers
-    # the input term (x W + b, or with layer norm LN(x W) gx + b, computed before the loop)
-    zi, zf, zg, zo = _gate(Z, row, 0, H, j, valid), _gate(Z, row, 1, H, j, valid), _gate(Z, row, 2, H, j, valid), \
-        _gate(Z, row, 3, H, j, valid)
-    ri, rf, rg, ro = _gate(REC, b, 0, H, j, valid), _gate(REC, b, 1, H, j, valid), _gate(REC, b, 2, H, j, valid), \
-        _gate(REC, b, 3, H, j, valid)
-    if NORM:  # z += gh LN(hin U), the statistics over all 4H values
-        n = 4 * H
-        mean = (tl.sum(ri, 0) + tl.sum(rf, 0) + tl.sum(rg, 0) + tl.sum(ro, 0)) / n
-        ri, rf, rg, ro = tl.where(valid, ri - mean, 0.0), tl.where(valid, rf - mean, 0.0), \
-            tl.where(valid, rg - mean, 0.0), tl.where(valid, ro - mean, 0.0)
-        var = (tl.sum(ri * ri, 0) + tl.sum(rf * rf, 0) + tl.sum(rg * rg, 0) + tl.sum(ro * ro, 0)) / n
-        rstd = 1.0 / tl.sqrt(var + eps)
-        ri, rf, rg, ro = ri * rstd, rf * rstd, rg * rstd, ro * rstd
-        _put_gate(NH, row, 0, H, j, valid, ri)
-        _put_gate(NH, row, 1, H, j, valid, rf)
-        _put_gate(NH, row, 2, H, j, valid, rg)
-        _put_gate(NH, row, 3, H, j, valid, ro)
-        tl.store(RH + row, rstd)
-        ri = ri * tl.load(GH + j, valid, other=0.0)
-        rf = rf * tl.load(GH + H + j, valid, other=0.0)
-        rg = rg * tl.load(GH + 2 * H + j, valid, other=0.0)
-        ro = ro * tl.load(GH + 3 * H + j, valid, other=0.0)
-    zi, zf, zg, zo = zi + ri, zf + rf, zg + rg, zo + ro
-    hp = tl.load(HS + row * H + j, valid, other=0.0)
-    cp = tl.load(CS + row * H + j, valid, other=0.0)
-    if PEEPHOLE:
-        zi += tl.load(PEEP + j, valid, other=0.0) * cp
-        zf += tl.load(PEEP + H + j, valid, other=0.0) * cp
-    ai = act.forward(zi, valid, RACT)
-    af = act.forward(zf, valid, RACT)
-    ag = act.forward(zg, valid, ACT)
-    cn = af * cp + ai * ag
-    if CLIP:
-        cn = tl.minimum(tl.maximum(cn, -clip), clip)
-    if PEEPHOLE:
-        zo += tl.load(PEEP + 2 * H + j, valid, other=0.0) * cn
-    ao = act.forward(zo, valid, RACT)
-    if NORM:  # h' = o φ(LN(c') gc + bc)
-        mean_c = tl.sum(tl.where(valid, cn, 0.0), 0) / H
-        dc_ = tl.where(valid, cn - mean_c, 0.0)
-        rstd_c = 1.0 / tl.sqrt(tl.sum(dc_ * dc_, 0) / H + eps)
-        nc = dc_ * rstd_c
-        ci = nc * tl.load(GC + j, valid, other=0.0) + tl.load(BC + j, valid, other=0.0)
-        tl.store(NC + row * H + j, nc, mask=valid)
-        tl.store(RC + row, rstd_c)
-        tl.store(CI + row * H + j, ci, mask=valid)
-        pc = act.forward(ci, valid, ACT)
-    else:
-        pc = act.forward(cn, valid, ACT)
-    hn = ao * pc
-    cnew = cn
-    if ZONEOUT:  # keep each unit's previous value with the draw's weight
-        if ZONE_DRAWS:
-            dh = tl.load(ZONE + (row + t * B) * H + j, valid, other=0.0)  # draws (T, 2, B, H)
-            dc = tl.load(ZONE + (row + (t + 1) * B) * H + j, valid, other=0.0)
+    t = t0
+    while t < t0 + steps:  # one step, or the whole sequence (SEQUENCE)
+        if SEQUENCE:  # this step's recurrent product hin_t U, into the row's REC
+            loop.row_times(HIN + (t * B + b) * H, U, REC + b * 4 * H, H, 4 * H, 0, U, 4, False, BLOCK, PK, PN)
+            tl.debug_barrier()
+        row = t * B + b  # this step's row of the per-step buffers
+        # the input term (x W + b, or with layer norm LN(x W) gx + b, computed before the loop)
+        zi, zf, zg, zo = _gate(Z, row, 0, H, j, valid), _gate(Z, row, 1, H, j, valid), _gate(Z, row, 2, H, j, valid), \
+            _gate(Z, row, 3, H, j, valid)
+        ri, rf, rg, ro = _gate(REC, b, 0, H, j, valid), _gate(REC, b, 1, H, j, valid), _gate(REC, b, 2, H, j, valid), \
+            _gate(REC, b, 3, H, j, valid)
+        if NORM:  # z += gh LN(hin U), the statistics over all 4H values
+            n = 4 * H
+            mean = (tl.sum(ri, 0) + tl.sum(rf, 0) + tl.sum(rg, 0) + tl.sum(ro, 0)) / n
+            ri, rf, rg, ro = tl.where(valid, ri - mean, 0.0), tl.where(valid, rf - mean, 0.0), \
+                tl.where(valid, rg - mean, 0.0), tl.where(valid, ro - mean, 0.0)
+            var = (tl.sum(ri * ri, 0) + tl.sum(rf * rf, 0) + tl.sum(rg * rg, 0) + tl.sum(ro * ro, 0)) / n
+            rstd = 1.0 / tl.sqrt(var + eps)
+            ri, rf, rg, ro = ri * rstd, rf * rstd, rg * rstd, ro * rstd
+            _put_gate(NH, row, 0, H, j, valid, ri)
+            _put_gate(NH, row, 1, H, j, valid, rf)
+            _put_gate(NH, row, 2, H, j, valid, rg)
+            _put_gate(NH, row, 3, H, j, valid, ro)
+            tl.store(RH + row, rstd)
+            ri = ri * tl.load(GH + j, valid, other=0.0)
+            rf = rf * tl.load(GH + H + j, valid, other=0.0)
+            rg = rg * tl.load(GH + 2 * H + j, valid, other=0.0)
+            ro = ro * tl.load(GH + 3 * H + j, valid, other=0.0)
+        zi, zf, zg, zo = zi + ri, zf + rf, zg + rg, zo + ro
+        hp = tl.load(HS + row * H + j, valid, other=0.0)
+        cp = tl.load(CS + row * H + j, valid, other=0.0)
+        if PEEPHOLE:
+            zi += tl.load(PEEP + j, valid, other=0.0) * cp
+            zf += tl.load(PEEP + H + j, valid, other=0.0) * cp
+        ai = act.forward(zi, valid, RACT)
+        af = act.forward(zf, valid, RACT)
+        ag = act.forward(zg, valid, ACT)
+        cn = af * cp + ai * ag
+        if CLIP:
+            cn = tl.minimum(tl.maximum(cn, -clip), clip)
+        if PEEPHOLE:
+            zo += tl.load(PEEP + 2 * H + j, valid, other=0.0) * cn
+        ao = act.forward(zo, valid, RACT)
+        if NORM:  # h' = o φ(LN(c') gc + bc)
+            mean_c = tl.sum(tl.where(valid, cn, 0.0), 0) / H
+            dc_ = tl.where(valid, cn - mean_c, 0.0)
+            rstd_c = 1.0 / tl.sqrt(tl.sum(dc_ * dc_, 0) / H + eps)
+            nc = dc_ * rstd_c
+            ci = nc * tl.load(GC + j, valid, other=0.0) + tl.load(BC + j, valid, other=0.0)
+            tl.store(NC + row * H + j, nc, mask=valid)
+            tl.store(RC + row, rstd_c)
+            tl.store(CI + row * H + j, ci, mask=valid)
+            pc = act.forward(ci, valid, ACT)
         else:
-            dh = zone_p
-            dc = zone_p
-        hn = dh * hp + (1.0 - dh) * hn
-        cnew = dc * cp + (1.0 - dc) * cn
-    _put_gate(Z, row, 0, H, j, valid, zi)
-    _put_gate(Z, row, 1, H, j, valid, zf)
-    _put_gate(Z, row, 2, H, j, valid, zg)
-    _put_gate(Z, row, 3, H, j, valid, zo)
-    _put_gate(A, row, 0, H, j, valid, ai)
-    _put_gate(A, row, 1, H, j, valid, af)
-    _put_gate(A, row, 2, H, j, valid, ag)
-    _put_gate(A, row, 3, H, j, valid, ao)
-    tl.store(CN + row * H + j, cn, mask=valid)
-    tl.store(PC + row * H + j, pc, mask=valid)
-    keep = loop.kept(MASK, t, b, B, HAS_MASK)
-    tl.store(CS + (row + B) * H + j, tl.where(keep, cnew, cp), mask=valid)
-    loop.settle(hn, hp, keep, t, b, T, B, H, j, valid, HS, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
+            pc = act.forward(cn, valid, ACT)
+        hn = ao * pc
+        cnew = cn
+        if ZONEOUT:  # keep each unit's previous value with the draw's weight
+            if ZONE_DRAWS:
+                dh = tl.load(ZONE + (row + t * B) * H + j, valid, other=0.0)  # draws (T, 2, B, H)
+                dc = tl.load(ZONE + (row + (t + 1) * B) * H + j, valid, other=0.0)
+            else:
+                dh = zone_p
+                dc = zone_p
+            hn = dh * hp + (1.0 - dh) * hn
+            cnew = dc * cp + (1.0 - dc) * cn
+        _put_gate(Z, row, 0, H, j, valid, zi)
+        _put_gate(Z, row, 1, H, j, valid, zf)
+        _put_gate(Z, row, 2, H, j, valid, zg)
+        _put_gate(Z, row, 3, H, j, valid, zo)
+        _put_gate(A, row, 0, H, j, valid, ai)
+        _put_gate(A, row, 1, H, j, valid, af)
+        _put_gate(A, row, 2, H, j, valid, ag)
+        _put_gate(A, row, 3, H, j, valid, ao)
+        tl.store(CN + row * H + j, cn, mask=valid)
+        tl.store(PC + row * H + j, pc, mask=valid)
+        keep = loop.kept(MASK, t, b, B, HAS_MASK)
+        tl.store(CS + (row + B) * H + j, tl.where(keep, cnew, cp), mask=valid)
+        loop.settle(hn, hp, keep, t, b, T, B, H, j, valid, HS, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
+        if SEQUENCE:  # the step's states are written before the next step reads them
+            tl.debug_barrier()
+        t += 1
 
 
-@triton.jit(do_not_specialize=["t"])
+@triton.jit(do_not_specialize=["t0", "steps"])
 def _backward_kernel(
-    t, T, B, H, zone_p, clip,
+    t0, steps, T, B, H, zone_p, clip, U,
     Z, A, CN, PC, CS, NH, RH, NC, RC, CI, ZONE, PEEP, GH, GC,
     GO, CARRY, DH, DC, BACK, MASK, RMASK, DZ, DR, DCI,
     ACT: tl.constexpr, RACT: tl.constexpr, PEEPHOLE: tl.constexpr, NORM: tl.constexpr, ZONEOUT: tl.constexpr,
     CLIP: tl.constexpr,
     ZONE_DRAWS: tl.constexpr, HAS_MASK: tl.constexpr, HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr,
-    SEQUENCES: tl.constexpr, BLOCK: tl.constexpr,
+    SEQUENCES: tl.constexpr, BLOCK: tl.constexpr, SEQUENCE: tl.constexpr, PK: tl.constexpr, PN: tl.constexpr,
 ):
-    b, j, valid, row = loop.this_row(t, B, H, BLOCK)
-    keep = loop.kept(MASK, t, b, B, HAS_MASK)
-    g, dh = loop.arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMASK, ZERO_OUTPUT,
-                          SEQUENCES)
-    g = g + dh  # the whole gradient of h_t
-    dc = tl.load(DC + b * H + j, valid, other=0.0)
-    zi, zf, zg, zo = _gate(Z, row, 0, H, j, valid), _gate(Z, row, 1, H, j, valid), _gate(Z, row, 2, H, j, valid), \
-        _gate(Z, row, 3, H, j, valid)
-    ai, af, ag, ao = _gate(A, row, 0, H, j, valid), _gate(A, row, 1, H, j, valid), _gate(A, row, 2, H, j, valid), \
-        _gate(A, row, 3, H, j, valid)
-    pc = tl.load(PC + row * H + j, valid, other=0.0)
-    cp = tl.load(CS + row * H + j, valid, other=0.0)
-    if ZONEOUT:  # h_new = d h + (1 - d) h': d g goes straight to h_{t-1}
-        if ZONE_DRAWS:
-            zh = tl.load(ZONE + (row + t * B) * H + j, valid, other=0.0)  # draws (T, 2, B, H)
-            zc = tl.load(ZONE + (row + (t + 1) * B) * H + j, valid, other=0.0)
+    t = t0
+    while t > t0 - steps:  # one step, or the whole sequence from its end (SEQUENCE)
+        b, j, valid, row = loop.this_row(t, B, H, BLOCK)
+        keep = loop.kept(MASK, t, b, B, HAS_MASK)
+        g, dh = loop.arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMASK, ZERO_OUTPUT,
+                              SEQUENCES)
+        g = g + dh  # the whole gradient of h_t
+        dc = tl.load(DC + b * H + j, valid, other=0.0)
+        zi, zf, zg, zo = _gate(Z, row, 0, H, j, valid), _gate(Z, row, 1, H, j, valid), _gate(Z, row, 2, H, j, valid), \
+            _gate(Z, row, 3, H, j, valid)
+        ai, af, ag, ao = _gate(A, row, 0, H, j, valid), _gate(A, row, 1, H, j, valid), _gate(A, row, 2, H, j, valid), \
+            _gate(A, row, 3, H, j, valid)
+        pc = tl.load(PC + row * H + j, valid, other=0.0)
+        cp = tl.load(CS + row * H + j, valid, other=0.0)
+        if ZONEOUT:  # h_new = d h + (1 - d) h': d g goes straight to h_{t-1}
+            if ZONE_DRAWS:
+                zh = tl.load(ZONE + (row + t * B) * H + j, valid, other=0.0)  # draws (T, 2, B, H)
+                zc = tl.load(ZONE + (row + (t + 1) * B) * H + j, valid, other=0.0)
+            else:
+                zh = zone_p
+                zc = zone_p
+            dh_direct = zh * g
+            g = g * (1.0 - zh)
         else:
-            zh = zone_p
-            zc = zone_p
-        dh_direct = zh * g
-        g = g * (1.0 - zh)
-    else:
-        dh_direct = tl.zeros_like(g)
-    dpc = g * ao
-    if NORM:
-        dci = act.backward(tl.load(CI + row * H + j, valid, other=0.0), pc, dpc, valid, ACT)
-        nc = tl.load(NC + row * H + j, valid, other=0.0)
-        dn = dci * tl.load(GC + j, valid, other=0.0)
-        m1 = tl.sum(dn, 0) / H
-        m2 = tl.sum(dn * nc, 0) / H
-        dcn = tl.load(RC + row) * (dn - m1 - nc * m2)
-        dcn = tl.where(valid, dcn, 0.0)
-    else:
-        dcn = act.backward(tl.load(CN + row * H + j, valid, other=0.0), pc, dpc, valid, ACT)
-    if ZONEOUT:
-        dcn += (1.0 - zc) * dc
-    else:
-        dcn += dc
-    dzo = act.backward(zo, ao, g * pc, valid, RACT)
-    if PEEPHOLE:
-        dcn += dzo * tl.load(PEEP + 2 * H + j, valid, other=0.0)
-    if CLIP:  # the gradient stops where the clip bit
-        dcn = tl.where(tl.abs(tl.load(CN + row * H + j, valid, other=0.0)) < clip, dcn, 0.0)
-    dzi = act.backward(zi, ai, dcn * ag, valid, RACT)
-    dzf = act.backward(zf, af, dcn * cp, valid, RACT)
-    dzg = act.backward(zg, ag, dcn * ai, valid, ACT)
-    dc_prev = dcn * af
-    if ZONEOUT:
-        dc_prev += zc * dc
-    if PEEPHOLE:
-        dc_prev += dzi * tl.load(PEEP + j, valid, other=0.0) + dzf * tl.load(PEEP + H + j, valid, other=0.0)
-    # a masked step: nothing of it reaches the weights, and the states' gradients pass through
-    dzi, dzf, dzg, dzo = tl.where(keep, dzi, 0.0), tl.where(keep, dzf, 0.0), tl.where(keep, dzg, 0.0), \
-        tl.where(keep, dzo, 0.0)
-    _put_gate(DZ, row, 0, H, j, valid, dzi)
-    _put_gate(DZ, row, 1, H, j, valid, dzf)
-    _put_gate(DZ, row, 2, H, j, valid, dzg)
-    _put_gate(DZ, row, 3, H, j, valid, dzo)
-    tl.store(DC + b * H + j, tl.where(keep, dc_prev, dc), mask=valid)
-    tl.store(DH + b * H + j, dh_direct, mask=loop.both(valid, keep))
-    if NORM:
-        tl.store(DCI + row * H + j, tl.where(keep, dci, 0.0), mask=valid)
-        # the recurrent term's gradient through its layer norm over all 4H values
-        ni, nf, ng, no = _gate(NH, row, 0, H, j, valid), _gate(NH, row, 1, H, j, valid), \
-            _gate(NH, row, 2, H, j, valid), _gate(NH, row, 3, H, j, valid)
-        dni = dzi * tl.load(GH + j, valid, other=0.0)
-        dnf = dzf * tl.load(GH + H + j, valid, other=0.0)
-        dng = dzg * tl.load(GH + 2 * H + j, valid, other=0.0)
-        dno = dzo * tl.load(GH + 3 * H + j, valid, other=0.0)
-        n = 4 * H
-        m1 = (tl.sum(dni, 0) + tl.sum(dnf, 0) + tl.sum(dng, 0) + tl.sum(dno, 0)) / n
-        m2 = (tl.sum(dni * ni, 0) + tl.sum(dnf * nf, 0) + tl.sum(dng * ng, 0) + tl.sum(dno * no, 0)) / n
-        rstd = tl.load(RH + row)
-        _put_gate(DR, row, 0, H, j, valid, tl.where(valid, rstd * (dni - m1 - ni * m2), 0.0))
-        _put_gate(DR, row, 1, H, j, valid, tl.where(valid, rstd * (dnf - m1 - nf * m2), 0.0))
-        _put_gate(DR, row, 2, H, j, valid, tl.where(valid, rstd * (dng - m1 - ng * m2), 0.0))
-        _put_gate(DR, row, 3, H, j, valid, tl.where(valid, rstd * (dno - m1 - no * m2), 0.0))
+            dh_direct = tl.zeros_like(g)
+        dpc = g * ao
+        if NORM:
+            dci = act.backward(tl.load(CI + row * H + j, valid, other=0.0), pc, dpc, valid, ACT)
+            nc = tl.load(NC + row * H + j, valid, other=0.0)
+            dn = dci * tl.load(GC + j, valid, other=0.0)
+            m1 = tl.sum(dn, 0) / H
+            m2 = tl.sum(dn * nc, 0) / H
+            dcn = tl.load(RC + row) * (dn - m1 - nc * m2)
+            dcn = tl.where(valid, dcn, 0.0)
+        else:
+            dcn = act.backward(tl.load(CN + row * H + j, valid, other=0.0), pc, dpc, valid, ACT)
+        if ZONEOUT:
+            dcn += (1.0 - zc) * dc
+        else:
+            dcn += dc
+        dzo = act.backward(zo, ao, g * pc, valid, RACT)
+        if PEEPHOLE:
+            dcn += dzo * tl.load(PEEP + 2 * H + j, valid, other=0.0)
+        if CLIP:  # the gradient stops where the clip bit
+            dcn = tl.where(tl.abs(tl.load(CN + row * H + j, valid, other=0.0)) < clip, dcn, 0.0)
+        dzi = act.backward(zi, ai, dcn * ag, valid, RACT)
+        dzf = act.backward(zf, af, dcn * cp, valid, RACT)
+        dzg = act.backward(zg, ag, dcn * ai, valid, ACT)
+        dc_prev = dcn * af
+        if ZONEOUT:
+            dc_prev += zc * dc
+        if PEEPHOLE:
+            dc_prev += dzi * tl.load(PEEP + j, valid, other=0.0) + dzf * tl.load(PEEP + H + j, valid, other=0.0)
+        # a masked step: nothing of it reaches the weights, and the states' gradients pass through
+        dzi, dzf, dzg, dzo = tl.where(keep, dzi, 0.0), tl.where(keep, dzf, 0.0), tl.where(keep, dzg, 0.0), \
+            tl.where(keep, dzo, 0.0)
+        _put_gate(DZ, row, 0, H, j, valid, dzi)
+        _put_gate(DZ, row, 1, H, j, valid, dzf)
+        _put_gate(DZ, row, 2, H, j, valid, dzg)
+        _put_gate(DZ, row, 3, H, j, valid, dzo)
+        tl.store(DC + b * H + j, tl.where(keep, dc_prev, dc), mask=valid)
+        tl.store(DH + b * H + j, dh_direct, mask=loop.both(valid, keep))
+        if NORM:
+            tl.store(DCI + row * H + j, tl.where(keep, dci, 0.0), mask=valid)
+            # the recurrent term's gradient through its layer norm over all 4H values
+            ni, nf, ng, no = _gate(NH, row, 0, H, j, valid), _gate(NH, row, 1, H, j, valid), \
+                _gate(NH, row, 2, H, j, valid), _gate(NH, row, 3, H, j, valid)
+            dni = dzi * tl.load(GH + j, valid, other=0.0)
+            dnf = dzf * tl.load(GH + H + j, valid, other=0.0)
+            dng = dzg * tl.load(GH + 2 * H + j, valid, other=0.0)
+            dno = dzo * tl.load(GH + 3 * H + j, valid, other=0.0)
+            n = 4 * H
+            m1 = (tl.sum(dni, 0) + tl.sum(dnf, 0) + tl.sum(dng, 0) + tl.sum(dno, 0)) / n
+            m2 = (tl.sum(dni * ni, 0) + tl.sum(dnf * nf, 0) + tl.sum(dng * ng, 0) + tl.sum(dno * no, 0)) / n
+            rstd = tl.load(RH + row)
+            _put_gate(DR, row, 0, H, j, valid, tl.where(valid, rstd * (dni - m1 - ni * m2), 0.0))
+            _put_gate(DR, row, 1, H, j, valid, tl.where(valid, rstd * (dnf - m1 - nf * m2), 0.0))
+            _put_gate(DR, row, 2, H, j, valid, tl.where(valid, rstd * (dng - m1 - ng * m2), 0.0))
+            _put_gate(DR, row, 3, H, j, valid, tl.where(valid, rstd * (dno - m1 - no * m2), 0.0))
+        if SEQUENCE:  # the product's backward, DR_t U^T, the next step's BACK
+            tl.debug_barrier()
+            loop.row_times_transposed(DR + row * 4 * H, U, BACK + b * H, H, 4 * H, 0, 4, False, BLOCK, PK, PN)
+            tl.debug_barrier()
+        t -= 1
 
 
 def _layer_norm_rows(v: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -215,6 +230,7 @@ def _layer_norm_rows(v: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.T
 
 class LSTM:
     n_states = 2
+    sequence_kernel = True  # its kernels also run the whole sequence (loop.whole_sequence)
     spatial = False  # x (T, B, D), the loop multiplies it by W
     names = loop.CellNames(inputs=("peep", "gx", "gh", "gc", "bc", "zone"),
                            saved=("Z", "A", "CN", "PC", "NX", "RX", "NH", "RH", "NC", "RC", "CI"),
@@ -269,7 +285,7 @@ class LSTM:
         self.buffers.update(Z=xw.contiguous(), A=new(T, B, 4 * H), CN=new(T, B, H), PC=new(T, B, H))
         self.rec = new(B, 4 * H)  # each step's hin U
         buf = self.buffers
-        self.forward_args = (seq.T, seq.B, H, self.eps, self.zone_p, self.cell_clip, buf["Z"], self.rec, seq.states[0],
+        self.forward_args = (seq.T, seq.B, H, self.eps, self.zone_p, self.cell_clip, buf["Z"], self.rec, seq.U, seq.states[0],
                              seq.states[1], seq.hin, seq.out, *seq.masks(), *self._options(seq), buf["A"], buf["CN"],
                              buf["PC"], *self._norm_buffers(seq))
         self.launch = self._launch(seq)
@@ -278,9 +294,13 @@ class LSTM:
         torch.mm(seq.hin[t], seq.U, out=self.rec)
         self.launch_forward(seq, t)
 
+    def forward_sequence(self, seq: loop.Sequence) -> None:
+        self.launch_forward(seq, 0)
+
     def launch_forward(self, seq: loop.Sequence, t: int) -> None:
-        """Step t's pointwise kernel, once `rec` holds its recurrent product."""
-        _forward_kernel[(seq.B,)](t, *self.forward_args, **self.launch)
+        """Step t's pointwise kernel, once `rec` holds its recurrent product; or every step, each
+        with its product, in the sequence kernel."""
+        _forward_kernel[(seq.B,)](*seq.launches(t), *self.forward_args, **self.launch)
 
     def saved(self) -> dict[str, torch.Tensor]:
         return {n: self.buffers[n] for n in self.saved_names}
@@ -294,7 +314,7 @@ class LSTM:
         self.DCI = seq.x.new_empty(T, B, H) if self.norm else seq.x
         buf = self.buffers
         zone, peep, gh, gc, _ = self._options(seq)
-        self.backward_args = (seq.T, B, H, self.zone_p, self.cell_clip, buf["Z"], buf["A"], buf["CN"], buf["PC"], seq.states[1],
+        self.backward_args = (seq.T, B, H, self.zone_p, self.cell_clip, seq.U, buf["Z"], buf["A"], buf["CN"], buf["PC"], seq.states[1],
                               *self._norm_buffers(seq), zone, peep, gh, gc, seq.go, seq.carry, seq.dstates[0],
                               seq.dstates[1], seq.back, *seq.masks(), self.DZ, self.DR, self.DCI)
         self.launch = self._launch(seq)
@@ -303,9 +323,13 @@ class LSTM:
         self.launch_backward(seq, t)
         torch.mm(self.DR[t], seq.U.t(), out=seq.back)
 
+    def backward_sequence(self, seq: loop.Sequence) -> None:
+        self.launch_backward(seq, seq.T - 1)
+
     def launch_backward(self, seq: loop.Sequence, t: int) -> None:
-        """Step t's pointwise backward kernel; its product's backward follows."""
-        _backward_kernel[(seq.B,)](t, *self.backward_args, **self.launch)
+        """Step t's pointwise backward kernel, its product's backward to follow; or every step
+        from the last, each with its product's backward, in the sequence kernel."""
+        _backward_kernel[(seq.B,)](*seq.launches(t, reverse=True), *self.backward_args, **self.launch)
 
     def finish_backward(self, seq: loop.Sequence, grads: dict[str, torch.Tensor]) -> torch.Tensor:
         T, B, H = seq.T, seq.B, seq.H

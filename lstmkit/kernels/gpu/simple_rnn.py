@@ -11,40 +11,56 @@ from . import activations as act
 from . import loop
 
 
-@triton.jit(do_not_specialize=["t"])
+@triton.jit(do_not_specialize=["t0", "steps"])
 def _forward_kernel(
-    t, T, B, H, Z, REC, HS, HIN, OUT, MASK, RMASK, A,
+    t0, steps, T, B, H, Z, REC, U, HS, HIN, OUT, MASK, RMASK, A,
     ACT: tl.constexpr, HAS_MASK: tl.constexpr, HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr,
-    SEQUENCES: tl.constexpr, BLOCK: tl.constexpr,
+    SEQUENCES: tl.constexpr, BLOCK: tl.constexpr, SEQUENCE: tl.constexpr, PK: tl.constexpr, PN: tl.constexpr,
 ):
-    b, j, valid, row = loop.this_row(t, B, H, BLOCK)
-    z = tl.load(Z + row * H + j, valid, other=0.0) + tl.load(REC + b * H + j, valid, other=0.0)
-    a = act.forward(z, valid, ACT)
-    tl.store(Z + row * H + j, z, mask=valid)
-    tl.store(A + row * H + j, a, mask=valid)
-    hp = tl.load(HS + row * H + j, valid, other=0.0)
-    keep = loop.kept(MASK, t, b, B, HAS_MASK)
-    loop.settle(a, hp, keep, t, b, T, B, H, j, valid, HS, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
+    t = t0
+    while t < t0 + steps:  # one step, or the whole sequence (SEQUENCE)
+        b, j, valid, row = loop.this_row(t, B, H, BLOCK)
+        if SEQUENCE:  # this step's recurrent product hin_t U, into the row's REC
+            loop.row_times(HIN + row * H, U, REC + b * H, H, H, 0, U, 1, False, BLOCK, PK, PN)
+            tl.debug_barrier()
+        z = tl.load(Z + row * H + j, valid, other=0.0) + tl.load(REC + b * H + j, valid, other=0.0)
+        a = act.forward(z, valid, ACT)
+        tl.store(Z + row * H + j, z, mask=valid)
+        tl.store(A + row * H + j, a, mask=valid)
+        hp = tl.load(HS + row * H + j, valid, other=0.0)
+        keep = loop.kept(MASK, t, b, B, HAS_MASK)
+        loop.settle(a, hp, keep, t, b, T, B, H, j, valid, HS, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
+        if SEQUENCE:  # the step's state is written before the next step reads it
+            tl.debug_barrier()
+        t += 1
 
 
-@triton.jit(do_not_specialize=["t"])
+@triton.jit(do_not_specialize=["t0", "steps"])
 def _backward_kernel(
-    t, T, B, H, Z, A, GO, CARRY, DH, BACK, MASK, RMASK, DZ,
+    t0, steps, T, B, H, Z, A, U, GO, CARRY, DH, BACK, MASK, RMASK, DZ,
     ACT: tl.constexpr, HAS_MASK: tl.constexpr, HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr,
-    SEQUENCES: tl.constexpr, BLOCK: tl.constexpr,
+    SEQUENCES: tl.constexpr, BLOCK: tl.constexpr, SEQUENCE: tl.constexpr, PK: tl.constexpr, PN: tl.constexpr,
 ):
-    b, j, valid, row = loop.this_row(t, B, H, BLOCK)
-    keep = loop.kept(MASK, t, b, B, HAS_MASK)
-    g, dh = loop.arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMASK, ZERO_OUTPUT,
-                          SEQUENCES)
-    dz = act.backward(tl.load(Z + row * H + j, valid, other=0.0), tl.load(A + row * H + j, valid, other=0.0),
-                      g + dh, valid, ACT)
-    tl.store(DZ + row * H + j, tl.where(keep, dz, 0.0), mask=valid)
-    tl.store(DH + b * H + j, tl.zeros_like(dz), mask=loop.both(valid, keep))  # h reaches h' only through U
+    t = t0
+    while t > t0 - steps:  # one step, or the whole sequence from its end (SEQUENCE)
+        b, j, valid, row = loop.this_row(t, B, H, BLOCK)
+        keep = loop.kept(MASK, t, b, B, HAS_MASK)
+        g, dh = loop.arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMASK, ZERO_OUTPUT,
+                              SEQUENCES)
+        dz = act.backward(tl.load(Z + row * H + j, valid, other=0.0), tl.load(A + row * H + j, valid, other=0.0),
+                          g + dh, valid, ACT)
+        tl.store(DZ + row * H + j, tl.where(keep, dz, 0.0), mask=valid)
+        tl.store(DH + b * H + j, tl.zeros_like(dz), mask=loop.both(valid, keep))  # h reaches h' only through U
+        if SEQUENCE:  # the product's backward, DZ_t U^T, the next step's BACK
+            tl.debug_barrier()
+            loop.row_times_transposed(DZ + row * H, U, BACK + b * H, H, H, 0, 1, False, BLOCK, PK, PN)
+            tl.debug_barrier()
+        t -= 1
 
 
 class SimpleRNN:
     n_states = 1
+    sequence_kernel = True  # its kernels also run the whole sequence (loop.whole_sequence)
     spatial = False  # x (T, B, D), the loop multiplies it by W
     names = loop.CellNames(inputs=(), saved=("Z", "A"), ints=("act",), floats=())
 
@@ -60,26 +76,32 @@ class SimpleRNN:
             xw = xw + seq.b
         self.buffers.update(Z=xw.view(T, B, H).contiguous(), A=seq.x.new_empty(T, B, H))
         self.rec = seq.x.new_empty(B, H)  # each step's hin U
-        self.forward_args = (seq.T, B, H, self.buffers["Z"], self.rec, seq.states[0], seq.hin, seq.out, *seq.masks(),
+        self.forward_args = (seq.T, B, H, self.buffers["Z"], self.rec, seq.U, seq.states[0], seq.hin, seq.out, *seq.masks(),
                              self.buffers["A"])
         self.launch = dict(ACT=self.act, num_warps=seq.warps(), **seq.flags())
 
     def forward_step(self, seq: loop.Sequence, t: int) -> None:
         torch.mm(seq.hin[t], seq.U, out=self.rec)
-        _forward_kernel[(seq.B,)](t, *self.forward_args, **self.launch)
+        _forward_kernel[(seq.B,)](t, 1, *self.forward_args, **self.launch)
+
+    def forward_sequence(self, seq: loop.Sequence) -> None:
+        _forward_kernel[(seq.B,)](*seq.launches(0), *self.forward_args, **self.launch)
 
     def saved(self) -> dict[str, torch.Tensor]:
         return dict(self.buffers)
 
     def start_backward(self, seq: loop.Sequence) -> None:
         self.DZ = seq.x.new_empty(seq.T, seq.B, seq.H)
-        self.backward_args = (seq.T, seq.B, seq.H, self.buffers["Z"], self.buffers["A"], seq.go, seq.carry,
+        self.backward_args = (seq.T, seq.B, seq.H, self.buffers["Z"], self.buffers["A"], seq.U, seq.go, seq.carry,
                               seq.dstates[0], seq.back, *seq.masks(), self.DZ)
         self.launch = dict(ACT=self.act, num_warps=seq.warps(), **seq.flags())
 
     def backward_step(self, seq: loop.Sequence, t: int) -> None:
-        _backward_kernel[(seq.B,)](t, *self.backward_args, **self.launch)
+        _backward_kernel[(seq.B,)](t, 1, *self.backward_args, **self.launch)
         torch.mm(self.DZ[t], seq.U.t(), out=seq.back)
+
+    def backward_sequence(self, seq: loop.Sequence) -> None:
+        _backward_kernel[(seq.B,)](*seq.launches(seq.T - 1, reverse=True), *self.backward_args, **self.launch)
 
     def finish_backward(self, seq: loop.Sequence, grads: dict[str, torch.Tensor]) -> torch.Tensor:
         T, B, H = seq.T, seq.B, seq.H
