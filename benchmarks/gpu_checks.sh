@@ -2,7 +2,8 @@
 # Every check that needs a CUDA GPU, in one short run (a GPU machine's time is scarce):
 #   1. the GPU kernels' tests on the device (tests/test_gpu_kernels.py, tests/test_cuda.py):
 #      fused vs reference on CUDA for every cell and variant, vs cuDNN, CPU vs GPU models;
-#   2. `lstmkit bench --device cuda`: fused, reference, cuDNN and an LSTMCell loop, every case;
+#   2. `lstmkit bench --device cuda`: fused (the driver rule's choice, and each GPU loop driver
+#      forced: `fused steps`, `fused sequence`), reference, cuDNN and an LSTMCell loop, every case;
 #      training steps in float32, mixed_bfloat16 and mixed_float16 (benchmarks/mixed_precision.py);
 #   3. the seed program's epochs on the GPU (`lstmkit mnist --device cuda`), and a Keras program
 #      with no word about devices under `lstmkit run`, in float32, mixed_bfloat16, mixed_float16;

@@ -330,6 +330,21 @@ def test_auto_picks_the_gpu_kernels_and_matches_the_reference_on_cuda(layer_cls,
 
 
 @cuda
+@pytest.mark.parametrize("chosen", ["steps", "sequence"])
+@pytest.mark.parametrize("layer_cls,extra", CELLS, ids=lambda v: v.__name__ if isinstance(v, type) else str(v))
+def test_both_drivers_match_the_reference_on_cuda(layer_cls, extra, chosen):
+    """Each driver forced on the GPU (the sequence kernel's barriers and in-kernel products run
+    only there): 150 units (several tiles of U per gate), masked, against the reference."""
+    from lstmkit.kernels.gpu import loop
+
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(40, 7, 5, generator=g)
+    mask = random_mask(40, 7, g)
+    with loop.driven_by(chosen):
+        compare_on_cuda(layer_cls, x, mask, "fused", units=150, return_sequences=True, return_state=True, **extra)
+
+
+@cuda
 @pytest.mark.parametrize("name", sorted(set(activations.names())))
 def test_every_registry_activation_on_cuda(name):
     # test_fused.py's shapes: unbounded activations (exponential, relu) must not overflow

@@ -285,9 +285,9 @@ class LSTM:
         self.buffers.update(Z=xw.contiguous(), A=new(T, B, 4 * H), CN=new(T, B, H), PC=new(T, B, H))
         self.rec = new(B, 4 * H)  # each step's hin U
         buf = self.buffers
-        self.forward_args = (seq.T, seq.B, H, self.eps, self.zone_p, self.cell_clip, buf["Z"], self.rec, seq.U, seq.states[0],
-                             seq.states[1], seq.hin, seq.out, *seq.masks(), *self._options(seq), buf["A"], buf["CN"],
-                             buf["PC"], *self._norm_buffers(seq))
+        self.forward_args = (seq.T, seq.B, H, self.eps, self.zone_p, self.cell_clip, buf["Z"], self.rec, seq.U,
+                             seq.states[0], seq.states[1], seq.hin, seq.out, *seq.masks(), *self._options(seq),
+                             buf["A"], buf["CN"], buf["PC"], *self._norm_buffers(seq))
         self.launch = self._launch(seq)
 
     def forward_step(self, seq: loop.Sequence, t: int) -> None:
@@ -314,9 +314,9 @@ class LSTM:
         self.DCI = seq.x.new_empty(T, B, H) if self.norm else seq.x
         buf = self.buffers
         zone, peep, gh, gc, _ = self._options(seq)
-        self.backward_args = (seq.T, B, H, self.zone_p, self.cell_clip, seq.U, buf["Z"], buf["A"], buf["CN"], buf["PC"], seq.states[1],
-                              *self._norm_buffers(seq), zone, peep, gh, gc, seq.go, seq.carry, seq.dstates[0],
-                              seq.dstates[1], seq.back, *seq.masks(), self.DZ, self.DR, self.DCI)
+        self.backward_args = (seq.T, B, H, self.zone_p, self.cell_clip, seq.U, buf["Z"], buf["A"], buf["CN"], buf["PC"],
+                              seq.states[1], *self._norm_buffers(seq), zone, peep, gh, gc, seq.go, seq.carry,
+                              seq.dstates[0], seq.dstates[1], seq.back, *seq.masks(), self.DZ, self.DR, self.DCI)
         self.launch = self._launch(seq)
 
     def backward_step(self, seq: loop.Sequence, t: int) -> None:

@@ -76,8 +76,8 @@ class SimpleRNN:
             xw = xw + seq.b
         self.buffers.update(Z=xw.view(T, B, H).contiguous(), A=seq.x.new_empty(T, B, H))
         self.rec = seq.x.new_empty(B, H)  # each step's hin U
-        self.forward_args = (seq.T, B, H, self.buffers["Z"], self.rec, seq.U, seq.states[0], seq.hin, seq.out, *seq.masks(),
-                             self.buffers["A"])
+        self.forward_args = (seq.T, B, H, self.buffers["Z"], self.rec, seq.U, seq.states[0], seq.hin, seq.out,
+                             *seq.masks(), self.buffers["A"])
         self.launch = dict(ACT=self.act, num_warps=seq.warps(), **seq.flags())
 
     def forward_step(self, seq: loop.Sequence, t: int) -> None:
