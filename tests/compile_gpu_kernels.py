@@ -16,23 +16,19 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from typing import Any
 
-if os.environ.get("TRITON_INTERPRET") == "1":
-    sys.exit("compile_gpu_kernels.py: run it without TRITON_INTERPRET=1 (the interpreter's kernels do not compile)")
-
-import triton  # noqa: E402
-from triton.backends.compiler import GPUTarget  # noqa: E402
-from triton.compiler import ASTSource  # noqa: E402
-
-from lstmkit.kernels.fused import ACTIVATION_IDS  # noqa: E402
-from lstmkit.kernels.gpu import gru, lstm, simple_rnn  # noqa: E402
 
 INTS = {"t", "t0", "steps", "T", "B", "H"}  # every other argument not compile-time is a pointer
 FLOATS = {"eps", "zone_p", "clip"}
 BYTES = {"MASK"}  # uint8 (the step mask); the other pointers are float32
 
 
-def source(kernel, constexprs: dict[str, object]) -> ASTSource:
+def source(kernel: Any, constexprs: dict[str, object]) -> Any:
+    """The kernel's source for triton.compile, its arguments typed by name."""
+    import triton
+    from triton.compiler import ASTSource
+
     signature = {}
     for name in kernel.arg_names:
         if name in constexprs:
@@ -51,6 +47,9 @@ def source(kernel, constexprs: dict[str, object]) -> ASTSource:
 
 def option_sets() -> list[tuple[str, object, dict[str, object], int]]:
     """(label, kernel, compile-time options, warps) for every compilation."""
+    from lstmkit.kernels.fused import ACTIVATION_IDS
+    from lstmkit.kernels.gpu import gru, lstm, simple_rnn
+
     act = {name: ACTIVATION_IDS[name] for name in ("tanh", "sigmoid", "softmax", "gelu")}
     runs = []
     for sequence in (False, True):
@@ -82,6 +81,12 @@ def option_sets() -> list[tuple[str, object, dict[str, object], int]]:
 
 
 def main(archs: list[int]) -> int:
+    if os.environ.get("TRITON_INTERPRET") == "1":  # checked before Triton is first imported
+        print("compile_gpu_kernels.py: run it without TRITON_INTERPRET=1 (the interpreter's kernels do not compile)")
+        return 2
+    import triton
+    from triton.backends.compiler import GPUTarget
+
     failed = 0
     for arch in archs:
         target = GPUTarget("cuda", arch, 32)

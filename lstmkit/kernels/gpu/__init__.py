@@ -3,9 +3,10 @@
 Written in Triton rather than CUDA C++: the kernels compile on the user's machine for the GPU it
 has, with no CUDA toolkit and no build step at install (Triton comes with PyTorch's CUDA builds),
 and the same source runs on the CPU under Triton's interpreter (`TRITON_INTERPRET=1`), which is
-how CI checks them against the reference cells without a GPU. The recurrent product of each step
-stays with cuBLAS (torch.mm); each step's pointwise part is one kernel with the cell's options
-and activations compiled in.
+how CI checks them against the reference cells without a GPU. Each cell's kernels have its
+options and activations compiled in and run under one of the loop's two drivers (loop.py): a
+launch per step beside cuBLAS's recurrent product, or one launch for the whole sequence with the
+product inside the kernel.
 
 `BACKEND` has the CPU kernels' contract (see ../fused.py): `forward(cell, tensors, options)` and
 `backward(cell, tensors, options)` with tensors and options by name. The computation is float32;
