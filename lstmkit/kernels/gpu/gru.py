@@ -88,9 +88,8 @@ def _forward_kernel(
         hp = tl.load(HS + row * H + j, valid, other=0.0)
         hn = z * hp + (1.0 - z) * g
         keep = loop.kept(MASK, t, b, B, HAS_MASK)
-        loop.settle(hn, hp, keep, t, b, T, B, H, j, valid, HS, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
-        if SEQUENCE:  # the step's state is written before the next step reads it
-            tl.debug_barrier()
+        loop.settle(hn, hp, keep, t, b, T, B, H, j, valid, HS, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES,
+                    SEQUENCE)
         t += 1
 
 
@@ -106,10 +105,8 @@ def _backward_kernel(
     kernel the products' backward as well."""
     t = t0
     while t > t0 - steps:  # one step, or the whole sequence from its end (SEQUENCE)
-        b, j, valid, row = loop.this_row(t, B, H, BLOCK)
-        keep = loop.kept(MASK, t, b, B, HAS_MASK)
-        g, dh = loop.arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMASK, ZERO_OUTPUT,
-                              SEQUENCES)
+        b, j, valid, row, keep, g, dh = loop.backward_row(t, T, B, H, GO, CARRY, DH, BACK, MASK, RMASK, HAS_MASK,
+                                                          HAS_RMASK, ZERO_OUTPUT, SEQUENCES, BLOCK)
         g = g + dh
         z, r, cand = _block(A, row, 0, H, j, valid), _block(A, row, 1, H, j, valid), _block(A, row, 2, H, j, valid)
         hp = tl.load(HS + row * H + j, valid, other=0.0)

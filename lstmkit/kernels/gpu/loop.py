@@ -203,12 +203,15 @@ def emit(h, keep, t, b, T, B, H, j, valid, OUT, HIN, RMASK, HAS_RMASK: tl.conste
 
 @triton.jit
 def settle(h, hp, keep, t, b, T, B, H, j, valid, HS, OUT, HIN, RMASK, HAS_RMASK: tl.constexpr,
-           ZERO_OUTPUT: tl.constexpr, SEQUENCES: tl.constexpr):
+           ZERO_OUTPUT: tl.constexpr, SEQUENCES: tl.constexpr, SEQUENCE: tl.constexpr):
     """The end of every forward step: the carried h (the new one, or for a masked step the
-    previous one hp) into its slot, then the output and the next recurrent input."""
+    previous one hp) into its slot, then the output and the next recurrent input; in the
+    sequence kernel a barrier, so the next step's threads read what this step's wrote."""
     h = tl.where(keep, h, hp)
     tl.store(HS + ((t + 1) * B + b) * H + j, h, mask=valid)
     emit(h, keep, t, b, T, B, H, j, valid, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
+    if SEQUENCE:
+        tl.debug_barrier()
 
 
 @triton.jit
@@ -232,6 +235,17 @@ def arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMAS
         tl.store(CARRY + b * H + j, tl.where(keep, 0.0, g), mask=valid)
     tl.store(DH + b * H + j, dh, mask=both(valid, keep == 0))
     return g, dh
+
+
+@triton.jit
+def backward_row(t, T, B, H, GO, CARRY, DH, BACK, MASK, RMASK, HAS_MASK: tl.constexpr, HAS_RMASK: tl.constexpr,
+                 ZERO_OUTPUT: tl.constexpr, SEQUENCES: tl.constexpr, BLOCK: tl.constexpr):
+    """The start of every backward step: the program's row (b, j, valid, row), whether step t
+    counts for it (keep) and the gradients reaching it (g, dh: `arriving`)."""
+    b, j, valid, row = this_row(t, B, H, BLOCK)
+    keep = kept(MASK, t, b, B, HAS_MASK)
+    g, dh = arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
+    return b, j, valid, row, keep, g, dh
 
 
 @dataclass

@@ -27,6 +27,19 @@ def _put_gate(P, row, k, H, j, valid, value):
     loop.store_block(P, row, k, 4, H, j, valid, value)
 
 
+@triton.jit
+def _zone_weights(ZONE, row, t, B, H, j, valid, zone_p, ZONE_DRAWS: tl.constexpr):
+    """Zoneout's weights of the previous h and c for step t: the training draws (T, 2, B, H), or
+    at inference the rate itself."""
+    if ZONE_DRAWS:
+        dh = tl.load(ZONE + (row + t * B) * H + j, valid, other=0.0)
+        dc = tl.load(ZONE + (row + (t + 1) * B) * H + j, valid, other=0.0)
+    else:
+        dh = zone_p
+        dc = zone_p
+    return dh, dc
+
+
 @triton.jit(do_not_specialize=["t0", "steps"])
 def _forward_kernel(
     t0, steps, T, B, H, eps, zone_p, clip,
@@ -98,12 +111,7 @@ def _forward_kernel(
         hn = ao * pc
         cnew = cn
         if ZONEOUT:  # keep each unit's previous value with the draw's weight
-            if ZONE_DRAWS:
-                dh = tl.load(ZONE + (row + t * B) * H + j, valid, other=0.0)  # draws (T, 2, B, H)
-                dc = tl.load(ZONE + (row + (t + 1) * B) * H + j, valid, other=0.0)
-            else:
-                dh = zone_p
-                dc = zone_p
+            dh, dc = _zone_weights(ZONE, row, t, B, H, j, valid, zone_p, ZONE_DRAWS)
             hn = dh * hp + (1.0 - dh) * hn
             cnew = dc * cp + (1.0 - dc) * cn
         _put_gate(Z, row, 0, H, j, valid, zi)
@@ -118,9 +126,8 @@ def _forward_kernel(
         tl.store(PC + row * H + j, pc, mask=valid)
         keep = loop.kept(MASK, t, b, B, HAS_MASK)
         tl.store(CS + (row + B) * H + j, tl.where(keep, cnew, cp), mask=valid)
-        loop.settle(hn, hp, keep, t, b, T, B, H, j, valid, HS, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
-        if SEQUENCE:  # the step's states are written before the next step reads them
-            tl.debug_barrier()
+        loop.settle(hn, hp, keep, t, b, T, B, H, j, valid, HS, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES,
+                    SEQUENCE)
         t += 1
 
 
@@ -136,10 +143,8 @@ def _backward_kernel(
 ):
     t = t0
     while t > t0 - steps:  # one step, or the whole sequence from its end (SEQUENCE)
-        b, j, valid, row = loop.this_row(t, B, H, BLOCK)
-        keep = loop.kept(MASK, t, b, B, HAS_MASK)
-        g, dh = loop.arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMASK, ZERO_OUTPUT,
-                              SEQUENCES)
+        b, j, valid, row, keep, g, dh = loop.backward_row(t, T, B, H, GO, CARRY, DH, BACK, MASK, RMASK, HAS_MASK,
+                                                          HAS_RMASK, ZERO_OUTPUT, SEQUENCES, BLOCK)
         g = g + dh  # the whole gradient of h_t
         dc = tl.load(DC + b * H + j, valid, other=0.0)
         zi, zf, zg, zo = _gate(Z, row, 0, H, j, valid), _gate(Z, row, 1, H, j, valid), _gate(Z, row, 2, H, j, valid), \
@@ -149,12 +154,7 @@ def _backward_kernel(
         pc = tl.load(PC + row * H + j, valid, other=0.0)
         cp = tl.load(CS + row * H + j, valid, other=0.0)
         if ZONEOUT:  # h_new = d h + (1 - d) h': d g goes straight to h_{t-1}
-            if ZONE_DRAWS:
-                zh = tl.load(ZONE + (row + t * B) * H + j, valid, other=0.0)  # draws (T, 2, B, H)
-                zc = tl.load(ZONE + (row + (t + 1) * B) * H + j, valid, other=0.0)
-            else:
-                zh = zone_p
-                zc = zone_p
+            zh, zc = _zone_weights(ZONE, row, t, B, H, j, valid, zone_p, ZONE_DRAWS)
             dh_direct = zh * g
             g = g * (1.0 - zh)
         else:

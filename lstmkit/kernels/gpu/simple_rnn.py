@@ -29,9 +29,8 @@ def _forward_kernel(
         tl.store(A + row * H + j, a, mask=valid)
         hp = tl.load(HS + row * H + j, valid, other=0.0)
         keep = loop.kept(MASK, t, b, B, HAS_MASK)
-        loop.settle(a, hp, keep, t, b, T, B, H, j, valid, HS, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES)
-        if SEQUENCE:  # the step's state is written before the next step reads it
-            tl.debug_barrier()
+        loop.settle(a, hp, keep, t, b, T, B, H, j, valid, HS, OUT, HIN, RMASK, HAS_RMASK, ZERO_OUTPUT, SEQUENCES,
+                    SEQUENCE)
         t += 1
 
 
@@ -43,10 +42,8 @@ def _backward_kernel(
 ):
     t = t0
     while t > t0 - steps:  # one step, or the whole sequence from its end (SEQUENCE)
-        b, j, valid, row = loop.this_row(t, B, H, BLOCK)
-        keep = loop.kept(MASK, t, b, B, HAS_MASK)
-        g, dh = loop.arriving(keep, t, b, T, B, H, j, valid, GO, CARRY, DH, BACK, RMASK, HAS_RMASK, ZERO_OUTPUT,
-                              SEQUENCES)
+        b, j, valid, row, keep, g, dh = loop.backward_row(t, T, B, H, GO, CARRY, DH, BACK, MASK, RMASK, HAS_MASK,
+                                                          HAS_RMASK, ZERO_OUTPUT, SEQUENCES, BLOCK)
         dz = act.backward(tl.load(Z + row * H + j, valid, other=0.0), tl.load(A + row * H + j, valid, other=0.0),
                           g + dh, valid, ACT)
         tl.store(DZ + row * H + j, tl.where(keep, dz, 0.0), mask=valid)
