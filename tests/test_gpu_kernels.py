@@ -10,6 +10,7 @@ against cuDNN.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import unittest.mock
@@ -197,6 +198,8 @@ def test_the_driver_rule(monkeypatch):
     from lstmkit.kernels.gpu import loop
 
     monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: SimpleNamespace(multi_processor_count=132))
+    loop._multiprocessors.cache_clear()
+    monkeypatch.setattr(loop, "_multiprocessors", functools.lru_cache(loop._multiprocessors.__wrapped__))
 
     def seq(batch, units, gates=4, is_cuda=True):
         x = SimpleNamespace(is_cuda=is_cuda, device="cuda:0")
@@ -374,7 +377,7 @@ def test_gpu_lstm_matches_cudnn():
         torch.testing.assert_close(layer(x), torch_lstm(x)[0], rtol=1e-4, atol=1e-5)
 
 
-def test_compiled_model_runs_the_triton_kernels(triton_path):
+def test_compiled_model_runs_the_triton_kernels(triton_path, driver):
     """torch.compile on the GPU backend: the graph's operators (kernels/ops.py) call the Triton
     loop, forward and, for the gradient, forward again and backward; equal to eager."""
     from test_compile import assert_close, model_of, data, outputs_and_gradients

@@ -28,12 +28,15 @@ The loop's names at the boundary are `LOOP_TENSORS` and `LOOP_INTS` (those of cs
 each cell declares its own (`names`: a `CellNames`), as its C++ counterpart does.
 
 A cell (lstm.py, gru.py, simple_rnn.py) provides `prepare(seq)` (its buffers, the input term of
-every step and its kernels' arguments, once per sequence), `forward_step(seq, t)`, the buffers it
-saves (`saved()`), `start_backward(seq)`, `backward_step(seq, t)` and `finish_backward(seq,
-grads)`, and says whether the bias joins x W before the loop (`bias_in_projection`).
+every step and its kernels' arguments, once per sequence), `forward_step(seq, t)` and
+`forward_sequence(seq)`, the buffers it saves (`saved()`), `start_backward(seq)`,
+`backward_step(seq, t)` and `backward_sequence(seq)`, `finish_backward(seq, grads)`, and says
+whether the bias joins x W before the loop (`bias_in_projection`) and whether its kernels run a
+whole sequence (`sequence_kernel`: not the convolutional cell's).
 """
 
 import contextlib
+import functools
 import math
 import os
 from collections.abc import Iterator
@@ -320,8 +323,13 @@ def whole_sequence(cell: Any, seq: Sequence) -> bool:
         return True
     if not seq.x.is_cuda:
         return False
-    sms = torch.cuda.get_device_properties(seq.x.device).multi_processor_count
-    return math.ceil(seq.B / sms) * seq.U.numel() * seq.U.element_size() <= SEQUENCE_BYTES
+    return math.ceil(seq.B / _multiprocessors(seq.x.device)) * seq.U.numel() * seq.U.element_size() <= SEQUENCE_BYTES
+
+
+@functools.lru_cache(maxsize=None)
+def _multiprocessors(device: torch.device) -> int:
+    """The device's SMs (asked once per device: the rule runs at every call)."""
+    return torch.cuda.get_device_properties(device).multi_processor_count
 
 
 def sequence_of(tensors: dict[str, torch.Tensor], options: dict[str, float], spatial: bool = False) -> Sequence:
