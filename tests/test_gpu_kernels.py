@@ -87,10 +87,11 @@ FLAGS = [  # return_sequences, go_backwards, masked, initial state
 @pytest.mark.parametrize("layer_cls,extra", CELLS, ids=lambda v: v.__name__ if isinstance(v, type) else str(v))
 def test_variant_matrix_on_triton(triton_path, driver, layer_cls, extra):
     """Each cell and variant, masked and not, forwards and backwards, with dropout and recurrent
-    dropout, initial states, go_backwards, zero_output_for_mask, no bias."""
+    dropout, initial states, go_backwards, zero_output_for_mask, no bias. The sequence kernel
+    leaves out the plainest set (its code paths are in the others; the suite's time)."""
     g = torch.Generator().manual_seed(0)
     x = torch.randn(3, 5, 4, generator=g)
-    for rs, gb, masked, with_state in FLAGS:
+    for rs, gb, masked, with_state in FLAGS if driver == "steps" else FLAGS[:3]:
         mask = random_mask(3, 5, g) if masked else None
         options = dict(extra, return_sequences=rs, go_backwards=gb, return_state=True)
         if layer_cls is not CuDNNLSTM:
@@ -377,7 +378,7 @@ def test_gpu_lstm_matches_cudnn():
         torch.testing.assert_close(layer(x), torch_lstm(x)[0], rtol=1e-4, atol=1e-5)
 
 
-def test_compiled_model_runs_the_triton_kernels(triton_path, driver):
+def test_compiled_model_runs_the_triton_kernels(triton_path):
     """torch.compile on the GPU backend: the graph's operators (kernels/ops.py) call the Triton
     loop, forward and, for the gradient, forward again and backward; equal to eager."""
     from test_compile import assert_close, model_of, data, outputs_and_gradients
@@ -393,9 +394,10 @@ def test_compiled_model_runs_the_triton_kernels(triton_path, driver):
 
 
 def test_every_kernel_compiles_for_the_gpu():
-    """Every kernel in both drivers and its main option sets compiles to a CUDA binary for
-    sm_80 and sm_90 (Triton's compiler and ptxas, no GPU needed: tests/compile_gpu_kernels.py),
-    in its own process without the interpreter. CI runs it on each Triton it tests."""
+    """Every kernel in both drivers and its main option sets compiles to a CUDA binary for sm_90
+    (Triton's compiler and ptxas, no GPU needed: tests/compile_gpu_kernels.py, which compiles for
+    sm_80 as well when run by hand), in its own process without the interpreter. CI runs it on
+    each Triton it tests."""
     import pathlib
     import subprocess
     import sys
@@ -407,11 +409,10 @@ def test_every_kernel_compiles_for_the_gpu():
         pytest.skip(f"this Triton carries no ptxas ({ptxas})")
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     script = pathlib.Path(__file__).with_name("compile_gpu_kernels.py")
-    done = subprocess.run([sys.executable, str(script), "80", "90"], capture_output=True, text=True, env=env,
-                          timeout=600)
+    done = subprocess.run([sys.executable, str(script), "90"], capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     compiled = [line for line in done.stdout.splitlines() if line.startswith("compiled ")]
-    assert len(compiled) >= 70 and any("_forward_kernel (LSTM sequence every option" in c for c in compiled)
+    assert len(compiled) >= 38 and any("_forward_kernel (LSTM sequence every option" in c for c in compiled)
 
 
 def test_ci_runs_the_ends_of_the_triton_range():
