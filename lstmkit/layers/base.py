@@ -543,7 +543,8 @@ def _holds_low_precision(x: Any) -> bool:
     a mixed policy hands on, which a float32 layer casts up."""
     if isinstance(x, torch.Tensor):
         return x.dtype in mixed_precision.LOW_PRECISION
-    return isinstance(x, (list, tuple)) and any(isinstance(t, torch.Tensor) and t.dtype in mixed_precision.LOW_PRECISION for t in x)
+    low = mixed_precision.LOW_PRECISION
+    return isinstance(x, (list, tuple)) and any(isinstance(t, torch.Tensor) and t.dtype in low for t in x)
 
 
 def _cast_floats(x: Any, dtype: torch.dtype) -> Any:

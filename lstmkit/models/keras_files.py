@@ -219,8 +219,8 @@ def layer_spec(spec: Any, custom_objects: Mapping[str, Any]) -> dict[str, Any]:
             out["batch_shape"] = [config.get("batch_size"), *shape]
     if class_name == "InputLayer" and isinstance(config.get("dtype"), str):
         out["dtype"] = "int64" if "int" in config["dtype"] else "float32"
-    elif class_name != "InputLayer" and _mixed_policy(config.get("dtype")) is not None:
-        out["dtype"] = _mixed_policy(config.get("dtype"))  # a mixed-precision layer stays one
+    elif class_name != "InputLayer" and (policy := _mixed_policy(config.get("dtype"))) is not None:
+        out["dtype"] = policy  # a mixed-precision layer stays one
     return {"class_name": cls.__name__, "config": out}
 
 
@@ -228,7 +228,8 @@ def _mixed_policy(value: Any) -> str | None:
     """The mixed-precision policy a Keras layer's "dtype" names ("mixed_float16", or Keras 3's
     {"class_name": "DTypePolicy", "config": {"name": ...}}), else None."""
     if isinstance(value, dict):
-        value = (value.get("config") or {}).get("name") if isinstance(value.get("config"), dict) else None
+        config = value.get("config")
+        value = config.get("name") if isinstance(config, dict) else None
     return value if value in ("mixed_float16", "mixed_bfloat16") else None
 
 

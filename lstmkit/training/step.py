@@ -73,8 +73,8 @@ class Step:
         run = model.run if replicas is None else replicas.forward
         outs, masks = run(xs, training=training, logits=flags)
         # a mixed-precision model's float16/bfloat16 outputs: losses and metrics in float32, as in Keras
-        outs = [o.to(model.compute_dtype) if isinstance(o, torch.Tensor) and o.dtype in mixed_precision.LOW_PRECISION else o
-                for o in outs]
+        low = mixed_precision.LOW_PRECISION
+        outs = [o.to(model.compute_dtype) if isinstance(o, torch.Tensor) and o.dtype in low else o for o in outs]
         total: torch.Tensor | None = None
         per_output: list[torch.Tensor | None] = []
         predictions, kept_masks = [], []

@@ -210,7 +210,7 @@ class GRU:
         _forward_kernel[(seq.B,)](t, 1, *self.forward_args, **self.launch)
 
     def forward_sequence(self, seq: loop.Sequence) -> None:
-        _forward_kernel[(seq.B,)](*seq.launches(0), *self.forward_args, **self.launch)
+        _forward_kernel[(seq.B,)](*seq.all_steps(), *self.forward_args, **self.launch)
 
     def saved(self) -> dict[str, torch.Tensor]:
         return {n: self.buffers[n] for n in self.saved_names}
@@ -239,7 +239,7 @@ class GRU:
         seq.back.addmm_(dx[:, :2 * H], seq.U[:, :2 * H].t())
 
     def backward_sequence(self, seq: loop.Sequence) -> None:
-        _backward_kernel[(seq.B,)](*seq.launches(seq.T - 1, reverse=True), *self.backward_args, **self.launch)
+        _backward_kernel[(seq.B,)](*seq.all_steps(reverse=True), *self.backward_args, **self.launch)
 
     def finish_backward(self, seq: loop.Sequence, grads: dict[str, torch.Tensor]) -> torch.Tensor:
         T, B, H = seq.T, seq.B, seq.H

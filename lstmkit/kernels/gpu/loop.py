@@ -295,11 +295,9 @@ class Sequence:
                     SEQUENCES=self.return_sequences, BLOCK=self.block, SEQUENCE=self.whole, PK=min(32, self.block),
                     PN=min(128, self.block))
 
-    def launches(self, t: int, reverse: bool = False) -> tuple[int, int]:
-        """A kernel's first step and number of steps: step t alone per step; the whole sequence
-        from its first step (its last, backward) in the sequence kernel."""
-        if not self.whole:
-            return t, 1
+    def all_steps(self, reverse: bool = False) -> tuple[int, int]:
+        """The sequence kernel's first step and number of steps: every step, from the first (from
+        the last, backward)."""
         return (self.T - 1 if reverse else 0), self.T
 
     def masks(self) -> tuple[torch.Tensor, torch.Tensor]:

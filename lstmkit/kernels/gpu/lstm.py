@@ -50,15 +50,12 @@ def _forward_kernel(
     ZONE_DRAWS: tl.constexpr, HAS_MASK: tl.constexpr, HAS_RMASK: tl.constexpr, ZERO_OUTPUT: tl.constexpr,
     SEQUENCES: tl.constexpr, BLOCK: tl.constexpr, SEQUENCE: tl.constexpr, PK: tl.constexpr, PN: tl.constexpr,
 ):
-    b = tl.program_id(0).to(tl.int64)
-    j = tl.arange(0, BLOCK)
-    valid = j < H
     t = t0
     while t < t0 + steps:  # one step, or the whole sequence (SEQUENCE)
+        b, j, valid, row = loop.this_row(t, B, H, BLOCK)
         if SEQUENCE:  # this step's recurrent product hin_t U, into the row's REC
-            loop.row_times(HIN + (t * B + b) * H, U, REC + b * 4 * H, H, 4 * H, 0, U, 4, False, BLOCK, PK, PN)
+            loop.row_times(HIN + row * H, U, REC + b * 4 * H, H, 4 * H, 0, U, 4, False, BLOCK, PK, PN)
             tl.debug_barrier()
-        row = t * B + b  # this step's row of the per-step buffers
         # the input term (x W + b, or with layer norm LN(x W) gx + b, computed before the loop)
         zi, zf, zg, zo = _gate(Z, row, 0, H, j, valid), _gate(Z, row, 1, H, j, valid), _gate(Z, row, 2, H, j, valid), \
             _gate(Z, row, 3, H, j, valid)
@@ -295,12 +292,12 @@ class LSTM:
         self.launch_forward(seq, t)
 
     def forward_sequence(self, seq: loop.Sequence) -> None:
-        self.launch_forward(seq, 0)
+        self.launch_forward(seq, *seq.all_steps())
 
-    def launch_forward(self, seq: loop.Sequence, t: int) -> None:
-        """Step t's pointwise kernel, once `rec` holds its recurrent product; or every step, each
-        with its product, in the sequence kernel."""
-        _forward_kernel[(seq.B,)](*seq.launches(t), *self.forward_args, **self.launch)
+    def launch_forward(self, seq: loop.Sequence, t0: int, steps: int = 1) -> None:
+        """Step t0's pointwise kernel, once `rec` holds its recurrent product; or (the sequence
+        kernel) every step from t0, each with its product."""
+        _forward_kernel[(seq.B,)](t0, steps, *self.forward_args, **self.launch)
 
     def saved(self) -> dict[str, torch.Tensor]:
         return {n: self.buffers[n] for n in self.saved_names}
@@ -324,12 +321,12 @@ class LSTM:
         torch.mm(self.DR[t], seq.U.t(), out=seq.back)
 
     def backward_sequence(self, seq: loop.Sequence) -> None:
-        self.launch_backward(seq, seq.T - 1)
+        self.launch_backward(seq, *seq.all_steps(reverse=True))
 
-    def launch_backward(self, seq: loop.Sequence, t: int) -> None:
-        """Step t's pointwise backward kernel, its product's backward to follow; or every step
-        from the last, each with its product's backward, in the sequence kernel."""
-        _backward_kernel[(seq.B,)](*seq.launches(t, reverse=True), *self.backward_args, **self.launch)
+    def launch_backward(self, seq: loop.Sequence, t0: int, steps: int = 1) -> None:
+        """Step t0's pointwise backward kernel, its product's backward to follow; or (the sequence
+        kernel) every step from t0 back to the first, each with its product's backward."""
+        _backward_kernel[(seq.B,)](t0, steps, *self.backward_args, **self.launch)
 
     def finish_backward(self, seq: loop.Sequence, grads: dict[str, torch.Tensor]) -> torch.Tensor:
         T, B, H = seq.T, seq.B, seq.H

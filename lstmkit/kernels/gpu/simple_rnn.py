@@ -82,7 +82,7 @@ class SimpleRNN:
         _forward_kernel[(seq.B,)](t, 1, *self.forward_args, **self.launch)
 
     def forward_sequence(self, seq: loop.Sequence) -> None:
-        _forward_kernel[(seq.B,)](*seq.launches(0), *self.forward_args, **self.launch)
+        _forward_kernel[(seq.B,)](*seq.all_steps(), *self.forward_args, **self.launch)
 
     def saved(self) -> dict[str, torch.Tensor]:
         return dict(self.buffers)
@@ -98,7 +98,7 @@ class SimpleRNN:
         torch.mm(self.DZ[t], seq.U.t(), out=seq.back)
 
     def backward_sequence(self, seq: loop.Sequence) -> None:
-        _backward_kernel[(seq.B,)](*seq.launches(seq.T - 1, reverse=True), *self.backward_args, **self.launch)
+        _backward_kernel[(seq.B,)](*seq.all_steps(reverse=True), *self.backward_args, **self.launch)
 
     def finish_backward(self, seq: loop.Sequence, grads: dict[str, torch.Tensor]) -> torch.Tensor:
         T, B, H = seq.T, seq.B, seq.H
