@@ -398,9 +398,42 @@ def test_auto_falls_back_with_one_warning_and_the_reference_numbers():
 
 
 def test_auto_uses_the_fused_kernels_for_built_in_cells():
-    layer = LSTM(4)
-    layer.ensure_built((None, 3, 2))
-    assert kernels.resolve(layer.implementation, layer.cell, torch.zeros(2, 3, 2), "test") == "fused"
+    """Every built-in cell goes to the fused kernels. Their weights are module parameters, which
+    an isinstance check against a runtime-checkable protocol does not see from Python 3.12 (it
+    looks members up statically): there every layer once ran the reference loop."""
+    from lstmkit.layers import ConvLSTM2D
+
+    for layer, shape in [(LSTM(4), (2, 3, 2)), (GRU(4), (2, 3, 2)), (SimpleRNN(4), (2, 3, 2)),
+                         (ConvLSTM2D(2, 3, padding="same"), (2, 3, 5, 5, 1))]:
+        layer.ensure_built((None, *shape[1:]))
+        assert kernels.resolve(layer.implementation, layer.cell, torch.zeros(shape), "test") == "fused", layer
+
+
+def test_a_cell_short_of_what_the_kernels_read_runs_the_reference_loop():
+    """`as_kernel_cell` sees a cell's weights among its module parameters, and a cell that names
+    kernels but lacks a member of `KernelCell` is not sent to them."""
+    from lstmkit.cells import LSTMSettings, as_kernel_cell
+    from lstmkit.kernels import fused
+
+    class Partial(torch.nn.Module):
+        kernel_name = "lstm"
+        gate_blocks = 4
+
+        def __init__(self):
+            super().__init__()
+            self.kernel = torch.nn.Parameter(torch.zeros(2, 16))
+            self.settings = LSTMSettings(units=4)
+
+    class Whole(Partial):
+        def loop_tensors(self, x): ...
+        def kernel_tensors(self, noise): ...
+        def kernel_options(self): ...
+        def kernel_refusal(self): ...
+
+    whole, partial = Whole(), Partial()
+    assert as_kernel_cell(whole) is whole
+    assert as_kernel_cell(partial) is None
+    assert "Partial, whose step the fused kernels do not implement" in fused.unsupported(partial, torch.zeros(2, 3, 2))
 
 
 def test_implementation_argument_is_checked():

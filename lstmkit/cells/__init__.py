@@ -9,6 +9,7 @@ from ._cell import KernelCell as KernelCell
 from ._cell import RecurrentCell as RecurrentCell
 from ._cell import SequenceCell as SequenceCell
 from ._cell import Settings as Settings
+from ._cell import as_kernel_cell as as_kernel_cell
 from .conv_lstm import ConvLSTMCell as ConvLSTMCell
 from .conv_lstm import ConvLSTMSettings as ConvLSTMSettings
 from .gru import GRUCell as GRUCell
@@ -21,5 +22,5 @@ from .simple_rnn import SimpleRNNSettings as SimpleRNNSettings
 __all__ = [
     "Settings", "CellSettings", "SequenceCell", "KernelCell", "RecurrentCell",
     "LSTMCell", "LSTMSettings", "GRUCell", "GRUSettings", "SimpleRNNCell", "SimpleRNNSettings",
-    "ConvLSTMCell", "ConvLSTMSettings",
+    "ConvLSTMCell", "ConvLSTMSettings", "as_kernel_cell",
 ]

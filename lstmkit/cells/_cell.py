@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Collection, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Collection, Protocol, TypeVar, cast
 
 import torch
 from torch import nn
@@ -115,7 +115,6 @@ def input_product(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return x @ kernel
 
 
-@runtime_checkable
 class KernelCell(SequenceCell, Protocol):
     """A cell the fused kernels compute (`kernel_name` not None): what it sends them."""
 
@@ -138,6 +137,28 @@ class KernelCell(SequenceCell, Protocol):
     def kernel_refusal(self) -> str | None:
         """Why the kernels cannot compute the cell as it is set, or None."""
         ...
+
+
+def as_kernel_cell(cell: SequenceCell) -> KernelCell | None:
+    """The cell as the fused kernels read it, or None when it names no kernels (`kernel_name`)
+    or lacks a member of `KernelCell`.
+
+    Not `isinstance(cell, KernelCell)` with a runtime-checkable protocol: from Python 3.12 that
+    check looks members up statically, and a module's weights (`kernel`, an `nn.Parameter`) live
+    in its `_parameters`, where a static lookup does not see them, so every cell would fail it.
+    """
+    if getattr(cell, "kernel_name", None) is None:
+        return None
+    if any(not hasattr(cell, name) for name in _KERNEL_CELL_MEMBERS):
+        return None
+    return cast(KernelCell, cell)
+
+
+# what the fused kernels read of a cell beyond SequenceCell: KernelCell's attributes and methods
+_KERNEL_CELL_MEMBERS = tuple(sorted(
+    set(KernelCell.__annotations__)
+    | {name for name, value in vars(KernelCell).items() if callable(value) and not name.startswith("_")}
+))
 
 
 class RecurrentCell(nn.Module):

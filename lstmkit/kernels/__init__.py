@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import rate
-from ..cells import KernelCell, SequenceCell, Settings
+from ..cells import SequenceCell, Settings, as_kernel_cell
 from ..cells._cell import State, own
 from .reference import reference_sequence
 
@@ -200,8 +200,9 @@ def dispatch(
     if path == "fused":
         from .fused import fused_sequence
 
-        assert isinstance(cell, KernelCell)  # unsupported() said so
-        return fused_sequence(cell, x, state, settings, mask=mask, recurrent_mask=recurrent_mask, noise=noise,
+        kernel_cell = as_kernel_cell(cell)
+        assert kernel_cell is not None  # unsupported() said so
+        return fused_sequence(kernel_cell, x, state, settings, mask=mask, recurrent_mask=recurrent_mask, noise=noise,
                               owner=owner)
     return reference_sequence(cell, cell.project_inputs(x), state, mask=mask, recurrent_mask=recurrent_mask, noise=noise,
                               return_sequences=settings.return_sequences,

@@ -25,7 +25,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from .. import activations
-from ..cells import KernelCell, SequenceCell
+from ..cells import KernelCell, SequenceCell, as_kernel_cell
 from . import build, recompute
 
 # Activation ids shared with the C++ `Act` enum and the Triton kernels, in their order.
@@ -137,40 +137,57 @@ def activation_id(fn: activations.Activation) -> int | None:
 
 
 def unsupported(cell: SequenceCell, x: torch.Tensor) -> str | None:
-    """Why the fused path cannot run this cell on this input, or None when it can."""
-    return _refusal(cell, x.device)
+    """Why the fused path cannot run this cell on this input, or None when it can.
 
-
-# a decision on the cell's settings and weights' place, not on data: a traced graph
-# (torch.compile, torch.export) takes its answer as a constant
-@torch.compiler.assume_constant_result
-def _refusal(cell: SequenceCell, x_device: torch.device) -> str | None:
-    if cell.kernel_name is None or not isinstance(cell, KernelCell):
+    A decision on the cell's settings and its weights' place, not on data: a traced graph
+    (torch.compile, torch.export) takes it as a constant. The tracer follows this function
+    through the cell and its settings; the rest (the activation registry, the backends' state)
+    comes from constant functions of plain values, which every torch version's tracer passes
+    (a module it does not pass before torch 2.13)."""
+    known = as_kernel_cell(cell)
+    if known is None:
         return f"the cell is a {type(cell).__name__}, whose step the fused kernels do not implement"
-    refusal = cell.kernel_refusal()
+    refusal = known.kernel_refusal()
     if refusal is not None:
         return refusal
-    for f in dataclasses.fields(cell.settings):
-        value = getattr(cell.settings, f.name)
-        if f.metadata.get("activation") and activation_id(value) is None:
-            return (f"{f.name} {getattr(value, '__name__', value)!r} is not one of lstmkit's built-in activations, "
+    for name in _activation_fields(type(known.settings)):
+        value = getattr(known.settings, name)
+        if not _built_in(value):
+            return (f"{name} {getattr(value, '__name__', value)!r} is not one of lstmkit's built-in activations, "
                     "which are the ones compiled into the fused kernels")
-    device = cell.kernel.device
-    if x_device != device:
-        return f"the input is on {x_device} and the weights on {device}"
+    device = known.kernel.device
+    if x.device != device:
+        return f"the input is on {x.device} and the weights on {device}"
+    return _backend_refusal(device, known.kernel.dtype, known.kernel_name)
+
+
+@torch.compiler.assume_constant_result
+def _activation_fields(settings_class: type) -> tuple[str, ...]:
+    """The names of the settings' activation fields."""
+    return tuple(f.name for f in dataclasses.fields(settings_class) if f.metadata.get("activation"))
+
+
+@torch.compiler.assume_constant_result
+def _built_in(activation: activations.Activation) -> bool:
+    return activation_id(activation) is not None
+
+
+@torch.compiler.assume_constant_result
+def _backend_refusal(device: torch.device, dtype: torch.dtype, kernel_name: str) -> str | None:
+    """Why the backend of the device cannot run the cell with weights of this dtype, or None."""
     if device.type == "cuda":
-        if cell.kernel.dtype != torch.float32:
-            return f"the fused GPU kernels take float32 weights, not {cell.kernel.dtype}"
+        if dtype != torch.float32:
+            return f"the fused GPU kernels take float32 weights, not {dtype}"
         from . import gpu
 
         missing = gpu.unavailable()
-        if missing is None and cell.kernel_name not in gpu.cell_names():
-            return f"the fused GPU kernels have no {cell.kernel_name} cell yet"
+        if missing is None and kernel_name not in gpu.cell_names():
+            return f"the fused GPU kernels have no {kernel_name} cell yet"
         return missing
     if device.type != "cpu":
-        return f"the fused kernels run on CPU and CUDA devices, and this layer runs on {x_device}"
-    if cell.kernel.dtype not in (torch.float32, torch.float64):
-        return f"the fused kernels take float32 and float64 weights, not {cell.kernel.dtype}"
+        return f"the fused kernels run on CPU and CUDA devices, and this layer runs on {device}"
+    if dtype not in (torch.float32, torch.float64):
+        return f"the fused kernels take float32 and float64 weights, not {dtype}"
     if not build.load():
         return build.failure()
     return None

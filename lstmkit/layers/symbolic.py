@@ -100,7 +100,8 @@ def map_structure(fn: Callable[[Any], Any], value: Any, leaf: type = SymbolicTen
 
 
 def is_symbolic(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-    return bool(flatten(list(args)) or flatten(kwargs))
+    """Whether a symbolic tensor is among the arguments (a layer called on the graph's inputs)."""
+    return len(flatten(list(args))) + len(flatten(kwargs)) > 0
 
 
 def shape_of(value: Any) -> Any:
