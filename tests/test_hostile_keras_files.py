@@ -225,6 +225,37 @@ def test_a_read_that_crashes_libhdf5_is_refused_and_this_process_lives_on(files,
         ours().load_weights(folder / "good.weights.h5")
 
 
+def test_a_fork_refused_for_a_moment_is_tried_again_and_one_refused_throughout_names_the_file(files, monkeypatch):
+    """filelock's audit hook (filelock comes with torch) refuses os.fork with a RuntimeError
+    while any thread is changing a lock's descriptors, another thread's fork included (Python
+    3.12). Stood in for by a fork that refuses a number of times: the reader is started once
+    the refusals end, and a fork refused throughout is an error that names the file and does not
+    call it damaged."""
+    folder, theirs = files
+    real_fork, refusals = os.fork, []
+
+    def refusing(times):
+        def fork():
+            if len(refusals) < times:
+                refusals.append(1)
+                raise RuntimeError("os.fork is unsafe while filelock is changing descriptor ownership")
+            return real_fork()
+        return fork
+
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    monkeypatch.setattr(os, "fork", refusing(3))
+    np.testing.assert_allclose(load_model(folder / "good.h5").predict(x, verbose=0), theirs.predict(x, verbose=0),
+                               atol=1e-5, rtol=0)
+    assert len(refusals) == 3
+    refusals.clear()
+    monkeypatch.setattr(os, "fork", refusing(10**9))
+    monkeypatch.setattr(hdf5, "FORK_PAUSE", 0.0)
+    with pytest.raises(KerasFileError, match=r"good\.h5.*could not be started.*unsafe.*not read") as refused:
+        load_model(folder / "good.h5")
+    assert "not a whole" not in str(refused.value)
+    assert len(refusals) == hdf5.FORK_TRIES
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["good.h5", "good.weights.h5", "good.keras"])
 def test_byte_mutated_keras_files_load_or_are_refused_by_name(files, tmp_path, kind):

@@ -32,6 +32,7 @@ import os
 import posixpath
 import select
 import signal
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -336,9 +337,12 @@ def read(source: str | bytes, label: str) -> Group:
         return _decode(b"".join(_encode(tree, arrays)), label)
     size = len(source) if isinstance(source, bytes) else os.path.getsize(source)
     read_end, write_end = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+: fork() with threads; the child runs no thread
-        pid = os.fork()
+    try:
+        pid = _fork(label)
+    except BaseException:
+        os.close(read_end)
+        os.close(write_end)
+        raise
     if pid == 0:  # the worker: read, send, and leave without running any of the parent's clean-up
         status = 0
         try:
@@ -372,6 +376,30 @@ def read(source: str | bytes, label: str) -> Group:
     if payload[:1] != b"K":
         raise Hdf5Error(f"{label}: libhdf5 failed reading it (the reading process ended without an answer)")
     return _decode(payload[1:], label)
+
+
+_forking = threading.Lock()
+FORK_TRIES = 100  # a fork refused for a moment is tried again, this many times in all,
+FORK_PAUSE = 0.01  # this many seconds apart
+
+
+def _fork(label: str) -> int:
+    """`os.fork()`, one thread at a time. Another library may refuse a fork for a moment: an
+    audit hook of filelock (which torch imports) raises RuntimeError while any thread is
+    changing a lock's descriptors, another thread's fork included (seen on Python 3.12 with
+    threads loading files at once). Such a fork is tried again, `FORK_TRIES` times in all."""
+    for attempt in range(FORK_TRIES):
+        try:
+            with _forking, warnings.catch_warnings():
+                # Python 3.12+ warns of fork() with threads; the worker runs no thread
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return os.fork()
+        except RuntimeError as err:
+            if attempt == FORK_TRIES - 1:
+                raise Hdf5Error(f"{label}: the process that reads it could not be started: {err} "
+                                f"({FORK_TRIES} tries); the file was not read") from None
+            time.sleep(FORK_PAUSE)
+    raise AssertionError("unreachable")
 
 
 def _limit_memory(extra: int) -> None:
