@@ -348,6 +348,47 @@ def report(case: Case, results: dict[str, Result]) -> str:
     return "\n".join(lines)
 
 
+# ---- the GPU's targets ------------------------------------------------------------------------
+
+# fused's training step against cuDNN's on the GPU: the case -> (the contender, the largest ratio met)
+GPU_TARGETS = {
+    "seed MNIST model, batch 32": ("nn.LSTM", 1.0),
+    "seed MNIST model, batch 256": ("nn.LSTM", 1.25),
+    "GRU": ("nn.GRU", 1.0),
+}
+VARIANT_TARGET = 1.3  # a variant's fused training step over its plain layer's (same cell and shapes)
+
+
+def _shape_key(case: Case) -> tuple[Any, ...]:
+    return case.cell, case.two_layers, case.batch, case.steps, case.features, case.units
+
+
+def _is_plain(case: Case) -> bool:
+    return not (case.options or case.masked or case.go_backwards)
+
+
+def target_lines(case: Case, results: dict[str, Result], plain_ms: dict[tuple[Any, ...], float]) -> list[str]:
+    """The GPU targets this case answers, each as a line: fused's training step against its
+    contender's (GPU_TARGETS) and a variant's against its plain layer's (`plain_ms`: the fused
+    training step of each plain case benched so far, by cell and shapes; this one is added)."""
+    fused_ms = results["fused"].train_ms
+    if fused_ms is None:
+        return []
+    found: list[tuple[str, float, float]] = []  # what fused is set against, the ratio, the largest ratio met
+    if case.name in GPU_TARGETS:
+        contender, most = GPU_TARGETS[case.name]
+        theirs = results.get(contender)
+        if theirs is not None and theirs.train_ms:
+            found.append((contender, fused_ms / theirs.train_ms, most))
+    key = _shape_key(case)
+    if _is_plain(case):
+        plain_ms[key] = fused_ms
+    elif key in plain_ms:
+        found.append((f"the plain {_LAYERS[case.cell].__name__}", fused_ms / plain_ms[key], VARIANT_TARGET))
+    return [f"  target: fused {ratio:.2f}x {against}'s training step, at most {most:.2f}x: "
+            f"{'met' if ratio <= most else 'MISSED'}" for against, ratio, most in found]
+
+
 def main(rounds: int = 7, steps_per_round: int = 5, only: str | None = None, quick: bool = False,
          device: str = "cpu") -> int:
     from .kernels import build
@@ -375,10 +416,15 @@ def main(rounds: int = 7, steps_per_round: int = 5, only: str | None = None, qui
         return 1
     print(f"torch {torch.__version__}, {where}; median of {rounds} interleaved rounds "
           f"of {steps_per_round} steps; 'x fused' = time / fused time")
+    plain_ms: dict[tuple[Any, ...], float] = {}
     for case in cases():
         if only and only.lower() not in case.name.lower():
             continue
         if quick:
             case.batch, case.steps = min(case.batch, 4), min(case.steps, 5)
-        print(report(case, bench_case(case, rounds, steps_per_round, device=dev)), flush=True)
+        results = bench_case(case, rounds, steps_per_round, device=dev)
+        lines = [report(case, results)]
+        if dev.type == "cuda":  # the targets are cuDNN's and the GPU loop's
+            lines += target_lines(case, results, plain_ms)
+        print("\n".join(lines), flush=True)
     return 0

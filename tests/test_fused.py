@@ -570,6 +570,35 @@ def test_an_empty_batch_through_bidirectional_and_a_model():
 
 
 @pytest.mark.slow
+def test_bench_states_the_gpu_targets_each_case_answers():
+    """On CUDA each case's table is followed by the targets it answers: the seed model against
+    cuDNN (1.0x at batch 32, 1.25x at 256), GRU against cuDNN's, each variant against its plain
+    layer's fused step (1.3x); the char model answers none."""
+    from lstmkit import bench
+
+    cases = {case.name: case for case in bench.cases()}
+
+    def lines(name, **train_ms):
+        results = {contender.replace("_", "."): bench.Result(train_ms=ms) for contender, ms in train_ms.items()}
+        return bench.target_lines(cases[name], results, plain)
+
+    plain: dict = {}
+    assert lines("seed MNIST model, batch 32", fused=2.0, nn_LSTM=2.5) == [
+        "  target: fused 0.80x nn.LSTM's training step, at most 1.00x: met"]
+    assert lines("seed MNIST model, batch 256", fused=3.0, nn_LSTM=2.0) == [
+        "  target: fused 1.50x nn.LSTM's training step, at most 1.25x: MISSED"]
+    assert lines("char model: 100 steps, 256 units, batch 64", fused=9.0, nn_LSTM=1.0) == []
+    assert lines("LSTM recurrent_dropout=0.2", fused=5.0) == []  # its plain layer not benched yet
+    assert lines("LSTM", fused=4.0, nn_LSTM=4.0) == []
+    assert lines("LSTM zoneout=0.1", fused=5.6) == [
+        "  target: fused 1.40x the plain LSTM's training step, at most 1.30x: MISSED"]
+    assert lines("LSTM masked (random lengths)", fused=5.0) == [
+        "  target: fused 1.25x the plain LSTM's training step, at most 1.30x: met"]
+    assert lines("GRU", fused=3.0, nn_GRU=4.0) == ["  target: fused 0.75x nn.GRU's training step, at most 1.00x: met"]
+    assert lines("GRU recurrent_dropout=0.2", fused=3.3) == [
+        "  target: fused 1.10x the plain GRU's training step, at most 1.30x: met"]
+
+
 def test_bench_peers_runs_each_peer_in_its_own_process():
     """`lstmkit bench --peers`: a row per contender with time and peak memory; a peer that is not
     installed (JAX outside the `bench` extra) reads n/a with the reason."""
