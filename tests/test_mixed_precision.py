@@ -245,6 +245,24 @@ def test_float16_training_scales_its_loss_and_learns():
     assert model.optimizer.iterations > 0
 
 
+def test_auto_scale_loss_false_leaves_the_optimizer_as_keras_does():
+    import keras
+
+    mixed_precision.set_global_policy("mixed_float16")
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        theirs = keras.Sequential([keras.layers.Input((5, 3)), keras.layers.Dense(2)])
+        theirs.compile(keras.optimizers.Adam(), "mse", auto_scale_loss=False)
+        keras_wraps = isinstance(theirs.optimizer, keras.optimizers.LossScaleOptimizer)
+        theirs.compile(keras.optimizers.Adam(), "mse")
+        assert isinstance(theirs.optimizer, keras.optimizers.LossScaleOptimizer) and not keras_wraps
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    model = mixed_model()
+    model.compile(Adam(1e-2), "sparse_categorical_crossentropy", auto_scale_loss=False)
+    assert isinstance(model.optimizer, Adam) and not isinstance(model.optimizer, LossScaleOptimizer)
+
+
 def test_loss_scale_state_is_saved_and_refused_when_wrong(tmp_path):
     mixed_precision.set_global_policy("mixed_float16")
     model = mixed_model()

@@ -117,6 +117,7 @@ class Trainer(nn.Module):
         loss: Any = None,
         metrics: Any = None,
         loss_weights: Sequence[float] | Mapping[str, float] | None = None,
+        auto_scale_loss: bool = True,
     ) -> None:
         """Sets the optimizer, the losses and the metrics for `fit` and `evaluate`.
 
@@ -129,6 +130,9 @@ class Trainer(nn.Module):
             metrics: Names ("accuracy", "mae", "mse", ...) or callables, reported by name; for
                 several outputs also a list of lists or a dict by output name.
             loss_weights: The weight of each output's loss in the total (list or dict; default 1).
+            auto_scale_loss: Under the "mixed_float16" policy, wrap the optimizer in a
+                `LossScaleOptimizer` (dynamic loss scaling), as Keras 3 does; False leaves it as
+                given.
 
         Raises:
             ValueError: For an unknown optimizer, loss or metric name, or lists and dicts that do
@@ -136,7 +140,7 @@ class Trainer(nn.Module):
         """
         self.compile_setup = setup(self.output_names, optimizer, loss, metrics, loss_weights)
         policy = getattr(self, "_dtype_policy", None)
-        if policy is not None and policy.name == "mixed_float16" and \
+        if auto_scale_loss and policy is not None and policy.name == "mixed_float16" and \
                 not isinstance(self.compile_setup.optimizer, optimizers_module.LossScaleOptimizer):
             # float16 gradients underflow without loss scaling: Keras 3 wraps the optimizer too
             self.compile_setup.optimizer = optimizers_module.LossScaleOptimizer(self.compile_setup.optimizer)
