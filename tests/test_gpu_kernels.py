@@ -148,14 +148,21 @@ def test_wide_rows_in_the_sequence_kernel(triton_path, layer_cls, extra):
 
 @pytest.mark.parametrize("cls", [LSTM, GRU, SimpleRNN], ids=lambda c: c.__name__)
 def test_the_sequence_driver_runs_no_product_per_step(triton_path, monkeypatch, cls):
-    """Per step, every step's recurrent product (and its backward) is a torch product; in the
-    sequence kernel none is: the kernel computes them. Both give the reference's results."""
+    """Per step, every step's recurrent product (and its backward) is a torch product into the
+    loop's buffers (`out=`); in the sequence kernel none is: the kernel computes them (the input
+    product x W + b of all steps stays torch's). Both give the reference's results."""
     from lstmkit.kernels.gpu import loop
 
     products = []
     for name in ("mm", "addmm"):
         real = getattr(torch, name)
-        monkeypatch.setattr(torch, name, lambda *a, real=real, name=name, **k: products.append(name) or real(*a, **k))
+
+        def counted(*a, real=real, name=name, **k):
+            if "out" in k:
+                products.append(name)
+            return real(*a, **k)
+
+        monkeypatch.setattr(torch, name, counted)
     x = torch.randn(3, 6, 4)
     counts = {}
     for chosen in ("steps", "sequence"):

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 import warnings
 
 import pytest
@@ -63,7 +64,7 @@ def test_auto_recomputes_where_memory_is_short_and_says_so(monkeypatch):
     x = torch.randn(4, 30, 3, dtype=torch.float64)
     whole = run_layer(GRU, "fused", x, None, torch.float64, return_sequences=True)
     # the estimate: 30 steps x 4 rows x 5 units x (3 + 3) values x 8 bytes = 28.8 kB
-    monkeypatch.setattr(recompute, "memory_available", lambda: 20_000)
+    monkeypatch.setattr(recompute, "memory_available", lambda device: 20_000)
     with pytest.warns(RuntimeWarning, match=r"recomputing the forward in segments of 5 steps"):
         short = run_layer(GRU, "fused", x, None, torch.float64, return_sequences=True)
     assert_same(whole.grads, short.grads, torch.float64, "auto")
@@ -71,6 +72,29 @@ def test_auto_recomputes_where_memory_is_short_and_says_so(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         run_layer(GRU, "fused", x, None, torch.float64, return_sequences=True)
+
+
+def test_the_memory_asked_is_the_devices(monkeypatch):
+    """A CUDA layer's kept tensors live in GPU memory: the decision reads the GPU's free memory
+    (and what torch's allocator holds unused), not the system's; the system's is read at most
+    once a second (the decision is made at every training call)."""
+    gpu = torch.device("cuda", 0)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (3 << 30, 80 << 30))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device: 5 << 30)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device: 4 << 30)
+    reads = []
+    monkeypatch.setattr(recompute, "_system_available", lambda: reads.append(1) or 100 << 30)
+    monkeypatch.setattr(recompute, "_meminfo", None)
+    assert recompute.memory_available(gpu) == 4 << 30
+    monkeypatch.setenv("LSTMKIT_BACKWARD_MEMORY", "auto")
+    with pytest.warns(RuntimeWarning, match=r"over half of the 4\.0 GB available"):
+        assert recompute.segment_steps(100, 3 << 30, types.SimpleNamespace(), gpu) == 10  # over half of 4 GB
+    assert recompute.segment_steps(100, 3 << 30, types.SimpleNamespace(), torch.device("cpu")) is None  # of 100 GB
+    assert recompute.memory_available() == recompute.memory_available(torch.device("cpu")) == 100 << 30
+    assert len(reads) == 1
+    monkeypatch.setattr(recompute, "MEMINFO_SECONDS", 0.0)
+    recompute.memory_available()
+    assert len(reads) == 2
 
 
 def test_a_wrong_setting_is_named(monkeypatch):

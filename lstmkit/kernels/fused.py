@@ -17,6 +17,7 @@ input's name. Inputs are time-major: x (T, B, D), mask (T, B).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
@@ -125,15 +126,23 @@ _cpu_backend: _CpuBackend | None = None
 
 
 def activation_id(fn: activations.Activation) -> int | None:
-    """The kernels' id for a registry activation (aliases included); None for a user callable."""
+    """The kernels' id for a registry activation (aliases included); None for a user callable.
+    Asked at every layer call: each answer is kept (an unhashable callable is asked anew)."""
+    try:
+        return _ACTIVATION_IDS_SEEN[fn]
+    except (KeyError, TypeError):
+        pass
+    found = None
     name = activations.serialize(fn)
-    if not isinstance(name, str):
-        return None
-    canonical = activations.get(name)
-    for known, i in ACTIVATION_IDS.items():
-        if activations.get(known) is canonical:
-            return i
-    return None
+    if isinstance(name, str):
+        canonical = activations.get(name)
+        found = next((i for known, i in ACTIVATION_IDS.items() if activations.get(known) is canonical), None)
+    with contextlib.suppress(TypeError):
+        _ACTIVATION_IDS_SEEN[fn] = found
+    return found
+
+
+_ACTIVATION_IDS_SEEN: dict[Any, int | None] = {}
 
 
 def unsupported(cell: SequenceCell, x: torch.Tensor) -> str | None:
@@ -164,12 +173,18 @@ def unsupported(cell: SequenceCell, x: torch.Tensor) -> str | None:
 @torch.compiler.assume_constant_result
 def _activation_fields(settings_class: type) -> tuple[str, ...]:
     """The names of the settings' activation fields."""
-    return tuple(f.name for f in dataclasses.fields(settings_class) if f.metadata.get("activation"))
+    if settings_class not in _ACTIVATION_FIELDS:
+        _ACTIVATION_FIELDS[settings_class] = tuple(
+            f.name for f in dataclasses.fields(settings_class) if f.metadata.get("activation"))
+    return _ACTIVATION_FIELDS[settings_class]
 
 
 @torch.compiler.assume_constant_result
 def _built_in(activation: activations.Activation) -> bool:
     return activation_id(activation) is not None
+
+
+_ACTIVATION_FIELDS: dict[type, tuple[str, ...]] = {}  # by settings class (asked at every layer call)
 
 
 @torch.compiler.assume_constant_result
@@ -323,7 +338,7 @@ def fused_sequence(
     if torch.is_grad_enabled() and not torch.compiler.is_compiling():  # (a graph keeps no buffers: ops.py)
         T, B = x_tm.shape[:2]
         estimate = recompute.kept_bytes(T, B, state[0][0].numel() if B else 0, cell.gate_blocks, x.element_size())
-        length = recompute.segment_steps(T, estimate, cell)
+        length = recompute.segment_steps(T, estimate, cell, x.device)
     if length is None:
         out, new_state = run(x_tm, state, mask_tm, noise)
     else:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 import warnings
 from typing import Any, Callable
 
@@ -39,8 +40,26 @@ def mode() -> str:
     return value
 
 
-def memory_available() -> int | None:
-    """Bytes the system can give without swapping (`MemAvailable`), or None where unknown."""
+def memory_available(device: torch.device | None = None) -> int | None:
+    """Bytes the device can still give the kept tensors, or None where unknown: on a CUDA
+    device its free memory plus what torch's caching allocator holds unused; elsewhere what the
+    system can give without swapping (`MemAvailable`, read at most every `MEMINFO_SECONDS`: the
+    decision is made at every training call)."""
+    if device is not None and device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    global _meminfo
+    now = time.monotonic()
+    if _meminfo is None or now - _meminfo[0] > MEMINFO_SECONDS:
+        _meminfo = (now, _system_available())
+    return _meminfo[1]
+
+
+MEMINFO_SECONDS = 1.0
+_meminfo: tuple[float, int | None] | None = None  # when it was read, what it said
+
+
+def _system_available() -> int | None:
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -56,15 +75,16 @@ def kept_bytes(steps: int, rows: int, units: int, gates: int, itemsize: int) -> 
     return steps * rows * units * (gates + 3) * itemsize
 
 
-def segment_steps(steps: int, estimate: int, cell: Any) -> int | None:
-    """The steps per segment for this call, or None to keep the whole sequence."""
+def segment_steps(steps: int, estimate: int, cell: Any, device: torch.device | None = None) -> int | None:
+    """The steps per segment for this call on `device` (where the kept tensors would live), or
+    None to keep the whole sequence."""
     chosen = mode()
     if chosen == "keep" or steps < 4:
         return None
     length = max(1, math.isqrt(steps))
     if chosen == "recompute":
         return length
-    available = memory_available()
+    available = memory_available(device)
     if available is None or estimate <= SHARE * available:
         return None
     if getattr(cell, "_lstmkit_recompute_reported", False) is False:

@@ -13,6 +13,7 @@ product inside the kernel.
 float16 and bfloat16 inputs are computed with float32 states and weights.
 """
 
+import functools
 import importlib
 import importlib.util
 from typing import Any
@@ -37,12 +38,19 @@ def cell_names() -> tuple[str, ...]:
     return tuple(_CELLS)
 
 
+@functools.cache
 def _cells() -> dict[str, Any]:
     return {name: getattr(importlib.import_module(f".{module}", __name__), cls) for name, (module, cls) in _CELLS.items()}
 
 
 def _checked(cell: str, tensors: dict[str, torch.Tensor], options: dict[str, Any]) -> Any:
-    """The cell's class, once the names given are the ones it and the loop take."""
+    """The cell's class, once the names given are the ones it and the loop take (and the
+    options' types theirs). A call like one checked before is not checked again: the checks
+    cost more host time than the sequence kernel's launch."""
+    key = (cell, tuple(tensors), tuple((name, type(value)) for name, value in options.items()))
+    impl = _checked_calls.get(key)
+    if impl is not None:
+        return impl
     from ..fused import typed_options
     from . import loop
 
@@ -56,7 +64,11 @@ def _checked(cell: str, tensors: dict[str, torch.Tensor], options: dict[str, Any
     if unknown:
         raise KeyError(f"the fused GPU kernels' {cell} take no tensor {unknown[0]!r}")
     typed_options(cell, options, (*loop.LOOP_INTS, *names.ints), names.floats)
+    _checked_calls[key] = impl
     return impl
+
+
+_checked_calls: dict[tuple[Any, ...], Any] = {}  # the calls' names and options' types checked so far
 
 
 class _TritonBackend:

@@ -49,10 +49,11 @@ class ConvLSTM(LSTM):
         T, B, *spatial, C = self.frames_shape
         return seq.x.reshape(T * B, *spatial, C).movedim(-1, 1)
 
-    def input_term(self, seq: loop.Sequence) -> torch.Tensor:
-        """W ⋆ x for every frame, (T, B·S, 4F) (the LSTM's prepare adds b)."""
+    def input_term(self, seq: loop.Sequence, with_bias: bool) -> torch.Tensor:
+        """W ⋆ x (+ b) for every frame, (T, B·S, 4F)."""
         zeros = [0] * self.rank
-        xw = self.conv(self.input_frames(seq), self.input_weight, None, self.strides, zeros, self.dilation)
+        bias = seq.b.float() if with_bias and seq.b is not None else None
+        xw = self.conv(self.input_frames(seq), self.input_weight, bias, self.strides, zeros, self.dilation)
         return xw.movedim(1, -1).reshape(seq.T, seq.B, 4 * seq.H)
 
     def project_backward(self, seq: loop.Sequence, dxw: torch.Tensor, grads: dict[str, torch.Tensor],

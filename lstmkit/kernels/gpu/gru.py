@@ -179,10 +179,7 @@ class GRU:
 
     def prepare(self, seq: loop.Sequence) -> None:
         T, B, H = seq.T, seq.B, seq.H
-        xw = loop.input_product(seq)
-        if seq.b is not None:
-            xw = xw + seq.b
-        self.xw = xw.view(T, B, 3 * H)
+        self.xw = loop.input_product(seq, with_bias=True).view(T, B, 3 * H)
         new = seq.x.new_empty
         self.buffers.update(PRE=new(T, B, 3 * H), A=new(T, B, 3 * H), HU=new(T, B, 3 * H))
         if not self.reset_after:

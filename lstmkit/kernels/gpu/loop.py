@@ -283,7 +283,7 @@ class Sequence:
     def __post_init__(self) -> None:
         self.T, self.B = self.x.shape[0], self.x.shape[1] * math.prod(self.spatial)  # B counts rows
         self.H = self.units or self.U.shape[0]
-        self.block = max(16, triton.next_power_of_2(self.H))
+        self.block = max(16, 1 << (self.H - 1).bit_length())  # (triton.next_power_of_2 costs µs a call)
         none = self.x.new_empty(0)  # each is set by the loop before use
         self.hin = self.out = self.go = self.back = self.carry = none
 
@@ -393,8 +393,7 @@ def run_backward(cell: Any, seq: Sequence, tensors: dict[str, torch.Tensor], nee
     seq.hin = tensors["HIN"]
     seq.go = tensors["grad_out"].float().contiguous()
     seq.dstates = [tensors[n].float().clone().contiguous() for n in ("grad_h", "grad_c")[:cell.n_states]]
-    seq.back = seq.x.new_zeros(B, H)
-    seq.carry = seq.x.new_zeros(B, H)
+    seq.back, seq.carry = seq.x.new_zeros(2, B, H).unbind(0)  # one launch for both
     cell.start_backward(seq)
     if seq.whole:
         cell.backward_sequence(seq)
@@ -425,10 +424,14 @@ def run_backward(cell: Any, seq: Sequence, tensors: dict[str, torch.Tensor], nee
     return grads
 
 
-def input_product(seq: Sequence) -> torch.Tensor:
-    """x W for every row, (T·B, G·H) in W's dtype: a mixed-precision layer's low-precision x
-    multiplies W rounded to its dtype (tensor cores), the product returning in W's dtype."""
+def input_product(seq: Sequence, with_bias: bool = False) -> torch.Tensor:
+    """x W (+ b, `with_bias` and a bias given) for every row, (T·B, G·H) in W's dtype: a
+    mixed-precision layer's low-precision x multiplies W rounded to its dtype (tensor cores), the
+    product returning in W's dtype before b joins it. In float32 one addmm does both (one launch)."""
+    bias = seq.b if with_bias else None
     if seq.x_low is not None:
         x = seq.x_low.reshape(seq.T * seq.B, seq.x.shape[2])
-        return (x @ seq.W.to(x.dtype)).to(seq.W.dtype)
-    return seq.x.reshape(seq.T * seq.B, seq.x.shape[2]) @ seq.W
+        xw = (x @ seq.W.to(x.dtype)).to(seq.W.dtype)
+        return xw if bias is None else xw + bias
+    x = seq.x.reshape(seq.T * seq.B, seq.x.shape[2])
+    return x @ seq.W if bias is None else torch.addmm(bias, x, seq.W)

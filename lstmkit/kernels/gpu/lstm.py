@@ -264,21 +264,19 @@ class LSTM:
 
     # ---- forward
 
-    def input_term(self, seq: loop.Sequence) -> torch.Tensor:
-        """x W for every step, (T, B, 4H)."""
-        return loop.input_product(seq).view(seq.T, seq.B, 4 * seq.H)
+    def input_term(self, seq: loop.Sequence, with_bias: bool) -> torch.Tensor:
+        """x W (+ b) for every step, (T, B, 4H)."""
+        return loop.input_product(seq, with_bias).view(seq.T, seq.B, 4 * seq.H)
 
     def prepare(self, seq: loop.Sequence) -> None:
         T, B, H = seq.T, seq.B, seq.H
-        xw = self.input_term(seq)
+        xw = self.input_term(seq, with_bias=self.bias_in_projection)  # with layer norm b comes after LN(x W)
         new = seq.x.new_empty
         if self.norm:  # z = LN(x W) gx + b for every step at once
             nx, rx = _layer_norm_rows(xw, self.eps)
             self.buffers.update(NX=nx, RX=rx)
             xw = nx * self.gx + (seq.b if seq.b is not None else 0.0)
             self.buffers.update(NH=new(T, B, 4 * H), RH=new(T, B), NC=new(T, B, H), RC=new(T, B), CI=new(T, B, H))
-        elif seq.b is not None:
-            xw = xw + seq.b
         self.buffers.update(Z=xw.contiguous(), A=new(T, B, 4 * H), CN=new(T, B, H), PC=new(T, B, H))
         self.rec = new(B, 4 * H)  # each step's hin U
         buf = self.buffers

@@ -68,10 +68,8 @@ class SimpleRNN:
 
     def prepare(self, seq: loop.Sequence) -> None:
         T, B, H = seq.T, seq.B, seq.H
-        xw = loop.input_product(seq)
-        if seq.b is not None:
-            xw = xw + seq.b
-        self.buffers.update(Z=xw.view(T, B, H).contiguous(), A=seq.x.new_empty(T, B, H))
+        xw = loop.input_product(seq, with_bias=True)
+        self.buffers.update(Z=xw.view(T, B, H), A=seq.x.new_empty(T, B, H))
         self.rec = seq.x.new_empty(B, H)  # each step's hin U
         self.forward_args = (seq.T, B, H, self.buffers["Z"], self.rec, seq.U, seq.states[0], seq.hin, seq.out,
                              *seq.masks(), self.buffers["A"])

@@ -1,0 +1,128 @@
+"""Host time of the fused GPU path per layer call, measured without a GPU.
+
+On a GPU the kernels run asynchronously: a small batch's training step takes as long as the host
+takes to issue it, when that is longer than the GPU's work. At batch 32 the sequence kernel of a
+128-unit layer is tens of microseconds of GPU time, so the Python and the torch calls around it
+(the dispatch, the buffers, the input product, autograd) set the step's floor. This measures that
+host share on the CPU: the GPU path (kernels/gpu, the sequence driver) runs on CPU tensors with
+every Triton kernel launch replaced by a no-op, at a size where torch's own operators compute
+next to nothing. Beside it, for scale, torch.nn's fused layer on the same tiny CPU tensors.
+
+Printed per layer: microseconds per training call (forward and backward) and per inference call
+(medians of interleaved rounds), Python function calls and torch operator calls per training call.
+
+    python benchmarks/gpu_host_time.py [--rounds 7] [--calls 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import statistics
+import time
+from typing import Any, Callable
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from lstmkit.kernels import fused
+from lstmkit.kernels.gpu import gru, loop, lstm, simple_rnn
+from lstmkit.layers import GRU, LSTM, SimpleRNN
+
+BATCH, STEPS, FEATURES, UNITS = 2, 28, 4, 8  # the seed program's 28 steps; tiny rows
+
+
+class _NoLaunch:
+    """Stands in for a Triton kernel: `kernel[grid](...)` does nothing."""
+
+    def __getitem__(self, grid: Any) -> Callable[..., None]:
+        return lambda *args, **kwargs: None
+
+
+def stub_kernels() -> None:
+    for module in (lstm, gru, simple_rnn):
+        for name in ("_forward_kernel", "_backward_kernel", "_gates_kernel", "_reset_backward_kernel"):
+            if hasattr(module, name):
+                setattr(module, name, _NoLaunch())
+    fused._force_triton = True  # CPU tensors take the GPU path
+
+
+class _CountOps(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def contenders() -> dict[str, tuple[Callable[[], None], Callable[[], None]]]:
+    """name -> (training call, inference call)."""
+    x = torch.randn(BATCH, STEPS, FEATURES)
+    found = {}
+    for cls in (LSTM, GRU, SimpleRNN):
+        layer = cls(UNITS, return_sequences=True, implementation="fused")
+        layer(x)
+
+        def train(layer: Any = layer) -> None:
+            layer(x, training=True).sum().backward()
+
+        def infer(layer: Any = layer) -> None:
+            with torch.no_grad():
+                layer(x)
+
+        found[f"lstmkit {cls.__name__}, GPU path"] = (train, infer)
+    module = torch.nn.LSTM(FEATURES, UNITS, batch_first=True)
+
+    def torch_train() -> None:
+        module(x)[0].sum().backward()
+
+    def torch_infer() -> None:
+        with torch.no_grad():
+            module(x)
+
+    found["torch.nn.LSTM (CPU)"] = (torch_train, torch_infer)
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=200, help="calls timed per round")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    stub_kernels()
+    runs = contenders()
+    times: dict[str, list[list[float]]] = {name: [[], []] for name in runs}
+    with loop.driven_by("sequence"):
+        for fns in runs.values():  # warm-up
+            for fn in fns:
+                for _ in range(20):
+                    fn()
+        for _ in range(args.rounds):
+            for name, fns in runs.items():
+                for i, fn in enumerate(fns):
+                    start = time.perf_counter()
+                    for _ in range(args.calls):
+                        fn()
+                    times[name][i].append((time.perf_counter() - start) / args.calls * 1e6)
+        print(f"torch {torch.__version__}, batch {BATCH}, {STEPS} steps, {UNITS} units, 1 thread; medians of "
+              f"{args.rounds} interleaved rounds of {args.calls} calls")
+        print(f"  {'':30}{'train us':>10}{'infer us':>10}{'py calls':>10}{'torch ops':>10}")
+        for name, (train, _) in runs.items():
+            profile = cProfile.Profile()
+            profile.enable()
+            for _ in range(10):
+                train()
+            profile.disable()
+            calls = pstats.Stats(profile).total_calls // 10  # type: ignore[attr-defined]
+            with _CountOps() as ops:
+                train()
+            print(f"  {name:30}{statistics.median(times[name][0]):10.0f}{statistics.median(times[name][1]):10.0f}"
+                  f"{calls:10d}{ops.count:10d}")
+
+
+if __name__ == "__main__":
+    main()
