@@ -4,7 +4,7 @@
 #      fused vs reference on CUDA for every cell and variant, vs cuDNN, CPU vs GPU models;
 #   2. `lstmkit bench --device cuda`: fused (the driver rule's choice, and each GPU loop driver
 #      forced: `fused steps`, `fused sequence`), reference, cuDNN and an LSTMCell loop, every case
-#      (the seed model's two first);
+#      (the seed model's two first); the host time per layer call (benchmarks/gpu_host_time.py);
 #   3. a Keras program with no word about devices (the seed program's model) under `lstmkit run`,
 #      and the seed program's epochs (`lstmkit mnist`, no --device: Keras's rule puts it on the GPU);
 #   4. training steps in float32, mixed_bfloat16 and mixed_float16 (benchmarks/mixed_precision.py),
@@ -53,6 +53,8 @@ if "$python" -c "import xdist" 2>/dev/null; then
 fi
 part tests.txt 150 "$python" -m pytest -q -p no:cacheprovider "${workers[@]}" tests/test_gpu_kernels.py tests/test_cuda.py -m "not slow"
 part bench.txt 150 "$python" -m lstmkit.cli bench --device cuda --rounds 5 --steps 5
+# the host's share of a small batch's step: Triton's launcher and the Python around the kernels
+part host_time.txt 40 "$python" benchmarks/gpu_host_time.py --device cuda --rounds 5 --calls 50
 # a Keras program with no word about devices: its weights must be on the GPU
 part keras_program.txt 60 "$python" -m lstmkit.cli run benchmarks/gpu_keras_program.py float32
 part mnist.txt 90 "$python" -m lstmkit.cli mnist --seed 0 --verbose 2

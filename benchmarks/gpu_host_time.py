@@ -11,7 +11,12 @@ next to nothing. Beside it, for scale, torch.nn's fused layer on the same tiny C
 Printed per layer: microseconds per training call (forward and backward) and per inference call
 (medians of interleaved rounds), Python function calls and torch operator calls per training call.
 
-    python benchmarks/gpu_host_time.py [--rounds 7] [--calls 200]
+With `--device cuda` (on a GPU machine; benchmarks/gpu_checks.sh runs it) the kernels are the real
+ones on CUDA tensors, Triton's launcher included, and torch.nn.LSTM is cuDNN: the figure is then
+the time to issue the calls (`calls` back to back, the GPU's queue not yet full), and beside it
+the time until the GPU has finished them.
+
+    python benchmarks/gpu_host_time.py [--rounds 7] [--calls 200] [--device cuda]
 """
 
 from __future__ import annotations
@@ -58,12 +63,12 @@ class _CountOps(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def contenders() -> dict[str, tuple[Callable[[], None], Callable[[], None]]]:
+def contenders(device: str = "cpu") -> dict[str, tuple[Callable[[], None], Callable[[], None]]]:
     """name -> (training call, inference call)."""
-    x = torch.randn(BATCH, STEPS, FEATURES)
+    x = torch.randn(BATCH, STEPS, FEATURES, device=device)
     found = {}
     for cls in (LSTM, GRU, SimpleRNN):
-        layer = cls(UNITS, return_sequences=True, implementation="fused")
+        layer = cls(UNITS, return_sequences=True, implementation="fused").to(device)
         layer(x)
 
         def train(layer: Any = layer) -> None:
@@ -74,7 +79,7 @@ def contenders() -> dict[str, tuple[Callable[[], None], Callable[[], None]]]:
                 layer(x)
 
         found[f"lstmkit {cls.__name__}, GPU path"] = (train, infer)
-    module = torch.nn.LSTM(FEATURES, UNITS, batch_first=True)
+    module = torch.nn.LSTM(FEATURES, UNITS, batch_first=True).to(device)
 
     def torch_train() -> None:
         module(x)[0].sum().backward()
@@ -83,34 +88,48 @@ def contenders() -> dict[str, tuple[Callable[[], None], Callable[[], None]]]:
         with torch.no_grad():
             module(x)
 
-    found["torch.nn.LSTM (CPU)"] = (torch_train, torch_infer)
+    found["torch.nn.LSTM (cuDNN)" if device == "cuda" else "torch.nn.LSTM (CPU)"] = (torch_train, torch_infer)
     return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--calls", type=int, default=200, help="calls timed per round")
+    parser.add_argument("--calls", type=int, default=200,
+                        help="calls timed per round (on a GPU keep it under the queue's depth: 50)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                        help="cpu: the kernels replaced by no-ops; cuda: the real kernels on a GPU")
     args = parser.parse_args()
+    cuda = args.device == "cuda"
+    if cuda and not torch.cuda.is_available():
+        raise SystemExit(f"gpu_host_time.py --device cuda: this torch sees no CUDA device (torch {torch.__version__})")
     torch.set_num_threads(1)
-    stub_kernels()
-    runs = contenders()
-    times: dict[str, list[list[float]]] = {name: [[], []] for name in runs}
+    if not cuda:
+        stub_kernels()
+    runs = contenders(args.device)
+    times: dict[str, list[list[float]]] = {name: [[], [], []] for name in runs}  # train, infer, train until done
     with loop.driven_by("sequence"):
-        for fns in runs.values():  # warm-up
+        for fns in runs.values():  # warm-up (compiles the kernels on a GPU)
             for fn in fns:
                 for _ in range(20):
                     fn()
         for _ in range(args.rounds):
             for name, fns in runs.items():
                 for i, fn in enumerate(fns):
+                    if cuda:
+                        torch.cuda.synchronize()
                     start = time.perf_counter()
                     for _ in range(args.calls):
                         fn()
                     times[name][i].append((time.perf_counter() - start) / args.calls * 1e6)
-        print(f"torch {torch.__version__}, batch {BATCH}, {STEPS} steps, {UNITS} units, 1 thread; medians of "
+                    if cuda and i == 0:
+                        torch.cuda.synchronize()
+                        times[name][2].append((time.perf_counter() - start) / args.calls * 1e6)
+        where = torch.cuda.get_device_name() if cuda else "1 thread, kernels as no-ops"
+        print(f"torch {torch.__version__}, {where}; batch {BATCH}, {STEPS} steps, {UNITS} units; medians of "
               f"{args.rounds} interleaved rounds of {args.calls} calls")
-        print(f"  {'':30}{'train us':>10}{'infer us':>10}{'py calls':>10}{'torch ops':>10}")
+        done = f"{'done us':>10}" if cuda else ""
+        print(f"  {'':30}{'train us':>10}{done}{'infer us':>10}{'py calls':>10}{'torch ops':>10}")
         for name, (train, _) in runs.items():
             profile = cProfile.Profile()
             profile.enable()
@@ -120,8 +139,9 @@ def main() -> None:
             calls = pstats.Stats(profile).total_calls // 10  # type: ignore[attr-defined]
             with _CountOps() as ops:
                 train()
-            print(f"  {name:30}{statistics.median(times[name][0]):10.0f}{statistics.median(times[name][1]):10.0f}"
-                  f"{calls:10d}{ops.count:10d}")
+            finished = f"{statistics.median(times[name][2]):10.0f}" if cuda else ""
+            print(f"  {name:30}{statistics.median(times[name][0]):10.0f}{finished}"
+                  f"{statistics.median(times[name][1]):10.0f}{calls:10d}{ops.count:10d}")
 
 
 if __name__ == "__main__":

@@ -196,6 +196,23 @@ def test_bench_times_both_drivers(triton_path):
     assert "fused sequence" in bench.report(case, results)
 
 
+def test_the_host_time_benchmark_runs_each_layer_and_cudnn_s_peer():
+    """benchmarks/gpu_host_time.py on the CPU (every kernel launch a no-op): a row per layer and
+    torch.nn.LSTM's, each with its times and its Python and torch calls counted."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    done = subprocess.run([sys.executable, "benchmarks/gpu_host_time.py", "--rounds", "1", "--calls", "2"],
+                          capture_output=True, text=True, timeout=300, env=env,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = {line[:32].strip(): line.split()[-4:] for line in done.stdout.splitlines()[2:]}  # after the headings
+    for name in ("lstmkit LSTM, GPU path", "lstmkit GRU, GPU path", "lstmkit SimpleRNN, GPU path",
+                 "torch.nn.LSTM (CPU)"):
+        assert name in rows and all(v.isdigit() and int(v) > 0 for v in rows[name]), (name, done.stdout)
+
+
 def test_the_driver_rule(monkeypatch):
     """auto: one kernel for the sequence on a CUDA device where each SM's rows stream at most
     SEQUENCE_BYTES of U per step, a launch per step beyond (and off CUDA: the interpreter);
