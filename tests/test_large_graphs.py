@@ -7,6 +7,7 @@ name again at each `add` (12,000 layers: 66 s). Each load runs in its own
 process under a time and memory limit."""
 
 import json
+import time
 
 import pytest
 
@@ -45,10 +46,15 @@ def test_a_keras_graph_of_12000_layers_listed_in_reverse_loads_in_seconds(tmp_pa
 
 
 def test_a_model_of_24000_layers_in_lstmkit_s_format_loads_in_seconds(tmp_path):
+    """Made in seconds too: giving 24,000 layers of one name their own names once searched every
+    suffix from 1 for each (43 s)."""
     x = inputs = L.Input(shape=(3,))
     for _ in range(N_OWN):
         x = L.Activation("linear")(x)
-    Model(inputs, x).save(tmp_path / "deep.lstmkit")
+    start = time.perf_counter()
+    model = Model(inputs, x)
+    assert time.perf_counter() - start < 15
+    model.save(tmp_path / "deep.lstmkit")
     result = attack(f"m = load_model({str(tmp_path / 'deep.lstmkit')!r}); assert len(m.layers) == {N_OWN + 1}",
                     setup="from lstmkit.models import load_model", seconds=120, megabytes=2000)
     assert result.outcome == "ok", result

@@ -156,13 +156,20 @@ class Model(Layer, Trainer, Keras2Methods):
                 given[layer.name] = layer
         taken = {layer.name for layer in layers if layer._given_name}
         renames = []
+        # per name, the first suffix not yet found taken: names are never freed, so the next layer
+        # of that name searches on from there (one pass, where 24,000 layers of one name took 43 s)
+        next_suffix: dict[str, int] = {}
         for layer in layers:
             if layer._given_name:
                 continue
-            candidate, n = layer.name, 1
-            while candidate in taken:
-                base = layer.name
-                candidate, n = f"{base}_{n}", n + 1
+            base = candidate = layer.name
+            n = next_suffix.get(base, 1)
+            if candidate in taken:
+                candidate = f"{base}_{n}"
+                while candidate in taken:
+                    n += 1
+                    candidate = f"{base}_{n}"
+                next_suffix[base] = n + 1
             taken.add(candidate)
             if candidate != layer.name:
                 renames.append((layer, candidate))
