@@ -7,6 +7,7 @@
 #      (the seed model's two first); the host time per layer call (benchmarks/gpu_host_time.py);
 #   3. a Keras program with no word about devices (the seed program's model) under `lstmkit run`,
 #      and the seed program's epochs (`lstmkit mnist`, no --device: Keras's rule puts it on the GPU);
+#      what reading the figures after every batch would cost it (benchmarks/figures_read.py);
 #   4. training steps in float32, mixed_bfloat16 and mixed_float16 (benchmarks/mixed_precision.py),
 #      and the Keras program under both mixed policies;
 #   5. with two or more GPUs, two-rank data-parallel training through NCCL.
@@ -58,6 +59,7 @@ part host_time.txt 40 "$python" benchmarks/gpu_host_time.py --device cuda --roun
 # a Keras program with no word about devices: its weights must be on the GPU
 part keras_program.txt 60 "$python" -m lstmkit.cli run benchmarks/gpu_keras_program.py float32
 part mnist.txt 90 "$python" -m lstmkit.cli mnist --seed 0 --verbose 2
+part figures_read.txt 40 "$python" benchmarks/figures_read.py --device cuda --batches 300 --rounds 3
 part mixed_precision.txt 60 "$python" benchmarks/mixed_precision.py --device cuda --float16 --rounds 3 --steps 5
 for policy in mixed_bfloat16 mixed_float16; do
     part keras_program.txt 45 "$python" -m lstmkit.cli run benchmarks/gpu_keras_program.py "$policy"

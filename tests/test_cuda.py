@@ -135,3 +135,41 @@ def test_mixed_precision_on_the_gpu_fused_against_reference(automatic, policy):
     torch.testing.assert_close(a, b, rtol=0, atol=2e-2)
     for u, v in zip(ga, gb):
         torch.testing.assert_close(u, v, rtol=0, atol=float(3e-2 * v.abs().max()) + 1e-5)
+
+
+# ---- what makes the host wait for the GPU during fit --------------------------------------------
+
+
+def _syncs_in_fit(model, x, y, batches):
+    """The synchronizing CUDA calls torch reports (`set_sync_debug_mode`) in one fit of `batches`."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            model.fit(x[: 8 * batches], y[: 8 * batches], batch_size=8, epochs=1, verbose=0)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return [str(w.message) for w in caught if "synchroniz" in str(w.message)]
+
+
+@pytest.mark.parametrize("kind", ["seed", "text"])
+def test_fit_waits_for_the_gpu_per_epoch_not_per_batch(kind):
+    """The running figures are read at the epoch's end (no callback looks after each batch) and
+    an Embedding's ids are checked where the data enters: the count of waits does not grow
+    with the batches."""
+    rng = np.random.default_rng(1)
+    if kind == "seed":
+        model = Sequential([L.Input(shape=(28, 28)), L.LSTM(32, return_sequences=True), L.Dropout(0.2), L.LSTM(32),
+                            L.Dense(10, activation="softmax")])
+        x = rng.random((160, 28, 28), dtype=np.float32)
+    else:
+        model = model_with_everything()
+        x = np.concatenate([ids()] * 4)
+    y = rng.integers(0, 3, size=len(x))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x[:16], y[:16], batch_size=8, epochs=1, verbose=0)  # built, kernels compiled, optimizer state made
+    assert model.device.type == "cuda"
+    few, many = _syncs_in_fit(model, x, y, 5), _syncs_in_fit(model, x, y, 20)
+    assert len(many) == len(few), many

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import contextvars
+from typing import Any, Iterable, Iterator
 
 import torch
 from torch import nn
@@ -10,6 +12,22 @@ from torch import nn
 from .. import constraints, initializers, regularizers
 from .._checks import positive_int
 from .base import Layer, Shape
+
+
+# The Embedding layers whose ids the running fit/evaluate/predict has checked over the whole data,
+# in host memory, before its batches (`ids_checked`): their calls skip the check per batch, which
+# on a GPU makes the host wait for the device. By id(layer).
+_IDS_CHECKED: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar("lstmkit_ids_checked", default=frozenset())
+
+
+@contextlib.contextmanager
+def ids_checked(layers: Iterable[Layer]) -> Iterator[None]:
+    """Within the block, the Embedding layers `layers` take their ids as checked."""
+    token = _IDS_CHECKED.set(frozenset(id(layer) for layer in layers))
+    try:
+        yield
+    finally:
+        _IDS_CHECKED.reset(token)
 
 
 class Embedding(Layer):
@@ -73,9 +91,15 @@ class Embedding(Layer):
 
     def _ids(self, x: torch.Tensor) -> torch.Tensor:
         """x as int64 ids, checked integral and in range; in a traced graph (torch.compile,
-        torch.export), which holds no test of the data, cast only."""
-        if torch.compiler.is_compiling():
+        torch.export), which holds no test of the data, and where the whole data was checked
+        before its batches (`ids_checked`), cast only."""
+        if torch.compiler.is_compiling() or id(self) in _IDS_CHECKED.get():
             return x.long()
+        return self.check_ids(x).long()
+
+    def check_ids(self, x: torch.Tensor) -> torch.Tensor:
+        """x, having checked that it holds integer ids in [0, input_dim): a ValueError naming
+        the layer and the id otherwise (a TypeError for a dtype that holds no ids)."""
         if x.is_floating_point():
             if not torch.equal(x, x.round()):
                 raise ValueError(f"Embedding layer {self.name!r} expects integer ids, got non-integer values")
@@ -90,7 +114,7 @@ class Embedding(Layer):
                     f"Embedding layer {self.name!r} got id {bad}, outside [0, input_dim={self.input_dim}); "
                     "raise input_dim to cover the vocabulary"
                 )
-        return x.long()
+        return x
 
     def compute_mask(self, x: Any, mask: torch.Tensor | None) -> torch.Tensor | None:
         if not self.mask_zero:

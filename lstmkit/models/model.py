@@ -31,6 +31,7 @@ from .. import _memory, _threads, serialization
 from .._checks import positive_int
 from ..data.strings import StringTensor
 from ..layers.base import Layer, Shape, check_finite, copy_checked, to_tensor
+from ..layers.embedding import Embedding, ids_checked
 from ..layers.input_layer import InputLayer
 from ..layers.registry import deserialize, serialize
 from ..layers.symbolic import Node, SymbolicTensor, map_structure
@@ -442,10 +443,14 @@ class Model(Layer, Trainer, Keras2Methods):
         _memory.keep_freed_memory()
         device = self.device
         batches = itertools.islice(self._predict_batches(x, batch_size), steps)
+        checked: list[Embedding] | None = None  # their ids: `_predict_batches` checks them
         with _threads.governed() as governor:
             for batch in prefetched(batches, lambda b: to_device(b, device), device, looks_ahead(device)):
                 governor.tick()
-                outs, _ = self.run(batch, training=False)
+                if checked is None:  # a Sequential without an input shape is built by its first batch
+                    checked = self.id_readers()
+                with ids_checked(checked):
+                    outs, _ = self.run(batch, training=False)
                 chunks.append(outs)
         if not chunks:
             raise ValueError(f"predict got no samples from x={type(x).__name__}"
@@ -456,9 +461,12 @@ class Model(Layer, Trainer, Keras2Methods):
     def _predict_batches(self, x: Any, batch_size: int) -> Iterator[list[torch.Tensor]]:
         if is_torch_data(x):
             for item in TorchData(x).items(batch_size):  # a tuple is (x, y[, sample_weight]), as in Keras
-                yield self.as_inputs(item[0] if isinstance(item, tuple) else item, place=False)
+                xs = self.as_inputs(item[0] if isinstance(item, tuple) else item, place=False)
+                self.check_input_ids(xs)
+                yield xs
             return
         xs = self.as_inputs(x, place=False)  # in host memory; each batch goes to the device in turn
+        self.check_input_ids(xs)
         for start in range(0, xs[0].shape[0], batch_size):
             yield [t[start : start + batch_size] for t in xs]
 
@@ -533,6 +541,39 @@ class Model(Layer, Trainer, Keras2Methods):
             layer.apply_constraints()
 
     # ---- configuration and files --------------------------------------------------------------
+
+    def input_readers(self) -> list[list[Layer]]:
+        """Per input, the layers that read it as given: every call of theirs in this model takes
+        that input alone (an Embedding first in a Sequential; one on an Input of a graph)."""
+        index = {id(t): i for i, t in enumerate(self._inputs)}
+        reads: dict[int, tuple[Layer, set[int | None]]] = {}
+        for node in self.nodes:
+            args = node.input_tensors()
+            read = index.get(id(args[0])) if len(args) == 1 else None
+            reads.setdefault(id(node.layer), (node.layer, set()))[1].add(read)
+        readers: list[list[Layer]] = [[] for _ in self._inputs]
+        for layer, inputs in reads.values():
+            if len(inputs) == 1 and None not in inputs:
+                readers[next(iter(inputs))].append(layer)  # type: ignore[index]
+        return readers
+
+    def id_readers(self) -> list[Embedding]:
+        """The Embedding layers that read an input as given."""
+        return [layer for _, layer in self._id_readers()]
+
+    def _id_readers(self) -> list[tuple[int, Embedding]]:
+        return [(i, layer) for i, layers in enumerate(self.input_readers()) for layer in layers
+                if isinstance(layer, Embedding)]
+
+    def check_input_ids(self, xs: Sequence[Any]) -> None:
+        """Checks the ids each `id_readers` layer will get from `xs` (converted as `adapt_inputs`
+        converts them), all at once: where data enters `fit`, `evaluate` and `predict`, as
+        `check_finite` does, so that their steps can skip the check (`embedding.ids_checked`),
+        which on a GPU makes the host wait for the device."""
+        for index, layer in self._id_readers():
+            t = xs[index]
+            if isinstance(t, torch.Tensor):
+                layer.check_ids(t.long() if self._input_dtype(index) == torch.int64 and t.is_floating_point() else t)
 
     def layer_calls(self) -> tuple[dict[int, int], dict[int, list[Node]]]:
         """Each call's number among its layer's calls in this model (by `id(node)`), and each

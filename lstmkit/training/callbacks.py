@@ -16,7 +16,7 @@ import math
 import os
 import sys
 import warnings
-from typing import IO, Any, Callable, Iterable
+from typing import IO, Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -60,6 +60,14 @@ class Callback:
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Puts back what `get_state` returned; called after `on_train_begin` when resuming."""
+
+    def reads_batch_logs(self, stage: str) -> bool:
+        """Whether this callback looks at the logs after each batch of `stage` ("train" or
+        "test"): by default, whether it has such a hook of its own. The figures are then read
+        for it after every batch, which makes a GPU finish each batch before the next starts;
+        lstmkit's own callbacks answer False where they read them only now and then."""
+        hooks = ("on_train_batch_end", "on_batch_end") if stage == "train" else ("on_test_batch_end",)
+        return any(getattr(type(self), h) is not getattr(Callback, h) or h in vars(self) for h in hooks)
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         """Called once when `fit` starts."""
@@ -119,6 +127,10 @@ class CallbackList:
                 )
             callback.set_model(model)
             callback.set_params(params)
+
+    def reads_batch_logs(self, stage: str) -> bool:
+        """Whether some callback looks at the logs after every batch of `stage` (see `Callback`)."""
+        return any(callback.reads_batch_logs(stage) for callback in self.callbacks)
 
     def __getattr__(self, hook: str) -> Callable[..., None]:
         if not hook.startswith("on_"):
@@ -197,7 +209,10 @@ class ProgbarLogger(Callback):
             plain_interval=30.0 if self.verbose == 1 else math.inf,
         )
 
-    def _step(self, batch: int, logs: Logs | None) -> None:
+    def reads_batch_logs(self, stage: str) -> bool:
+        return False  # the bar looks at the figures only when it draws
+
+    def _step(self, batch: int, logs: Mapping[str, float] | None) -> None:
         assert self.bar is not None
         self.seen = batch + 1
         self.bar.update(self.seen, logs, finalize=False)
@@ -395,6 +410,9 @@ class ModelCheckpoint(MonitorCallback):
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.best, self._batches = state["best"], int(state["batches"])
+
+    def reads_batch_logs(self, stage: str) -> bool:
+        return stage == "train" and self.save_freq != "epoch"
 
     def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         self._batches += 1

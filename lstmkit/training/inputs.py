@@ -70,6 +70,7 @@ def prepare(
             output = model.output_names[i % len(data.y)]
             check_finite(target, f"{label}[{output!r}]" if several_out else label, inputs=False)
     model.ensure_built_for(data.x)
+    model.check_input_ids(data.x)
     data.y = [check_targets_for(model, setup, i, t, f"{names[1]}[{model.output_names[i]!r}]" if several_out else names[1])
               for i, t in enumerate(data.y)]
     if class_weight is not None:

@@ -31,6 +31,8 @@ from .data import ArrayData, BatchStream, TorchData, is_torch_data
 from .device_batches import looks_ahead, prefetched
 from .inputs import batch_tensors, prepare
 from .run_state import Saved, restore, snapshot
+from ..layers.embedding import ids_checked
+from .metrics import Tally
 from .step import Step, new_trackers
 
 
@@ -162,6 +164,7 @@ def fit(
     model.stop_training = False
     _memory.keep_freed_memory()
     governor, owns_governor = _threads.acquire()
+    checked = model.id_readers()  # their ids: every batch's data went through `prepare`, which checks them
     try:
         if checkpoints is not None:
             checkpoints.acquire()
@@ -183,17 +186,18 @@ def fit(
                 resume_run(model, setup, saved, fit_settings, callback_list, stream, None, replicas)
         trackers = new_trackers(setup)
         reported_nonfinite = False
+        # the figures are read after every batch only for a callback that looks at them then (and
+        # under DDP, whose ranks sum them at each batch); else where the progress bar draws
+        every_batch = replicas is not None or callback_list.reads_batch_logs("train")
         for epoch in range(start_epoch, epochs):
             if model.stop_training:
                 break
             callback_list.on_epoch_begin(epoch)
             trackers = new_trackers(setup)
-            logs: dict[str, float] = {}
             step = 0
             if saved is not None and saved.step > 0:  # mid-epoch: undo what on_epoch_begin changed
                 resume_run(model, setup, saved, fit_settings, callback_list, stream, trackers, replicas)
-                logs = {name: tracker.result() for name, tracker in trackers.items()}
-                step = saved.step
+                step = trackers.batches = saved.step
             saved = None
             # batches prepared one ahead on a CUDA device; not where checkpoints are written, whose
             # record of the data order must stand at the batch just trained
@@ -202,11 +206,10 @@ def fit(
             for tensors in batches:
                 governor.tick()
                 callback_list.on_train_batch_begin(step)
-                logs = step_fns.train(trackers, *tensors, replicas=replicas)
-                if not reported_nonfinite and not math.isfinite(logs.get("loss", 0.0)):
-                    reported_nonfinite = True
-                    if main:
-                        _report_nonfinite_loss(logs["loss"], epoch, step, model.check_finite)
+                with ids_checked(checked):
+                    step_fns.train(trackers, *tensors, replicas=replicas)
+                logs = trackers.logs() if every_batch else trackers.live()
+                reported_nonfinite = _check_loss(trackers, reported_nonfinite, epoch, main, model.check_finite)
                 callback_list.on_train_batch_end(step, logs)
                 step += 1
                 if replicas is not None:
@@ -226,7 +229,8 @@ def fit(
                 model.stop_training = True
                 if step == 0:  # nothing of this epoch ran: it is not an epoch of the History
                     break
-            epoch_logs = dict(logs)
+            epoch_logs = trackers.logs() if trackers.batches else {}
+            reported_nonfinite = _check_loss(trackers, reported_nonfinite, epoch, main, model.check_finite)
             if validation is not None and not model.stop_training:
                 val_logs = evaluate_loop(model, setup, step_fns, validation, -(-validation_batch_size // world), callback_list,
                                          validation_steps,
@@ -309,24 +313,27 @@ def evaluate_loop(
     """The figures over `data`; with `replicas`, `data` is this rank's share and the figures
     are those of all the shares together (the same on every rank)."""
     trackers = new_trackers(setup)
-    logs = {name: math.nan for name in trackers}
+    every_batch = callback_list.reads_batch_logs("test")
     callback_list.on_test_begin()
     from_loader = isinstance(data, TorchData)
     _memory.keep_freed_memory()
     device = model.device
     batches = prefetched(itertools.islice(data.batches(batch_size), steps),
                          lambda b: batch_tensors(model, setup, *b, from_loader=from_loader), device, looks_ahead(device))
+    checked = model.id_readers()  # their ids: every batch's data went through `prepare`, which checks them
     with _threads.governed() as governor:
         for step, tensors in enumerate(batches):
             governor.tick()
             callback_list.on_test_batch_begin(step)
-            logs = step_fns.test(trackers, *tensors)
-            callback_list.on_test_batch_end(step, logs)
+            with ids_checked(checked):
+                step_fns.test(trackers, *tensors)
+            callback_list.on_test_batch_end(step, trackers.logs() if every_batch else trackers.live())
+    trackers.settle()
     if replicas is not None:
         totals = replicas.sum(torch.tensor([[t.total, t.count] for t in trackers.values()], dtype=torch.float64))
         for tracker, (total, count) in zip(trackers.values(), totals.tolist()):
             tracker.total, tracker.count = total, count
-        logs = {name: tracker.result() for name, tracker in trackers.items()}
+    logs = trackers.logs() if trackers.batches or replicas is not None else {name: math.nan for name in trackers}
     callback_list.on_test_end(logs)
     return logs
 
@@ -364,6 +371,17 @@ def as_result(setup: Setup, logs: dict[str, float], return_dict: bool) -> Any:
     return values[0] if len(values) == 1 else values
 
 
+def _check_loss(trackers: Tally, reported: bool, epoch: int, main: bool, inputs_checked: bool) -> bool:
+    """Whether a non-finite loss has been reported in this fit, after reporting the first one the
+    figures read so far show (on rank 0 only)."""
+    if reported or trackers.nonfinite is None:
+        return reported
+    if main:
+        batch, value = trackers.nonfinite
+        _report_nonfinite_loss(value, epoch, batch, inputs_checked)
+    return True
+
+
 def _report_nonfinite_loss(value: float, epoch: int, step: int, inputs_checked: bool) -> None:
     """Warns once per `fit` at the first batch whose loss is NaN or infinite (the running mean of
     the epoch turns non-finite exactly there)."""
@@ -374,5 +392,5 @@ def _report_nonfinite_loss(value: float, epoch: int, step: int, inputs_checked: 
         f"this fit. {cause}: lower the learning rate, clip the gradients (e.g. Adam(clipnorm=1.0)), and pass "
         "callbacks=[TerminateOnNaN()] to stop at such a batch.",
         RuntimeWarning,
-        stacklevel=4,
+        stacklevel=5,
     )

@@ -12,7 +12,7 @@ of size 1, mean sparse categorical accuracy; otherwise categorical accuracy.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
 import torch
 
@@ -318,3 +318,73 @@ class RunningMean:
     def result(self) -> float:
         mean = self.total / self.count if self.count else 0.0
         return self.finalize(mean) if self.finalize is not None else mean
+
+
+class Tally(dict):  # type: ignore[type-arg]  # dict[str, RunningMean]
+    """The running figures of one pass (`loss`, each metric), by name, fed a batch at a time.
+
+    A batch's sums (`add`: a `(figures, 2)` tensor, a row of `RunningMean.sums` per figure) stay
+    where the step computed them, on the model's device, until the figures are read (`logs`).
+    Reading waits for the device, so `fit` reads only where something looks at them: a callback's
+    per-batch hook, a redraw of the progress bar (`live`), the end of the epoch. In between, a GPU
+    runs ahead of the host, as under Keras, whose progress bar also reads the metrics only when
+    it draws. The rows are added in batch order whenever they are read, so the figures are the
+    same however often that is.
+    """
+
+    WAITING_AT_MOST = 1024  # rows kept on the device before they are read anyway
+
+    def __init__(self, trackers: dict[str, RunningMean]) -> None:
+        super().__init__(trackers)
+        self._waiting: list[tuple[int, torch.Tensor]] = []  # (batch index, its sums)
+        self.batches = 0  # the index the next batch gets (a resumed epoch starts past 0)
+        self.nonfinite: tuple[int, float] | None = None  # the batch at which `loss` turned NaN/inf, and its value
+
+    def add(self, sums: torch.Tensor) -> None:
+        self._waiting.append((self.batches, sums.detach()))
+        self.batches += 1
+        if len(self._waiting) >= self.WAITING_AT_MOST:
+            self.settle()
+
+    def settle(self) -> None:
+        """Adds the rows waiting on the device (one transfer for all of them)."""
+        if not self._waiting:
+            return
+        batches = [b for b, _ in self._waiting]
+        rows = torch.stack([s for _, s in self._waiting]).tolist()  # (batches, figures, 2)
+        self._waiting.clear()
+        trackers, loss = list(self.values()), self.get("loss")
+        for batch, row in zip(batches, rows):
+            for tracker, (total, count) in zip(trackers, row):
+                tracker.total += total
+                tracker.count += count
+            if loss is not None and self.nonfinite is None and not math.isfinite(value := loss.result()):
+                self.nonfinite = (batch, value)
+
+    def logs(self) -> dict[str, float]:
+        """The running figures by name, as plain numbers."""
+        self.settle()
+        return {name: tracker.result() for name, tracker in self.items()}
+
+    def live(self) -> "LiveLogs":
+        """The figures as a mapping that reads them only when a value is looked up."""
+        return LiveLogs(self)
+
+
+class LiveLogs(Mapping[str, float]):
+    """A read-only view of a `Tally`'s figures: names without waiting, values read on demand."""
+
+    def __init__(self, tally: Tally) -> None:
+        self._tally = tally
+
+    def __getitem__(self, name: str) -> float:
+        return self._tally.logs()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tally)
+
+    def __len__(self) -> int:
+        return len(self._tally)
+
+    def __repr__(self) -> str:
+        return repr(self._tally.logs())

@@ -148,9 +148,11 @@ def stateful_callbacks(callback_list: CallbackList) -> dict[str, Callback]:
 
 def snapshot(
     model: Trainer, fit_settings: dict[str, Any], callback_list: CallbackList, stream: BatchStream,
-    trackers: dict[str, metrics_module.RunningMean] | None, replicas: distributed.Replicas | None,
+    trackers: metrics_module.Tally | None, replicas: distributed.Replicas | None,
 ) -> dict[str, Any]:
     """What a checkpoint keeps of the run."""
+    if trackers is not None:
+        trackers.settle()
     return {
         "fit": fit_settings,
         "stream": stream.state(),
@@ -164,7 +166,7 @@ def snapshot(
 
 def restore(
     model: Trainer, saved: Saved, fit_settings: dict[str, Any], callback_list: CallbackList, stream: BatchStream,
-    trackers: dict[str, metrics_module.RunningMean] | None, replicas: distributed.Replicas | None,
+    trackers: metrics_module.Tally | None, replicas: distributed.Replicas | None,
     build_from_batch: Any,
 ) -> None:
     """Puts the run back where the checkpoint `saved` left it: the same global batches follow

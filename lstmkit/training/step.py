@@ -29,7 +29,7 @@ _LOGIT_PAIRS = {
     losses_module.binary_crossentropy: "sigmoid",
 }
 
-Trackers = dict[str, metrics_module.RunningMean]
+Trackers = metrics_module.Tally
 
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def logit_activations(model: Trainer, setup: Setup) -> list[Any]:
 
 def new_trackers(setup: Setup) -> Trackers:
     finalize = {name: getattr(metric, "finalize", None) for o in setup.outputs for name, metric in o.metrics}
-    return {name: metrics_module.RunningMean(finalize.get(name)) for name in setup.names}
+    return metrics_module.Tally({name: metrics_module.RunningMean(finalize.get(name)) for name in setup.names})
 
 
 class Step:
@@ -108,7 +108,8 @@ class Step:
     def update_metrics(
         self, trackers: Trackers, loss: torch.Tensor, per_output: list[torch.Tensor | None], ys: list[torch.Tensor],
         predictions: list[torch.Tensor], masks: list[torch.Tensor | None], replicas: distributed.Replicas | None = None,
-    ) -> dict[str, float]:
+    ) -> None:
+        """Adds the batch's figures to `trackers`, where they wait on the device until read."""
         setup = self.setup
         if self._metric_fns is None:
             self._metric_fns = [
@@ -125,17 +126,15 @@ class Step:
         for fns, y, p, mask in zip(self._metric_fns, ys, predictions, masks):
             for _, fn in fns:
                 sums.append(metrics_module.RunningMean.sums(fn(y, p), None if mask is None else mask.to(p.dtype)))
-        batch = torch.stack(sums).cpu()  # (figures, 2): Σ value·weight, Σ weight
+        batch = torch.stack(sums)  # (figures, 2): Σ value·weight, Σ weight
         if replicas is not None:
-            batch = replicas.sum(batch)  # the global batch's figures, the same on every rank
-        for tracker, row in zip(trackers.values(), batch):
-            tracker.add(row)
-        return {name: tracker.result() for name, tracker in trackers.items()}
+            batch = replicas.sum(batch.cpu())  # the global batch's figures, the same on every rank
+        trackers.add(batch)
 
     def train(
         self, trackers: Trackers, xs: list[torch.Tensor], ys: list[torch.Tensor], weights: list[torch.Tensor | None] | None,
         replicas: distributed.Replicas | None = None,
-    ) -> dict[str, float]:
+    ) -> None:
         model, optimizer = self.model, self.setup.optimizer
         model.train()
         loss, per_output, predictions, masks = self.forward_loss(xs, ys, weights, training=True, replicas=replicas)
@@ -144,11 +143,11 @@ class Step:
         optimizer.scale_loss(loss).backward()  # the loss itself, or scaled (LossScaleOptimizer)
         optimizer.step()
         model.apply_constraints()
-        return self.update_metrics(trackers, loss, per_output, ys, predictions, masks, replicas)
+        self.update_metrics(trackers, loss, per_output, ys, predictions, masks, replicas)
 
     @torch.no_grad()
     def test(
         self, trackers: Trackers, xs: list[torch.Tensor], ys: list[torch.Tensor], weights: list[torch.Tensor | None] | None,
-    ) -> dict[str, float]:
+    ) -> None:
         loss, per_output, predictions, masks = self.forward_loss(xs, ys, weights, training=False)
-        return self.update_metrics(trackers, loss, per_output, ys, predictions, masks)
+        self.update_metrics(trackers, loss, per_output, ys, predictions, masks)

@@ -17,6 +17,9 @@ A model gives the training loop (and these methods rely on):
     adapt_inputs(xs)             the inputs as the model computes on them (dtype, device)
     check_inputs(shapes, arg)    a ValueError when data of these shapes cannot go in
     ensure_built_for(xs)         builds the model from a first batch if it is not built
+    check_input_ids(xs)          checks, where data enters, what the layers reading inputs
+                                 as given check per call (an Embedding's ids)
+    id_readers()                 those layers: the steps of data so checked skip their check
     built, compute_dtype, device, losses, apply_constraints(), check_finite
 """
 
@@ -29,6 +32,7 @@ import torch
 from torch import nn
 
 from .. import _memory, _threads
+from ..layers.embedding import ids_checked
 from . import losses as losses_module
 from . import loop
 from . import metrics as metrics_module
@@ -61,6 +65,8 @@ class Trainer(nn.Module):
     save: Callable[..., None]
     save_weights: Callable[..., None]
     get_config: Callable[[], dict[str, Any]]
+    check_input_ids: Callable[[Sequence[Any]], None]
+    id_readers: Callable[[], list[Any]]
 
     @property
     def output_shapes(self) -> list[Any]:
@@ -279,8 +285,10 @@ class Trainer(nn.Module):
         setup_, step = self.require_compiled("train_on_batch")
         data = prepare(self, setup_, x, y, sample_weight, class_weight)
         assert isinstance(data, ArrayData) and data.y is not None
-        logs = step.train(new_trackers(setup_), *batch_tensors(self, setup_, data.x, data.y, data.sample_weight, False))
-        return loop.as_result(setup_, logs, return_dict)
+        tally = new_trackers(setup_)
+        with ids_checked(self.id_readers()):
+            step.train(tally, *batch_tensors(self, setup_, data.x, data.y, data.sample_weight, False))
+        return loop.as_result(setup_, tally.logs(), return_dict)
 
     def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None, return_dict: bool = False) -> Any:
         """The loss (and metrics) of one batch in inference mode."""
@@ -289,5 +297,7 @@ class Trainer(nn.Module):
         setup_, step = self.require_compiled("test_on_batch")
         data = prepare(self, setup_, x, y, sample_weight, None)
         assert isinstance(data, ArrayData) and data.y is not None
-        logs = step.test(new_trackers(setup_), *batch_tensors(self, setup_, data.x, data.y, data.sample_weight, False))
-        return loop.as_result(setup_, logs, return_dict)
+        tally = new_trackers(setup_)
+        with ids_checked(self.id_readers()):
+            step.test(tally, *batch_tensors(self, setup_, data.x, data.y, data.sample_weight, False))
+        return loop.as_result(setup_, tally.logs(), return_dict)
