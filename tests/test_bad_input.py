@@ -129,3 +129,12 @@ def test_terminate_on_nan_stops_at_that_batch(capsys):
 def test_count_of_bad_inputs():
     """The note reports this number."""
     assert len(BAD) * 3 + len(PREDICT_BAD) + 7 >= 70
+
+
+def test_a_nonfinite_value_in_a_loaders_batch_is_refused_by_name():
+    """A loader's batches are checked as each arrives (the step itself checks nothing again)."""
+    import torch
+
+    data = torch.utils.data.TensorDataset(torch.as_tensor(with_nan(X)), torch.as_tensor(Y))
+    with pytest.raises(ValueError, match=r"batch x holds 1 NaN or infinite values"):
+        model().fit(torch.utils.data.DataLoader(data, batch_size=4), epochs=1, verbose=0)

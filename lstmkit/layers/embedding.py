@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import torch
 from torch import nn
@@ -20,14 +19,22 @@ from .base import Layer, Shape
 _IDS_CHECKED: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar("lstmkit_ids_checked", default=frozenset())
 
 
-@contextlib.contextmanager
-def ids_checked(layers: Iterable[Layer]) -> Iterator[None]:
-    """Within the block, the Embedding layers `layers` take their ids as checked."""
-    token = _IDS_CHECKED.set(frozenset(id(layer) for layer in layers))
-    try:
-        yield
-    finally:
-        _IDS_CHECKED.reset(token)
+class ids_checked:
+    """`with ids_checked(layers):` the Embedding layers `layers` take their ids as checked within
+    the block (a class, not a generator: the loops enter one per step)."""
+
+    def __init__(self, layers: Iterable[Layer]) -> None:
+        self._ids = frozenset(id(layer) for layer in layers)
+        self._token: contextvars.Token[frozenset[int]] | None = None
+
+    def __enter__(self) -> None:
+        if self._ids:
+            self._token = _IDS_CHECKED.set(self._ids)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _IDS_CHECKED.reset(self._token)
+            self._token = None
 
 
 class Embedding(Layer):

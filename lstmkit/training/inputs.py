@@ -108,4 +108,5 @@ def batch_tensors(
         x, y, sample_weight = data.x, data.y, data.sample_weight
     device = model.device
     weights = None if sample_weight is None else [None if w is None else to_device(w, device) for w in sample_weight]
-    return model.adapt_inputs(x), [to_device(t, device) for t in y], weights
+    # `prepare` has checked the values (of all the arrays, or of this loader batch)
+    return model.adapt_inputs(x, check=False), [to_device(t, device) for t in y], weights

@@ -341,7 +341,8 @@ class Tally(dict):  # type: ignore[type-arg]  # dict[str, RunningMean]
         self.nonfinite: tuple[int, float] | None = None  # the batch at which `loss` turned NaN/inf, and its value
 
     def add(self, sums: torch.Tensor) -> None:
-        self._waiting.append((self.batches, sums.detach()))
+        """Adds a batch's sums (computed from detached values)."""
+        self._waiting.append((self.batches, sums))
         self.batches += 1
         if len(self._waiting) >= self.WAITING_AT_MOST:
             self.settle()
