@@ -161,3 +161,84 @@ def test_more_optimizers_step_as_keras_3(name, ours, theirs):
         mine.step()
     np.testing.assert_allclose(p.detach().numpy(), keras.ops.convert_to_numpy(variable), rtol=1e-5, atol=1e-6)
     assert not np.allclose(p.detach().numpy(), w0, atol=1e-3)
+
+
+# ---- the multi-tensor update against the rule written for one weight ---------------------------------
+
+MULTI = {
+    "sgd": lambda ps: O.SGD(0.1, params=ps),
+    "sgd-momentum": lambda ps: O.SGD(0.1, momentum=0.9, params=ps),
+    "sgd-nesterov": lambda ps: O.SGD(0.1, momentum=0.9, nesterov=True, params=ps),
+    "adam": lambda ps: O.Adam(0.01, params=ps),
+    "adam-amsgrad": lambda ps: O.Adam(0.01, amsgrad=True, params=ps),
+    "adamw": lambda ps: O.AdamW(0.01, weight_decay=0.1, params=ps),
+    "rmsprop": lambda ps: O.RMSprop(0.01, params=ps),
+    "rmsprop-centered-momentum": lambda ps: O.RMSprop(0.01, rho=0.8, momentum=0.5, centered=True, params=ps),
+    "adam-clipnorm-decay": lambda ps: O.Adam(0.01, clipnorm=0.5, decay=0.01, params=ps),
+    "loss-scaled-adam": lambda ps: _built(O.LossScaleOptimizer(O.Adam(0.01)), ps),
+}
+
+
+def _built(optimizer, params):
+    optimizer.build(params)
+    return optimizer
+
+
+def _weights(count):
+    generator = torch.Generator().manual_seed(11)
+    shapes = [(3, 8), (8,), (5, 2, 4), (1,)] * count
+    return [torch.nn.Parameter(torch.randn(*s, generator=generator)) for s in shapes[:count]]
+
+
+def _train(make, one_at_a_time, count=4, steps=8):
+    params = _weights(count)
+    opt = make(params)
+    if one_at_a_time:  # the base class's update_all: the rule of `update`, weight by weight
+        inner = getattr(opt, "inner_optimizer", opt)
+        inner.update_all = lambda *args: O.Optimizer.update_all(inner, *args)
+    generator = torch.Generator().manual_seed(12)
+    for _ in range(steps):
+        for p in params:
+            p.grad = torch.randn(p.shape, generator=generator)
+        opt.step()
+    return params, opt
+
+
+@pytest.mark.parametrize("name", MULTI)
+def test_the_multi_tensor_update_is_the_rule_for_each_weight(name):
+    fast, fast_opt = _train(MULTI[name], one_at_a_time=False)
+    spec, spec_opt = _train(MULTI[name], one_at_a_time=True)
+    for a, b, start in zip(fast, spec, _weights(4)):
+        assert not torch.equal(a, start)  # it moved
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)  # the same operations, in the same order
+    for key, value in spec_opt.state_dict()["state"].items():
+        for entry, tensor in value.items():
+            torch.testing.assert_close(fast_opt.state_dict()["state"][key][entry], tensor, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["sgd-momentum", "adam", "rmsprop-centered-momentum"])
+def test_a_step_issues_as_many_operators_for_twenty_weights_as_for_two(name):
+    """On a GPU each operator is a launch from Python: the multi-tensor update's count does not
+    grow with the number of weights (the loop over weights made a dozen per weight)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.ops = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops += 1
+            return func(*args, **(kwargs or {}))
+
+    counts = []
+    for count in (2, 20):
+        params = _weights(count)
+        opt = MULTI[name](params)
+        for p in params:
+            p.grad = torch.ones_like(p)
+        opt.step()  # the state is made
+        with Count() as counter:
+            opt.step()
+        counts.append(counter.ops)
+    assert counts[0] == counts[1] and counts[0] <= 20, counts

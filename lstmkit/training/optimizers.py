@@ -20,6 +20,20 @@ import torch
 from .._checks import non_negative, non_negative_int, rate
 
 
+def slot(state: dict[str, Any], name: str, p: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+    """A weight's state entry `name` (a moment, an accumulator), made like `p` and filled with
+    `fill` at its first step."""
+    value = state.get(name)
+    if value is None:
+        value = state[name] = torch.full_like(p, fill) if fill else torch.zeros_like(p)
+    return value
+
+
+def slots(params: list[torch.Tensor], states: list[dict[str, Any]], name: str) -> list[torch.Tensor]:
+    """`slot` of every weight."""
+    return [slot(state, name, p) for p, state in zip(params, states)]
+
+
 class LearningRate(float):
     """A learning rate read from an optimizer: a float, plus the optimizer it came from (`owner`)."""
 
@@ -131,11 +145,12 @@ class Optimizer(torch.optim.Optimizer):
         for group in self.param_groups:
             group["lr"] = lr  # kept in step for torch schedulers and anyone reading param_groups
             params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
             grads = self._clip([p.grad for p in params])
-            for p, g in zip(params, grads):
-                if self.weight_decay:
-                    p.sub_(p * (self.weight_decay * lr))
-                self.update(p, g, self.state[p], lr)
+            if self.weight_decay:
+                torch._foreach_sub_(params, torch._foreach_mul(params, self.weight_decay * lr))  # w -= w (wd lr)
+            self.update_all(params, grads, [self.state[p] for p in params], lr)
         self.iterations += 1
         return loss
 
@@ -175,8 +190,18 @@ class Optimizer(torch.optim.Optimizer):
         return self.iterations
 
     def update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float) -> None:
-        """Updates one parameter `p` in place from its gradient `g`, its state and the step's learning rate."""
+        """Updates one parameter `p` in place from its gradient `g`, its state and the step's
+        learning rate: the rule, written for one weight."""
         raise NotImplementedError
+
+    def update_all(self, params: list[torch.Tensor], grads: list[torch.Tensor], states: list[dict[str, Any]],
+                   lr: float) -> None:
+        """`update` of every parameter. The common optimizers do it with torch's multi-tensor
+        (`_foreach_`) operators, the same arithmetic in the same order as their `update`, in a
+        dozen launches for all the weights where a loop over them takes a dozen per weight: on a
+        GPU, the seed model's Adam step is ~12 launches instead of ~120 (tested against `update`)."""
+        for p, g, state in zip(params, grads, states):
+            self.update(p, g, state, lr)
 
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this optimizer (not its state)."""
@@ -247,9 +272,26 @@ class SGD(Optimizer):
         if momentum == 0:
             p.sub_(g * lr)
             return
-        m = state.setdefault("momentum", torch.zeros_like(p))
+        m = slot(state, "momentum", p)
         m.mul_(momentum).sub_(g * lr)
         p.add_(m * momentum - g * lr if self.hyper["nesterov"] else m)
+
+    def update_all(self, params: list[torch.Tensor], grads: list[torch.Tensor], states: list[dict[str, Any]],
+                   lr: float) -> None:
+        momentum = self.hyper["momentum"]
+        step = torch._foreach_mul(grads, lr)  # g lr
+        if momentum == 0:
+            torch._foreach_sub_(params, step)
+            return
+        ms = slots(params, states, "momentum")
+        torch._foreach_mul_(ms, momentum)
+        torch._foreach_sub_(ms, step)
+        if self.hyper["nesterov"]:
+            ahead = torch._foreach_mul(ms, momentum)
+            torch._foreach_sub_(ahead, step)
+            torch._foreach_add_(params, ahead)
+        else:
+            torch._foreach_add_(params, ms)
 
 
 class Adam(Optimizer):
@@ -281,17 +323,41 @@ class Adam(Optimizer):
 
     def update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float) -> None:
         b1, b2, eps = self.hyper["beta_1"], self.hyper["beta_2"], self.hyper["epsilon"]
-        m = state.setdefault("m", torch.zeros_like(p))
-        v = state.setdefault("v", torch.zeros_like(p))
+        m = slot(state, "m", p)
+        v = slot(state, "v", p)
         t = self.iterations + 1
         m.add_((g - m) * (1 - b1))
         v.add_((g * g - v) * (1 - b2))
         if self.hyper["amsgrad"]:
-            v_max = state.setdefault("v_max", torch.zeros_like(p))
+            v_max = slot(state, "v_max", p)
             torch.maximum(v_max, v, out=v_max)
             v = v_max
         alpha = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
         p.sub_(m * alpha / (v.sqrt() + eps))
+
+    def update_all(self, params: list[torch.Tensor], grads: list[torch.Tensor], states: list[dict[str, Any]],
+                   lr: float) -> None:
+        b1, b2, eps = self.hyper["beta_1"], self.hyper["beta_2"], self.hyper["epsilon"]
+        ms = slots(params, states, "m")
+        vs = slots(params, states, "v")
+        t = self.iterations + 1
+        dm = torch._foreach_sub(grads, ms)  # m += (g - m)(1 - β1)
+        torch._foreach_mul_(dm, 1 - b1)
+        torch._foreach_add_(ms, dm)
+        dv = torch._foreach_mul(grads, grads)  # v += (g² - v)(1 - β2)
+        torch._foreach_sub_(dv, vs)
+        torch._foreach_mul_(dv, 1 - b2)
+        torch._foreach_add_(vs, dv)
+        if self.hyper["amsgrad"]:
+            v_max = slots(params, states, "v_max")
+            torch._foreach_maximum_(v_max, vs)
+            vs = v_max
+        alpha = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+        step = torch._foreach_mul(ms, alpha)  # w -= m α / (sqrt(v) + ε)
+        root = torch._foreach_sqrt(vs)
+        torch._foreach_add_(root, eps)
+        torch._foreach_div_(step, root)
+        torch._foreach_sub_(params, step)
 
 
 class RMSprop(Optimizer):
@@ -321,21 +387,49 @@ class RMSprop(Optimizer):
 
     def update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float) -> None:
         rho, eps, momentum = self.hyper["rho"], self.hyper["epsilon"], self.hyper["momentum"]
-        v = state.setdefault("velocity", torch.zeros_like(p))
+        v = slot(state, "velocity", p)
         v.mul_(rho).add_(g * g * (1 - rho))
         if self.hyper["centered"]:
-            a = state.setdefault("average_gradient", torch.zeros_like(p))
+            a = slot(state, "average_gradient", p)
             a.mul_(rho).add_(g * (1 - rho))
             denominator = v - a * a + eps
         else:
             denominator = v + eps
         increment = g * lr / denominator.sqrt()
         if momentum > 0:
-            s = state.setdefault("momentum", torch.zeros_like(p))
+            s = slot(state, "momentum", p)
             s.mul_(momentum).add_(increment)
             p.sub_(s)
         else:
             p.sub_(increment)
+
+    def update_all(self, params: list[torch.Tensor], grads: list[torch.Tensor], states: list[dict[str, Any]],
+                   lr: float) -> None:
+        rho, eps, momentum = self.hyper["rho"], self.hyper["epsilon"], self.hyper["momentum"]
+        vs = slots(params, states, "velocity")
+        g2 = torch._foreach_mul(grads, grads)  # v = ρ v + g² (1 - ρ)
+        torch._foreach_mul_(g2, 1 - rho)
+        torch._foreach_mul_(vs, rho)
+        torch._foreach_add_(vs, g2)
+        if self.hyper["centered"]:
+            avg = slots(params, states, "average_gradient")
+            ga = torch._foreach_mul(grads, 1 - rho)  # a = ρ a + g (1 - ρ)
+            torch._foreach_mul_(avg, rho)
+            torch._foreach_add_(avg, ga)
+            denominator = torch._foreach_sub(vs, torch._foreach_mul(avg, avg))  # v - a² + ε
+            torch._foreach_add_(denominator, eps)
+        else:
+            denominator = torch._foreach_add(vs, eps)
+        increment = torch._foreach_mul(grads, lr)  # g lr / sqrt(denominator)
+        torch._foreach_sqrt_(denominator)
+        torch._foreach_div_(increment, denominator)
+        if momentum > 0:
+            ss = slots(params, states, "momentum")
+            torch._foreach_mul_(ss, momentum)
+            torch._foreach_add_(ss, increment)
+            torch._foreach_sub_(params, ss)
+        else:
+            torch._foreach_sub_(params, increment)
 
 
 class Adagrad(Optimizer):
@@ -357,7 +451,7 @@ class Adagrad(Optimizer):
         )
 
     def update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float) -> None:
-        acc = state.setdefault("accumulator", torch.full_like(p, self.hyper["initial_accumulator_value"]))
+        acc = slot(state, "accumulator", p, self.hyper["initial_accumulator_value"])
         acc.add_(g * g)
         p.sub_(g * lr / (acc + self.hyper["epsilon"]).sqrt())
 
@@ -382,8 +476,8 @@ class Adadelta(Optimizer):
 
     def update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float) -> None:
         rho, eps = self.hyper["rho"], self.hyper["epsilon"]
-        a = state.setdefault("accumulated_grad", torch.zeros_like(p))
-        d = state.setdefault("accumulated_delta", torch.zeros_like(p))
+        a = slot(state, "accumulated_grad", p)
+        d = slot(state, "accumulated_delta", p)
         a.mul_(rho).add_(g * g * (1 - rho))
         delta = -(d + eps).sqrt() / (a + eps).sqrt() * g
         d.mul_(rho).add_(delta * delta * (1 - rho))
@@ -403,8 +497,8 @@ class Adamax(Optimizer):
 
     def update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float) -> None:
         b1, b2, eps = self.hyper["beta_1"], self.hyper["beta_2"], self.hyper["epsilon"]
-        m = state.setdefault("m", torch.zeros_like(p))
-        u = state.setdefault("u", torch.zeros_like(p))
+        m = slot(state, "m", p)
+        u = slot(state, "u", p)
         m.add_((g - m) * (1 - b1))
         torch.maximum(u * b2, g.abs(), out=u)
         p.sub_(m * lr / ((1 - b1 ** (self.iterations + 1)) * (u + eps)))
@@ -439,8 +533,8 @@ class Nadam(Optimizer):
         b1, b2, eps = self.hyper["beta_1"], self.hyper["beta_2"], self.hyper["epsilon"]
         t = self.iterations + 1
         mu_t, mu_next, product = self._mu(t), self._mu(t + 1), self._product(t)
-        m = state.setdefault("m", torch.zeros_like(p))
-        v = state.setdefault("v", torch.zeros_like(p))
+        m = slot(state, "m", p)
+        v = slot(state, "v", p)
         m.add_((g - m) * (1 - b1))
         v.add_((g * g - v) * (1 - b2))
         m_hat = m * (mu_next / (1 - product * mu_next)) + g * ((1 - mu_t) / (1 - product))
@@ -497,6 +591,11 @@ class LossScaleOptimizer(Optimizer):
         self.inner_optimizer.iterations = self.iterations
         self.inner_optimizer.update(p, g, state, lr)
 
+    def update_all(self, params: list[torch.Tensor], grads: list[torch.Tensor], states: list[dict[str, Any]],
+                   lr: float) -> None:
+        self.inner_optimizer.iterations = self.iterations
+        self.inner_optimizer.update_all(params, grads, states, lr)
+
     def scale_loss(self, loss: Any) -> Any:
         """The loss times the current scale (Keras 3's name)."""
         return loss * self.loss_scale
@@ -518,9 +617,8 @@ class LossScaleOptimizer(Optimizer):
         if not self.built:
             raise ValueError(f"Optimizer {self.name!r} has no parameters yet: call build(model.parameters()) first")
         grads = [p.grad for group in self.param_groups for p in group["params"] if p.grad is not None]
-        if not self._unscaled_by_caller:
-            for g in grads:
-                g.div_(self.loss_scale)
+        if not self._unscaled_by_caller and grads:
+            torch._foreach_div_(grads, self.loss_scale)
         self._unscaled_by_caller = False
         finite = bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()) if grads else True
         if not finite:
