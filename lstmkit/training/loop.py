@@ -186,9 +186,9 @@ def fit(
                 resume_run(model, setup, saved, fit_settings, callback_list, stream, None, replicas)
         trackers = new_trackers(setup)
         reported_nonfinite = False
-        # the figures are read after every batch only for a callback that looks at them then (and
-        # under DDP, whose ranks sum them at each batch); else where the progress bar draws
-        every_batch = replicas is not None or callback_list.reads_batch_logs("train")
+        # the figures are read after every batch only for a callback that looks at them then, else
+        # where the progress bar draws (under DDP each batch's are summed over the ranks on the device)
+        every_batch = callback_list.reads_batch_logs("train")
         for epoch in range(start_epoch, epochs):
             if model.stop_training:
                 break

@@ -128,7 +128,7 @@ class Step:
                 sums.append(metrics_module.RunningMean.sums(fn(y, p), None if mask is None else mask.to(p.dtype)))
         batch = torch.stack(sums)  # (figures, 2): Σ value·weight, Σ weight
         if replicas is not None:
-            batch = replicas.sum(batch.cpu())  # the global batch's figures, the same on every rank
+            batch = replicas.sum(batch)  # the global batch's figures, the same on every rank (on the device)
         trackers.add(batch)
 
     def train(
