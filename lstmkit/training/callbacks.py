@@ -48,9 +48,11 @@ class Callback:
         self.params: dict[str, Any] = {}
 
     def set_model(self, model: Trainer) -> None:
+        """Gives the callback the model it serves (`self.model`), before the run's first hook."""
         self.model = model
 
     def set_params(self, params: dict[str, Any]) -> None:
+        """Gives the callback the run's settings (`self.params`: epochs, steps, verbose)."""
         self.params = params
 
     def get_state(self) -> dict[str, Any]:
@@ -77,8 +79,10 @@ class Callback:
         """Called at the start of each epoch (numbered from 0)."""
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         """Called at the end of each epoch with its logs (losses and metrics, validation ones included)."""
-    def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
-    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
+    def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        """Keras 2's name for `on_train_batch_begin` (called by it)."""
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        """Keras 2's name for `on_train_batch_end` (called by it)."""
 
     def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
         """Called before each training batch."""
@@ -88,14 +92,22 @@ class Callback:
         """Called after each training batch with the running logs."""
         self.on_batch_end(batch, logs)
 
-    def on_test_begin(self, logs: Logs | None = None) -> None: ...
-    def on_test_end(self, logs: Logs | None = None) -> None: ...
-    def on_test_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
-    def on_test_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
-    def on_predict_begin(self, logs: Logs | None = None) -> None: ...
-    def on_predict_end(self, logs: Logs | None = None) -> None: ...
-    def on_predict_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
-    def on_predict_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
+    def on_test_begin(self, logs: Logs | None = None) -> None:
+        """Called when `evaluate` (or `fit`'s validation pass) starts."""
+    def on_test_end(self, logs: Logs | None = None) -> None:
+        """Called when `evaluate` (or `fit`'s validation pass) ends, with its figures."""
+    def on_test_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        """Called before each batch of `evaluate`."""
+    def on_test_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        """Called after each batch of `evaluate` with the running logs."""
+    def on_predict_begin(self, logs: Logs | None = None) -> None:
+        """Keras's hook for `predict`; lstmkit's `predict` takes no callbacks and never calls it."""
+    def on_predict_end(self, logs: Logs | None = None) -> None:
+        """Keras's hook for `predict`; lstmkit's `predict` takes no callbacks and never calls it."""
+    def on_predict_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        """Keras's hook for `predict`; lstmkit's `predict` takes no callbacks and never calls it."""
+    def on_predict_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        """Keras's hook for `predict`; lstmkit's `predict` takes no callbacks and never calls it."""
 
 
 def callback_items(callbacks: Any) -> list[Callback]:

@@ -617,10 +617,8 @@ class LossScaleOptimizer(Optimizer):
         if not self.built:
             raise ValueError(f"Optimizer {self.name!r} has no parameters yet: call build(model.parameters()) first")
         grads = [p.grad for group in self.param_groups for p in group["params"] if p.grad is not None]
-        if not self._unscaled_by_caller and grads:
-            torch._foreach_div_(grads, self.loss_scale)
+        finite = self._unscale(grads, 1.0 if self._unscaled_by_caller else self.loss_scale) if grads else True
         self._unscaled_by_caller = False
-        finite = bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()) if grads else True
         if not finite:
             self.good_steps = 0
             if self.dynamic:
@@ -631,6 +629,19 @@ class LossScaleOptimizer(Optimizer):
             self.loss_scale *= 2.0
             self.good_steps = 0
         return super().step(closure)
+
+    @staticmethod
+    def _unscale(grads: list[torch.Tensor], scale: float) -> bool:
+        """Divides the gradients by `scale` in place; whether they are all finite. One
+        multi-tensor operator does both where dividing is multiplying by 1 / scale exactly (a
+        power of two: every scale the dynamic rule sets from the default start)."""
+        found = torch.zeros(1, dtype=torch.float32, device=grads[0].device)
+        if math.frexp(scale)[0] != 0.5:
+            torch._foreach_div_(grads, scale)
+            scale = 1.0
+        inverse = torch.full((1,), 1.0 / scale, dtype=torch.float32, device=grads[0].device)
+        torch._amp_foreach_non_finite_check_and_unscale_(grads, found, inverse)
+        return not bool(found.item())
 
     def get_config(self) -> dict[str, Any]:
         return {"inner_optimizer": {"class_name": type(self.inner_optimizer).__name__,
