@@ -10,6 +10,8 @@ next to nothing. Beside it, for scale, torch.nn's fused layer on the same tiny C
 
 Printed per layer: microseconds per training call (forward and backward) and per inference call
 (medians of interleaved rounds), Python function calls and torch operator calls per training call.
+Then a whole training step of the seed model's shape (forward, loss, backward, optimizer, the
+batch's figures), lstmkit's `fit` step beside the same step written in PyTorch.
 
 With `--device cuda` (on a GPU machine; benchmarks/gpu_checks.sh runs it) the kernels are the real
 ones on CUDA tensors, Triton's launcher included, and torch.nn.LSTM is cuDNN: the figure is then
@@ -89,7 +91,57 @@ def contenders(device: str = "cpu") -> dict[str, tuple[Callable[[], None], Calla
             module(x)
 
     found["torch.nn.LSTM (cuDNN)" if device == "cuda" else "torch.nn.LSTM (CPU)"] = (torch_train, torch_infer)
+    found.update(training_steps(device))
     return found
+
+
+def training_steps(device: str) -> dict[str, tuple[Callable[[], None], Callable[[], None]]]:
+    """A whole training step of the seed model's shape (LSTM, Dropout, LSTM, Dense, softmax; Adam,
+    crossentropy, accuracy): `fit`'s work for one batch already on the device (forward, loss,
+    backward, optimizer, the figures left on the device), beside the same step written in PyTorch
+    (torch.nn.LSTM, torch.optim.Adam with its multi-tensor update)."""
+    from lstmkit.layers import Dense, Dropout
+    from lstmkit.models import Sequential
+    from lstmkit.training.inputs import batch_tensors
+    from lstmkit.training.step import new_trackers
+
+    x = torch.randn(BATCH, STEPS, FEATURES, device=device)
+    y = torch.randint(0, 4, (BATCH,), device=device)
+    model = Sequential([LSTM(UNITS, input_shape=(STEPS, FEATURES), return_sequences=True, implementation="fused"),
+                        Dropout(0.2), LSTM(UNITS, implementation="fused"), Dense(4, activation="softmax")]).to(device)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    setup, step = model.require_compiled("fit")
+    tensors = batch_tensors(model, setup, [x], [y], None, False)
+
+    def lstmkit_step() -> None:
+        step.train(new_trackers(setup), *tensors)
+
+    def lstmkit_infer() -> None:
+        with torch.no_grad():
+            model(x)
+
+    first, second = torch.nn.LSTM(FEATURES, UNITS, batch_first=True), torch.nn.LSTM(UNITS, UNITS, batch_first=True)
+    head = torch.nn.Linear(UNITS, 4)
+    modules = torch.nn.ModuleList([first, second, head]).to(device)
+    optimizer = torch.optim.Adam(modules.parameters(), lr=1e-3)
+
+    def torch_forward() -> torch.Tensor:
+        h = torch.nn.functional.dropout(first(x)[0], 0.2, training=modules.training)
+        return head(second(h)[0][:, -1])
+
+    def torch_step() -> None:
+        logits = torch_forward()
+        loss = torch.nn.functional.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        (logits.argmax(-1) == y).float().mean()  # the batch's accuracy, left on the device
+
+    def torch_infer() -> None:
+        with torch.no_grad():
+            torch_forward()
+
+    return {"lstmkit training step": (lstmkit_step, lstmkit_infer), "PyTorch training step": (torch_step, torch_infer)}
 
 
 def main() -> None:

@@ -509,9 +509,11 @@ class Layer(nn.Module):
 
     def apply_constraints(self) -> None:
         """Projects each constrained weight in place; a training loop calls this after each step."""
-        with torch.no_grad():
-            for w, constraint in self.weight_constraints():
-                w.copy_(constraint(w))
+        constrained = self.weight_constraints()
+        if constrained:
+            with torch.no_grad():
+                for w, constraint in constrained:
+                    w.copy_(constraint(w))
         for child in self.children():
             if isinstance(child, Layer):
                 child.apply_constraints()

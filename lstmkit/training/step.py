@@ -136,7 +136,8 @@ class Step:
         replicas: distributed.Replicas | None = None,
     ) -> None:
         model, optimizer = self.model, self.setup.optimizer
-        model.train()
+        if not model.training:  # (setting the flag walks every module: a step's host time on a GPU)
+            model.train()
         loss, per_output, predictions, masks = self.forward_loss(xs, ys, weights, training=True, replicas=replicas)
         model.bind_optimizer()  # a model built by this very call gets its optimizer now
         optimizer.zero_grad(set_to_none=True)
