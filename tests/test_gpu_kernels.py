@@ -484,3 +484,14 @@ def test_a_mixed_precision_input_on_triton(triton_path, driver, make, low):
     assert [kind for kind, _ in triton_path] == ["forward", "backward"]
     for a, b in zip(*runs):  # the same low-precision products, float32 sums in another order
         torch.testing.assert_close(a, b, rtol=0, atol=float(1e-5 + 2e-3 * b.detach().abs().max()))
+
+
+@pytest.mark.parametrize("layer_cls", [LSTM, GRU])
+def test_final_states_left_unused_on_triton(triton_path, driver, layer_cls):
+    """Without return_state the final states' gradients do not arrive (autograd gives None, not
+    zeros): the backward takes them as zeros in its own buffers. Against the reference."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(3, 5, 4, generator=g)
+    for sequences in (True, False):
+        compare_on_triton(triton_path, layer_cls, x, random_mask(3, 5, g), with_state=True,
+                          return_sequences=sequences, return_state=False)

@@ -119,6 +119,9 @@ class _CpuBackend:
         return self._call(self._forward, cell, tensors, options)
 
     def backward(self, cell: str, tensors: dict[str, torch.Tensor], options: Options) -> dict[str, torch.Tensor]:
+        for grad, state in zip(GRAD_NAMES[1:], STATE_NAMES):  # a final state's missing gradient: zeros
+            if grad not in tensors and state in tensors:
+                tensors[grad] = tensors[state].new_zeros(tensors[state].shape, dtype=tensors["U"].dtype)
         return self._call(self._backward, cell, tensors, options)
 
 
@@ -270,6 +273,7 @@ class _Fused(torch.autograd.Function):
         backward_options["save"] = False
         backward_options["need_dx"] = bool(ctx.needs_input_grad[3 + names.index("x")])
         ctx.backward_options = backward_options
+        ctx.set_materialize_grads(False)  # h's and c's gradients: None when unused (most calls)
         ctx.save_for_backward(*values, *result.values())
         return (out, h) if c is None else (out, h, c)
 
@@ -278,9 +282,11 @@ class _Fused(torch.autograd.Function):
     def backward(ctx: Any, *grads: torch.Tensor | None):  # type: ignore[override]
         tensors = dict(zip(ctx.names, ctx.saved_tensors))
         x = tensors["x"]
-        out_shape, state_shape = ctx.shapes
-        tensors.update(zip(GRAD_NAMES, arriving_gradients(grads, (out_shape, state_shape, state_shape),
-                                                          x.new_empty(0, dtype=tensors["U"].dtype))))
+        out_shape, _ = ctx.shapes
+        grad_out, *state_grads = grads
+        tensors["grad_out"] = grad_out if grad_out is not None else x.new_zeros(out_shape, dtype=tensors["U"].dtype)
+        # the final states' gradients only where they arrive: a backend takes a missing one as zeros
+        tensors.update((n, g) for n, g in zip(GRAD_NAMES[1:], state_grads) if g is not None)
         got = ctx.backend.backward(ctx.cell, tensors, ctx.backward_options)
         needs = ctx.needs_input_grad
         return (None, None, None,

@@ -392,8 +392,11 @@ def run_backward(cell: Any, seq: Sequence, tensors: dict[str, torch.Tensor], nee
     seq.states = [tensors[n] for n in ("H", "C") if n in tensors]
     seq.hin = tensors["HIN"]
     seq.go = tensors["grad_out"].float().contiguous()
-    seq.dstates = [tensors[n].float().clone().contiguous() for n in ("grad_h", "grad_c")[:cell.n_states]]
-    seq.back, seq.carry = seq.x.new_zeros(2, B, H).unbind(0)  # one launch for both
+    n = cell.n_states
+    *seq.dstates, seq.back, seq.carry = seq.x.new_zeros(n + 2, B, H).unbind(0)  # DH (DC), BACK, CARRY: one launch
+    for d, name in zip(seq.dstates, ("grad_h", "grad_c")):
+        if tensors.get(name) is not None:  # else zeros: the final state's gradient did not arrive (unused)
+            d.copy_(tensors[name].reshape(B, H))
     cell.start_backward(seq)
     if seq.whole:
         cell.backward_sequence(seq)
