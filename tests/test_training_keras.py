@@ -221,3 +221,30 @@ def test_masked_sequence_outputs_leave_masked_steps_out_of_loss_and_metrics_as_k
     np.testing.assert_allclose(our_history.history["loss"], their_history.history["loss"], rtol=1e-5)
     np.testing.assert_allclose(our_history.history["accuracy"], their_history.history["accuracy"], rtol=1e-6)
     np.testing.assert_allclose(ours.predict(inputs), theirs.predict(inputs, verbose=0), atol=1e-4, rtol=0)
+
+
+def test_keras_3s_compile_settings_of_how_the_step_runs_are_taken_and_change_no_figure():
+    """A Keras 3 program's compile(..., run_eagerly=, steps_per_execution=, jit_compile=) runs as
+    written (Keras 3 itself takes them: the oracle for the names), with the same figures."""
+    import inspect
+
+    from lstmkit.utils import set_random_seed
+
+    taken = inspect.signature(keras.Model.compile).parameters
+    settings = {"run_eagerly": True, "steps_per_execution": 4, "jit_compile": True}
+    assert set(settings) <= set(taken)
+    x = np.random.default_rng(0).normal(size=(32, 5, 3)).astype("float32")
+    y = np.arange(32) % 3
+    histories = []
+    for extra in ({}, settings, {"jit_compile": False}):
+        set_random_seed(0)
+        model = Sequential([L.Input(shape=(5, 3)), L.LSTM(4), L.Dense(3, activation="softmax")])
+        model.compile(optimizers.Adam(1e-2), "sparse_categorical_crossentropy", metrics=["accuracy"], **extra)
+        histories.append(model.fit(x, y, batch_size=8, epochs=2, verbose=0).history)
+    assert histories[0] == histories[1] == histories[2]
+    model = Sequential([L.Input(shape=(5, 3)), L.LSTM(4), L.Dense(3)])
+    for bad, pattern in (({"steps_per_execution": 0}, "steps_per_execution=0"),
+                         ({"jit_compile": "xla"}, "jit_compile='xla'"),
+                         ({"run_eagerly": "yes"}, "run_eagerly='yes'")):
+        with pytest.raises(ValueError, match=pattern):
+            model.compile("adam", "mse", **bad)

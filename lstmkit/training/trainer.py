@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from .. import _memory, _threads
+from .._checks import positive_int
 from ..layers.embedding import ids_checked
 from . import losses as losses_module
 from . import loop
@@ -124,6 +125,9 @@ class Trainer(nn.Module):
         metrics: Any = None,
         loss_weights: Sequence[float] | Mapping[str, float] | None = None,
         auto_scale_loss: bool = True,
+        run_eagerly: bool = False,
+        steps_per_execution: int = 1,
+        jit_compile: bool | str = "auto",
     ) -> None:
         """Sets the optimizer, the losses and the metrics for `fit` and `evaluate`.
 
@@ -139,11 +143,21 @@ class Trainer(nn.Module):
             auto_scale_loss: Under the "mixed_float16" policy, wrap the optimizer in a
                 `LossScaleOptimizer` (dynamic loss scaling), as Keras 3 does; False leaves it as
                 given.
+            run_eagerly, steps_per_execution, jit_compile: Keras's settings of how its backend
+                runs the step, taken so that a Keras program runs as written; they change no
+                figure. lstmkit runs each batch eagerly (its recurrent layers are compiled
+                kernels; `torch.compile(model)` compiles the rest, as Keras's torch backend
+                does for `jit_compile=True`), and calls the batch hooks after every batch.
 
         Raises:
             ValueError: For an unknown optimizer, loss or metric name, or lists and dicts that do
                 not match the outputs.
         """
+        if not isinstance(run_eagerly, bool):
+            raise ValueError(f"Expected run_eagerly to be True or False, got run_eagerly={run_eagerly!r}")
+        positive_int("steps_per_execution", steps_per_execution)
+        if jit_compile not in (True, False, "auto"):
+            raise ValueError(f"Expected jit_compile to be True, False or 'auto', got jit_compile={jit_compile!r}")
         self.compile_setup = setup(self.output_names, optimizer, loss, metrics, loss_weights)
         policy = getattr(self, "_dtype_policy", None)
         if auto_scale_loss and policy is not None and policy.name == "mixed_float16" and \
