@@ -231,3 +231,42 @@ def test_a_hook_that_says_it_reads_now_and_then_gets_the_figures_when_it_looks(r
     eager = PerBatch()
     model().fit(X, Y, batch_size=4, epochs=2, verbose=0, callbacks=[eager])
     assert [logs for _, _, logs in occasional.train] == [logs for b, _, logs in eager.train if b % 4 == 3]
+
+
+def _host_reads_in_fit(model, x, y, batches):
+    """The tensor-to-number reads (`.item()`, `float(t)`, `bool(t)`) and tensors made from Python
+    numbers (on a GPU, copies from the host) in one `fit` of `batches`: either makes the host wait
+    for a GPU, as `torch.cuda.set_sync_debug_mode` would report there."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Reads(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.found = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func.__name__ in ("_local_scalar_dense.default", "lift_fresh.default"):
+                self.found.append(func.__name__)
+            return func(*args, **(kwargs or {}))
+
+    with Reads() as reads:
+        model.fit(x[: 4 * batches], y[: 4 * batches], batch_size=4, epochs=1, verbose=0)
+    return reads.found
+
+
+@pytest.mark.parametrize("kind", ["seed", "text"])
+def test_the_reads_of_a_fit_do_not_grow_with_its_batches(kind):
+    """The CPU's view of tests/test_cuda.py's check: what a fit reads back does not depend on
+    how many batches it runs (no dropout here: on the CPU its masks draw a seed per layer call)."""
+    set_random_seed(0)
+    if kind == "seed":
+        m = Sequential([LSTM(8, input_shape=(5, 2), return_sequences=True), LSTM(8), Dense(3, activation="softmax")])
+        x = X
+    else:
+        from lstmkit.layers import Embedding, Input
+
+        m = Sequential([Input(shape=(5,), dtype="int64"), Embedding(10, 4), LSTM(8), Dense(3, activation="softmax")])
+        x = rng.integers(0, 10, size=(40, 5))
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    m.fit(x[:8], Y[:8], batch_size=4, epochs=1, verbose=0)  # built, optimizer state made
+    assert len(_host_reads_in_fit(m, x, Y, 10)) == len(_host_reads_in_fit(m, x, Y, 3))

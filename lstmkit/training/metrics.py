@@ -302,9 +302,14 @@ class RunningMean:
         """What `update` adds, as a float64 tensor [Σ value · weight, Σ weight] (summed over ranks
         under data-parallel training before it is added)."""
         values = values.detach().double()
+        # counts and plain-number weights are filled in on the device: a tensor made from a number
+        # (new_tensor, as_tensor) is a copy from the host, which waits for a GPU
         if weight is None:
-            return torch.stack([values.sum(), values.new_tensor(float(values.numel()))])
-        w = torch.as_tensor(weight, dtype=torch.float64, device=values.device)
+            return torch.stack([values.sum(), values.new_full((), float(values.numel()))])
+        if isinstance(weight, torch.Tensor):
+            w = weight.to(dtype=torch.float64, device=values.device)
+        else:
+            w = values.new_full((), float(weight))
         while w.dim() < values.dim():
             w = w.unsqueeze(-1)
         w = w.expand_as(values) if values.dim() else w

@@ -121,7 +121,7 @@ class Step:
         if len(setup.outputs) > 1:
             for value in per_output:
                 sums.append(metrics_module.RunningMean.sums(
-                    (value if value is not None else torch.zeros((), dtype=loss.dtype)).detach(), weight=batch_size))
+                    (value if value is not None else loss.new_zeros(())).detach(), weight=batch_size))
         # Keras weighs the loss by sample_weight but not the metrics; masked steps count in neither
         for fns, y, p, mask in zip(self._metric_fns, ys, predictions, masks):
             for _, fn in fns:
