@@ -137,3 +137,16 @@ def test_a_shared_embedding_on_two_inputs_still_refuses_a_bad_id():
     bad[0, 0] = VOCAB
     with pytest.raises(ValueError, match=OUT_OF_RANGE):
         m.fit([IDS, bad], Y.astype("float32"), epochs=1, verbose=0)
+
+
+def test_a_sequential_built_by_its_first_loader_batch(layer_checks):
+    """No input shape: the first batch builds the model (tf.data tutorials write it so); its
+    ids are checked as it arrives, and the steps skip the layer's check once the model is built."""
+    set_random_seed(0)
+    m = Sequential([Embedding(VOCAB, 4), LSTM(5), Dense(2, activation="softmax")])
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.as_tensor(IDS), torch.as_tensor(Y)),
+                                         batch_size=8)
+    m.fit(loader, epochs=1, verbose=0)
+    m.evaluate(loader, verbose=0)
+    assert layer_checks["step"] == 2 * 3  # each loader batch where it enters (prepare), nothing in the steps

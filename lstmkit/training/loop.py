@@ -164,7 +164,7 @@ def fit(
     model.stop_training = False
     _memory.keep_freed_memory()
     governor, owns_governor = _threads.acquire()
-    checked = model.id_readers()  # their ids: every batch's data went through `prepare`, which checks them
+    checked: list[Any] | None = None  # id_readers (`prepare` checks their ids), once the model is built
     try:
         if checkpoints is not None:
             checkpoints.acquire()
@@ -206,7 +206,9 @@ def fit(
             for tensors in batches:
                 governor.tick()
                 callback_list.on_train_batch_begin(step)
-                with ids_checked(checked):
+                if checked is None and model.built:
+                    checked = model.id_readers()
+                with ids_checked(checked or ()):
                     step_fns.train(trackers, *tensors, replicas=replicas)
                 logs = trackers.logs() if every_batch else trackers.live()
                 reported_nonfinite = _check_loss(trackers, reported_nonfinite, epoch, main, model.check_finite)
@@ -320,12 +322,14 @@ def evaluate_loop(
     device = model.device
     batches = prefetched(itertools.islice(data.batches(batch_size), steps),
                          lambda b: batch_tensors(model, setup, *b, from_loader=from_loader), device, looks_ahead(device))
-    checked = model.id_readers()  # their ids: every batch's data went through `prepare`, which checks them
+    checked: list[Any] | None = None  # id_readers (`prepare` checks their ids), once the model is built
     with _threads.governed() as governor:
         for step, tensors in enumerate(batches):
             governor.tick()
             callback_list.on_test_batch_begin(step)
-            with ids_checked(checked):
+            if checked is None and model.built:
+                checked = model.id_readers()
+            with ids_checked(checked or ()):
                 step_fns.test(trackers, *tensors)
             callback_list.on_test_batch_end(step, trackers.logs() if every_batch else trackers.live())
     trackers.settle()
