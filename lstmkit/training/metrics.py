@@ -332,9 +332,9 @@ class Tally(dict):  # type: ignore[type-arg]  # dict[str, RunningMean]
     where the step computed them, on the model's device, until the figures are read (`logs`).
     Reading waits for the device, so `fit` reads only where something looks at them: a callback's
     per-batch hook, a redraw of the progress bar (`live`), the end of the epoch. In between, a GPU
-    runs ahead of the host, as under Keras, whose progress bar also reads the metrics only when
-    it draws. The rows are added in batch order whenever they are read, so the figures are the
-    same however often that is.
+    runs ahead of the host (Keras 3 gets there another way: unless a callback has a per-batch hook,
+    it reads the figures after every batch on a thread of its own). The rows are added in batch
+    order whenever they are read, so the figures are the same however often that is.
     """
 
     WAITING_AT_MOST = 1024  # rows kept on the device before they are read anyway
