@@ -322,9 +322,7 @@ class Model(Layer, Trainer, Keras2Methods):
                 out.append(self.shaped_text(index, x))
                 continue
             t = self.input_tensor(x, argument if len(names) == 1 else f"{argument}[{names[index]!r}]", check, place)
-            if self._input_dtype(index) == torch.int64 and t.is_floating_point():
-                t = t.long()
-            out.append(t)
+            out.append(self._as_declared_ids(index, t))
         self.check_inputs([tuple(t.shape) for t in out], argument)
         return out
 
@@ -573,7 +571,11 @@ class Model(Layer, Trainer, Keras2Methods):
         for index, layer in self._id_readers():
             t = xs[index]
             if isinstance(t, torch.Tensor):
-                layer.check_ids(t.long() if self._input_dtype(index) == torch.int64 and t.is_floating_point() else t)
+                layer.check_ids(self._as_declared_ids(index, t))
+
+    def _as_declared_ids(self, index: int, t: torch.Tensor) -> torch.Tensor:
+        """Input `index` as the model takes it: floats cut to int64 for an Input declared int64."""
+        return t.long() if self._input_dtype(index) == torch.int64 and t.is_floating_point() else t
 
     def layer_calls(self) -> tuple[dict[int, int], dict[int, list[Node]]]:
         """Each call's number among its layer's calls in this model (by `id(node)`), and each

@@ -384,7 +384,9 @@ class LiveLogs(Mapping[str, float]):
         self._tally = tally
 
     def __getitem__(self, name: str) -> float:
-        return self._tally.logs()[name]
+        tracker = self._tally[name]
+        self._tally.settle()
+        return tracker.result()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._tally)

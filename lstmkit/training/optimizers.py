@@ -25,7 +25,7 @@ def slot(state: dict[str, Any], name: str, p: torch.Tensor, fill: float = 0.0) -
     `fill` at its first step."""
     value = state.get(name)
     if value is None:
-        value = state[name] = torch.full_like(p, fill) if fill else torch.zeros_like(p)
+        value = state[name] = torch.full_like(p, fill)
     return value
 
 

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from .. import _memory, _threads
-from .._checks import positive_int
+from .._checks import one_of, positive_int
 from ..layers.embedding import ids_checked
 from . import losses as losses_module
 from . import loop
@@ -156,8 +156,7 @@ class Trainer(nn.Module):
         if not isinstance(run_eagerly, bool):
             raise ValueError(f"Expected run_eagerly to be True or False, got run_eagerly={run_eagerly!r}")
         positive_int("steps_per_execution", steps_per_execution)
-        if jit_compile not in (True, False, "auto"):
-            raise ValueError(f"Expected jit_compile to be True, False or 'auto', got jit_compile={jit_compile!r}")
+        one_of("jit_compile", jit_compile, (True, False, "auto"))
         self.compile_setup = setup(self.output_names, optimizer, loss, metrics, loss_weights)
         policy = getattr(self, "_dtype_policy", None)
         if auto_scale_loss and policy is not None and policy.name == "mixed_float16" and \
