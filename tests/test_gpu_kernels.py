@@ -495,3 +495,103 @@ def test_final_states_left_unused_on_triton(triton_path, driver, layer_cls):
     for sequences in (True, False):
         compare_on_triton(triton_path, layer_cls, x, random_mask(3, 5, g), with_state=True,
                           return_sequences=sequences, return_state=False)
+
+
+@pytest.fixture
+def poisoned_memory():
+    """New tensors made without a value (`torch.empty`, `new_empty`) hold NaN: torch fills them so
+    under deterministic algorithms. A kernel that reads a slot it has not written gives NaN."""
+    import torch.utils.deterministic
+
+    before = torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory
+    torch.use_deterministic_algorithms(True)
+    torch.utils.deterministic.fill_uninitialized_memory = True
+    try:
+        assert torch.empty(3).isnan().all()
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0])
+        torch.utils.deterministic.fill_uninitialized_memory = before[1]
+
+
+@pytest.mark.parametrize("layer_cls", [LSTM, GRU, SimpleRNN], ids=lambda c: c.__name__)
+def test_the_loop_reads_only_what_it_wrote_on_triton(triton_path, driver, poisoned_memory, layer_cls):
+    """Every buffer the GPU loop makes holds NaN until written: the states' first slots (cleared
+    for a start from zeros, copied in for given states), the last output alone (zeros only where
+    a masked step repeats it) and the backward's. Against the reference, every output and
+    gradient, for the masking cases of the last output and both ways of starting."""
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(3, 5, 4, generator=g)
+    mask = random_mask(3, 5, g)
+    for masked, zero_output, with_state in [(False, False, False), (True, False, False), (True, True, True),
+                                            (False, False, True)]:
+        compare_on_triton(triton_path, layer_cls, x, mask if masked else None, with_state=with_state,
+                          return_sequences=False, return_state=True, zero_output_for_mask=zero_output,
+                          recurrent_dropout=0.3 if with_state else 0.0)
+
+
+@pytest.mark.parametrize("layer_cls", [LSTM, GRU], ids=lambda c: c.__name__)
+def test_a_start_from_zeros_costs_one_launch(monkeypatch, driver, layer_cls):
+    """A layer called without initial states starts from zeros that allocate nothing
+    (`zero_state`): the GPU loop clears the first slot of every state and of the recurrent input
+    in one launch (it made two zero tensors and copied three slots: five launches, each a wait of
+    the host at a small batch), and the backward computes no gradient for them. The torch
+    operators around the kernels are counted (the kernels replaced by no-ops, as in
+    benchmarks/gpu_host_time.py: the interpreter's own copies are not the loop's)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from lstmkit.kernels.gpu import gru, lstm
+
+    class NoLaunch:
+        def __getitem__(self, grid):
+            return lambda *args, **kwargs: None
+
+    for module in (lstm, gru):
+        for name in ("_forward_kernel", "_backward_kernel", "_gates_kernel", "_reset_backward_kernel"):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, NoLaunch())
+    monkeypatch.setattr(fused, "_force_triton", True)
+
+    class Writes(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.seen.append(func.overloadpacket.__name__)
+            return func(*args, **(kwargs or {}))
+
+    layer = layer_cls(8, implementation="fused", recurrent_dropout=0.25)
+    x = torch.randn(2, 5, 3)
+    layer(x)
+    with Writes() as forward:
+        out = layer(x, training=True)
+    fills = [op for op in forward.seen if op in ("zeros", "zero_", "new_zeros", "fill_", "copy_", "zeros_like")]
+    assert fills == ["zero_"], fills
+    with Writes() as backward:
+        out.sum().backward()
+    assert "add" not in backward.seen, " ".join(backward.seen)  # no h0 gradient (dh0 = DH + BACK·rmask)
+    given = [torch.zeros(2, 8) for _ in range(layer.cell.state_count)]
+    with Writes() as forward:
+        layer(x, training=True, initial_state=given)
+    assert forward.seen.count("copy_") == layer.cell.state_count and "zero_" not in forward.seen
+
+
+def test_zero_states_are_kept_zeros_that_refuse_a_write():
+    """`zero_state` gives views of one zero per device and dtype: recognised by `is_zero_state`
+    (a zeros tensor of the same shape is not), plain zeros to arithmetic, and an in-place write
+    into one is refused by torch, so the kept zero cannot change."""
+    from lstmkit.cells import is_zero_state, zero_state
+
+    a = zero_state((3, 4), dtype=torch.float32, device="cpu")
+    b = zero_state((2, 5), dtype=torch.float32, device=torch.device("cpu"))
+    assert is_zero_state(a) and is_zero_state(b) and a.data_ptr() == b.data_ptr()
+    assert not is_zero_state(torch.zeros(3, 4)) and not is_zero_state(torch.zeros(()).expand(3, 4))
+    assert not is_zero_state(zero_state((0, 4), dtype=torch.float32, device="cpu"))
+    assert is_zero_state(zero_state((3, 4), dtype=torch.float64, device="cpu").reshape(12))
+    torch.testing.assert_close(a + 1, torch.ones(3, 4), rtol=0, atol=0)
+    with pytest.raises(RuntimeError):
+        a.add_(1)
+    with pytest.raises(RuntimeError):
+        a.copy_(torch.ones(3, 4))
+    assert not zero_state((1,), dtype=torch.float32, device="cpu").any()

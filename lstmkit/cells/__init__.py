@@ -10,6 +10,8 @@ from ._cell import RecurrentCell as RecurrentCell
 from ._cell import SequenceCell as SequenceCell
 from ._cell import Settings as Settings
 from ._cell import as_kernel_cell as as_kernel_cell
+from ._cell import is_zero_state as is_zero_state
+from ._cell import zero_state as zero_state
 from .conv_lstm import ConvLSTMCell as ConvLSTMCell
 from .conv_lstm import ConvLSTMSettings as ConvLSTMSettings
 from .gru import GRUCell as GRUCell
@@ -22,5 +24,5 @@ from .simple_rnn import SimpleRNNSettings as SimpleRNNSettings
 __all__ = [
     "Settings", "CellSettings", "SequenceCell", "KernelCell", "RecurrentCell",
     "LSTMCell", "LSTMSettings", "GRUCell", "GRUSettings", "SimpleRNNCell", "SimpleRNNSettings",
-    "ConvLSTMCell", "ConvLSTMSettings", "as_kernel_cell",
+    "ConvLSTMCell", "ConvLSTMSettings", "as_kernel_cell", "zero_state", "is_zero_state",
 ]

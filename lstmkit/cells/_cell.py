@@ -17,6 +17,34 @@ State = tuple[torch.Tensor, ...]
 S = TypeVar("S", bound="Settings")
 
 
+def zero_state(shape: tuple[int, ...], *, dtype: torch.dtype, device: torch.device | str) -> torch.Tensor:
+    """Zeros of `shape` for a sequence's start, made without a memory write: a view (every stride 0)
+    of one zero kept per device and dtype. On a GPU each `torch.zeros` is a launch from the host,
+    and a small batch's step is as long as its launches; the fused loop takes this view as known
+    zeros (`is_zero_state`) and clears the states' first slot in one launch for them all.
+
+    The view cannot be written (torch refuses an in-place write to a tensor whose elements share
+    memory), so the kept zero stays zero. In a traced graph (torch.compile, torch.export, the ONNX
+    exporter) it is plain `torch.zeros`: a graph takes no tensor from outside it."""
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return torch.zeros(shape, dtype=dtype, device=device)
+    key = (str(device), dtype)
+    zero = _ZEROS.get(key)
+    if zero is None:
+        zero = _ZEROS[key] = torch.zeros((), dtype=dtype, device=device)
+        _ZERO_ADDRESSES.add(zero.data_ptr())
+    return zero.expand(shape)
+
+
+def is_zero_state(t: torch.Tensor) -> bool:
+    """Whether `t` is a view made by `zero_state` (a few comparisons: no read of the device)."""
+    return t.numel() > 0 and not any(t.stride()) and t.data_ptr() in _ZERO_ADDRESSES
+
+
+_ZEROS: dict[tuple[str, torch.dtype], torch.Tensor] = {}  # the one zero per device and dtype, kept for good
+_ZERO_ADDRESSES: set[int] = set()  # their addresses (never freed, so never another tensor's)
+
+
 def given(default: Any) -> Any:
     """A dataclass field whose default is written as users give it (a name, an int per axis); the
     field holds the checked form (`Settings.normalised`)."""
@@ -251,9 +279,9 @@ class RecurrentCell(nn.Module):
         return self.bias
 
     def initial_state(self, batch_size: int, *, dtype: torch.dtype, device: torch.device) -> State:
-        """Zero state: `state_count` tensors of shape (batch_size, units)."""
+        """Zero state: `state_count` tensors of shape (batch_size, units) (`zero_state` views)."""
         return tuple(
-            torch.zeros(batch_size, self.settings.units, dtype=dtype, device=device) for _ in range(self.state_count)
+            zero_state((batch_size, self.settings.units), dtype=dtype, device=device) for _ in range(self.state_count)
         )
 
     def draw_noise(self, steps: int, batch_size: int, like: torch.Tensor) -> torch.Tensor | None:

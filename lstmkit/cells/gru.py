@@ -86,8 +86,16 @@ class GRUCell(RecurrentCell):
         h = z * h + (1.0 - z) * g
         return h, (h,)
 
-    def kernel_tensors(self, noise: torch.Tensor | None) -> dict[str, torch.Tensor | None]:
-        return {"b_r": self.bias[1] if self.settings.reset_after and self.bias is not None else None}
+    def loop_tensors(self, x: torch.Tensor) -> dict[str, torch.Tensor | None]:
+        """The loop's tensors and, with reset_after, the recurrent bias b_r (the cell's own): the
+        bias's two rows from one `unbind`, whose backward stacks their gradients in one operator
+        (a row taken apart by each of `input_bias` and `step` makes a zero gradient of the whole
+        bias per row and adds the two: five launches on a GPU)."""
+        tensors = super().loop_tensors(x)
+        tensors["b_r"] = None  # none without reset_after or without a bias
+        if self.settings.reset_after and self.bias is not None:
+            tensors["b"], tensors["b_r"] = self.bias.unbind(0)
+        return tensors
 
     def kernel_options(self) -> dict[str, Any]:
         s = self.settings

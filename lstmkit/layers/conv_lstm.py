@@ -9,6 +9,7 @@ import torch
 
 from .. import _spatial as sp
 from .. import activations, constraints, initializers, regularizers
+from ..cells import zero_state
 from ..cells.conv_lstm import ConvLSTMCell, ConvLSTMSettings
 from ..kernels import run_sequence
 from .base import Shape
@@ -146,8 +147,8 @@ class ConvLSTM2D(SettingsLayer):
             h, c = (sp.channels_last(torch.as_tensor(s, dtype=x.dtype, device=x.device), self.data_format).contiguous()
                     for s in initial_state)
         else:
-            h = x.new_zeros((B, *cell.state_spatial(frames.shape[2:-1]), self.filters))
-            c = torch.zeros_like(h)
+            h = c = zero_state((B, *cell.state_spatial(frames.shape[2:-1]), self.filters), dtype=x.dtype,
+                               device=x.device)
         if mask is not None:
             mask = torch.as_tensor(mask, device=x.device).bool()
             if tuple(mask.shape) != (B, T):

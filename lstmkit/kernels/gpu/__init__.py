@@ -20,6 +20,9 @@ from typing import Any
 
 import torch
 
+from ...cells import is_zero_state
+from ..fused import STATE_NAMES
+
 
 def unavailable() -> str | None:
     """Why the fused GPU kernels cannot run here, or None."""
@@ -79,8 +82,10 @@ class _TritonBackend:
         seq = loop.sequence_of(tensors, options, impl_class.spatial)
         impl = impl_class(seq, tensors, options)
         seq.whole = loop.whole_sequence(impl, seq)
-        initial = [tensors[n].float().reshape(seq.B, seq.H) for n in ("h0", "c0")[:impl.n_states]]
-        return loop.run_forward(impl, seq, initial, bool(options["save"]))
+        initial = [tensors[n] for n in STATE_NAMES[:impl.n_states]]
+        if all(map(is_zero_state, initial)):
+            initial = []  # the loop clears the first slots itself
+        return loop.run_forward(impl, seq, [s.float().reshape(seq.B, seq.H) for s in initial], bool(options["save"]))
 
     def backward(self, cell: str, tensors: dict[str, torch.Tensor], options: dict[str, Any]) -> dict[str, torch.Tensor]:
         from . import loop

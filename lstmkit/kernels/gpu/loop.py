@@ -48,6 +48,7 @@ import triton
 import triton.language as tl
 
 from ... import mixed_precision
+from ...cells import is_zero_state
 
 
 LOOP_TENSORS = ("x", "W", "b", "U", "h0", "c0", "mask", "rmask", "out", "h", "c", "H", "C", "HIN", "grad_out",
@@ -360,15 +361,24 @@ def sequence_of(tensors: dict[str, torch.Tensor], options: dict[str, float], spa
 
 
 def run_forward(cell: Any, seq: Sequence, initial: list[torch.Tensor], save: bool) -> dict[str, torch.Tensor]:
-    T, B, H = seq.T, seq.B, seq.H
-    seq.states = []
-    for s0 in initial:
-        st = seq.x.new_empty(T + 1, B, H)
-        st[0] = s0
-        seq.states.append(st)
-    seq.hin = seq.x.new_empty(T + 1, B, H)
-    seq.hin[0] = initial[0] if seq.rmask is None else initial[0] * seq.rmask
-    seq.out = seq.x.new_empty(T, B, H) if seq.return_sequences else seq.x.new_zeros(B, H)
+    """The forward from the initial states `initial` (B, H) each, or from zeros where it is empty
+    (then one launch clears every first slot, where copying them in took one each)."""
+    T, B, H, n = seq.T, seq.B, seq.H, cell.n_states
+    slots = seq.x.new_empty(n + 1, T + 1, B, H)  # the carried states, then the recurrent inputs h·rmask
+    *seq.states, seq.hin = slots.unbind(0)
+    if initial:
+        for st, s0 in zip(seq.states, initial):
+            st[0] = s0
+        if seq.rmask is None:
+            seq.hin[0] = initial[0]
+        else:
+            torch.mul(initial[0], seq.rmask, out=seq.hin[0])
+    else:
+        slots[:, 0].zero_()
+    # the last output alone: a masked step repeats the one before, zeros before the first kept
+    # step; without a mask (or with zero_output) every step writes it before it is read
+    held = seq.mask is not None and not seq.zero_output
+    seq.out = seq.x.new_empty(T, B, H) if seq.return_sequences else (seq.x.new_zeros if held else seq.x.new_empty)(B, H)
     cell.prepare(seq)
     if seq.whole:
         cell.forward_sequence(seq)
@@ -404,10 +414,11 @@ def run_backward(cell: Any, seq: Sequence, tensors: dict[str, torch.Tensor], nee
         for t in range(T - 1, -1, -1):
             cell.backward_step(seq, t)
     grads: dict[str, torch.Tensor] = {}
-    dh0 = seq.dstates[0] + (seq.back if seq.rmask is None else seq.back * seq.rmask)
-    grads["h0"] = dh0.view(tensors["h0"].shape)
-    if cell.n_states > 1:
-        grads["c0"] = seq.dstates[1].view(tensors["c0"].shape)
+    if not is_zero_state(tensors["h0"]):  # (zeros made by the layer are constants: no gradient)
+        dh0 = seq.dstates[0] + (seq.back if seq.rmask is None else seq.back * seq.rmask)
+        grads["h0"] = dh0.view(tensors["h0"].shape)
+        if cell.n_states > 1:
+            grads["c0"] = seq.dstates[1].view(tensors["c0"].shape)
     dxw = cell.finish_backward(seq, grads)  # (T, B, G*H)
     if cell.spatial:  # the input convolution's gradients are the cell's
         cell.project_backward(seq, dxw, grads, need_dx)
