@@ -301,11 +301,20 @@ class RunningMean:
     def sums(values: torch.Tensor, weight: torch.Tensor | float | None = None) -> torch.Tensor:
         """What `update` adds, as a float64 tensor [Σ value · weight, Σ weight] (summed over ranks
         under data-parallel training before it is added)."""
-        values = values.detach().double()
+        values = values.detach()
         # counts and plain-number weights are filled in on the device: a tensor made from a number
-        # (new_tensor, as_tensor) is a copy from the host, which waits for a GPU
+        # (new_tensor, as_tensor) is a copy from the host, which waits for a GPU. Each operator is
+        # a launch there, so the two commonest cases take two: a batch's loss with its size as the
+        # weight, and a metric's values counted as they are.
+        if values.dim() == 0 and isinstance(weight, (int, float)):
+            pair = values.new_full((2,), float(weight), dtype=torch.float64)  # [w, w]
+            pair[0].mul_(values)  # [v·w, w], in float64
+            return pair
         if weight is None:
-            return torch.stack([values.sum(), values.new_full((), float(values.numel()))])
+            pair = values.new_full((2,), float(values.numel()), dtype=torch.float64)  # [n, n]
+            torch.sum(values, dim=tuple(range(values.dim())), dtype=torch.float64, out=pair[0])  # [Σ v, n]
+            return pair
+        values = values.double()
         if isinstance(weight, torch.Tensor):
             w = weight.to(dtype=torch.float64, device=values.device)
         else:
