@@ -21,7 +21,9 @@ A run on N processes ("ranks") is PyTorch's own arrangement, nothing of lstmkit'
 - Figures: each batch's loss and metric sums are added over the ranks before they reach the
   progress bar, the callbacks and the History, so every rank sees the same logs, and callbacks
   decide alike. Validation data are split across the ranks and their sums added likewise.
-  `stop_training` is agreed after every batch (one rank stopping stops all).
+  `stop_training` is agreed after every batch (one rank stopping stops all). Values the host
+  holds (that flag, the seed, the step count) are agreed over a gloo group beside an NCCL one,
+  so agreeing on them does not make the host wait for the GPU's queue to drain.
 - Only rank 0 prints progress and writes files: checkpoints, `model.save`, CSV logs, plots.
 
 `evaluate` and `predict` outside `fit` stay local to each rank (every rank computes the whole
@@ -119,6 +121,23 @@ def ensure_process_group(device: torch.device) -> None:
     atexit.register(_close_group)
 
 
+def host_group() -> Any:
+    """The group that reduces the host's values: None (the default group) where that one takes
+    CPU tensors (gloo, or a backend string giving gloo the CPU), else a gloo group over the same
+    ranks, made once per default group. Every rank calls it at the same point (`Replicas`)."""
+    global _host
+    backend = str(dist.get_backend())
+    if backend == "gloo" or "cpu:gloo" in backend:
+        return None
+    world = dist.group.WORLD
+    if _host is None or _host[0] is not world:
+        _host = (world, dist.new_group(backend="gloo"))
+    return _host[1]
+
+
+_host: tuple[Any, Any] | None = None  # (the default group, its gloo companion)
+
+
 def shard_order(samples: int, world: int, rank_: int, shuffle: bool, seed: int, pass_index: int) -> torch.Tensor:
     """The sample indices rank `rank_` of `world` reads in pass `pass_index`: DistributedSampler's
     order (permuted by seed + pass when shuffling, padded to a multiple of `world`, dealt round
@@ -169,6 +188,7 @@ class Replicas:
         ensure_process_group(device)
         self.rank, self.world = dist.get_rank(), dist.get_world_size()
         self.device = device
+        self.host = host_group()  # for the host's integers (None: the default group takes them)
         # DDP broadcasts rank 0's weights at construction: every rank starts from the same model.
         # The model has no buffers that training changes, so none are re-sent before each forward
         # (the argument saying so was renamed in torch 2.13).
@@ -192,24 +212,30 @@ class Replicas:
         dist.all_reduce(moved, op=dist.ReduceOp.SUM if op is None else op)
         return moved.to(tensor.device)
 
+    def _agree(self, value: int, op: Any) -> int:
+        """An integer of the host's reduced over the ranks on the host group: through NCCL it would
+        be copied to the GPU and back, a read that waits for all the GPU has queued (after every
+        batch: nothing of the next batch would be queued while the GPU works)."""
+        tensor = torch.tensor([value], dtype=torch.long)
+        dist.all_reduce(tensor, op=op, group=self.host)
+        return int(tensor.item())
+
     def sum(self, tensor: torch.Tensor) -> torch.Tensor:
-        """The elementwise sum of `tensor` over the ranks."""
+        """The elementwise sum of `tensor` over the ranks (on the device: nothing is read)."""
         return self._reduce(tensor)
 
     def any(self, flag: bool) -> bool:
         """True on every rank when it is True on any."""
-        return bool(self._reduce(torch.tensor([int(flag)]), dist.ReduceOp.MAX).item())
+        return bool(self._agree(int(flag), dist.ReduceOp.MAX))
 
     def same(self, value: int) -> tuple[int, int]:
         """The smallest and largest of an integer over the ranks."""
-        low = self._reduce(torch.tensor([value], dtype=torch.long), dist.ReduceOp.MIN).item()
-        high = self._reduce(torch.tensor([value], dtype=torch.long), dist.ReduceOp.MAX).item()
-        return int(low), int(high)
+        return self._agree(value, dist.ReduceOp.MIN), self._agree(value, dist.ReduceOp.MAX)
 
     def from_rank0(self, value: int) -> int:
         """Rank 0's integer, on every rank."""
-        tensor = torch.tensor([value], dtype=torch.long, device=self.device)
-        dist.broadcast(tensor, src=0)
+        tensor = torch.tensor([value], dtype=torch.long)
+        dist.broadcast(tensor, src=0, group=self.host)  # (src: a global rank, 0 in either group)
         return int(tensor.item())
 
     def gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:

@@ -1,7 +1,8 @@
 """One training run for tests/test_distributed.py, as a plain process or as one rank under torchrun.
 
     python tests/ddp_worker.py OUT [--dtype float64] [--epochs 4] [--dropout] [--checkpoint-dir D]
-        [--checkpoint-steps K] [--resume] [--crash EPOCH BATCH]
+        [--checkpoint-steps K] [--resume] [--crash EPOCH BATCH] [--stop-at EPOCH BATCH]
+        [--own-host-group]
 
 Rank 0 (or the plain process) writes OUT/weights.safetensors and OUT/log.csv; every rank writes
 OUT/rank<r>.json with its rank, the number of ranks, its history, and its weights' and its torch
@@ -24,6 +25,8 @@ def main() -> None:
     parser.add_argument("--checkpoint-steps", type=int)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--crash", type=int, nargs=2)
+    parser.add_argument("--stop-at", type=int, nargs=2)  # the last rank alone sets stop_training there
+    parser.add_argument("--own-host-group", action="store_true")  # the host's values on a gloo group of their own
     args = parser.parse_args()
 
     import numpy as np
@@ -35,6 +38,11 @@ def main() -> None:
     from lstmkit.models import Sequential
     from lstmkit.optimizers import Adam
     from lstmkit.utils import set_random_seed
+
+    if args.own_host_group:  # as beside an NCCL group: a second group, gloo, for the host's integers
+        import torch.distributed as dist
+
+        distributed.host_group = lambda: dist.new_group(backend="gloo")
 
     rng = np.random.default_rng(11)
     x = rng.normal(size=(48, 6, 3))
@@ -63,6 +71,9 @@ def main() -> None:
         def on_train_batch_end(self, batch, logs=None):
             if args.crash and [self.epoch, batch] == args.crash:
                 raise SystemExit(3)
+            last = distributed.rank() == distributed.world_size() - 1
+            if args.stop_at and [self.epoch, batch] == args.stop_at and last:
+                self.model.stop_training = True
 
     os.makedirs(args.out, exist_ok=True)
     history = model.fit(

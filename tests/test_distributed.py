@@ -105,6 +105,25 @@ def test_two_ranks_end_with_the_weights_of_one_process_on_the_same_global_batche
     assert open(two / "log.csv").read().count("\n") == 1 + 4
 
 
+def test_one_rank_stopping_stops_both_at_the_same_batch_over_a_host_group(tmp_path):
+    """Rank 1 alone sets stop_training after batch 2 of epoch 1: both ranks end there (the same
+    history of two epochs, the same weights), the flag agreed over a gloo group of its own, as
+    beside an NCCL group (a rank going on alone would wait forever for the other's gradients);
+    one process told to stop at that global batch ends with the same weights."""
+    out = tmp_path / "stopped"
+    ranks(out, "--stop-at", "1", "2", "--own-host-group", "--epochs", "3")
+    r0, r1 = record(out, 0), record(out, 1)
+    assert r0["history"] == r1["history"] and len(r0["history"]["loss"]) == 2
+    assert r0["weights_sha256"] == r1["weights_sha256"]
+    alone = tmp_path / "alone"
+    single(alone, "--stop-at", "1", "2", "--epochs", "3")
+    assert len(record(alone, 0)["history"]["loss"]) == 2
+    assert largest_difference(weights(out), weights(alone)) <= 1e-12
+    whole = tmp_path / "whole"  # and not the weights of a run that went on
+    single(whole, "--epochs", "2")
+    assert largest_difference(weights(whole), weights(alone)) > 1e-6
+
+
 @pytest.mark.slow
 def test_a_checkpoint_of_two_ranks_resumes_on_one_and_on_two(tmp_path, two_ranks):
     crashed = tmp_path / "crashed"
