@@ -9,7 +9,8 @@ every Triton kernel launch replaced by a no-op, at a size where torch's own oper
 next to nothing. Beside it, for scale, torch.nn's fused layer on the same tiny CPU tensors.
 
 Printed per layer: microseconds per training call (forward and backward) and per inference call
-(medians of interleaved rounds), Python function calls and torch operator calls per training call.
+(medians of interleaved rounds), Python function calls and torch operator calls per training call,
+and of those operators the ones a GPU runs as a launch (not views, not bare allocations).
 Then a whole training step of the seed model's shape (forward, loss, backward, optimizer, the
 batch's figures), lstmkit's `fit` step beside the same step written in PyTorch.
 
@@ -56,12 +57,20 @@ def stub_kernels() -> None:
 
 
 class _CountOps(TorchDispatchMode):
+    """Counts torch's operators, and those that launch work on a GPU: not a view (a new shape over
+    the same memory) nor a bare allocation."""
+
+    ALLOCATIONS = frozenset({"empty", "new_empty", "empty_like", "empty_strided"})
+
     def __init__(self) -> None:
         super().__init__()
         self.count = 0
+        self.launches = 0
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         self.count += 1
+        if not func.is_view and func.overloadpacket.__name__ not in self.ALLOCATIONS:
+            self.launches += 1
         return func(*args, **(kwargs or {}))
 
 
@@ -123,7 +132,7 @@ def training_steps(device: str) -> dict[str, tuple[Callable[[], None], Callable[
     first, second = torch.nn.LSTM(FEATURES, UNITS, batch_first=True), torch.nn.LSTM(UNITS, UNITS, batch_first=True)
     head = torch.nn.Linear(UNITS, 4)
     modules = torch.nn.ModuleList([first, second, head]).to(device)
-    optimizer = torch.optim.Adam(modules.parameters(), lr=1e-3)
+    optimizer = torch.optim.Adam(modules.parameters(), lr=1e-3, foreach=True)  # its default on a GPU
 
     def torch_forward() -> torch.Tensor:
         h = torch.nn.functional.dropout(first(x)[0], 0.2, training=modules.training)
@@ -181,7 +190,7 @@ def main() -> None:
         print(f"torch {torch.__version__}, {where}; batch {BATCH}, {STEPS} steps, {UNITS} units; medians of "
               f"{args.rounds} interleaved rounds of {args.calls} calls")
         done = f"{'done us':>10}" if cuda else ""
-        print(f"  {'':30}{'train us':>10}{done}{'infer us':>10}{'py calls':>10}{'torch ops':>10}")
+        print(f"  {'':30}{'train us':>10}{done}{'infer us':>10}{'py calls':>10}{'torch ops':>10}{'launches':>10}")
         for name, (train, _) in runs.items():
             profile = cProfile.Profile()
             profile.enable()
@@ -193,7 +202,7 @@ def main() -> None:
                 train()
             finished = f"{statistics.median(times[name][2]):10.0f}" if cuda else ""
             print(f"  {name:30}{statistics.median(times[name][0]):10.0f}{finished}"
-                  f"{statistics.median(times[name][1]):10.0f}{calls:10d}{ops.count:10d}")
+                  f"{statistics.median(times[name][1]):10.0f}{calls:10d}{ops.count:10d}{ops.launches:10d}")
 
 
 if __name__ == "__main__":

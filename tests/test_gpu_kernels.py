@@ -207,10 +207,12 @@ def test_the_host_time_benchmark_runs_each_layer_and_cudnn_s_peer():
                           capture_output=True, text=True, timeout=300, env=env,
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert done.returncode == 0, done.stderr[-2000:]
-    rows = {line[:32].strip(): line.split()[-4:] for line in done.stdout.splitlines()[2:]}  # after the headings
+    rows = {line[:32].strip(): line.split()[-5:] for line in done.stdout.splitlines()[2:]}  # after the headings
     for name in ("lstmkit LSTM, GPU path", "lstmkit GRU, GPU path", "lstmkit SimpleRNN, GPU path",
-                 "torch.nn.LSTM (CPU)"):
+                 "torch.nn.LSTM (CPU)", "lstmkit training step", "PyTorch training step"):
         assert name in rows and all(v.isdigit() and int(v) > 0 for v in rows[name]), (name, done.stdout)
+        operators, launches = map(int, rows[name][-2:])
+        assert launches < operators, (name, done.stdout)  # views and allocations launch nothing
 
 
 def test_the_driver_rule(monkeypatch):
