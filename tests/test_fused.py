@@ -344,7 +344,7 @@ def test_gradcheck_float64(kind):
     tanh, sigmoid = fused.ACTIVATION_IDS["tanh"], fused.ACTIVATION_IDS["sigmoid"]
     diff = {"x": x, "W": W, "b": b, "U": U, "h0": h0}
     fixed = {"mask": mask, "rmask": rmask}
-    options = {"act": tanh, "zero_output": False, "return_sequences": True}
+    options = {"act": tanh, "zero_output": False, "return_sequences": True, "final_states": True}
     if kind.startswith("lstm"):
         cell = "lstm"
         diff["c0"] = param(B, H)
@@ -512,7 +512,8 @@ def test_the_kernels_refuse_names_they_do_not_take_or_miss():
     T, B, D, H = 2, 2, 3, 4
     tensors = {"x": torch.randn(T, B, D), "W": torch.randn(D, 3 * H), "U": torch.randn(H, 3 * H),
                "h0": torch.zeros(B, H)}
-    options = {"act": 1, "ract": 2, "zero_output": False, "return_sequences": True, "reset_after": True,
+    options = {"act": 1, "ract": 2, "zero_output": False, "return_sequences": True, "final_states": True,
+               "reset_after": True,
                "save": False, "need_dx": False}
     assert backend.forward("gru", tensors, options)["out"].shape == (T, B, H)
     with pytest.raises(KeyError, match="take no tensor 'peep'"):

@@ -16,6 +16,7 @@ import unittest.mock
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from lstmkit import activations, kernels
 from lstmkit.kernels import fused
@@ -532,6 +533,64 @@ def test_the_loop_reads_only_what_it_wrote_on_triton(triton_path, driver, poison
                           recurrent_dropout=0.3 if with_state else 0.0)
 
 
+def _no_launches(monkeypatch):
+    """The GPU path on CPU tensors with every Triton kernel a no-op: what is left are the torch
+    operators around the kernels (benchmarks/gpu_host_time.py's stand-in)."""
+    from lstmkit.kernels.gpu import gru, lstm, simple_rnn
+
+    class NoLaunch:
+        def __getitem__(self, grid):
+            return lambda *args, **kwargs: None
+
+    for module in (lstm, gru, simple_rnn):
+        for name in ("_forward_kernel", "_backward_kernel", "_gates_kernel", "_reset_backward_kernel"):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, NoLaunch())
+    monkeypatch.setattr(fused, "_force_triton", True)
+
+
+class _Operators(TorchDispatchMode):
+    """The names of the torch operators run inside the block."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.seen.append(func.overloadpacket.__name__)
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("backend", ["triton", "cpu"])
+@pytest.mark.parametrize("layer_cls", [LSTM, GRU], ids=lambda c: c.__name__)
+def test_final_states_are_copied_only_where_kept(monkeypatch, backend, layer_cls):
+    """The final states are tensors of their own where the layer keeps them (return_state,
+    stateful: a view would keep the loop's whole (T + 1, B, H) buffer alive with them); else the
+    kernels return views of their buffers, one copy less per state (a launch each on a GPU).
+    Both backends take the option."""
+    if backend == "triton":
+        _no_launches(monkeypatch)
+    elif not kernels.build.load():
+        pytest.skip(kernels.build.failure() or "the CPU kernels do not build")
+    x = torch.randn(2, 6, 3)
+    copies = {}
+    for keep in (False, True):
+        layer = layer_cls(8, implementation="fused", return_state=keep)
+        layer(x)
+        with _Operators() as ops:
+            got = layer(x, training=True)
+        copies[keep] = ops.seen.count("clone")
+        if keep:
+            for state in got[1:]:
+                assert state.untyped_storage().nbytes() == state.numel() * state.element_size()
+    if backend == "triton":  # (the C++ kernels copy inside their operator, out of torch's sight)
+        assert copies[True] - copies[False] == layer.cell.state_count, copies
+    stateful = layer_cls(8, implementation="fused", stateful=True)
+    stateful(x, training=True)
+    for state in stateful.states:
+        assert state.untyped_storage().nbytes() == state.numel() * state.element_size()
+
+
 @pytest.mark.parametrize("layer_cls", [LSTM, GRU], ids=lambda c: c.__name__)
 def test_a_start_from_zeros_costs_one_launch(monkeypatch, driver, layer_cls):
     """A layer called without initial states starts from zeros that allocate nothing
@@ -540,41 +599,19 @@ def test_a_start_from_zeros_costs_one_launch(monkeypatch, driver, layer_cls):
     the host at a small batch), and the backward computes no gradient for them. The torch
     operators around the kernels are counted (the kernels replaced by no-ops, as in
     benchmarks/gpu_host_time.py: the interpreter's own copies are not the loop's)."""
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    from lstmkit.kernels.gpu import gru, lstm
-
-    class NoLaunch:
-        def __getitem__(self, grid):
-            return lambda *args, **kwargs: None
-
-    for module in (lstm, gru):
-        for name in ("_forward_kernel", "_backward_kernel", "_gates_kernel", "_reset_backward_kernel"):
-            if hasattr(module, name):
-                monkeypatch.setattr(module, name, NoLaunch())
-    monkeypatch.setattr(fused, "_force_triton", True)
-
-    class Writes(TorchDispatchMode):
-        def __init__(self):
-            super().__init__()
-            self.seen = []
-
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            self.seen.append(func.overloadpacket.__name__)
-            return func(*args, **(kwargs or {}))
-
+    _no_launches(monkeypatch)
     layer = layer_cls(8, implementation="fused", recurrent_dropout=0.25)
     x = torch.randn(2, 5, 3)
     layer(x)
-    with Writes() as forward:
+    with _Operators() as forward:
         out = layer(x, training=True)
     fills = [op for op in forward.seen if op in ("zeros", "zero_", "new_zeros", "fill_", "copy_", "zeros_like")]
     assert fills == ["zero_"], fills
-    with Writes() as backward:
+    with _Operators() as backward:
         out.sum().backward()
     assert "add" not in backward.seen, " ".join(backward.seen)  # no h0 gradient (dh0 = DH + BACK·rmask)
     given = [torch.zeros(2, 8) for _ in range(layer.cell.state_count)]
-    with Writes() as forward:
+    with _Operators() as forward:
         layer(x, training=True, initial_state=given)
     assert forward.seen.count("copy_") == layer.cell.state_count and "zero_" not in forward.seen
 

@@ -8,7 +8,7 @@
 Both take the same call: `forward(cell, tensors, options)` and `backward(cell, tensors, options)`,
 where `cell` is the cell's `kernel_name` ("lstm", "gru", "simple_rnn"), and tensors and options
 are dictionaries by name: the loop's (x, W, b, U, h0, c0, mask, rmask; zero_output,
-return_sequences, save, need_dx) and the cell's own, as the cell gives them (`kernel_tensors`,
+return_sequences, final_states, save, need_dx) and the cell's own, as the cell gives them (`kernel_tensors`,
 `kernel_options`) and each backend's cell declares them. Options are typed: integers and flags
 as int or bool, numbers as float; every one is given. The forward returns "out", "h" (and "c")
 and, with `save`, what its backward needs; the backward returns each input's gradient under the
@@ -240,14 +240,17 @@ class FusedCall:
     @classmethod
     def of(cls, cell: KernelCell, x: torch.Tensor, state: tuple[torch.Tensor, ...], mask: torch.Tensor | None,
            rmask: torch.Tensor | None, noise: torch.Tensor | None, zero_output: bool,
-           return_sequences: bool, owner: str = "") -> FusedCall:
-        """x (T, B, ...) and mask (T, B) time-major; the cell's weights, own tensors and options."""
+           return_sequences: bool, owner: str = "", final_states: bool = True) -> FusedCall:
+        """x (T, B, ...) and mask (T, B) time-major; the cell's weights, own tensors and options.
+        `final_states`: the caller keeps the final states (else the kernels may return views of
+        their buffers, sparing a copy each)."""
         assert cell.kernel_name is not None
         tensors = cell.loop_tensors(x)
         tensors.update(mask=mask, rmask=None if rmask is None else rmask.contiguous())
         tensors.update(zip(STATE_NAMES, state))
         tensors.update(cell.kernel_tensors(None if noise is None else noise.contiguous()))
-        options: Options = {"zero_output": zero_output, "return_sequences": return_sequences}
+        options: Options = {"zero_output": zero_output, "return_sequences": return_sequences,
+                            "final_states": final_states}
         for name, value in cell.kernel_options().items():
             options[name] = activation_id(value) if callable(value) else value
         return cls(cell.kernel_name, tensors, options, len(state), owner)
@@ -323,7 +326,8 @@ def fused_sequence(
     owner: str = "",
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """The fused counterpart of `reference_sequence`, from the raw input x (B, T, D); `settings`
-    (a `SequenceSettings`) gives return_sequences and zero_output_for_mask.
+    (a `SequenceSettings`) gives return_sequences, zero_output_for_mask, and whether the final
+    state is kept (return_state, stateful).
 
     Returns the outputs (B, T, H) (a transposed view of the time-major result) or the last output
     (B, H), and the final state.
@@ -336,7 +340,7 @@ def fused_sequence(
     def run(xs: torch.Tensor, s: tuple[torch.Tensor, ...], m: torch.Tensor | None,
             nz: torch.Tensor | None) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         out, *new_state = run_call(FusedCall.of(cell, xs, s, m, recurrent_mask, nz, zero_output, return_sequences,
-                                                owner))
+                                                owner, final_states))
         # the kernels' rows of H values, shaped as the states (the convolutional cell's (F, *S))
         return out.view(*out.shape[:-2], *s[0].shape), tuple(n.view(s[0].shape) for n in new_state)
 
@@ -345,6 +349,10 @@ def fused_sequence(
         T, B = x_tm.shape[:2]
         estimate = recompute.kept_bytes(T, B, state[0][0].numel() if B else 0, cell.gate_blocks, x.element_size())
         length = recompute.segment_steps(T, estimate, cell, x.device)
+    # the final states as tensors of their own where they are kept: returned by the layer, carried
+    # to its next call or to the next segment, or a graph's (whose operators return no views)
+    final_states = (bool(settings.return_state or settings.stateful) or length is not None
+                    or torch.compiler.is_compiling())
     if length is None:
         out, new_state = run(x_tm, state, mask_tm, noise)
     else:

@@ -67,8 +67,8 @@ Named run_forward(const Signature& sig, const SequenceInputs& seq, CellTensors& 
 
   Named result(sig);
   result.insert("out", out);
-  result.insert("h", carried.final_state(0));
-  if (Cell::kStates > 1) result.insert("c", carried.final_state(1));
+  result.insert("h", carried.final_state(0, so.final_states));
+  if (Cell::kStates > 1) result.insert("c", carried.final_state(1, so.final_states));
   if (so.save) {
     if (carried.keeps(0)) result.insert("H", carried.states[0].tensor);
     if (carried.keeps(1)) result.insert("C", carried.states[1].tensor);

@@ -84,7 +84,8 @@ inline const std::vector<std::string>& loop_tensors() {
 }
 
 inline const std::vector<std::string>& loop_ints() {
-  static const std::vector<std::string> names = {"zero_output", "return_sequences", "save", "need_dx"};
+  static const std::vector<std::string> names = {"zero_output", "return_sequences", "final_states", "save",
+                                                 "need_dx"};
   return names;
 }
 
@@ -252,11 +253,13 @@ struct Step {
 struct SequenceOptions {
   bool zero_output = false;       // a masked step outputs zeros instead of repeating the previous output
   bool return_sequences = false;  // every step's output, or the last
+  bool final_states = true;       // the caller keeps h (and c): tensors of their own, not views of the loop's
   bool save = false;              // forward: keep what the backward needs
   bool need_dx = true;            // backward: the gradient of x is wanted
   explicit SequenceOptions(const Options& o) {
     zero_output = o.flag("zero_output");
     return_sequences = o.flag("return_sequences");
+    final_states = o.flag("final_states");
     save = o.flag("save");
     need_dx = o.flag("need_dx");
   }
@@ -311,7 +314,11 @@ struct Carried {
     }
     return st;
   }
-  Tensor final_state(int k) const { return states[k].tensor[state_slot(k, T_)].clone(); }
+  // the state after the last step: a copy of its own (`own`), else a view of the loop's buffer
+  Tensor final_state(int k, bool own) const {
+    const Tensor last = states[k].tensor[state_slot(k, T_)];
+    return own ? last.clone() : last;
+  }
 };
 
 // The loop has two schedules. Row-wise (every cell but the convolutional one): each thread takes

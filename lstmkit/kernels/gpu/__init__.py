@@ -85,7 +85,8 @@ class _TritonBackend:
         initial = [tensors[n] for n in STATE_NAMES[:impl.n_states]]
         if all(map(is_zero_state, initial)):
             initial = []  # the loop clears the first slots itself
-        return loop.run_forward(impl, seq, [s.float().reshape(seq.B, seq.H) for s in initial], bool(options["save"]))
+        return loop.run_forward(impl, seq, [s.float().reshape(seq.B, seq.H) for s in initial], bool(options["save"]),
+                                bool(options["final_states"]))
 
     def backward(self, cell: str, tensors: dict[str, torch.Tensor], options: dict[str, Any]) -> dict[str, torch.Tensor]:
         from . import loop

@@ -53,7 +53,7 @@ from ...cells import is_zero_state
 
 LOOP_TENSORS = ("x", "W", "b", "U", "h0", "c0", "mask", "rmask", "out", "h", "c", "H", "C", "HIN", "grad_out",
                 "grad_h", "grad_c")
-LOOP_INTS = ("zero_output", "return_sequences", "save", "need_dx")
+LOOP_INTS = ("zero_output", "return_sequences", "final_states", "save", "need_dx")
 
 
 @dataclass(frozen=True)
@@ -360,9 +360,12 @@ def sequence_of(tensors: dict[str, torch.Tensor], options: dict[str, float], spa
         units=units, spatial=shape)
 
 
-def run_forward(cell: Any, seq: Sequence, initial: list[torch.Tensor], save: bool) -> dict[str, torch.Tensor]:
+def run_forward(cell: Any, seq: Sequence, initial: list[torch.Tensor], save: bool,
+                final_states: bool = True) -> dict[str, torch.Tensor]:
     """The forward from the initial states `initial` (B, H) each, or from zeros where it is empty
-    (then one launch clears every first slot, where copying them in took one each)."""
+    (then one launch clears every first slot, where copying them in took one each). The final
+    states are copies of their own with `final_states`, else views of the loop's buffer (no
+    launch: the caller drops them)."""
     T, B, H, n = seq.T, seq.B, seq.H, cell.n_states
     slots = seq.x.new_empty(n + 1, T + 1, B, H)  # the carried states, then the recurrent inputs h·rmask
     *seq.states, seq.hin = slots.unbind(0)
@@ -385,9 +388,9 @@ def run_forward(cell: Any, seq: Sequence, initial: list[torch.Tensor], save: boo
     else:
         for t in range(T):
             cell.forward_step(seq, t)
-    result = {"out": seq.out, "h": seq.states[0][T].clone()}
+    result = {"out": seq.out, "h": seq.states[0][T].clone() if final_states else seq.states[0][T]}
     if len(seq.states) > 1:
-        result["c"] = seq.states[1][T].clone()
+        result["c"] = seq.states[1][T].clone() if final_states else seq.states[1][T]
     if save:
         result["H"] = seq.states[0]
         if len(seq.states) > 1:
