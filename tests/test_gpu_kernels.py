@@ -596,7 +596,8 @@ def test_a_start_from_zeros_costs_one_launch(monkeypatch, driver, layer_cls):
     """A layer called without initial states starts from zeros that allocate nothing
     (`zero_state`): the GPU loop clears the first slot of every state and of the recurrent input
     in one launch (it made two zero tensors and copied three slots: five launches, each a wait of
-    the host at a small batch), and the backward computes no gradient for them. The torch
+    the host at a small batch), and the backward computes no gradient for them nor copies the
+    batch-first input time-major again (the forward's copy is the one it reads). The torch
     operators around the kernels are counted (the kernels replaced by no-ops, as in
     benchmarks/gpu_host_time.py: the interpreter's own copies are not the loop's)."""
     _no_launches(monkeypatch)
@@ -608,8 +609,9 @@ def test_a_start_from_zeros_costs_one_launch(monkeypatch, driver, layer_cls):
     fills = [op for op in forward.seen if op in ("zeros", "zero_", "new_zeros", "fill_", "copy_", "zeros_like")]
     assert fills == ["zero_"], fills
     with _Operators() as backward:
-        out.sum().backward()
+        out.backward(torch.ones_like(out))
     assert "add" not in backward.seen, " ".join(backward.seen)  # no h0 gradient (dh0 = DH + BACK·rmask)
+    assert "clone" not in backward.seen, " ".join(backward.seen)  # x laid out time-major once, not again
     given = [torch.zeros(2, 8) for _ in range(layer.cell.state_count)]
     with _Operators() as forward:
         layer(x, training=True, initial_state=given)

@@ -332,7 +332,9 @@ def fused_sequence(
     Returns the outputs (B, T, H) (a transposed view of the time-major result) or the last output
     (B, H), and the final state.
     """
-    x_tm = x.transpose(0, 1)  # (T, B, D); the kernels project all steps in one product
+    # (T, B, D) time-major, laid out so once here: the forward and the backward both read it (the
+    # kernels project all steps in one product), and a view would be copied by each
+    x_tm = x.transpose(0, 1).contiguous()
     mask_tm = None if mask is None else mask.t().contiguous()  # (T, B)
     return_sequences = bool(settings.return_sequences)
     zero_output = bool(settings.zero_output_for_mask)
