@@ -361,7 +361,7 @@ def sequence_of(tensors: dict[str, torch.Tensor], options: dict[str, float], spa
 
 
 def run_forward(cell: Any, seq: Sequence, initial: list[torch.Tensor], save: bool,
-                final_states: bool = True) -> dict[str, torch.Tensor]:
+                final_states: bool) -> dict[str, torch.Tensor]:
     """The forward from the initial states `initial` (B, H) each, or from zeros where it is empty
     (then one launch clears every first slot, where copying them in took one each). The final
     states are copies of their own with `final_states`, else views of the loop's buffer (no
