@@ -636,3 +636,22 @@ def test_zero_states_are_kept_zeros_that_refuse_a_write():
     with pytest.raises(RuntimeError):
         a.copy_(torch.ones(3, 4))
     assert not zero_state((1,), dtype=torch.float32, device="cpu").any()
+
+
+def test_each_initial_state_gets_its_gradient_unless_it_is_kept_zeros(triton_path):
+    """An LSTM started from the layer's zeros for h and a state of the program's own for c: the
+    GPU loop gives c0 its gradient (as the reference loop does) and h0, a constant, none."""
+    from lstmkit.cells import zero_state
+
+    x = torch.randn(2, 4, 3)
+    grads = []
+    for implementation in ("reference", "fused"):
+        torch.manual_seed(2)
+        layer = LSTM(5, implementation=implementation)
+        c0 = torch.randn(2, 5, requires_grad=True)
+        out = layer(x, initial_state=[zero_state((2, 5), dtype=torch.float32, device="cpu"), c0])
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        assert c0.grad is not None, implementation
+        grads.append(c0.grad)
+    assert [kind for kind, _ in triton_path] == ["forward", "backward"]
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-5, atol=1e-6)

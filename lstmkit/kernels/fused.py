@@ -339,13 +339,6 @@ def fused_sequence(
     return_sequences = bool(settings.return_sequences)
     zero_output = bool(settings.zero_output_for_mask)
 
-    def run(xs: torch.Tensor, s: tuple[torch.Tensor, ...], m: torch.Tensor | None,
-            nz: torch.Tensor | None) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-        out, *new_state = run_call(FusedCall.of(cell, xs, s, m, recurrent_mask, nz, zero_output, return_sequences,
-                                                owner, final_states))
-        # the kernels' rows of H values, shaped as the states (the convolutional cell's (F, *S))
-        return out.view(*out.shape[:-2], *s[0].shape), tuple(n.view(s[0].shape) for n in new_state)
-
     length = None  # steps per recomputed segment (recompute.py), where a backward would keep too much
     if torch.is_grad_enabled() and not torch.compiler.is_compiling():  # (a graph keeps no buffers: ops.py)
         T, B = x_tm.shape[:2]
@@ -355,6 +348,14 @@ def fused_sequence(
     # to its next call or to the next segment, or a graph's (whose operators return no views)
     final_states = (bool(settings.return_state or settings.stateful) or length is not None
                     or torch.compiler.is_compiling())
+
+    def run(xs: torch.Tensor, s: tuple[torch.Tensor, ...], m: torch.Tensor | None,
+            nz: torch.Tensor | None) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        out, *new_state = run_call(FusedCall.of(cell, xs, s, m, recurrent_mask, nz, zero_output, return_sequences,
+                                                owner, final_states))
+        # the kernels' rows of H values, shaped as the states (the convolutional cell's (F, *S))
+        return out.view(*out.shape[:-2], *s[0].shape), tuple(n.view(s[0].shape) for n in new_state)
+
     if length is None:
         out, new_state = run(x_tm, state, mask_tm, noise)
     else:

@@ -417,11 +417,12 @@ def run_backward(cell: Any, seq: Sequence, tensors: dict[str, torch.Tensor], nee
         for t in range(T - 1, -1, -1):
             cell.backward_step(seq, t)
     grads: dict[str, torch.Tensor] = {}
-    if not is_zero_state(tensors["h0"]):  # (zeros made by the layer are constants: no gradient)
+    # each initial state's gradient, but none for zeros the layer made (constants: `zero_state`)
+    if not is_zero_state(tensors["h0"]):
         dh0 = seq.dstates[0] + (seq.back if seq.rmask is None else seq.back * seq.rmask)
         grads["h0"] = dh0.view(tensors["h0"].shape)
-        if cell.n_states > 1:
-            grads["c0"] = seq.dstates[1].view(tensors["c0"].shape)
+    if cell.n_states > 1 and not is_zero_state(tensors["c0"]):
+        grads["c0"] = seq.dstates[1].view(tensors["c0"].shape)
     dxw = cell.finish_backward(seq, grads)  # (T, B, G*H)
     if cell.spatial:  # the input convolution's gradients are the cell's
         cell.project_backward(seq, dxw, grads, need_dx)
